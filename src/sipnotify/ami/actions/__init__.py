@@ -1,0 +1,1 @@
+"""AMI actions; each module exports ACTIONS, and the composition root builds the table."""

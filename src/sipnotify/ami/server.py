@@ -1,0 +1,252 @@
+"""Asyncio adapter for AMI: one protocol object per TCP connection, no protocol rules here.
+
+Owns sockets and timers: the banner, `authlimit` (over it a connection is closed before the
+banner), `authtimeout`, strict in-order processing (a delayed reply holds back the requests
+behind it, so pipelined actions are answered in order), back-pressure (a client that stops
+reading stops being read, and is dropped after its write timeout), half-closed connections
+(requests already received are answered before closing), events to every session that
+wants them, and graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import cast
+
+from sipnotify import permissions
+from sipnotify.ami import replies
+from sipnotify.ami.codec import AmiDecoder, Fields, Incoming, encode
+from sipnotify.ami.dispatch import handle
+from sipnotify.ami.session import AmiContext, Outcome, SessionState
+
+log = logging.getLogger("sipnotify.ami")
+
+AMI_VERSION = "12.0.0"
+BANNER = f"Asterisk Call Manager/{AMI_VERSION}\r\n".encode()
+MAX_PENDING = 256  # decoded requests queued per session before reading pauses
+HIGH_WATER = 256 * 1024  # bytes of unsent output before a session counts as not reading
+HARD_CAP = 8 * 1024 * 1024  # unsent output past which a session is dropped at once
+
+
+class AmiServer:
+    """The listening sockets and the set of live sessions."""
+
+    def __init__(self, ctx: AmiContext) -> None:
+        self.ctx = ctx
+        self.unauthenticated = 0
+        self._connections: set[AmiConnection] = set()
+        self._servers: list[asyncio.Server] = []
+
+    async def start(self, host: str, port: int) -> list[tuple[str, int]]:
+        """Listen on host:port; returns the bound addresses."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: AmiConnection(self), host, port, reuse_address=True
+        )
+        self._servers.append(server)
+        return [cast(tuple[str, int], sock.getsockname()[:2]) for sock in server.sockets]
+
+    def attach(self, connection: AmiConnection) -> None:
+        self._connections.add(connection)
+
+    def detach(self, connection: AmiConnection) -> None:
+        self._connections.discard(connection)
+
+    def publish(self, name: str, category: int, fields: Fields) -> None:
+        """Send an event to every session whose permissions and event mask take it."""
+        if name in self.ctx.manager.general.disabledevents:
+            return
+        data = encode(replies.event(name, category, fields, timestamp=self.ctx.timestamp()))
+        for connection in self._connections:
+            connection.send_event(category, data)
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop accepting, tell sessions, let queued work finish within `grace`, close."""
+        self.ctx.shutting_down = True
+        for server in self._servers:
+            server.close()
+        self.publish(
+            "Shutdown", permissions.SYSTEM, (("Shutdown", "Cleanly"), ("Restart", "False"))
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while any(c.busy for c in self._connections) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self._connections):
+            connection.close()
+        while self._connections and loop.time() < deadline + 1.0:
+            await asyncio.sleep(0.05)
+        for connection in list(self._connections):
+            connection.abort()
+
+
+class AmiConnection(asyncio.Protocol):
+    """One AMI session on one TCP connection."""
+
+    def __init__(self, server: AmiServer) -> None:
+        self._server = server
+        self._ctx = server.ctx
+        self._loop = asyncio.get_running_loop()
+        self._decoder = AmiDecoder()
+        self._pending: deque[Incoming] = deque()
+        self._transport: asyncio.Transport | None = None
+        self._session = SessionState(peer="")
+        self._counted = False
+        self._auth_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+        self._delayed: asyncio.TimerHandle | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._eof = False
+        self._closing = False
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending or self._delayed)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        general = self._ctx.manager.general
+        peer = transport.get_extra_info("peername")
+        if self._server.unauthenticated >= general.authlimit:
+            log.warning("AMI connection from %s refused: authlimit %d", peer, general.authlimit)
+            self._closing = True
+            self._transport.close()
+            return
+        self._server.unauthenticated += 1
+        self._counted = True
+        self._session.peer = peer[0] if peer else ""
+        self._server.attach(self)
+        self._transport.set_write_buffer_limits(high=HIGH_WATER)
+        self._transport.write(BANNER)
+        self._auth_timer = self._loop.call_later(general.authtimeout, self._auth_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._pending.extend(self._decoder.feed(data))
+        self._run()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._run()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.debug("AMI connection from %s lost: %s", self._session.peer, exc)
+        self._closing = True
+        for timer in (self._auth_timer, self._write_timer, self._delayed):
+            if timer is not None:
+                timer.cancel()
+        self._delayed = None
+        self._pending.clear()
+        if self._counted:
+            self._server.unauthenticated -= 1
+            self._counted = False
+        if self._session.authenticated and self._session.displayconnects:
+            log.info("Manager '%s' logged off from %s", self._session.username, self._session.peer)
+        self._ctx.release(self._session)
+        self._server.detach(self)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._flow()
+        timeout = self._session.writetimeout_ms / 1000
+        self._write_timer = self._loop.call_later(timeout, self._not_reading)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        self._run()
+
+    def send_event(self, category: int, data: bytes) -> None:
+        if not self._closing and self._session.wants(category):
+            self._write(data)
+
+    def close(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._closing = True
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._closing = True
+            self._transport.abort()
+
+    def _run(self) -> None:
+        while self._pending and not (self._delayed or self._closing or self._write_paused):
+            outcome = handle(self._ctx, self._session, self._pending.popleft())
+            self._note_login()
+            if outcome.delay:
+                self._delayed = self._loop.call_later(outcome.delay, self._deliver_later, outcome)
+            else:
+                self._deliver(outcome)
+        self._flow()
+        if self._eof and not self.busy:
+            self.close()
+
+    def _deliver_later(self, outcome: Outcome) -> None:
+        self._delayed = None
+        self._deliver(outcome)
+        self._run()
+
+    def _deliver(self, outcome: Outcome) -> None:
+        for fields in outcome.replies:
+            self._write(encode(fields))
+        if outcome.close:
+            self.close()
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or self._closing:
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > HARD_CAP:
+            log.warning("AMI session from %s is not reading; dropped", self._session.peer)
+            self.abort()
+
+    def _note_login(self) -> None:
+        if not (self._counted and self._session.authenticated):
+            return
+        self._counted = False
+        self._server.unauthenticated -= 1
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        if self._session.displayconnects:
+            log.info("Manager '%s' logged on from %s", self._session.username, self._session.peer)
+
+    def _flow(self) -> None:
+        if self._transport is None or self._closing:
+            return
+        should_pause = self._write_paused or len(self._pending) > MAX_PENDING
+        if should_pause != self._read_paused:
+            self._read_paused = should_pause
+            if should_pause:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
+
+    def _auth_timeout(self) -> None:
+        self._auth_timer = None
+        if not self._session.authenticated:
+            log.info(
+                "AMI client from %s failed to authenticate in %d seconds",
+                self._session.peer,
+                self._ctx.manager.general.authtimeout,
+            )
+            self.close()
+
+    def _not_reading(self) -> None:
+        self._write_timer = None
+        log.warning(
+            "AMI session from %s stopped reading for %d ms; dropped",
+            self._session.peer,
+            self._session.writetimeout_ms,
+        )
+        self.abort()

@@ -1,0 +1,94 @@
+"""AMI session state and the server-wide context actions run in; no I/O here.
+
+Owns what one AMI connection knows (authenticated, user, permissions, event mask, MD5
+challenge) and what every action may consult (configuration, clocks, the action table,
+who is logged in), plus the `Outcome` an action returns for the adapter to carry out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sipnotify.ami.codec import AmiMessage, Fields
+from sipnotify.config.manager import ManagerConfig
+
+ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
+
+
+@dataclass(slots=True)
+class SessionState:
+    peer: str
+    authenticated: bool = False
+    username: str = ""
+    readperm: int = 0
+    writeperm: int = 0
+    send_events: int = ALL_EVENTS
+    challenge: str = ""
+    displayconnects: bool = True
+    writetimeout_ms: int = 100
+
+    def wants(self, category: int) -> bool:
+        """Whether an event of `category` goes to this session (manager.c send rules)."""
+        return (
+            self.authenticated
+            and (self.readperm & category) == category
+            and (self.send_events & category) == category
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to send, after how long, and whether to close the connection afterwards."""
+
+    replies: tuple[Fields, ...]
+    delay: float = 0.0
+    close: bool = False
+
+
+Handler = Callable[["AmiContext", SessionState, AmiMessage], Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str
+    synopsis: str
+    authority: int
+    handler: Handler
+
+
+def _challenge() -> str:
+    return str(secrets.randbelow(2**31))
+
+
+@dataclass(slots=True)
+class AmiContext:
+    """Server-wide facts an action may read; the adapter owns the I/O around it."""
+
+    manager: ManagerConfig
+    actions: Mapping[str, Action]
+    started_at: float
+    reloaded_at: float
+    wall_clock: Callable[[], float] = time.time
+    new_challenge: Callable[[], str] = _challenge
+    logins: Counter[str] = field(default_factory=Counter)
+    shutting_down: bool = False
+
+    def release(self, session: SessionState) -> None:
+        """Forget a closed session's login (for `allowmultiplelogin = no`)."""
+        if session.authenticated:
+            key = session.username.lower()
+            self.logins[key] -= 1
+            if self.logins[key] <= 0:
+                del self.logins[key]
+
+    def timestamp(self) -> float | None:
+        """The wall-clock time to stamp events with, if manager.conf asks for it."""
+        return self.wall_clock() if self.manager.general.timestampevents else None
+
+
+def reply(*fields: Fields) -> Outcome:
+    return Outcome(replies=fields)

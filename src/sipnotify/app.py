@@ -1,0 +1,112 @@
+"""Composition root: load the configuration, build the AMI server, run until a signal.
+
+The one place that picks concrete parts and owns the process lifecycle: SIGINT/SIGTERM stop
+accepting, let queued work finish within a bound, and close every session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sipnotify import __version__
+from sipnotify.ami.actions import core
+from sipnotify.ami.server import AmiServer
+from sipnotify.ami.session import Action, AmiContext
+from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
+from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
+
+try:
+    import uvloop
+except ImportError:  # not on Linux: the standard event loop serves
+    uvloop = None  # type: ignore[assignment]
+
+log = logging.getLogger("sipnotify")
+
+SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    config_dir: Path | None
+    data_dir: Path
+    ami_port: int | None = None
+
+
+def action_table() -> dict[str, Action]:
+    return {action.name.lower(): action for action in core.ACTIONS}
+
+
+def load(options: ServeOptions, *, generate_secret: bool) -> Config:
+    """The configuration to run: the given folder, or the embedded defaults plus the
+    generated secret from the data directory. Raises ConfigError."""
+    if options.config_dir is not None:
+        return load_config(options.config_dir)
+    if generate_secret:
+        path, _ = ensure_secret(options.data_dir)
+    else:
+        path = secret_path(options.data_dir)
+    return load_config(DEFAULTS_DIR, manager_extra=[path])
+
+
+async def run(config: Config, options: ServeOptions) -> int:
+    """Serve until SIGINT or SIGTERM; returns the process exit code."""
+    now = time.time()
+    ctx = AmiContext(
+        manager=config.manager, actions=action_table(), started_at=now, reloaded_at=now
+    )
+    ami = AmiServer(ctx)
+    general = config.manager.general
+    if general.enabled:
+        port = options.ami_port if options.ami_port is not None else general.port
+        try:
+            bound = await ami.start(general.bindaddr, port)
+        except OSError as exc:
+            log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, exc.strerror)
+            return 1
+        for host, bound_port in bound:
+            log.info("AMI listening on %s:%d", host, bound_port)
+    else:
+        log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
+    if options.config_dir is None:
+        _announce_default_login(config, options.data_dir)
+    await _wait_for_signal()
+    log.info("shutting down")
+    await ami.shutdown(SHUTDOWN_GRACE)
+    return 0
+
+
+def _announce_default_login(config: Config, data_dir: Path) -> None:
+    user = config.manager.user(DEFAULT_USER)
+    if user is not None and user.secret is not None:
+        log.info(
+            "AMI login: username '%s', secret '%s' (kept in %s)",
+            DEFAULT_USER,
+            user.secret,
+            secret_path(data_dir),
+        )
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def serve(config: Config, options: ServeOptions) -> int:
+    log.info("sipnotify %s starting with configuration from %s", __version__, config.directory)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    if uvloop is None:
+        return asyncio.run(run(config, options))
+    return uvloop.run(run(config, options))

@@ -1,0 +1,61 @@
+"""Read a configuration directory into one frozen `Config`.
+
+Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf; a missing
+one counts as empty, as in Asterisk) and where the embedded defaults live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sipnotify.config.manager import ManagerConfig, load_manager, named_acls
+from sipnotify.config.notify import NotifyPresets, load_notify
+from sipnotify.config.parser import (
+    ConfigError,
+    Diagnostic,
+    Origin,
+    ParsedConfig,
+    parse_file,
+    parse_files,
+)
+
+DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    directory: Path
+    manager: ManagerConfig
+    notify: NotifyPresets
+    pjsip: ParsedConfig
+    warnings: tuple[Diagnostic, ...]
+
+
+def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Config:
+    """Load every file of `directory`; `manager_extra` files are read after manager.conf.
+
+    Raises ConfigError naming the file and line of the first error.
+    """
+    if not directory.is_dir():
+        raise ConfigError(Origin(str(directory), 0), "configuration directory not found")
+    acl_conf = parse_file(directory / "acl.conf")
+    acls, acl_warnings = named_acls(acl_conf)
+    manager_conf = parse_files([directory / "manager.conf", *manager_extra])
+    manager, manager_warnings = load_manager(manager_conf, acls)
+    notify_conf = parse_file(directory / "pjsip_notify.conf")
+    notify, notify_warnings = load_notify(notify_conf)
+    pjsip = parse_file(directory / "pjsip.conf")
+    warnings = (
+        *acl_conf.warnings,
+        *acl_warnings,
+        *manager_conf.warnings,
+        *manager_warnings,
+        *notify_conf.warnings,
+        *notify_warnings,
+        *pjsip.warnings,
+    )
+    return Config(
+        directory=directory, manager=manager, notify=notify, pjsip=pjsip, warnings=warnings
+    )
