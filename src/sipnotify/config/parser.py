@@ -255,7 +255,7 @@ class _Reader:
         if not path.is_absolute():
             path = self._base_dir / path
         if _GLOB_CHARS.isdisjoint(argument):
-            paths = [path] if path.exists() or not optional else []
+            paths = [path] if path.exists() else []
         else:
             paths = [Path(p) for p in sorted(glob.glob(str(path)))]
         if not paths and not optional:
