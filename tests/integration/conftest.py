@@ -55,7 +55,11 @@ class Service:
 
 class StartService(Protocol):
     def __call__(
-        self, manager_conf: str | None = ..., *, extra_args: tuple[str, ...] = ...
+        self,
+        manager_conf: str | None = ...,
+        *,
+        extra_args: tuple[str, ...] = ...,
+        files: dict[str, str] | None = ...,
     ) -> Service: ...
 
 
@@ -84,7 +88,10 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
     started: list[Service] = []
 
     def start(
-        manager_conf: str | None = admin_conf(), *, extra_args: tuple[str, ...] = ()
+        manager_conf: str | None = admin_conf(),
+        *,
+        extra_args: tuple[str, ...] = (),
+        files: dict[str, str] | None = None,
     ) -> Service:
         port = free_port()
         index = len(started)
@@ -96,6 +103,8 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
             config_dir = tmp_path / f"config{index}"
             config_dir.mkdir()
             (config_dir / "manager.conf").write_text(manager_conf.replace("{port}", str(port)))
+            for name, text in (files or {}).items():
+                (config_dir / name).write_text(text)
             args += ["--config-dir", str(config_dir)]
         log_path = tmp_path / f"service{index}.log"
         with log_path.open("wb") as log_file:
