@@ -1,0 +1,126 @@
+"""Answering digest challenges (RFC 3261 §22, RFC 7616 for SHA-256, RFC 8760 in SIP).
+
+Owns parsing a `WWW-Authenticate` / `Proxy-Authenticate` challenge and computing the
+`Authorization` / `Proxy-Authorization` value, with and without `qop=auth`, for MD5 and
+SHA-256, from a password or a precomputed MD5 HA1 (`md5_cred`). Pure functions; the caller
+supplies the cnonce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sipnotify.sip.errors import ParseError
+
+_HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    realm: str
+    nonce: str
+    algorithm: str = "MD5"
+    opaque: str | None = None
+    qop: tuple[str, ...] = ()
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An `auth` section: a password, or an MD5 HA1 hex (`md5_cred`) bound to one realm."""
+
+    username: str
+    password: str = ""
+    md5_ha1: str | None = None
+    realm: str | None = None
+
+
+def parse_challenge(value: str) -> Challenge:
+    """RFC 3261 §25.1 challenge: `Digest realm="…", nonce="…", qop="auth", algorithm=MD5`."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        raise ParseError(f"unsupported auth scheme {scheme!r}")
+    fields = _auth_params(rest)
+    if "realm" not in fields or "nonce" not in fields:
+        raise ParseError("challenge without realm or nonce")
+    algorithm = fields.get("algorithm", "MD5").upper()
+    qop = tuple(q.strip().lower() for q in fields.get("qop", "").split(",") if q.strip())
+    return Challenge(
+        realm=fields["realm"],
+        nonce=fields["nonce"],
+        algorithm=algorithm,
+        opaque=fields.get("opaque"),
+        qop=qop,
+        stale=fields.get("stale", "").lower() == "true",
+    )
+
+
+def supported(challenge: Challenge) -> bool:
+    return challenge.algorithm in _HASHES and (not challenge.qop or "auth" in challenge.qop)
+
+
+def authorization(
+    challenge: Challenge,
+    credentials: Credentials,
+    *,
+    method: str,
+    uri: str,
+    cnonce: str,
+    nc: int = 1,
+) -> str:
+    """The Authorization header value answering `challenge` for `method` on `uri`."""
+    digest = _HASHES[challenge.algorithm]
+
+    def h(text: str) -> str:
+        return digest(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    if credentials.md5_ha1 is not None and challenge.algorithm == "MD5":
+        ha1 = credentials.md5_ha1.lower()
+    else:
+        ha1 = h(f"{credentials.username}:{challenge.realm}:{credentials.password}")
+    ha2 = h(f"{method}:{uri}")
+    parts = [
+        f'username="{credentials.username}"',
+        f'realm="{challenge.realm}"',
+        f'nonce="{challenge.nonce}"',
+        f'uri="{uri}"',
+    ]
+    if "auth" in challenge.qop:
+        count = f"{nc:08x}"
+        response = h(f"{ha1}:{challenge.nonce}:{count}:{cnonce}:auth:{ha2}")
+        parts += [f'response="{response}"', f"algorithm={challenge.algorithm}"]
+        parts += [f'cnonce="{cnonce}"', "qop=auth", f"nc={count}"]
+    else:
+        response = h(f"{ha1}:{challenge.nonce}:{ha2}")
+        parts += [f'response="{response}"', f"algorithm={challenge.algorithm}"]
+    if challenge.opaque is not None:
+        parts.append(f'opaque="{challenge.opaque}"')
+    return "Digest " + ", ".join(parts)
+
+
+def _auth_params(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t,":
+            i += 1
+        eq = text.find("=", i)
+        if eq < 0:
+            break
+        name = text[i:eq].strip().lower()
+        i = eq + 1
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            fields[name] = text[i + 1 : end].replace('\\"', '"')
+            i = end + 1
+        else:
+            end = text.find(",", i)
+            end = n if end < 0 else end
+            fields[name] = text[i:end].strip()
+            i = end
+    return fields

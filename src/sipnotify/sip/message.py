@@ -1,0 +1,208 @@
+"""SIP requests and responses as frozen values, and their wire form (RFC 3261 §7, §20).
+
+Owns header naming (compact forms expanded, RFC 3261 §7.3.3), lookup (case-insensitive, the
+comma-separated list headers split on demand), Via and CSeq values, and serialisation with
+pjsip's spelling of Content-Length, which Asterisk users' captures show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.uri import Params, format_params, get_param, parse_params, split_header_values
+
+Headers = tuple[tuple[str, str], ...]
+
+# RFC 3261 §7.3.3 and later RFCs' compact forms.
+COMPACT = {
+    "i": "Call-ID",
+    "m": "Contact",
+    "e": "Content-Encoding",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "f": "From",
+    "s": "Subject",
+    "k": "Supported",
+    "t": "To",
+    "v": "Via",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
+    "a": "Accept-Contact",
+    "j": "Reject-Contact",
+    "d": "Request-Disposition",
+    "y": "Identity",
+    "n": "Identity-Info",
+}
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        *COMPACT.values(),
+        "CSeq",
+        "Max-Forwards",
+        "Route",
+        "Record-Route",
+        "WWW-Authenticate",
+        "Proxy-Authenticate",
+        "Authorization",
+        "Proxy-Authorization",
+        "User-Agent",
+        "Server",
+        "Expires",
+        "Min-Expires",
+        "Subscription-State",
+        "Allow",
+        "Accept",
+        "Date",
+        "Path",
+        "Require",
+        "Unsupported",
+        "Retry-After",
+    )
+}
+_LIST_HEADERS = frozenset(
+    ("via", "route", "record-route", "contact", "allow", "supported", "require", "path")
+)
+
+
+def canonical_name(name: str) -> str:
+    """The header's full, conventional spelling; unknown names keep theirs."""
+    lowered = name.lower()
+    if lowered in COMPACT:
+        return COMPACT[lowered]
+    return _CANONICAL.get(lowered, name)
+
+
+class _Message:
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (whole line for list headers), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value; list headers (Via, Route, Contact…) are split at top-level commas."""
+        wanted = name.lower()
+        values = [value for key, value in self.headers if key.lower() == wanted]
+        if wanted in _LIST_HEADERS:
+            return [part for value in values for part in split_header_values(value)]
+        return values
+
+    @property
+    def call_id(self) -> str:
+        return self.header("Call-ID") or ""
+
+    @property
+    def cseq(self) -> CSeq:
+        return parse_cseq(self.header("CSeq") or "")
+
+    @property
+    def top_via(self) -> Via:
+        values = self.header_values("Via")
+        if not values:
+            raise ParseError("no Via header")
+        return parse_via(values[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Request(_Message):
+    method: str
+    uri: str
+    headers: Headers
+    body: bytes = b""
+
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} SIP/2.0"
+
+    def with_headers(self, headers: Headers) -> Request:
+        return replace(self, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Response(_Message):
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+
+    def start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.reason}"
+
+
+Message = Request | Response
+
+
+def serialize(message: Message) -> bytes:
+    """The wire form. Content-Length is always computed, in pjsip's spelling (right-aligned in
+    five characters; `Content-Length:  0` for no body)."""
+    lines = [message.start_line()]
+    lines.extend(f"{k}: {v}" for k, v in message.headers if k.lower() != "content-length")
+    length = len(message.body)
+    lines.append(f"Content-Length: {length:5d}" if length else "Content-Length:  0")
+    head = "\r\n".join(lines) + "\r\n\r\n"
+    return head.encode("utf-8", "surrogateescape") + message.body
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """RFC 3261 §20.42: `SIP/2.0/UDP host:port;branch=…;rport`."""
+
+    transport: str
+    host: str
+    port: int | None
+    params: Params
+
+    def param(self, name: str) -> str | None:
+        return get_param(self.params, name)
+
+    @property
+    def branch(self) -> str:
+        return self.param("branch") or ""
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
+
+
+def parse_via(text: str) -> Via:
+    protocol, _, rest = text.strip().partition(" ")
+    parts = [p.strip() for p in protocol.split("/")]
+    if len(parts) != 3 or parts[0].upper() != "SIP" or not parts[2]:
+        raise ParseError(f"bad Via: {text!r}")
+    sent_by, _, params = rest.strip().partition(";")
+    sent_by = sent_by.strip()
+    if sent_by.startswith("["):
+        end = sent_by.find("]")
+        host, port_text = sent_by[: end + 1], sent_by[end + 2 :] if end >= 0 else ""
+    else:
+        host, _, port_text = sent_by.partition(":")
+    if not host or (port_text and not port_text.strip().isdigit()):
+        raise ParseError(f"bad Via sent-by: {text!r}")
+    port = int(port_text) if port_text else None
+    return Via(transport=parts[2].upper(), host=host, port=port, params=parse_params(params))
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+def parse_cseq(text: str) -> CSeq:
+    """RFC 3261 §20.16: a 32-bit sequence number and a method."""
+    number, _, method = text.strip().partition(" ")
+    method = method.strip()
+    if not number.isdigit() or len(number) > 10 or int(number) >= 2**31 or not method:
+        raise ParseError(f"bad CSeq: {text!r}")
+    return CSeq(number=int(number), method=method)

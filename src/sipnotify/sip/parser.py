@@ -1,0 +1,187 @@
+"""Bytes to SIP messages (RFC 3261 §7, §25), failing only with a ParseError.
+
+Owns the start line, header folding, compact forms, the mandatory headers, Content-Length,
+and the stream framing of TCP/TLS (messages delimited by Content-Length, CRLF keep-alives
+between them, RFC 5626 §3.5.1), with bounds on header and body size.
+"""
+
+from __future__ import annotations
+
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_BODY_BYTES = 64 * 1024
+_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_REQUIRED = ("To", "From", "CSeq", "Call-ID", "Via")
+
+
+def parse_message(data: bytes) -> Message:
+    """One whole message (a datagram, or a frame cut by `StreamFramer`)."""
+    head, body = _split_head(data)
+    lines = _unfold(head.decode("utf-8", "surrogateescape"))
+    if not lines or not lines[0]:
+        raise ParseError("empty message")
+    headers = tuple(_header(line) for line in lines[1:])
+    message = _start(lines[0], headers)
+    return _with_body(message, body)
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    data = data.lstrip(b"\r\n")
+    for marker in (b"\r\n\r\n", b"\n\n"):
+        cut = data.find(marker)
+        if cut >= 0:
+            return data[:cut], data[cut + len(marker) :]
+    return data, b""
+
+
+def _unfold(head: str) -> list[str]:
+    """Join continuation lines (leading SP/HTAB) onto the previous header (RFC 3261 §7.3.1)."""
+    lines: list[str] = []
+    for raw in head.replace("\r\n", "\n").split("\n"):
+        if raw[:1] in (" ", "\t") and lines:
+            lines[-1] = lines[-1].rstrip() + " " + raw.strip()
+        else:
+            lines.append(raw.rstrip("\r"))
+    return lines
+
+
+def _header(line: str) -> tuple[str, str]:
+    name, colon, value = line.partition(":")
+    name = name.rstrip(" \t")
+    if not colon or not name or not set(name) <= _TOKEN:
+        raise ParseError(f"malformed header line {line[:40]!r}")
+    return canonical_name(name), value.strip(" \t")
+
+
+def _start(line: str, headers: tuple[tuple[str, str], ...]) -> Message:
+    if line.startswith("SIP/"):
+        return _status_line(line, headers)
+    parts = line.split(" ")
+    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN or not parts[1]:
+        raise ParseError(f"malformed request line {line[:60]!r}")
+    method, uri, version = parts
+    if version.upper() != "SIP/2.0":
+        raise ParseError(f"unsupported version {version!r}", 505)
+    request = Request(method=method, uri=uri, headers=headers)
+    _check_request(request)
+    return request
+
+
+def _status_line(line: str, headers: tuple[tuple[str, str], ...]) -> Response:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version.upper() != "SIP/2.0" or len(code) != 3 or not code.isdigit() or code[0] == "0":
+        raise ParseError(f"malformed status line {line[:60]!r}")
+    response = Response(status=int(code), reason=reason, headers=headers)
+    for name in _REQUIRED:
+        if response.header(name) is None:
+            raise ParseError(f"missing {name}")
+    response.top_via  # noqa: B018  (validates the Via)
+    parse_cseq(response.header("CSeq") or "")
+    return response
+
+
+def _check_request(request: Request) -> None:
+    """RFC 3261 §8.2: the mandatory headers must be there and make sense."""
+    for name in _REQUIRED:
+        if request.header(name) is None:
+            raise ParseError(f"missing {name}")
+    cseq = parse_cseq(request.header("CSeq") or "")
+    if cseq.method != request.method:
+        raise ParseError("CSeq method does not match the request method")
+    for via in request.header_values("Via"):
+        parse_via(via)
+    forwards = request.header("Max-Forwards")
+    if forwards is not None and (not forwards.isdigit() or int(forwards) > 255):
+        raise ParseError(f"bad Max-Forwards {forwards!r}")
+
+
+def _with_body(message: Message, body: bytes) -> Message:
+    values = {v.strip() for k, v in message.headers if k == "Content-Length"}
+    if len(values) > 1:
+        raise ParseError("conflicting Content-Length headers")
+    if not values:
+        return _replace_body(message, body)
+    (text,) = values
+    if not text.isdigit():
+        raise ParseError(f"bad Content-Length {text!r}")
+    length = int(text)
+    if length > len(body):
+        raise ParseError("body shorter than Content-Length")
+    return _replace_body(message, body[:length])
+
+
+def _replace_body(message: Message, body: bytes) -> Message:
+    """The body, cut to Content-Length, which has done its work and leaves the headers
+    (serialize() computes it again)."""
+    headers = tuple(h for h in message.headers if h[0] != "Content-Length")
+    if isinstance(message, Request):
+        return Request(method=message.method, uri=message.uri, headers=headers, body=body)
+    return Response(status=message.status, reason=message.reason, headers=headers, body=body)
+
+
+class StreamFramer:
+    """Cuts a TCP/TLS byte stream into whole messages by their Content-Length.
+
+    CRLF keep-alives between messages are dropped (a double CRLF "ping" is reported so the
+    transport can answer it with a single CRLF "pong", RFC 5626 §3.5.1). A header block or body
+    past its bound raises ParseError(413): the stream cannot be resynchronised after that.
+    """
+
+    def __init__(
+        self, *, max_header: int = MAX_HEADER_BYTES, max_body: int = MAX_BODY_BYTES
+    ) -> None:
+        self._buffer = bytearray()
+        self._max_header = max_header
+        self._max_body = max_body
+        self.pings = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        frames: list[bytes] = []
+        while True:
+            self._skip_keepalives()
+            frame = self._next_frame()
+            if frame is None:
+                return frames
+            frames.append(frame)
+
+    def _skip_keepalives(self) -> None:
+        while self._buffer[:2] == b"\r\n":
+            if self._buffer[:4] == b"\r\n\r\n":
+                self.pings += 1
+                del self._buffer[:4]
+            else:
+                del self._buffer[:2]
+
+    def _next_frame(self) -> bytes | None:
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > self._max_header:
+                raise ParseError("header block too large", 413)
+            return None
+        if end > self._max_header:
+            raise ParseError("header block too large", 413)
+        length = _content_length(bytes(self._buffer[:end]))
+        if length > self._max_body:
+            raise ParseError("body too large", 413)
+        total = end + 4 + length
+        if len(self._buffer) < total:
+            return None
+        frame = bytes(self._buffer[:total])
+        del self._buffer[:total]
+        return frame
+
+
+def _content_length(head: bytes) -> int:
+    """Content-Length (or `l`) from a header block; a stream message must carry one."""
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in (b"content-length", b"l"):
+            text = value.strip()
+            if not text.isdigit():
+                raise ParseError("bad Content-Length")
+            return int(text)
+    raise ParseError("stream message without Content-Length")
