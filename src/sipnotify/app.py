@@ -10,15 +10,17 @@ import asyncio
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipnotify import __version__
-from sipnotify.ami.actions import core
+from sipnotify.ami.actions import core, pjsip
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
 from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
+from sipnotify.endpoint import SipEndpoint
+from sipnotify.notify import Notifier
 
 try:
     import uvloop
@@ -35,10 +37,11 @@ class ServeOptions:
     config_dir: Path | None
     data_dir: Path
     ami_port: int | None = None
+    sip_port: int | None = None
 
 
 def action_table() -> dict[str, Action]:
-    return {action.name.lower(): action for action in core.ACTIONS}
+    return {action.name.lower(): action for action in (*core.ACTIONS, *pjsip.ACTIONS)}
 
 
 def load(options: ServeOptions, *, generate_secret: bool) -> Config:
@@ -50,14 +53,33 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
         path, _ = ensure_secret(options.data_dir)
     else:
         path = secret_path(options.data_dir)
-    return load_config(DEFAULTS_DIR, manager_extra=[path])
+    config = load_config(DEFAULTS_DIR, manager_extra=[path])
+    if options.sip_port is None:
+        return config
+    transports = {
+        name: replace(transport, port=options.sip_port)
+        for name, transport in config.pjsip.transports.items()
+    }
+    return replace(config, pjsip=replace(config.pjsip, transports=transports))
 
 
 async def run(config: Config, options: ServeOptions) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
+    sip = SipEndpoint(config.pjsip)
+    try:
+        for line in await sip.start():
+            log.info("%s", line)
+    except OSError as exc:
+        log.error("cannot start SIP transports: %s", exc.strerror or exc)
+        await sip.close()
+        return 1
     now = time.time()
     ctx = AmiContext(
-        manager=config.manager, actions=action_table(), started_at=now, reloaded_at=now
+        manager=config.manager,
+        actions=action_table(),
+        started_at=now,
+        reloaded_at=now,
+        notifier=Notifier(config=config.pjsip, presets=config.notify, sender=sip),
     )
     ami = AmiServer(ctx)
     general = config.manager.general
@@ -67,6 +89,7 @@ async def run(config: Config, options: ServeOptions) -> int:
             bound = await ami.start(general.bindaddr, port)
         except OSError as exc:
             log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, exc.strerror)
+            await sip.close()
             return 1
         for host, bound_port in bound:
             log.info("AMI listening on %s:%d", host, bound_port)
@@ -77,6 +100,7 @@ async def run(config: Config, options: ServeOptions) -> int:
     await _wait_for_signal()
     log.info("shutting down")
     await ami.shutdown(SHUTDOWN_GRACE)
+    await sip.close()
     return 0
 
 

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         )
     serve.add_argument("--ami-port", type=int, help="listen for AMI on this port instead")
     serve.add_argument(
+        "--sip-port", type=int, help="embedded defaults only: listen for SIP on this port instead"
+    )
+    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -52,7 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_dir=args.config_dir,
         data_dir=args.data_dir,
         ami_port=getattr(args, "ami_port", None),
+        sip_port=getattr(args, "sip_port", None),
     )
+    if options.sip_port is not None and options.config_dir is not None:
+        print("sipnotify: --sip-port applies to the embedded defaults only", file=sys.stderr)
+        return 2
     if args.command == "check-config":
         return _check(options)
     logging.basicConfig(
@@ -76,9 +83,10 @@ def _check(options: app.ServeOptions) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     users = len(config.manager.users)
     presets = len(config.notify.by_name)
-    sections = len(config.pjsip.objects())
+    pjsip = config.pjsip
     print(
         f"configuration OK: {config.directory} ({users} AMI users, {presets} notify types, "
-        f"{sections} pjsip.conf sections)"
+        f"{len(pjsip.transports)} transports, {len(pjsip.endpoints)} endpoints, "
+        f"{len(pjsip.aors)} AORs)"
     )
     return 0

@@ -19,7 +19,7 @@ from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiDecoder, Fields, Incoming, encode
 from sipnotify.ami.dispatch import handle
-from sipnotify.ami.session import AmiContext, Outcome, SessionState
+from sipnotify.ami.session import AmiContext, Emit, Outcome, SessionState
 
 log = logging.getLogger("sipnotify.ami")
 
@@ -38,6 +38,7 @@ class AmiServer:
         self.unauthenticated = 0
         self._connections: set[AmiConnection] = set()
         self._servers: list[asyncio.Server] = []
+        self._followups: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Listen on host:port; returns the bound addresses."""
@@ -53,6 +54,19 @@ class AmiServer:
 
     def detach(self, connection: AmiConnection) -> None:
         self._connections.discard(connection)
+
+    def follow(self, outcome: Outcome, emit: Emit) -> None:
+        """Run an action's follow-up work; it may emit messages to its session later."""
+        if outcome.followup is None:
+            return
+        task = asyncio.get_running_loop().create_task(outcome.followup(emit))
+        self._followups.add(task)
+        task.add_done_callback(self._followup_done)
+
+    def _followup_done(self, task: asyncio.Task[None]) -> None:
+        self._followups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("AMI action follow-up failed", exc_info=task.exception())
 
     def publish(self, name: str, category: int, fields: Fields) -> None:
         """Send an event to every session whose permissions and event mask take it."""
@@ -72,14 +86,19 @@ class AmiServer:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while any(c.busy for c in self._connections) and loop.time() < deadline:
+        while self._busy() and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        for task in list(self._followups):
+            task.cancel()
         for connection in list(self._connections):
             connection.close()
         while self._connections and loop.time() < deadline + 1.0:
             await asyncio.sleep(0.05)
         for connection in list(self._connections):
             connection.abort()
+
+    def _busy(self) -> bool:
+        return bool(self._followups) or any(c.busy for c in self._connections)
 
 
 class AmiConnection(asyncio.Protocol):
@@ -200,6 +219,10 @@ class AmiConnection(asyncio.Protocol):
             self._write(encode(fields))
         if outcome.close:
             self.close()
+        self._server.follow(outcome, self._emit)
+
+    def _emit(self, fields: Fields) -> None:
+        self._write(encode(fields))
 
     def _write(self, data: bytes) -> None:
         transport = self._transport

@@ -10,11 +10,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.config.manager import ManagerConfig
+from sipnotify.notify import Notifier
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
 
@@ -40,13 +42,19 @@ class SessionState:
         )
 
 
+Emit = Callable[[Fields], None]
+Followup = Callable[[Emit], Coroutine[Any, Any, None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What to send, after how long, and whether to close the connection afterwards."""
+    """What to send, after how long, whether to close the connection afterwards, and work
+    that goes on after the reply and may send more messages to this session (`followup`)."""
 
     replies: tuple[Fields, ...]
     delay: float = 0.0
     close: bool = False
+    followup: Followup | None = None
 
 
 Handler = Callable[["AmiContext", SessionState, AmiMessage], Outcome]
@@ -76,6 +84,7 @@ class AmiContext:
     new_challenge: Callable[[], str] = _challenge
     logins: Counter[str] = field(default_factory=Counter)
     shutting_down: bool = False
+    notifier: Notifier | None = None
 
     def release(self, session: SessionState) -> None:
         """Forget a closed session's login (for `allowmultiplelogin = no`)."""

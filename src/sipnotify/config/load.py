@@ -16,10 +16,10 @@ from sipnotify.config.parser import (
     ConfigError,
     Diagnostic,
     Origin,
-    ParsedConfig,
     parse_file,
     parse_files,
 )
+from sipnotify.config.pjsip import PjsipConfig, load_pjsip
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
 
@@ -29,7 +29,7 @@ class Config:
     directory: Path
     manager: ManagerConfig
     notify: NotifyPresets
-    pjsip: ParsedConfig
+    pjsip: PjsipConfig
     warnings: tuple[Diagnostic, ...]
 
 
@@ -46,7 +46,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     manager, manager_warnings = load_manager(manager_conf, acls)
     notify_conf = parse_file(directory / "pjsip_notify.conf")
     notify, notify_warnings = load_notify(notify_conf)
-    pjsip = parse_file(directory / "pjsip.conf")
+    pjsip_conf = parse_file(directory / "pjsip.conf")
+    pjsip, pjsip_warnings = load_pjsip(pjsip_conf)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -54,7 +55,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *manager_warnings,
         *notify_conf.warnings,
         *notify_warnings,
-        *pjsip.warnings,
+        *pjsip_conf.warnings,
+        *pjsip_warnings,
     )
     return Config(
         directory=directory, manager=manager, notify=notify, pjsip=pjsip, warnings=warnings

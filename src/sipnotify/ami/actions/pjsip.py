@@ -1,0 +1,153 @@
+"""The PJSIPNotify AMI action (compat §1.2 to §1.4), with DIFFERENCES.md 1 and 2.
+
+Owns translating the AMI request into the notify rules and their errors into Asterisk's exact
+texts, in Asterisk's check order; the `NOTIFY sent` reply; and the result events that follow
+it on the same session: one `PJSIPNotifyResult` per contact and a `PJSIPNotifyComplete`,
+each carrying the request's ActionID.
+"""
+
+from __future__ import annotations
+
+from sipnotify import permissions
+from sipnotify.ami import replies
+from sipnotify.ami.codec import AmiMessage, Fields
+from sipnotify.ami.session import (
+    Action,
+    AmiContext,
+    Emit,
+    Followup,
+    Outcome,
+    SessionState,
+    reply,
+)
+from sipnotify.ami.variables import split_variables
+from sipnotify.notify import (
+    Notifier,
+    NotifyContent,
+    NotifyError,
+    NotifyResult,
+    Target,
+    build_content,
+    endpoint_targets,
+    uri_target,
+)
+
+_BLANKS = "".join(chr(c) for c in range(1, 33))
+NEED_OPTION_OR_VARIABLE = (
+    "PJSIPNotify requires either an Option or Variable(s).You must use only one of them."
+)
+NEED_ONE_TARGET = "PJSIPNotify requires either an endpoint name, a SIP URI, or a channel."
+ONLY_ONE_TARGET = NEED_ONE_TARGET + "  You must use only one of them."
+
+
+def _present(request: AmiMessage, name: str) -> str:
+    return request.get(name).lstrip(_BLANKS)
+
+
+def strip_endpoint_prefix(name: str) -> str:
+    """AMI strips a leading `sip/`, then `pjsip/` (case-insensitive) from Endpoint."""
+    for prefix in ("sip/", "pjsip/"):
+        if name[: len(prefix)].lower() == prefix:
+            name = name[len(prefix) :]
+    return name
+
+
+def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+    option = _present(request, "Option")
+    if bool(option) == bool(_present(request, "Variable")):
+        return reply(replies.error(request, NEED_OPTION_OR_VARIABLE))
+    endpoint, uri, channel = (_present(request, n) for n in ("Endpoint", "URI", "Channel"))
+    given = sum(bool(x) for x in (endpoint, uri, channel))
+    if given > 1:
+        return reply(replies.error(request, ONLY_ONE_TARGET))
+    if not given:
+        return reply(replies.error(request, NEED_ONE_TARGET))
+    if channel:
+        return reply(replies.error(request, "Channel not found"))
+    notifier = ctx.notifier
+    if notifier is None:
+        return reply(replies.error(request, "PJSIP is not running"))
+    try:
+        targets, content = _prepare(notifier, request, option, endpoint, uri)
+    except NotifyError as exc:
+        return reply(replies.error(request, exc.message))
+    followup = _reporter(ctx, notifier, targets, content, request.get("ActionID"))
+    return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
+
+
+def _prepare(
+    notifier: Notifier, request: AmiMessage, option: str, endpoint: str, uri: str
+) -> tuple[list[Target], NotifyContent]:
+    if option:
+        preset = notifier.presets.find(option)
+        if preset is None:
+            raise NotifyError(f"Unable to find notify type '{option}'\n")
+        items = list(preset.items)
+    else:
+        items = split_variables(request.get_all("Variable"))
+    if endpoint:
+        targets = endpoint_targets(notifier.config, strip_endpoint_prefix(endpoint))
+    else:
+        targets = [uri_target(notifier.config, uri)]
+    return targets, build_content(items, from_ami=not option)
+
+
+def _reporter(
+    ctx: AmiContext,
+    notifier: Notifier,
+    targets: list[Target],
+    content: NotifyContent,
+    action_id: str,
+) -> Followup:
+    async def report(emit: Emit) -> None:
+        succeeded = failed = 0
+        async for result in notifier.send(targets, content):
+            succeeded += result.ok
+            failed += not result.ok
+            emit(_event(ctx, "PJSIPNotifyResult", action_id, result_fields(result)))
+        totals = (
+            ("Total", str(len(targets))),
+            ("Succeeded", str(succeeded)),
+            ("Failed", str(failed)),
+        )
+        emit(_event(ctx, "PJSIPNotifyComplete", action_id, totals))
+
+    return report
+
+
+def result_fields(result: NotifyResult) -> Fields:
+    """Endpoint, URI, Result (Success, Failure, Timeout, TransportError), StatusCode,
+    ReasonPhrase, RoundtripUsec and, for errors, Error."""
+    if result.status is not None:
+        outcome = "Success" if result.ok else "Failure"
+    elif result.error == "timeout":
+        outcome = "Timeout"
+    else:
+        outcome = "TransportError"
+    rtt = str(round(result.rtt * 1_000_000)) if result.rtt is not None else "N/A"
+    fields: list[tuple[str, str]] = [
+        ("Endpoint", result.label),
+        ("URI", result.uri),
+        ("Result", outcome),
+        ("StatusCode", str(result.status) if result.status is not None else ""),
+        ("ReasonPhrase", result.reason),
+        ("RoundtripUsec", rtt),
+    ]
+    if result.error is not None:
+        fields.append(("Error", result.error))
+    return tuple(fields)
+
+
+def _event(ctx: AmiContext, name: str, action_id: str, fields: Fields) -> Fields:
+    stamp = ctx.timestamp()
+    return replies.event(name, permissions.SYSTEM, fields, action_id=action_id, timestamp=stamp)
+
+
+ACTIONS = (
+    Action(
+        "PJSIPNotify",
+        "Send NOTIFY to either an endpoint, an arbitrary URI, or inside a SIP dialog.",
+        permissions.SYSTEM,
+        pjsip_notify,
+    ),
+)

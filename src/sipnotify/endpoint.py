@@ -1,0 +1,509 @@
+"""The SIP endpoint: where the sans-IO SIP core meets asyncio.
+
+Owns the transports of pjsip.conf, the table of client and server transactions with one
+timer for all of them (the core is given `now`; only this module reads the loop's clock),
+choosing a transport and local address for a destination, answering digest challenges with
+bounded rounds, and routing received messages: responses to their transaction, requests to
+their handler (OPTIONS is answered 200, methods not served yet 501). Bytes that cannot be
+parsed are answered 400 (or 413/505) when a response is possible, else dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import ip_address
+
+from sipnotify.config.pjsip import PjsipConfig, Transport
+from sipnotify.sip import auth
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request, Response, parse_via, serialize
+from sipnotify.sip.parser import parse_message
+from sipnotify.sip.transaction import (
+    Effect,
+    NonInviteClient,
+    NonInviteServer,
+    Outcome,
+    Timers,
+    Transmit,
+)
+from sipnotify.sip.uri import SipUri, parse_uri
+from sipnotify.transport.stream import StreamConnection, StreamPool
+from sipnotify.transport.udp import UdpTransport
+
+log = logging.getLogger("sipnotify.sip")
+
+MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
+Address = tuple[str, int]
+Build = Callable[[int, tuple[tuple[str, str], ...]], Request]
+Link = UdpTransport | StreamConnection
+Key = tuple[str, ...]  # (branch, method) for clients, (branch, sent-by, method) for servers
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """The address a request leaves from, for its Via and Contact."""
+
+    protocol: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a request is sent: the transport section, protocol and resolved address."""
+
+    transport: str
+    protocol: str
+    address: Address
+    server_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """How a request ended: a final response, or an error; `rtt` in seconds."""
+
+    status: int | None
+    reason: str
+    error: str | None
+    rtt: float | None
+
+
+@dataclass(slots=True)
+class _Client:
+    txn: NonInviteClient
+    link: Link
+    address: Address
+    future: asyncio.Future[Outcome]
+
+
+class SipEndpoint:
+    def __init__(self, config: PjsipConfig) -> None:
+        self._config = config
+        self._loop = asyncio.get_running_loop()
+        t1 = config.system.timer_t1 / 1000
+        self._timers = Timers(t1=t1, t2=max(4.0, t1), t4=5.0)
+        self._udp: dict[str, UdpTransport] = {}
+        self._stream_ports: dict[str, int] = {}
+        self._servers: list[asyncio.Server] = []
+        self._pool = StreamPool()
+        self._clients: dict[Key, _Client] = {}
+        self._servers_txn: dict[Key, NonInviteServer] = {}
+        self._heap: list[tuple[float, int, Key]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_at: float | None = None
+        self._local_ips: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> list[str]:
+        """Bind every transport of pjsip.conf; returns lines saying what listens where."""
+        bound = []
+        for transport in self._config.transports.values():
+            bound.append(await self._bind(transport))
+        return bound
+
+    async def _bind(self, transport: Transport) -> str:
+        if transport.protocol == "udp":
+            _, udp = await self._loop.create_datagram_endpoint(
+                lambda: UdpTransport(self._on_bytes),
+                local_addr=(transport.host, transport.port),
+                reuse_port=False,
+            )
+            self._udp[transport.name] = udp
+            return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
+        context = _server_context(transport) if transport.protocol == "tls" else None
+        server = await self._loop.create_server(
+            lambda: StreamConnection(transport.protocol, self._on_bytes, self._pool),
+            transport.host,
+            transport.port,
+            ssl=context,
+            reuse_address=True,
+        )
+        self._servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        self._stream_ports[transport.name] = int(port)
+        return f"SIP {transport.name}: {transport.protocol} {transport.host}:{port}"
+
+    async def close(self) -> None:
+        for udp in self._udp.values():
+            udp.close()
+        for server in self._servers:
+            server.close()
+        self._pool.close_all()
+        if self._timer is not None:
+            self._timer.cancel()
+        for client in self._clients.values():
+            if not client.future.done():
+                client.future.set_result(Outcome(error="shutting down"))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._clients)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    async def route(self, uri: SipUri, *, transport: str, proxy: str) -> tuple[Local, Destination]:
+        """RFC 3263 without DNS records: the proxy's or the URI's host and port, over the
+        endpoint's transport, else the URI's `transport=` (UDP by default, TLS for sips:)."""
+        hop = parse_uri(proxy.strip().removeprefix("<").removesuffix(">")) if proxy else uri
+        chosen = self._transport_for(transport, hop)
+        protocol = chosen.protocol
+        port = hop.port or (5061 if protocol == "tls" else 5060)
+        host = hop.host.strip("[]")
+        address = (await self._resolve(host, port, protocol), port)
+        local_port = self._local_port(chosen)
+        local_host = chosen.host
+        if local_host in ("0.0.0.0", "::"):
+            local_host = self._source_ip(address[0])
+        local = Local(protocol=protocol, host=local_host, port=local_port)
+        return local, Destination(chosen.name, protocol, address, host)
+
+    def _transport_for(self, name: str, uri: SipUri) -> Transport:
+        transports = self._config.transports
+        if name:
+            return transports[name]
+        wanted = "tls" if uri.secure else (uri.param("transport") or "udp").lower()
+        for transport in transports.values():
+            if transport.protocol == wanted:
+                return transport
+        raise OSError(f"no {wanted} transport in pjsip.conf")
+
+    def _local_port(self, transport: Transport) -> int:
+        if transport.protocol == "udp":
+            return self._udp[transport.name].port
+        return self._stream_ports.get(transport.name, transport.port)
+
+    async def _resolve(self, host: str, port: int, protocol: str) -> str:
+        try:
+            return str(ip_address(host))
+        except ValueError:
+            kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+            infos = await self._loop.getaddrinfo(host, port, type=kind)
+            if not infos:
+                raise OSError(f"cannot resolve {host}") from None
+            return str(infos[0][4][0])
+
+    def _source_ip(self, destination: str) -> str:
+        """The local address the kernel picks for `destination` (no packet is sent)."""
+        known = self._local_ips.get(destination)
+        if known is None:
+            family = socket.AF_INET6 if ":" in destination else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((destination, 9))
+                known = str(probe.getsockname()[0])
+            self._local_ips[destination] = known
+        return known
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def request(
+        self, build: Build, destination: Destination, credentials: list[auth.Credentials]
+    ) -> Final:
+        """Send `build(cseq, auth_headers)` in a client transaction; answer 401/407 with
+        the credentials (a new CSeq and branch, the same Call-ID and tag), at most
+        MAX_CHALLENGES times and never twice for the same nonce."""
+        try:
+            link = await self._link(destination)
+        except OSError as exc:
+            return Final(None, "", f"transport error: {exc.strerror or exc}", None)
+        cseq = random.randint(1, 65535)
+        authorization: tuple[tuple[str, str], ...] = ()
+        answered: set[str] = set()
+        final = Final(None, "", "too many authentication challenges", None)
+        for _ in range(MAX_CHALLENGES + 1):
+            request = build(cseq, authorization)
+            started = time.perf_counter()  # the loop's clock may tick in milliseconds
+            outcome = await self._transact(request, link, destination.address)
+            rtt = time.perf_counter() - started
+            response = outcome.response
+            if response is None:
+                return Final(None, "", outcome.error, None)
+            if response.status not in (401, 407) or not credentials:
+                return Final(response.status, response.reason, None, rtt)
+            final = Final(response.status, response.reason, None, rtt)
+            authorization = _answer(response, request, credentials, answered)
+            if not authorization:
+                return final
+            cseq += 1
+        return final
+
+    async def _link(self, destination: Destination) -> Link:
+        if destination.protocol == "udp":
+            return self._udp[destination.transport]
+        transport = self._config.transports[destination.transport]
+        context = _client_context(transport) if destination.protocol == "tls" else None
+        return await self._pool.get(
+            destination.protocol,
+            destination.address,
+            self._on_bytes,
+            context,
+            destination.server_name,
+        )
+
+    async def _transact(self, request: Request, link: Link, address: Address) -> Outcome:
+        data = serialize(request)
+        reliable = link.protocol != "udp"
+        txn = NonInviteClient(data, reliable=reliable, now=self._loop.time(), timers=self._timers)
+        key = (request.top_via.branch, request.method)
+        future: asyncio.Future[Outcome] = self._loop.create_future()
+        client = _Client(txn=txn, link=link, address=address, future=future)
+        self._clients[key] = client
+
+        def lost(_closed: asyncio.Future[None]) -> None:
+            error = "transport error: connection closed"
+            self._apply(client, txn.transport_error(error, self._loop.time()))
+
+        if isinstance(link, StreamConnection):
+            link.closed.add_done_callback(lost)
+        self._apply(client, txn.start())
+        self._arm(key, txn.next_deadline())
+        try:
+            return await future
+        finally:
+            if isinstance(link, StreamConnection):
+                link.closed.remove_done_callback(lost)
+            self._clients.pop(key, None)
+
+    def _apply(self, client: _Client, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Transmit):
+                client.link.send(effect.data, client.address)
+            elif not client.future.done():
+                client.future.set_result(effect)
+
+    # -- the one timer ---------------------------------------------------------------------
+
+    def _arm(self, key: Key, deadline: float | None) -> None:
+        if deadline is None:
+            return
+        heapq.heappush(self._heap, (deadline, next(self._seq), key))
+        if self._armed_at is None or deadline < self._armed_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._armed_at = deadline
+            self._timer = self._loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = self._armed_at = None
+        now = self._loop.time()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, key = heapq.heappop(self._heap)
+            self._due(key, now)
+        if self._heap:
+            deadline = self._heap[0][0]
+            self._armed_at = deadline
+            self._timer = self._loop.call_at(deadline, self._fire)
+
+    def _due(self, key: Key, now: float) -> None:
+        client = self._clients.get(key)
+        if client is not None:
+            deadline = client.txn.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._apply(client, client.txn.on_timer(now))
+                self._arm(key, client.txn.next_deadline())
+            return
+        server = self._servers_txn.get(key)
+        if server is not None:
+            server.on_timer(now)
+            if server.next_deadline() is None:
+                del self._servers_txn[key]
+            else:
+                self._arm(key, server.next_deadline())
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_bytes(self, data: bytes, source: Address, link: Link) -> None:
+        if data.strip(b"\r\n") == b"":
+            return  # a keep-alive
+        try:
+            message = parse_message(data)
+        except ParseError as exc:
+            self._reject(data, exc, source, link)
+            return
+        if isinstance(message, Response):
+            self._on_response(message)
+        else:
+            self._on_request(message, source, link)
+
+    def _on_response(self, response: Response) -> None:
+        try:
+            key = (response.top_via.branch, response.cseq.method)
+        except ParseError:
+            return
+        client = self._clients.get(key)
+        if client is None:
+            return  # a stray or late response: the transaction is gone
+        self._apply(client, client.txn.receive(response, self._loop.time()))
+        self._arm(key, client.txn.next_deadline())
+
+    def _on_request(self, request: Request, source: Address, link: Link) -> None:
+        via = request.top_via
+        key = (via.branch, f"{via.host}:{via.port}", request.method)
+        existing = self._servers_txn.get(key)
+        if existing is not None:
+            self._send_effects(existing.request_again(), link, source)
+            return
+        server = NonInviteServer(reliable=link.protocol != "udp", timers=self._timers)
+        self._servers_txn[key] = server
+        status, reason = (200, "OK") if request.method == "OPTIONS" else (501, "Not Implemented")
+        response = make_response(request, status, reason, source, self._config.global_.user_agent)
+        now = self._loop.time()
+        self._send_effects(server.respond(status, serialize(response), now), link, source)
+        if server.next_deadline() is None or server.next_deadline() == now:
+            server.on_timer(now)
+            self._servers_txn.pop(key, None)
+        else:
+            self._arm(key, server.next_deadline())
+
+    def _send_effects(self, effects: list[Effect], link: Link, address: Address) -> None:
+        for effect in effects:
+            if isinstance(effect, Transmit):
+                link.send(effect.data, address)
+
+    def _reject(self, data: bytes, exc: ParseError, source: Address, link: Link) -> None:
+        answer = bad_request(data, exc, source)
+        log.info("unparseable message from %s:%d: %s", *source, exc.reason)
+        if answer is not None:
+            link.send(answer, source)
+
+
+def make_response(
+    request: Request, status: int, reason: str, source: Address, server: str
+) -> Response:
+    """RFC 3261 §8.2.6: a response copying Via, From, To (tagged), Call-ID and CSeq; the
+    top Via gains `received` and a filled `rport` (RFC 3581 §4)."""
+    vias = request.header_values("Via")
+    vias[0] = _stamp_via(vias[0], source)
+    to = request.header("To") or ""
+    if ";tag=" not in to.replace(" ", ""):
+        to += f";tag={uuid.uuid4()}"
+    headers = (
+        *(("Via", v) for v in vias),
+        ("From", request.header("From") or ""),
+        ("To", to),
+        ("Call-ID", request.call_id),
+        ("CSeq", request.header("CSeq") or ""),
+        ("Server", server),
+    )
+    return Response(status=status, reason=reason, headers=headers)
+
+
+def _stamp_via(text: str, source: Address) -> str:
+    via = parse_via(text)
+    params = [(k, v) for k, v in via.params if k.lower() not in ("received", "rport")]
+    params.insert(0, ("received", source[0]))
+    if via.param("rport") is not None:
+        params.insert(1, ("rport", str(source[1])))
+    return str(type(via)(via.transport, via.host, via.port, tuple(params)))
+
+
+def bad_request(data: bytes, exc: ParseError, source: Address) -> bytes | None:
+    """The 400/413/505 for an unparseable request when its Via, From, To, Call-ID and CSeq
+    can still be read; None for anything else (a response, or too little to answer)."""
+    text = data.decode("utf-8", "replace")
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].startswith("SIP/"):
+        return None
+    found: dict[str, str] = {}
+    short = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
+    for line in lines[1:]:
+        if not line:
+            break
+        name, colon, value = line.partition(":")
+        key = short.get(name.strip().lower(), name.strip().lower())
+        if colon and key in ("via", "from", "to", "call-id", "cseq"):
+            found.setdefault(key, value.strip())
+    if len(found) < 5:
+        return None
+    reasons = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
+    try:
+        via = _stamp_via(found["via"].split(",")[0], source)
+    except ParseError:
+        return None
+    warning = exc.reason.replace('"', "")
+    head = [
+        f"SIP/2.0 {exc.status} {reasons.get(exc.status, 'Bad Request')}",
+        f"Via: {via}",
+        f"From: {found['from']}",
+        f"To: {found['to']}",
+        f"Call-ID: {found['call-id']}",
+        f"CSeq: {found['cseq']}",
+        f'Warning: 399 sipnotify "{warning}"',
+        "Content-Length:  0",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+def _answer(
+    response: Response,
+    request: Request,
+    credentials: list[auth.Credentials],
+    answered: set[str],
+) -> tuple[tuple[str, str], ...]:
+    """Authorization headers for every challenge we can answer; () when we cannot (no
+    matching credentials, an unsupported algorithm, or a nonce we already answered that is
+    not marked stale — the server refused our credentials)."""
+    name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+    header = "Authorization" if response.status == 401 else "Proxy-Authorization"
+    out: list[tuple[str, str]] = []
+    for value in response.header_values(name):
+        try:
+            challenge = auth.parse_challenge(value)
+        except ParseError:
+            continue
+        creds = next((c for c in credentials if c.realm in (None, challenge.realm)), None)
+        if creds is None or not auth.supported(challenge):
+            continue
+        if challenge.nonce in answered and not challenge.stale:
+            return ()
+        answered.add(challenge.nonce)
+        out.append(
+            (
+                header,
+                auth.authorization(
+                    challenge,
+                    creds,
+                    method=request.method,
+                    uri=request.uri,
+                    cnonce=uuid.uuid4().hex,
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _client_context(transport: Transport) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=transport.ca_list_file or None)
+    context.check_hostname = transport.verify_server
+    context.verify_mode = ssl.CERT_REQUIRED if transport.verify_server else ssl.CERT_NONE
+    _minimum(context, transport.method)
+    return context
+
+
+def _server_context(transport: Transport) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(transport.cert_file, transport.priv_key_file or None)
+    if transport.ca_list_file:
+        context.load_verify_locations(transport.ca_list_file)
+    _minimum(context, transport.method)
+    return context
+
+
+def _minimum(context: ssl.SSLContext, method: str) -> None:
+    versions = {
+        "tlsv1_2": ssl.TLSVersion.TLSv1_2,
+        "tlsv1_3": ssl.TLSVersion.TLSv1_3,
+    }
+    if method in versions:
+        context.minimum_version = versions[method]

@@ -1,0 +1,325 @@
+"""The PJSIPNotify rules (compat §1.3 to §1.7, DIFFERENCES.md 1 and 2), independent of AMI.
+
+Owns: turning Option/Variable items into NOTIFY headers and body (reserved names, Content
+joining, a single Event, Content-Type), refusing what would inject a line, resolving targets
+(an endpoint's contacts in every AOR, or a URI through the default outbound endpoint),
+building each out-of-dialog NOTIFY exactly as Asterisk does, and sending them all at once
+through a `Sender`, reporting each contact's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sipnotify.config.notify import NotifyPresets
+from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.endpoint import Destination, Final, Local
+from sipnotify.sip.auth import Credentials
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request
+from sipnotify.sip.uri import SipUri, parse_uri
+
+log = logging.getLogger("sipnotify.notify")
+
+# compat §1.5: names a user may not set (compared case-insensitively, full names only).
+RESERVED = frozenset(
+    ("call-id", "contact", "cseq", "to", "from", "record-route", "route", "request-uri", "via")
+)
+_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_FORBIDDEN_CHARS = ("\r", "\n", "\0")
+
+
+class NotifyError(Exception):
+    """A PJSIPNotify that cannot be sent; `message` is the text for the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyContent:
+    """User headers in order, and the body (None without a Content-Type)."""
+
+    headers: tuple[tuple[str, str], ...]
+    content_type: str | None = None
+    body: str = ""
+
+
+def build_content(items: Iterable[tuple[str, str]], *, from_ami: bool) -> NotifyContent:
+    """Apply Asterisk's build_notify() to items from `Variable:` lines or a preset.
+
+    `Content-Length` is dropped only for AMI variables (compat §1.5). Raises NotifyError for a
+    name or value that would break the message: CR, LF or NUL, or a name that is not a token.
+    """
+    headers: list[tuple[str, str]] = []
+    content_type: str | None = None
+    body: list[str] = []
+    has_event = False
+    for name, value in items:
+        _check_item(name, value)
+        lowered = name.lower()
+        if lowered == "content-length" and from_ami:
+            log.info("ignoring Content-Length in PJSIPNotify variables; it is computed")
+        elif lowered in RESERVED:
+            log.warning("cannot specify %s header, ignoring", name)
+        elif lowered == "content-type":
+            content_type = value
+        elif lowered == "content":
+            body.append(value)
+        elif lowered == "event" and has_event:
+            log.error("only one 'Event' header can be added to a NOTIFY; '%s' dropped", value)
+        else:
+            has_event |= lowered == "event"
+            headers.append((name, value))
+    return NotifyContent(headers=tuple(headers), content_type=content_type, body=_join(body))
+
+
+def _join(lines: list[str]) -> str:
+    """Asterisk appends CRLF before a line only when the body so far is non-empty."""
+    text = ""
+    for line in lines:
+        if text:
+            text += "\r\n"
+        text += line
+    return text
+
+
+def _check_item(name: str, value: str) -> None:
+    if any(c in name or c in value for c in _FORBIDDEN_CHARS):
+        raise NotifyError(f"Variable '{name}' must not contain CR, LF or NUL")
+    if not set(name) <= _TOKEN:
+        raise NotifyError(f"Invalid header name '{name}': use letters, digits and -.!%*_+`'~")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One NOTIFY to send: the endpoint whose identity it carries, and the Request-URI."""
+
+    endpoint: Endpoint
+    uri: SipUri
+    label: str
+
+
+def endpoint_targets(config: PjsipConfig, name: str) -> list[Target]:
+    """Every contact of every AOR of the endpoint (compat §1.6), in order.
+
+    Raises NotifyError when Asterisk would answer `NOTIFY sent` for nothing (DIFFERENCES 1).
+    """
+    endpoint = config.endpoints.get(name)
+    if endpoint is None:
+        raise NotifyError(f"Unable to retrieve endpoint {name}")
+    if not endpoint.aors:
+        raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no AORs configured")
+    targets = [
+        Target(endpoint=endpoint, uri=_contact_uri(contact), label=name)
+        for aor_name in endpoint.aors
+        if (aor := config.aors.get(aor_name)) is not None
+        for contact in aor.contacts
+    ]
+    if not targets:
+        raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no contacts")
+    return targets
+
+
+def uri_target(config: PjsipConfig, text: str) -> Target:
+    """An arbitrary URI, sent as the default outbound endpoint (compat §1.6)."""
+    try:
+        uri = _contact_uri(text)
+    except ParseError:
+        raise NotifyError(f"Unable to send NOTIFY: '{text}' is not a valid SIP URI") from None
+    name = config.global_.default_outbound_endpoint
+    endpoint = config.endpoints.get(name)
+    if endpoint is None:
+        raise NotifyError(
+            "Unable to send NOTIFY: no default outbound endpoint; set "
+            "default_outbound_endpoint in pjsip.conf [global] to an existing endpoint"
+        )
+    return Target(endpoint=endpoint, uri=uri, label="")
+
+
+def _contact_uri(text: str) -> SipUri:
+    return parse_uri(text.strip().removeprefix("<").removesuffix(">"))
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyResult:
+    """What one contact answered: a final status, or an error (timeout, transport)."""
+
+    label: str
+    uri: str
+    status: int | None
+    reason: str
+    error: str | None
+    rtt: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Sender(Protocol):
+    """What sending needs from the SIP endpoint (endpoint.SipEndpoint implements it)."""
+
+    async def route(
+        self, uri: SipUri, *, transport: str, proxy: str
+    ) -> tuple[Local, Destination]: ...
+
+    async def request(
+        self,
+        build: Callable[[int, tuple[tuple[str, str], ...]], Request],
+        destination: Destination,
+        credentials: list[Credentials],
+    ) -> Final: ...
+
+
+def request_factory(
+    target: Target, content: NotifyContent, local: Local, config: PjsipConfig
+) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+    """The NOTIFY for `target`, as Asterisk builds it (header order from the captures);
+    the factory takes the CSeq number and any Authorization headers, so a challenge can be
+    answered with the same Call-ID and From tag."""
+    endpoint = target.endpoint
+    user = endpoint.from_user or endpoint.name
+    via_suffix = "" if local.protocol == "udp" else ";alias"
+    transport_param = "" if local.protocol == "udp" else f";transport={local.protocol.upper()}"
+    from_uri = _from_uri(user, endpoint.from_domain or local.host)
+    contact_user = endpoint.contact_user or user.partition("@")[0]
+    contact = f"<sip:{contact_user}@{_host(local.host)}:{local.port}{transport_param}>"
+    request_uri = _request_uri(target.uri, endpoint)
+    call_id, tag = str(uuid.uuid4()), str(uuid.uuid4())
+    route = (("Route", _bracket(endpoint.outbound_proxy)),) if endpoint.outbound_proxy else ()
+    extra = _trailing_headers(content, config)
+
+    def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+        branch = f"z9hG4bKPj{uuid.uuid4()}"
+        sent_by = f"{_host(local.host)}:{local.port}"
+        via = f"SIP/2.0/{local.protocol.upper()} {sent_by};rport;branch={branch}"
+        headers = (
+            ("Via", via + via_suffix),
+            ("From", f"<{from_uri}>;tag={tag}"),
+            ("To", f"<{target.uri.without_port()}>"),
+            ("Contact", contact),
+            ("Call-ID", call_id),
+            ("CSeq", f"{cseq} NOTIFY"),
+            *route,
+            *authorization,
+            ("Subscription-State", "terminated"),
+            *content.headers,
+            *extra,
+        )
+        body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+        return Request(method="NOTIFY", uri=request_uri, headers=headers, body=body)
+
+    return build
+
+
+def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tuple[str, str], ...]:
+    names = {name.lower() for name, _ in content.headers}
+    extra: list[tuple[str, str]] = []
+    if "max-forwards" not in names:
+        extra.append(("Max-Forwards", str(config.global_.max_forwards)))
+    if "user-agent" not in names:
+        extra.append(("User-Agent", config.global_.user_agent))
+    if content.content_type is not None:
+        kind = content.content_type
+        extra.append(("Content-Type", kind if "/" in kind else f"{kind}/"))
+    return tuple(extra)
+
+
+def _from_uri(user: str, host: str) -> str:
+    """compat §1.6: a user with '@' is the whole URI; From carries no port (captures)."""
+    return f"sip:{user}" if "@" in user else f"sip:{user}@{_host(host)}"
+
+
+def _request_uri(uri: SipUri, endpoint: Endpoint) -> str:
+    """`user_eq_phone=yes` adds `;user=phone` to a numeric user part."""
+    numeric = bool(uri.user) and (uri.user or "").lstrip("+").isdigit()
+    if endpoint.user_eq_phone and numeric and uri.param("user") is None:
+        uri = uri.with_params((*uri.params, ("user", "phone")))
+    return str(uri)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _bracket(uri: str) -> str:
+    uri = uri.strip()
+    return uri if uri.startswith("<") else f"<{uri}>"
+
+
+def credentials_for(endpoint: Endpoint, config: PjsipConfig) -> list[Credentials]:
+    """The endpoint's `outbound_auth` sections as digest credentials."""
+    found = []
+    for name in endpoint.outbound_auth:
+        auth = config.auths[name]
+        md5 = auth.md5_cred if auth.auth_type == "md5" and auth.md5_cred else None
+        found.append(
+            Credentials(
+                username=auth.username,
+                password=auth.password,
+                md5_ha1=md5,
+                realm=auth.realm or None,
+            )
+        )
+    return found
+
+
+async def send_all(
+    sender: Sender, targets: list[Target], content: NotifyContent, config: PjsipConfig
+) -> AsyncIterator[NotifyResult]:
+    """Send to every target at once; yield each result as it arrives."""
+    tasks = [asyncio.ensure_future(_send_one(sender, t, content, config)) for t in targets]
+    try:
+        for done in asyncio.as_completed(tasks):
+            yield await done
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _send_one(
+    sender: Sender, target: Target, content: NotifyContent, config: PjsipConfig
+) -> NotifyResult:
+    endpoint = target.endpoint
+    try:
+        local, destination = await sender.route(
+            target.uri, transport=endpoint.transport, proxy=endpoint.outbound_proxy
+        )
+    except OSError as exc:
+        return NotifyResult(
+            label=target.label,
+            uri=str(target.uri),
+            status=None,
+            reason="",
+            error=f"transport error: {exc.strerror or exc}",
+            rtt=None,
+        )
+    build = request_factory(target, content, local, config)
+    result = await sender.request(build, destination, credentials_for(endpoint, config))
+    return NotifyResult(
+        label=target.label,
+        uri=str(target.uri),
+        status=result.status,
+        reason=result.reason,
+        error=result.error,
+        rtt=result.rtt,
+    )
+
+
+@dataclass(slots=True)
+class Notifier:
+    """PJSIPNotify's whole job for one configuration: presets, targets, sending."""
+
+    config: PjsipConfig
+    presets: NotifyPresets
+    sender: Sender
+
+    def send(self, targets: list[Target], content: NotifyContent) -> AsyncIterator[NotifyResult]:
+        return send_all(self.sender, targets, content, self.config)
