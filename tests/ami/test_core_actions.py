@@ -192,5 +192,15 @@ def test_list_commands() -> None:
         b"ListCommands: List available manager commands. (Priv: <none>)\r\n"
         b"Login: Login Manager. (Priv: <none>)\r\n"
         b"Logoff: Logoff Manager. (Priv: <none>)\r\n"
-        b"Ping: Keepalive command. (Priv: <none>)\r\n\r\n"
+        b"Ping: Keepalive command. (Priv: <none>)\r\n"
+        b"PJSIPNotify: Send NOTIFY to either an endpoint, an arbitrary URI, or inside a SIP "
+        b"dialog. (Priv: system,all)\r\n\r\n"
     )
+
+
+def test_list_commands_shows_only_what_the_user_may_run() -> None:
+    session = Session()
+    session.login("reader", "r")
+    listing = session.send("Action: ListCommands\r\n\r\n")
+    assert b"Ping: Keepalive command." in listing
+    assert b"PJSIPNotify" not in listing
