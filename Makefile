@@ -20,11 +20,17 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/sipnotify serve
 
-## peers: the real SIP peers the tests drive (Debian's sip-tester for sipp)
+## peers: the real peers the tests drive: sipp (Debian's sip-tester), socat (TLS in front
+## of sipp, whose Debian build has no TLS) and openssl (test certificates)
 peers:
-	@command -v sipp >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends sip-tester; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -98,7 +98,7 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         data_dir = tmp_path / f"data{index}"
         args = ["--data-dir", str(data_dir), "--log-level", "DEBUG", *extra_args]
         if manager_conf is None:
-            args += ["--ami-port", str(port)]
+            args += ["--ami-port", str(port), "--sip-port", "0"]
         else:
             config_dir = tmp_path / f"config{index}"
             config_dir.mkdir()
@@ -176,6 +176,19 @@ class RawAmi:
         except ConnectionResetError:
             return True
         return True
+
+    def notify(self, headers: str, *, timeout: float = 30.0) -> tuple[bytes, list[bytes]]:
+        """Send a PJSIPNotify; return its reply and, on success, every event up to and
+        including PJSIPNotifyComplete."""
+        self.send(f"Action: PJSIPNotify\r\n{headers}\r\n".encode())
+        answer = self.message()
+        events: list[bytes] = []
+        if not answer.startswith(b"Response: Success"):
+            return answer, events
+        self.sock.settimeout(timeout)
+        while not events or not events[-1].startswith(b"Event: PJSIPNotifyComplete"):
+            events.append(self.message())
+        return answer, events
 
     def login(self, user: str = "admin", secret: str = "s3cret") -> None:
         self.banner()
