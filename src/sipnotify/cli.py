@@ -1,4 +1,4 @@
-"""The `sipnotify` command line: `serve` and `check-config`.
+"""The `sipnotify` command line: `serve`, `check-config` and `notify`.
 
 Owns argument parsing, logging set-up and exit codes (0 fine, 1 configuration or start-up
 error, 2 wrong usage); the work itself is app.py's.
@@ -7,14 +7,16 @@ error, 2 wrong usage); the work itself is app.py's.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipnotify import __version__, app
+from sipnotify import __version__, app, client
 from sipnotify.config.parser import ConfigError
-from sipnotify.datadir import default_data_dir
+from sipnotify.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
             default=default_data_dir(),
             help="where generated state is kept (default: %(default)s)",
         )
+    _notify_arguments(commands)
     serve.add_argument("--ami-port", type=int, help="listen for AMI on this port instead")
     serve.add_argument(
         "--sip-port", type=int, help="embedded defaults only: listen for SIP on this port instead"
@@ -49,8 +52,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _notify_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    notify = commands.add_parser(
+        "notify",
+        help="send a NOTIFY through a running sipnotify (or Asterisk) and print each answer",
+    )
+    what = notify.add_mutually_exclusive_group(required=True)
+    what.add_argument("--option", metavar="TYPE", help="a pjsip_notify.conf section")
+    what.add_argument(
+        "--var", metavar="NAME=VALUE", action="append", help="a header, Content-Type or Content"
+    )
+    notify.add_argument("--endpoint", action="append", default=[], metavar="NAME")
+    notify.add_argument("--uri", action="append", default=[], metavar="URI")
+    notify.add_argument("--host", default=os.environ.get("SIPNOTIFY_AMI_HOST", "127.0.0.1"))
+    notify.add_argument(
+        "--port", type=int, default=int(os.environ.get("SIPNOTIFY_AMI_PORT", "5038"))
+    )
+    notify.add_argument("--username", default=os.environ.get("SIPNOTIFY_USERNAME", DEFAULT_USER))
+    notify.add_argument(
+        "--secret",
+        default=os.environ.get("SIPNOTIFY_SECRET"),
+        help="default: $SIPNOTIFY_SECRET, else the data directory's generated secret",
+    )
+    notify.add_argument("--data-dir", type=Path, default=default_data_dir())
+    notify.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "notify":
+        return _notify(args)
+    return _serve_or_check(args)
+
+
+def _serve_or_check(args: argparse.Namespace) -> int:
     options = app.ServeOptions(
         config_dir=args.config_dir,
         data_dir=args.data_dir,
@@ -71,6 +106,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("sipnotify").error("configuration error: %s", exc)
         return 1
     return app.serve(config, options)
+
+
+def _notify(args: argparse.Namespace) -> int:
+    if not args.endpoint and not args.uri:
+        print("sipnotify notify: give at least one --endpoint or --uri", file=sys.stderr)
+        return 2
+    variables = []
+    for item in args.var or ():
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            print(f"sipnotify notify: --var {item!r} is not NAME=VALUE", file=sys.stderr)
+            return 2
+        variables.append((name, value))
+    secret = args.secret or read_secret(secret_path(args.data_dir))
+    if secret is None:
+        print(
+            "sipnotify notify: no AMI secret: pass --secret, set SIPNOTIFY_SECRET, or start "
+            "`sipnotify serve` once on the embedded defaults",
+            file=sys.stderr,
+        )
+        return 2
+    request = client.Request(args.option, variables, args.endpoint, args.uri)
+    try:
+        reports = asyncio.run(
+            asyncio.wait_for(
+                client.notify(args.host, args.port, args.username, secret, request), args.timeout
+            )
+        )
+    except (client.ClientError, TimeoutError) as exc:
+        print(f"sipnotify notify: {exc or 'timed out'}", file=sys.stderr)
+        return 1
+    for report in reports:
+        for line in client.describe(report):
+            print(line)
+    return 0 if all(report.ok for report in reports) else 1
 
 
 def _check(options: app.ServeOptions) -> int:

@@ -8,20 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 
+from tests.integration.ports import free_port
+from tests.integration.sipp import Sipp
+
 START_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -196,3 +193,21 @@ class RawAmi:
             f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n".encode()
         )
         assert self.message() == b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
+
+
+Uas = Callable[..., Sipp]
+
+
+@pytest.fixture
+def uas(tmp_path: Path) -> Iterator[Uas]:
+    """Start SIPp UAS processes (see sipp.py); every one is stopped at teardown."""
+    started: list[Sipp] = []
+
+    def start_uas(scenario: str, **kw: object) -> Sipp:
+        sipp = Sipp(scenario, tmp_path, **kw)  # type: ignore[arg-type]
+        started.append(sipp)
+        return sipp.start()
+
+    yield start_uas
+    for sipp in started:
+        sipp.stop()

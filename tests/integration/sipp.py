@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.conftest import free_port
+from tests.integration.ports import free_port
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 _RECEIVED = re.compile(rb"(?:UDP|TCP|TLS) message received \[(\d+)\] bytes :\n\n")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import RawAmi, Service, StartService, admin_conf, free_port
+from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp, TlsFront, body, header
 
 LETTUCE = "Variable: Content-Type=lettuce/varieties,Content=Bibb,Content=Boston,"
@@ -51,24 +51,6 @@ def pjsip_conf(contact: str, tls: tuple[Path, Path] | None = None, extra: str = 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
-
-
-Uas = Callable[..., Sipp]
-
-
-@pytest.fixture
-def uas(workdir: Path) -> Iterator[Uas]:
-    """Start SIPp UAS processes; every one is stopped at teardown."""
-    started: list[Sipp] = []
-
-    def start_uas(scenario: str, **kw: object) -> Sipp:
-        sipp = Sipp(scenario, workdir, **kw)  # type: ignore[arg-type]
-        started.append(sipp)
-        return sipp.start()
-
-    yield start_uas
-    for sipp in started:
-        sipp.stop()
 
 
 def start(start_service: StartService, pjsip: str, **files: str) -> Service:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sipnotify import permissions
 from sipnotify.ami.codec import AmiMessage, Fields
 
+__all__ = ["Fields", "error", "event", "format_timestamp", "response", "success"]
+
 
 def response(
     request: AmiMessage,

@@ -71,7 +71,7 @@ def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -
         targets, content = _prepare(notifier, request, option, endpoint, uri)
     except NotifyError as exc:
         return reply(replies.error(request, exc.message))
-    followup = _reporter(ctx, notifier, targets, content, request.get("ActionID"))
+    followup = reporter(ctx, notifier, targets, content, request.get("ActionID"))
     return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
@@ -92,13 +92,15 @@ def _prepare(
     return targets, build_content(items, from_ami=not option)
 
 
-def _reporter(
+def reporter(
     ctx: AmiContext,
     notifier: Notifier,
     targets: list[Target],
     content: NotifyContent,
     action_id: str,
 ) -> Followup:
+    """Send to every target; emit a PJSIPNotifyResult per contact, then the totals."""
+
     async def report(emit: Emit) -> None:
         succeeded = failed = 0
         async for result in notifier.send(targets, content):

@@ -1,0 +1,82 @@
+"""The AMI `Command` action, for the one CLI command sipnotify has: `pjsip send notify`.
+
+Owns the CLI's words and output lines exactly as Asterisk's res_pjsip_notify.c prints them
+(compat §1.8) and the Command reply shape (`Message: Command output follows`, one `Output:`
+line each). Endpoint targets are not prefix-stripped here, as in Asterisk's CLI. The NOTIFYs
+that go out are reported with the same result events as the PJSIPNotify action.
+"""
+
+from __future__ import annotations
+
+from sipnotify import permissions
+from sipnotify.ami import replies
+from sipnotify.ami.actions.pjsip import reporter
+from sipnotify.ami.codec import AmiMessage
+from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.notify import (
+    Notifier,
+    NotifyError,
+    Target,
+    build_content,
+    endpoint_targets,
+    uri_target,
+)
+
+USAGE = (
+    "Usage: pjsip send notify <type> {endpoint|uri|channel} <peer> [<peer>...]",
+    "       Send a NOTIFY request to an endpoint",
+    "       Message types are defined in pjsip_notify.conf",
+)
+
+
+def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+    words = request.get("Command").split()
+    if [w.lower() for w in words[:3]] != ["pjsip", "send", "notify"] or ctx.notifier is None:
+        text = " ".join(words)
+        unknown = (
+            f"No such command '{text}' (type 'core show help {text}' for other possible commands)"
+        )
+        return reply(_output(request, (unknown,), ok=False))
+    if len(words) < 6 or words[4].lower() not in ("endpoint", "uri", "channel"):
+        return reply(_output(request, USAGE, ok=False))
+    kind, mode, names = words[3], words[4].lower(), words[5:]
+    preset = ctx.notifier.presets.find(kind)
+    if preset is None:
+        return reply(_output(request, (f"Unable to find notify type '{kind}'",), ok=False))
+    lines, targets = _targets(ctx.notifier, kind, mode, names)
+    answer = _output(request, tuple(lines), ok=True)
+    if not targets:
+        return reply(answer)
+    content = build_content(preset.items, from_ami=False)
+    followup = reporter(ctx, ctx.notifier, targets, content, request.get("ActionID"))
+    return Outcome(replies=(answer,), followup=followup)
+
+
+def _targets(
+    notifier: Notifier, kind: str, mode: str, names: list[str]
+) -> tuple[list[str], list[Target]]:
+    lines: list[str] = []
+    targets: list[Target] = []
+    for name in names:
+        lines.append(f"Sending NOTIFY of type '{kind}' to '{name}'")
+        if mode == "channel":
+            lines.append(f"Unable to find channel {name}")
+            continue
+        try:
+            if mode == "endpoint":
+                targets += endpoint_targets(notifier.config, name)
+            else:
+                targets.append(uri_target(notifier.config, name))
+        except NotifyError as exc:
+            lines.append(exc.message)
+    return lines, targets
+
+
+def _output(request: AmiMessage, lines: tuple[str, ...], *, ok: bool) -> replies.Fields:
+    kind = "Success" if ok else "Error"
+    return replies.response(
+        request, kind, "Command output follows", extra=tuple(("Output", line) for line in lines)
+    )
+
+
+ACTIONS = (Action("Command", "Execute Asterisk CLI Command.", permissions.COMMAND, command),)

@@ -1,0 +1,146 @@
+"""A small AMI client for `sipnotify notify`: log in, send one PJSIPNotify per target (all at
+once), and collect each contact's answer from the result events, matched by ActionID.
+
+Values given on the command line are escaped for Asterisk's `Variable:` splitting, so a
+comma, quote or backslash in a value arrives as written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sipnotify.ami.codec import AmiDecoder, AmiMessage, FramingError, encode
+
+
+class ClientError(Exception):
+    """The AMI conversation failed as a whole (connection, login)."""
+
+
+@dataclass
+class TargetReport:
+    """What became of one target: an AMI error, or one result event per contact."""
+
+    target: str
+    error: str | None = None
+    results: list[AmiMessage] = field(default_factory=list)
+    done: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(r.get("Result") == "Success" for r in self.results)
+
+
+def escape_value(text: str) -> str:
+    """Protect `\\`, `,` and `"` from Asterisk's argument splitter."""
+    return "".join("\\" + c if c in '\\,"' else c for c in text)
+
+
+@dataclass(frozen=True)
+class Request:
+    option: str | None
+    variables: Sequence[tuple[str, str]]
+    endpoints: Sequence[str]
+    uris: Sequence[str]
+
+
+async def notify(
+    host: str, port: int, username: str, secret: str, request: Request
+) -> list[TargetReport]:
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError as exc:
+        raise ClientError(
+            f"cannot connect to AMI at {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    try:
+        return await _converse(reader, writer, username, secret, request)
+    finally:
+        writer.close()
+
+
+async def _converse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    username: str,
+    secret: str,
+    request: Request,
+) -> list[TargetReport]:
+    banner = await reader.readline()
+    if not banner.startswith(b"Asterisk Call Manager/"):
+        raise ClientError("the server did not greet as an AMI server")
+    login = [("Action", "Login"), ("ActionID", "login"), ("Username", username)]
+    login += [("Secret", secret), ("Events", "off")]
+    reports = _reports(request)
+    writer.write(encode(login) + b"".join(_action(i, r, request) for i, r in enumerate(reports)))
+    messages = _Messages(reader)
+    answer = await messages.next()
+    if answer.get("Response") != "Success":
+        raise ClientError(f"login failed: {answer.get('Message')}")
+    by_id = {str(i): report for i, report in enumerate(reports)}
+    while not all(report.done for report in reports):
+        _apply(await messages.next(), by_id)
+    return reports
+
+
+def _reports(request: Request) -> list[TargetReport]:
+    return [TargetReport(t) for t in (*request.endpoints, *request.uris)]
+
+
+def _action(index: int, report: TargetReport, request: Request) -> bytes:
+    fields = [("Action", "PJSIPNotify"), ("ActionID", str(index))]
+    kind = "Endpoint" if index < len(request.endpoints) else "URI"
+    fields.append((kind, report.target))
+    if request.option is not None:
+        fields.append(("Option", request.option))
+    fields += [("Variable", f"{name}={escape_value(value)}") for name, value in request.variables]
+    return encode(fields)
+
+
+def _apply(message: AmiMessage, by_id: dict[str, TargetReport]) -> None:
+    report = by_id.get(message.get("ActionID"))
+    if report is None:
+        return
+    if message.get("Response") == "Error":
+        report.error = message.get("Message").strip()
+        report.done = True
+    elif message.get("Event") == "PJSIPNotifyResult":
+        report.results.append(message)
+    elif message.get("Event") == "PJSIPNotifyComplete":
+        report.done = True
+
+
+class _Messages:
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._decoder = AmiDecoder()
+        self._ready: list[AmiMessage] = []
+
+    async def next(self) -> AmiMessage:
+        while not self._ready:
+            data = await self._reader.read(65536)
+            if not data:
+                raise ClientError("the AMI server closed the connection")
+            for item in self._decoder.feed(data):
+                if not isinstance(item, FramingError):
+                    self._ready.append(item)
+        return self._ready.pop(0)
+
+
+def describe(report: TargetReport) -> list[str]:
+    """One line per contact: `target uri -> 200 OK (1.2 ms)`; or `target: error: …`."""
+    if report.error is not None:
+        return [f"{report.target}: error: {report.error}"]
+    lines = []
+    for result in report.results:
+        status = result.get("StatusCode")
+        if status:
+            answer = f"{status} {result.get('ReasonPhrase')}".rstrip()
+            usec = result.get("RoundtripUsec")
+            if usec.isdigit():
+                answer += f" ({int(usec) / 1000:.1f} ms)"
+        else:
+            answer = result.get("Error") or result.get("Result")
+        lines.append(f"{report.target} {result.get('URI')} -> {answer}")
+    return lines
