@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from sipnotify.sip.errors import ParseError
 
 Params = tuple[tuple[str, str | None], ...]
+_NOT_IN_USERINFO = frozenset(' \t<>"\r\n')  # RFC 3261 §25.1: none of these in a user part
 
 
 def format_params(params: Params) -> str:
@@ -91,6 +92,8 @@ def parse_uri(text: str) -> SipUri:
         userinfo, _, rest = rest.rpartition("@")
         user, pcolon, pw = userinfo.partition(":")
         password = pw if pcolon else None
+        if not user or any(c in userinfo for c in _NOT_IN_USERINFO):
+            raise ParseError(f"bad user part in {text!r}")
     hostport, _, params = rest.partition(";")
     host, port = _hostport(hostport, text)
     return SipUri(

@@ -1,0 +1,71 @@
+"""pjsip.conf into the model (compat §4.1): types, lists, warnings and errors with file:line."""
+
+from __future__ import annotations
+
+import pytest
+
+from sipnotify.config.parser import ConfigError, parse_text
+from sipnotify.config.pjsip import load_pjsip
+
+
+def test_objects_defaults_and_same_named_sections() -> None:
+    config, warnings = load_pjsip(
+        parse_text(
+            "[t](!)\ntype=endpoint\ncontext=from-phones\n"
+            "[udp]\ntype=transport\nbind=0.0.0.0\n"
+            "[tls]\ntype=transport\nprotocol=TLS\nbind=[::1]\nmethod=tlsv1_2\nverify_server=yes\n"
+            "[user1]\ntype=aor\ncontact=sip:a@h1\ncontact=sip:b@h2,sip:c@h3\nmax_contacts=1\n"
+            "[user1](t)\ntype=endpoint\naors=user1\nallow=!all,ulaw\ndirect_media=no\n"
+            "[system]\ntype=system\ntimer_t1=100\n",
+            name="pjsip.conf",
+        )
+    )
+    assert warnings == []
+    assert config.transports["udp"].bind == "0.0.0.0:5060"
+    tls = config.transports["tls"]
+    assert (tls.protocol, tls.bind, tls.method, tls.verify_server) == (
+        "tls",
+        "[::1]:5061",
+        "tlsv1_2",
+        True,
+    )
+    assert config.aors["user1"].contacts == ("sip:a@h1", "sip:b@h2", "sip:c@h3")
+    endpoint = config.endpoints["user1"]
+    assert (endpoint.aors, endpoint.context) == (("user1",), "from-phones")
+    assert config.system.timer_t1 == 100
+    assert config.global_.default_outbound_endpoint == "default_outbound_endpoint"
+    assert "t" not in config.endpoints
+
+
+def test_unknown_options_and_types_warn_with_file_and_line() -> None:
+    _, warnings = load_pjsip(
+        parse_text(
+            "[e]\ntype=endpoint\nfrobnicate=1\n[x]\ntype=gizmo\n[n]\nfoo=bar\n", name="p.conf"
+        )
+    )
+    assert [str(w) for w in warnings] == [
+        "p.conf:3: unknown option 'frobnicate' for endpoint 'e'",
+        "p.conf:5: unknown type 'gizmo'; section ignored",
+        "p.conf:6: section [n] has no type=; ignored",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("[t]\ntype=transport\nprotocol=ws\n", 3, "protocol = 'ws' is not supported"),
+        ("[t]\ntype=transport\nbind=999.1.1.1:5060\n", 1, "is not an IP address"),
+        ("[t]\ntype=transport\nbind=127.0.0.1:70000\n", 1, "out of range"),
+        ("[e]\ntype=endpoint\nuser_eq_phone=perhaps\n", 3, "is not yes or no"),
+        ("[a]\ntype=aor\n\ncontact=http://x\n", 4, "contact: not a SIP URI"),
+        ("[e]\ntype=endpoint\ntransport=nope\n", 1, "transport 'nope' does not exist"),
+        ("[e]\ntype=endpoint\noutbound_auth=nope\n", 1, "outbound_auth 'nope' does not exist"),
+        ("[g]\ntype=global\nmax_forwards=0\n", 3, "max_forwards = 0 is out of range"),
+        ("[a]\ntype=auth\nauth_type=google_oauth\n", 3, "auth_type = 'google_oauth'"),
+    ],
+)
+def test_invalid_values_stop_with_file_and_line(text: str, line: int, needle: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_pjsip(parse_text(text, name="pjsip.conf"))
+    assert str(caught.value).startswith(f"pjsip.conf:{line}: ")
+    assert needle in str(caught.value)

@@ -1,0 +1,165 @@
+"""The PJSIPNotify rules of compat §1.5-1.6, without sockets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sipnotify.config.parser import parse_text
+from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
+from sipnotify.endpoint import Local
+from sipnotify.notify import (
+    NotifyContent,
+    NotifyError,
+    build_content,
+    credentials_for,
+    endpoint_targets,
+    request_factory,
+    uri_target,
+)
+from sipnotify.sip.message import serialize
+
+
+def content(*items: tuple[str, str], from_ami: bool = True) -> NotifyContent:
+    return build_content(items, from_ami=from_ami)
+
+
+def test_content_lines_join_with_crlf_and_a_final_empty_line_adds_one() -> None:
+    c = content(("Content-Type", "a/b"), ("Content", "x"), ("Content", "y"), ("Content", ""))
+    assert (c.content_type, c.body) == ("a/b", "x\r\ny\r\n")
+    assert content(("Content", ""), ("Content", "x")).body == "x"  # a leading empty adds nothing
+
+
+def test_reserved_names_dropped_case_insensitively_compact_forms_kept() -> None:
+    items = [(n, "bad") for n in ("call-id", "CONTACT", "Cseq", "to", "From", "record-route",
+                                  "Route", "Request-Uri", "via")]  # fmt: skip
+    assert content(*items, ("i", "kept"), ("X-Ok", "1")).headers == (("i", "kept"), ("X-Ok", "1"))
+
+
+def test_single_event_and_content_length_only_filtered_for_ami() -> None:
+    c = content(("Event", "a"), ("event", "b"), ("Content-Length", "9"))
+    assert c.headers == (("Event", "a"),)
+    preset = content(("Content-Length", "9"), from_ami=False)
+    assert preset.headers == (("Content-Length", "9"),)
+
+
+def test_later_content_type_wins_and_duplicates_are_kept_in_order() -> None:
+    c = content(("Content-type", "a/b"), ("X-A", "1"), ("Content-Type", "c/d"), ("X-A", "2"))
+    assert c.content_type == "c/d"
+    assert c.headers == (("X-A", "1"), ("X-A", "2"))
+
+
+@pytest.mark.parametrize(
+    "item", [("X-A", "a\rb"), ("X-A", "a\nb"), ("X-A", "\x00"), ("X\rA", "v"), (" X-A", "v")]
+)
+def test_injection_is_refused(item: tuple[str, str]) -> None:
+    with pytest.raises(NotifyError):
+        content(item)
+
+
+CONF = """
+[t]
+type=transport
+protocol=udp
+[a1]
+type=aor
+contact=sip:alice@192.0.2.5:5070\\;transport=udp, sip:2001@192.0.2.6
+[a2]
+type=aor
+contact=sip:alice@192.0.2.7
+[creds]
+type=auth
+username=u
+password=p
+[alice]
+type=endpoint
+aors=a1, missing , a2
+from_user=1000
+from_domain=pbx.example.com
+contact_user=desk
+outbound_proxy=sip:proxy.example.com\\;lr
+outbound_auth=creds
+user_eq_phone=yes
+[global]
+type=global
+user_agent=Test UA
+max_forwards=42
+default_outbound_endpoint=alice
+"""
+
+
+def config() -> PjsipConfig:
+    loaded, warnings = load_pjsip(parse_text(CONF, name="pjsip.conf"))
+    assert [w.message for w in warnings] == ["endpoint 'alice': AOR 'missing' does not exist"]
+    return loaded
+
+
+def test_endpoint_targets_cover_every_contact_of_every_existing_aor() -> None:
+    targets = endpoint_targets(config(), "alice")
+    assert [str(t.uri) for t in targets] == [
+        "sip:alice@192.0.2.5:5070;transport=udp",
+        "sip:2001@192.0.2.6",
+        "sip:alice@192.0.2.7",
+    ]
+    with pytest.raises(NotifyError, match="Unable to retrieve endpoint nobody"):
+        endpoint_targets(config(), "nobody")
+
+
+def test_uri_target_checks() -> None:
+    assert uri_target(config(), "<sip:x@192.0.2.9>").endpoint.name == "alice"
+    with pytest.raises(NotifyError, match="not a valid SIP URI"):
+        uri_target(config(), "http://example.com")
+
+
+def test_request_is_built_as_asterisk_builds_it() -> None:
+    conf = config()
+    target = endpoint_targets(conf, "alice")[1]
+    c = content(("Event", "check-sync"), ("Content-Type", "text/plain"), ("Content", "hi"))
+    build = request_factory(target, c, Local("tcp", "192.0.2.1", 5060), conf)
+    first = build(100, ())
+    again = build(101, (("Authorization", "Digest x"),))
+    assert first.uri == "sip:2001@192.0.2.6;user=phone"
+    names = [n for n, _ in first.headers]
+    assert names == [
+        "Via", "From", "To", "Contact", "Call-ID", "CSeq", "Route", "Subscription-State",
+        "Event", "Max-Forwards", "User-Agent", "Content-Type",
+    ]  # fmt: skip
+    assert re.fullmatch(
+        r"SIP/2\.0/TCP 192\.0\.2\.1:5060;rport;branch=z9hG4bKPj[-0-9a-f]{36};alias",
+        first.header("Via") or "",
+    )
+    assert (first.header("From") or "").startswith("<sip:1000@pbx.example.com>;tag=")
+    assert first.header("To") == "<sip:2001@192.0.2.6>"
+    assert first.header("Contact") == "<sip:desk@192.0.2.1:5060;transport=TCP>"
+    assert first.header("Route") == "<sip:proxy.example.com;lr>"
+    assert (first.header("Max-Forwards"), first.header("User-Agent")) == ("42", "Test UA")
+    assert first.body == b"hi"
+    assert b"\r\nContent-Length:     2\r\n" in serialize(first)
+    assert again.call_id == first.call_id
+    assert again.header("From") == first.header("From")
+    assert again.top_via.branch != first.top_via.branch
+    assert again.header("CSeq") == "101 NOTIFY"
+    assert again.header("Authorization") == "Digest x"
+    assert credentials_for(target.endpoint, conf)[0].username == "u"
+
+
+def test_user_values_win_and_body_needs_a_content_type() -> None:
+    conf = config()
+    plain = Endpoint(name="p")
+    target = uri_target(conf, "sip:5551234@192.0.2.9:5080")
+    target = type(target)(endpoint=plain, uri=target.uri, label="")
+    c = content(("User-Agent", "mine"), ("Content", "dropped"))
+    request = request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    assert request.header_values("User-Agent") == ["mine"]
+    assert request.body == b""
+    assert request.header("Content-Type") is None
+    assert request.uri == "sip:5551234@192.0.2.9:5080"  # user_eq_phone is off for p
+    assert (
+        request.header(
+            "From",
+        )
+        is not None
+    )
+    assert (request.header("From") or "").startswith("<sip:p@192.0.2.1>;tag=")
+    assert request.header("Contact") == "<sip:p@192.0.2.1:5060>"
