@@ -50,6 +50,19 @@ def test_later_content_type_wins_and_duplicates_are_kept_in_order() -> None:
     assert c.headers == (("X-A", "1"), ("X-A", "2"))
 
 
+def test_content_type_without_content_sends_an_empty_body() -> None:
+    conf = config()
+    target = endpoint_targets(conf, "alice")[0]
+    c = content(("Content-Type", "application/x-empty"))
+    request = request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    assert request.header("Content-Type") == "application/x-empty"
+    assert request.body == b""
+    assert serialize(request).endswith(b"Content-Length:  0\r\n\r\n")
+    odd = content(("Content-Type", "plain"), ("Content", "x"))
+    built = request_factory(target, odd, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    assert built.header("Content-Type") == "plain/"  # a missing subtype is empty
+
+
 @pytest.mark.parametrize(
     "item", [("X-A", "a\rb"), ("X-A", "a\nb"), ("X-A", "\x00"), ("X\rA", "v"), (" X-A", "v")]
 )
