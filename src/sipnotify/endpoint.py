@@ -147,10 +147,6 @@ class SipEndpoint:
             if not client.future.done():
                 client.future.set_result(Outcome(error="shutting down"))
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._clients)
-
     # -- routing ---------------------------------------------------------------------------
 
     async def route(self, uri: SipUri, *, transport: str, proxy: str) -> tuple[Local, Destination]:

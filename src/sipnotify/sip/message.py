@@ -7,7 +7,7 @@ pjsip's spelling of Content-Length, which Asterisk users' captures show.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.uri import Params, format_params, get_param, parse_params, split_header_values
@@ -121,9 +121,6 @@ class Request(_Message):
 
     def start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
-
-    def with_headers(self, headers: Headers) -> Request:
-        return replace(self, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
