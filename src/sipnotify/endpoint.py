@@ -43,6 +43,12 @@ from sipnotify.transport.udp import UdpTransport
 log = logging.getLogger("sipnotify.sip")
 
 MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
+# Flow control: at most this many requests may be waiting for their first response. A burst
+# of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
+# and the retransmissions that follow make it worse. A slot frees on the first response, or
+# after 2*T1, so phones that never answer cannot stall the others.
+WINDOW = 512
+RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
 Address = tuple[str, int]
 Build = Callable[[int, tuple[tuple[str, str], ...]], Request]
 Link = UdpTransport | StreamConnection
@@ -84,6 +90,21 @@ class _Client:
     link: Link
     address: Address
     future: asyncio.Future[Outcome]
+    slot: _Slot
+
+
+class _Slot:
+    """One place in the flow-control window, given back exactly once."""
+
+    def __init__(self, window: asyncio.Semaphore, loop: asyncio.AbstractEventLoop, hold: float):
+        self._window: asyncio.Semaphore | None = window
+        self._timer = loop.call_later(hold, self.release)
+
+    def release(self) -> None:
+        if self._window is not None:
+            self._window.release()
+            self._window = None
+            self._timer.cancel()
 
 
 class SipEndpoint:
@@ -103,6 +124,7 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
         self._local_ips: dict[str, str] = {}
+        self._window = asyncio.Semaphore(WINDOW)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -121,6 +143,7 @@ class SipEndpoint:
                 reuse_port=False,
             )
             self._udp[transport.name] = udp
+            udp.grow_receive_buffer(RECEIVE_BUFFER)
             return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
         context = _server_context(transport) if transport.protocol == "tls" else None
         server = await self._loop.create_server(
@@ -253,7 +276,9 @@ class SipEndpoint:
         txn = NonInviteClient(data, reliable=reliable, now=self._loop.time(), timers=self._timers)
         key = (request.top_via.branch, request.method)
         future: asyncio.Future[Outcome] = self._loop.create_future()
-        client = _Client(txn=txn, link=link, address=address, future=future)
+        await self._window.acquire()
+        slot = _Slot(self._window, self._loop, 2 * self._timers.t1)
+        client = _Client(txn=txn, link=link, address=address, future=future, slot=slot)
         self._clients[key] = client
 
         def lost(_closed: asyncio.Future[None]) -> None:
@@ -267,6 +292,7 @@ class SipEndpoint:
         try:
             return await future
         finally:
+            slot.release()
             if isinstance(link, StreamConnection):
                 link.closed.remove_done_callback(lost)
             self._clients.pop(key, None)
@@ -340,6 +366,7 @@ class SipEndpoint:
         client = self._clients.get(key)
         if client is None:
             return  # a stray or late response: the transaction is gone
+        client.slot.release()
         self._apply(client, client.txn.receive(response, self._loop.time()))
         self._arm(key, client.txn.next_deadline())
 

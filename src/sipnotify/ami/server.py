@@ -26,6 +26,7 @@ log = logging.getLogger("sipnotify.ami")
 AMI_VERSION = "12.0.0"
 BANNER = f"Asterisk Call Manager/{AMI_VERSION}\r\n".encode()
 MAX_PENDING = 256  # decoded requests queued per session before reading pauses
+MAX_FOLLOWUPS = 1024  # actions still reporting (e.g. NOTIFYs awaiting answers) per session
 HIGH_WATER = 256 * 1024  # bytes of unsent output before a session counts as not reading
 HARD_CAP = 8 * 1024 * 1024  # unsent output past which a session is dropped at once
 
@@ -55,13 +56,14 @@ class AmiServer:
     def detach(self, connection: AmiConnection) -> None:
         self._connections.discard(connection)
 
-    def follow(self, outcome: Outcome, emit: Emit) -> None:
+    def follow(self, outcome: Outcome, emit: Emit) -> asyncio.Task[None] | None:
         """Run an action's follow-up work; it may emit messages to its session later."""
         if outcome.followup is None:
-            return
+            return None
         task = asyncio.get_running_loop().create_task(outcome.followup(emit))
         self._followups.add(task)
         task.add_done_callback(self._followup_done)
+        return task
 
     def _followup_done(self, task: asyncio.Task[None]) -> None:
         self._followups.discard(task)
@@ -120,10 +122,19 @@ class AmiConnection(asyncio.Protocol):
         self._read_paused = False
         self._eof = False
         self._closing = False
+        self._following = 0
 
     @property
     def busy(self) -> bool:
         return bool(self._pending or self._delayed)
+
+    @property
+    def _held(self) -> bool:
+        """Whether requests must wait: a delayed reply, a closed or unread session, or as
+        many actions still reporting as a session may have."""
+        return bool(
+            self._delayed or self._closing or self._write_paused or self._following >= MAX_FOLLOWUPS
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -198,7 +209,7 @@ class AmiConnection(asyncio.Protocol):
             self._transport.abort()
 
     def _run(self) -> None:
-        while self._pending and not (self._delayed or self._closing or self._write_paused):
+        while self._pending and not self._held:
             outcome = handle(self._ctx, self._session, self._pending.popleft())
             self._note_login()
             if outcome.delay:
@@ -219,7 +230,15 @@ class AmiConnection(asyncio.Protocol):
             self._write(encode(fields))
         if outcome.close:
             self.close()
-        self._server.follow(outcome, self._emit)
+        task = self._server.follow(outcome, self._emit)
+        if task is not None:
+            self._following += 1
+            task.add_done_callback(self._followed)
+
+    def _followed(self, _task: asyncio.Task[None]) -> None:
+        self._following -= 1
+        if self._following == MAX_FOLLOWUPS - 1:
+            self._run()
 
     def _emit(self, fields: Fields) -> None:
         self._write(encode(fields))

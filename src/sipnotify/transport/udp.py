@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import cast
 
@@ -33,6 +34,12 @@ class UdpTransport(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)
+
+    def grow_receive_buffer(self, size: int) -> None:
+        """Ask for a larger kernel receive buffer (the kernel caps it at net.core.rmem_max)."""
+        sock = self._transport.get_extra_info("socket") if self._transport else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
     def send(self, data: bytes, address: Address) -> None:
         if self._transport is not None and not self._transport.is_closing():
