@@ -142,30 +142,36 @@ def test_content_one_variable_header(
     )
 
 
-def test_custom_headers_in_order(start_service: StartService, uas: Uas) -> None:
-    sipp = uas("uas_notify.xml")
-    service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{sipp.port}"))
-    with RawAmi(service.port) as ami:
-        ami.login()
-        answer, _ = ami.notify(
-            "Endpoint: user1\r\nVariable: chead1=val1,chead2=val2,chead3=val3\r\n"
-        )
-    notify = one_notify(sipp)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_custom_headers_in_order(
+    start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
+) -> None:
+    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
+        service = start(start_service, pjsip_conf(peer.contact, tls_files))
+        with RawAmi(service.port) as ami:
+            ami.login()
+            answer, _ = ami.notify(
+                "Endpoint: user1\r\nVariable: chead1=val1,chead2=val2,chead3=val3\r\n"
+            )
+        notify = one_notify(peer.sipp)
     assert answer.endswith(b"Message: NOTIFY sent\r\n\r\n")
     assert b"\r\nchead1: val1\r\nchead2: val2\r\nchead3: val3\r\n" in notify
 
 
-def test_reserved_headers_are_dropped(start_service: StartService, uas: Uas) -> None:
-    sipp = uas("uas_notify.xml")
-    service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{sipp.port}"))
-    with RawAmi(service.port) as ami:
-        ami.login()
-        answer, _ = ami.notify(
-            "Endpoint: user1\r\nVariable: controlheader=valid,From=failure,To=failure,"
-            "Cseq=failure,Contact=failure,Call-Id=failure,Record-Route=failure,Route=failure,"
-            "Request-Uri=failure,via=failure\r\n"
-        )
-    notify = one_notify(sipp)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_reserved_headers_are_dropped(
+    start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
+) -> None:
+    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
+        service = start(start_service, pjsip_conf(peer.contact, tls_files))
+        with RawAmi(service.port) as ami:
+            ami.login()
+            answer, _ = ami.notify(
+                "Endpoint: user1\r\nVariable: controlheader=valid,From=failure,To=failure,"
+                "Cseq=failure,Contact=failure,Call-Id=failure,Record-Route=failure,Route=failure,"
+                "Request-Uri=failure,via=failure\r\n"
+            )
+        notify = one_notify(peer.sipp)
     assert answer.endswith(b"Message: NOTIFY sent\r\n\r\n")
     assert header(notify, "controlheader") == ["valid"]
     assert b"failure" not in notify
@@ -173,20 +179,22 @@ def test_reserved_headers_are_dropped(start_service: StartService, uas: Uas) -> 
     assert header(notify, "Record-Route") == []
 
 
-def test_to_uri_uses_the_default_outbound_endpoint(start_service: StartService, uas: Uas) -> None:
-    sipp = uas("uas_notify.xml")
-    service = start(start_service, pjsip_conf("sip:nobody@127.0.0.1:9"))
-    uri = f"sip:user1@127.0.0.1:{sipp.port}"
-    with RawAmi(service.port) as ami:
-        ami.login()
-        answer, events = ami.notify(f"URI: {uri}\r\n{LETTUCE}")
-    notify = one_notify(sipp)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_to_uri_uses_the_default_outbound_endpoint(
+    start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
+) -> None:
+    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
+        service = start(start_service, pjsip_conf("sip:nobody@127.0.0.1:9", tls_files))
+        with RawAmi(service.port) as ami:
+            ami.login()
+            answer, events = ami.notify(f"URI: {peer.contact}\r\n{LETTUCE}")
+        notify = one_notify(peer.sipp)
     assert answer == b"Response: Success\r\nMessage: NOTIFY sent\r\n\r\n"
-    assert notify.startswith(f"NOTIFY {uri} SIP/2.0\r\n".encode())
+    assert notify.startswith(f"NOTIFY {peer.contact} SIP/2.0\r\n".encode())
     assert body(notify) == b"Bibb\r\nBoston\r\nIceberg\r\nRomaine"
     assert header(notify, "From")[0].startswith("<sip:default_endpoint@127.0.0.1>;tag=")
     assert result(events[0], "Endpoint") == ""
-    assert result(events[0], "URI") == uri
+    assert result(events[0], "URI") == peer.contact
 
 
 def test_every_sample_preset_on_the_wire(start_service: StartService, uas: Uas) -> None:
