@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,27 @@ def one_notify(sipp: Sipp) -> bytes:
     return notify
 
 
+def exchange(
+    start_service: StartService,
+    workdir: Path,
+    tls: tuple[Path, Path],
+    protocol: str,
+    headers: Callable[[str], str],
+    *,
+    configured: bool = True,
+) -> tuple[bytes, list[bytes], bytes, str]:
+    """One PJSIPNotify to a SIPp UAS over `protocol`; `headers` gets the UAS's contact URI,
+    which is also user1's contact unless `configured` is false. Returns the AMI reply, the
+    result events, the NOTIFY as received, and the contact."""
+    with Peer(protocol, workdir, tls, scenario="uas_notify.xml") as peer:
+        contact = peer.contact if configured else "sip:nobody@127.0.0.1:9"
+        service = start(start_service, pjsip_conf(contact, tls))
+        with RawAmi(service.port) as ami:
+            ami.login()
+            answer, events = ami.notify(headers(peer.contact))
+        return answer, events, one_notify(peer.sipp), peer.contact
+
+
 PROTOCOLS = ["udp", "tcp", "tls"]
 
 
@@ -106,14 +128,12 @@ PROTOCOLS = ["udp", "tcp", "tls"]
 def test_content_one_variable_header(
     start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
 ) -> None:
-    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
-        service = start(start_service, pjsip_conf(peer.contact, tls_files))
-        with RawAmi(service.port) as ami:
-            ami.login()
-            answer, events = ami.notify(f"ActionID: c1\r\nEndpoint: user1\r\n{LETTUCE}")
-        notify = one_notify(peer.sipp)
+    answer, events, notify, contact = exchange(
+        start_service, workdir, tls_files, protocol,
+        lambda _: f"ActionID: c1\r\nEndpoint: user1\r\n{LETTUCE}",
+    )  # fmt: skip
     assert answer == b"Response: Success\r\nActionID: c1\r\nMessage: NOTIFY sent\r\n\r\n"
-    assert notify.startswith(f"NOTIFY {peer.contact} SIP/2.0\r\n".encode())
+    assert notify.startswith(f"NOTIFY {contact} SIP/2.0\r\n".encode())
     assert header(notify, "Content-Type") == ["lettuce/varieties"]
     assert body(notify) == b"Bibb\r\nBoston\r\nIceberg\r\nRomaine"
     assert header(notify, "Content-Length") == ["30"]
@@ -132,7 +152,7 @@ def test_content_one_variable_header(
         b"Event: PJSIPNotifyResult\r\nActionID: c1\r\nPrivilege: system,all\r\n"
     )
     assert result(first, "Endpoint") == "user1"
-    assert result(first, "URI") == peer.contact
+    assert result(first, "URI") == contact
     assert (result(first, "Result"), result(first, "StatusCode")) == ("Success", "200")
     assert result(first, "ReasonPhrase") == "OK"
     assert int(result(first, "RoundtripUsec")) > 0
@@ -146,14 +166,10 @@ def test_content_one_variable_header(
 def test_custom_headers_in_order(
     start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
 ) -> None:
-    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
-        service = start(start_service, pjsip_conf(peer.contact, tls_files))
-        with RawAmi(service.port) as ami:
-            ami.login()
-            answer, _ = ami.notify(
-                "Endpoint: user1\r\nVariable: chead1=val1,chead2=val2,chead3=val3\r\n"
-            )
-        notify = one_notify(peer.sipp)
+    answer, _, notify, _ = exchange(
+        start_service, workdir, tls_files, protocol,
+        lambda _: "Endpoint: user1\r\nVariable: chead1=val1,chead2=val2,chead3=val3\r\n",
+    )  # fmt: skip
     assert answer.endswith(b"Message: NOTIFY sent\r\n\r\n")
     assert b"\r\nchead1: val1\r\nchead2: val2\r\nchead3: val3\r\n" in notify
 
@@ -162,16 +178,12 @@ def test_custom_headers_in_order(
 def test_reserved_headers_are_dropped(
     start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
 ) -> None:
-    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
-        service = start(start_service, pjsip_conf(peer.contact, tls_files))
-        with RawAmi(service.port) as ami:
-            ami.login()
-            answer, _ = ami.notify(
-                "Endpoint: user1\r\nVariable: controlheader=valid,From=failure,To=failure,"
-                "Cseq=failure,Contact=failure,Call-Id=failure,Record-Route=failure,Route=failure,"
-                "Request-Uri=failure,via=failure\r\n"
-            )
-        notify = one_notify(peer.sipp)
+    reserved = (
+        "Endpoint: user1\r\nVariable: controlheader=valid,From=failure,To=failure,"
+        "Cseq=failure,Contact=failure,Call-Id=failure,Record-Route=failure,Route=failure,"
+        "Request-Uri=failure,via=failure\r\n"
+    )
+    answer, _, notify, _ = exchange(start_service, workdir, tls_files, protocol, lambda _: reserved)
     assert answer.endswith(b"Message: NOTIFY sent\r\n\r\n")
     assert header(notify, "controlheader") == ["valid"]
     assert b"failure" not in notify
@@ -183,18 +195,16 @@ def test_reserved_headers_are_dropped(
 def test_to_uri_uses_the_default_outbound_endpoint(
     start_service: StartService, workdir: Path, tls_files: tuple[Path, Path], protocol: str
 ) -> None:
-    with Peer(protocol, workdir, tls_files, scenario="uas_notify.xml") as peer:
-        service = start(start_service, pjsip_conf("sip:nobody@127.0.0.1:9", tls_files))
-        with RawAmi(service.port) as ami:
-            ami.login()
-            answer, events = ami.notify(f"URI: {peer.contact}\r\n{LETTUCE}")
-        notify = one_notify(peer.sipp)
+    answer, events, notify, contact = exchange(
+        start_service, workdir, tls_files, protocol,
+        lambda uri: f"URI: {uri}\r\n{LETTUCE}", configured=False,
+    )  # fmt: skip
     assert answer == b"Response: Success\r\nMessage: NOTIFY sent\r\n\r\n"
-    assert notify.startswith(f"NOTIFY {peer.contact} SIP/2.0\r\n".encode())
+    assert notify.startswith(f"NOTIFY {contact} SIP/2.0\r\n".encode())
     assert body(notify) == b"Bibb\r\nBoston\r\nIceberg\r\nRomaine"
     assert header(notify, "From")[0].startswith("<sip:default_endpoint@127.0.0.1>;tag=")
     assert result(events[0], "Endpoint") == ""
-    assert result(events[0], "URI") == peer.contact
+    assert result(events[0], "URI") == contact
 
 
 def test_every_sample_preset_on_the_wire(start_service: StartService, uas: Uas) -> None:
