@@ -21,6 +21,9 @@ from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
 from sipnotify.notify import Notifier
+from sipnotify.registrar import Registrar
+from sipnotify.registry import Registry
+from sipnotify.storage.sqlite import SqliteContactStore
 
 try:
     import uvloop
@@ -30,6 +33,8 @@ except ImportError:  # not on Linux: the standard event loop serves
 log = logging.getLogger("sipnotify")
 
 SHUTDOWN_GRACE = 5.0
+PRUNE_INTERVAL = 30.0
+CONTACTS_FILE = "contacts.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +72,15 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
 
 async def run(config: Config, options: ServeOptions) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
-    sip = SipEndpoint(config.pjsip)
+    registry = Registry(SqliteContactStore(options.data_dir / CONTACTS_FILE), time.time())
+    sip = SipEndpoint(config.pjsip, Registrar(config.pjsip, registry))
     try:
         for line in await sip.start():
             log.info("%s", line)
     except OSError as exc:
         log.error("cannot start SIP transports: %s", exc.strerror or exc)
         await sip.close()
+        registry.close()
         return 1
     now = time.time()
     ctx = AmiContext(
@@ -81,7 +88,12 @@ async def run(config: Config, options: ServeOptions) -> int:
         actions=action_table(),
         started_at=now,
         reloaded_at=now,
-        notifier=Notifier(config=config.pjsip, presets=config.notify, sender=sip),
+        notifier=Notifier(
+            config=config.pjsip,
+            presets=config.notify,
+            sender=sip,
+            registered=lambda aor: registry.bindings(aor, time.time()),
+        ),
     )
     ami = AmiServer(ctx)
     general = config.manager.general
@@ -92,6 +104,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         except OSError as exc:
             log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, exc.strerror)
             await sip.close()
+            registry.close()
             return 1
         for host, bound_port in bound:
             log.info("AMI listening on %s:%d", host, bound_port)
@@ -99,11 +112,23 @@ async def run(config: Config, options: ServeOptions) -> int:
         log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
     if options.config_dir is None:
         _announce_default_login(config, options.data_dir)
+    pruner = asyncio.get_running_loop().create_task(_prune(registry))
     await _wait_for_signal()
     log.info("shutting down")
+    pruner.cancel()
     await ami.shutdown(SHUTDOWN_GRACE)
     await sip.close()
+    registry.close()
     return 0
+
+
+async def _prune(registry: Registry) -> None:
+    """Drop expired registrations every PRUNE_INTERVAL seconds (Asterisk: 30)."""
+    while True:
+        await asyncio.sleep(PRUNE_INTERVAL)
+        removed = registry.prune(time.time())
+        if removed:
+            log.info("removed %d expired registrations", removed)
 
 
 def _announce_default_login(config: Config, data_dir: Path) -> None:

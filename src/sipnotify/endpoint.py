@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 
 from sipnotify.config.pjsip import PjsipConfig, Transport
+from sipnotify.registrar import Registrar
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, parse_via, serialize
 from sipnotify.sip.parser import parse_message
+from sipnotify.sip.registrar import Source
 from sipnotify.sip.transaction import (
     Effect,
     NonInviteClient,
@@ -108,8 +110,9 @@ class _Slot:
 
 
 class SipEndpoint:
-    def __init__(self, config: PjsipConfig) -> None:
+    def __init__(self, config: PjsipConfig, registrar: Registrar | None = None) -> None:
         self._config = config
+        self._registrar = registrar
         self._loop = asyncio.get_running_loop()
         t1 = config.system.timer_t1 / 1000
         self._timers = Timers(t1=t1, t2=max(4.0, t1), t4=5.0)
@@ -172,9 +175,21 @@ class SipEndpoint:
 
     # -- routing ---------------------------------------------------------------------------
 
-    async def route(self, uri: SipUri, *, transport: str, proxy: str) -> tuple[Local, Destination]:
+    async def route(
+        self,
+        uri: SipUri,
+        *,
+        transport: str,
+        proxy: str,
+        flow: tuple[str, Address] | None = None,
+    ) -> tuple[Local, Destination]:
         """RFC 3263 without DNS records: the proxy's or the URI's host and port, over the
-        endpoint's transport, else the URI's `transport=` (UDP by default, TLS for sips:)."""
+        endpoint's transport, else the URI's `transport=` (UDP by default, TLS for sips:).
+
+        A contact that registered over TCP or TLS (`flow`) is reached over that connection
+        while it is open (RFC 5626-style flow reuse), wherever its Contact URI points."""
+        if flow is not None and self._pool.has(*flow):
+            return self._over_flow(*flow)
         hop = parse_uri(proxy.strip().removeprefix("<").removesuffix(">")) if proxy else uri
         chosen = self._transport_for(transport, hop)
         protocol = chosen.protocol
@@ -187,6 +202,14 @@ class SipEndpoint:
             local_host = self._source_ip(address[0])
         local = Local(protocol=protocol, host=local_host, port=local_port)
         return local, Destination(chosen.name, protocol, address, host)
+
+    def _over_flow(self, protocol: str, address: Address) -> tuple[Local, Destination]:
+        chosen = next(t for t in self._config.transports.values() if t.protocol == protocol)
+        host = chosen.host
+        if host in ("0.0.0.0", "::"):
+            host = self._source_ip(address[0])
+        local = Local(protocol=protocol, host=host, port=self._local_port(chosen))
+        return local, Destination(chosen.name, protocol, address, address[0])
 
     def _transport_for(self, name: str, uri: SipUri) -> Transport:
         transports = self._config.transports
@@ -379,8 +402,9 @@ class SipEndpoint:
             return
         server = NonInviteServer(reliable=link.protocol != "udp", timers=self._timers)
         self._servers_txn[key] = server
-        status, reason = (200, "OK") if request.method == "OPTIONS" else (501, "Not Implemented")
-        response = make_response(request, status, reason, source, self._config.global_.user_agent)
+        status, reason, extra = self._answer(request, source, link.protocol)
+        server_name = self._config.global_.user_agent
+        response = make_response(request, status, reason, source, server=server_name, extra=extra)
         now = self._loop.time()
         self._send_effects(server.respond(status, serialize(response), now), link, source)
         if server.next_deadline() is None or server.next_deadline() == now:
@@ -388,6 +412,17 @@ class SipEndpoint:
             self._servers_txn.pop(key, None)
         else:
             self._arm(key, server.next_deadline())
+
+    def _answer(
+        self, request: Request, source: Address, protocol: str
+    ) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+        if request.method == "OPTIONS":
+            return 200, "OK", ()
+        if request.method == "REGISTER" and self._registrar is not None:
+            where = Source(address=source[0], port=source[1], protocol=protocol)
+            answer = self._registrar.handle(request, where, time.time())
+            return answer.status, answer.reason, answer.headers
+        return 501, "Not Implemented", ()
 
     def _send_effects(self, effects: list[Effect], link: Link, address: Address) -> None:
         for effect in effects:
@@ -402,7 +437,13 @@ class SipEndpoint:
 
 
 def make_response(
-    request: Request, status: int, reason: str, source: Address, server: str
+    request: Request,
+    status: int,
+    reason: str,
+    source: Address,
+    *,
+    server: str,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> Response:
     """RFC 3261 §8.2.6: a response copying Via, From, To (tagged), Call-ID and CSeq; the
     top Via gains `received` and a filled `rport` (RFC 3581 §4)."""
@@ -417,6 +458,7 @@ def make_response(
         ("To", to),
         ("Call-ID", request.call_id),
         ("CSeq", request.header("CSeq") or ""),
+        *extra,
         ("Server", server),
     )
     return Response(status=status, reason=reason, headers=headers)

@@ -22,6 +22,7 @@ from sipnotify.endpoint import Destination, Final, Local
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
+from sipnotify.sip.registrar import Binding
 from sipnotify.sip.uri import SipUri, parse_uri
 
 log = logging.getLogger("sipnotify.notify")
@@ -99,15 +100,27 @@ def _check_item(name: str, value: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One NOTIFY to send: the endpoint whose identity it carries, and the Request-URI."""
+    """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, and for a
+    contact registered over TCP/TLS the connection it registered on."""
 
     endpoint: Endpoint
     uri: SipUri
     label: str
+    flow: tuple[str, tuple[str, int]] | None = None
 
 
-def endpoint_targets(config: PjsipConfig, name: str) -> list[Target]:
-    """Every contact of every AOR of the endpoint (compat §1.6), in order.
+Registered = Callable[[str], list[Binding]]
+
+
+def no_registrations(_aor: str) -> list[Binding]:
+    return []
+
+
+def endpoint_targets(
+    config: PjsipConfig, name: str, registered: Registered = no_registrations
+) -> list[Target]:
+    """Every contact of every AOR of the endpoint (compat §1.6): the static ones, then the
+    registered unexpired ones, AOR by AOR.
 
     Raises NotifyError when Asterisk would answer `NOTIFY sent` for nothing (DIFFERENCES 1).
     """
@@ -116,15 +129,23 @@ def endpoint_targets(config: PjsipConfig, name: str) -> list[Target]:
         raise NotifyError(f"Unable to retrieve endpoint {name}")
     if not endpoint.aors:
         raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no AORs configured")
-    targets = [
-        Target(endpoint=endpoint, uri=_contact_uri(contact), label=name)
-        for aor_name in endpoint.aors
-        if (aor := config.aors.get(aor_name)) is not None
-        for contact in aor.contacts
-    ]
+    targets = []
+    for aor_name in endpoint.aors:
+        aor = config.aors.get(aor_name)
+        if aor is None:
+            continue
+        targets += [Target(endpoint, _contact_uri(c), name) for c in aor.contacts]
+        targets += [_registered(endpoint, b, name) for b in registered(aor_name)]
     if not targets:
         raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no contacts")
     return targets
+
+
+def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
+    flow = None
+    if binding.protocol != "udp":
+        flow = (binding.protocol, (binding.via_addr, binding.via_port))
+    return Target(endpoint, _contact_uri(binding.uri), name, flow)
 
 
 def uri_target(config: PjsipConfig, text: str) -> Target:
@@ -167,7 +188,12 @@ class Sender(Protocol):
     """What sending needs from the SIP endpoint (endpoint.SipEndpoint implements it)."""
 
     async def route(
-        self, uri: SipUri, *, transport: str, proxy: str
+        self,
+        uri: SipUri,
+        *,
+        transport: str,
+        proxy: str,
+        flow: tuple[str, tuple[str, int]] | None = None,
     ) -> tuple[Local, Destination]: ...
 
     async def request(
@@ -290,7 +316,10 @@ async def _send_one(
     endpoint = target.endpoint
     try:
         local, destination = await sender.route(
-            target.uri, transport=endpoint.transport, proxy=endpoint.outbound_proxy
+            target.uri,
+            transport=endpoint.transport,
+            proxy=endpoint.outbound_proxy,
+            flow=target.flow,
         )
     except OSError as exc:
         return NotifyResult(
@@ -320,6 +349,7 @@ class Notifier:
     config: PjsipConfig
     presets: NotifyPresets
     sender: Sender
+    registered: Registered = no_registrations
 
     def send(self, targets: list[Target], content: NotifyContent) -> AsyncIterator[NotifyResult]:
         return send_all(self.sender, targets, content, self.config)

@@ -3,6 +3,7 @@ drop otherwise, close a stream that cannot be framed; other traffic is never dis
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 
@@ -88,9 +89,10 @@ def test_tcp_endless_header_is_closed_and_tcp_options_answered(service: Service)
                 flood.sendall(b"y" * 4096)
         except (BrokenPipeError, ConnectionResetError):
             closed = True
-        if not closed:
+        if not closed:  # closed with our bytes unread: EOF, or a reset
             flood.settimeout(5)
-            assert flood.recv(65536) == b""
+            with contextlib.suppress(ConnectionResetError):
+                assert flood.recv(65536) == b""
     request = "OPTIONS sip:s@x SIP/2.0\r\n" + HEADERS.format(t="TCP", b="tcpok", m="OPTIONS")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
         client.sendall((request + "Content-Length: 0\r\n\r\n").encode())

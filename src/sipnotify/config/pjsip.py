@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Any
 
 from sipnotify import __version__
@@ -57,6 +58,9 @@ class Endpoint:
     outbound_proxy: str = ""
     user_eq_phone: bool = False
     context: str = "default"
+    rewrite_contact: bool = False
+    force_rport: bool = True
+    identify_by: tuple[str, ...] = ("username", "ip")
     origin: Origin = NOWHERE
 
 
@@ -65,6 +69,22 @@ class Aor:
     name: str
     contacts: tuple[str, ...] = ()
     max_contacts: int = 0
+    remove_existing: bool = False
+    minimum_expiration: int = 60
+    maximum_expiration: int = 7200
+    default_expiration: int = 3600
+    qualify_frequency: int = 0
+    support_path: bool = False
+    origin: Origin = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """`type=identify`: requests from these networks belong to `endpoint`."""
+
+    name: str
+    endpoint: str = ""
+    match: tuple[str, ...] = ()
     origin: Origin = NOWHERE
 
 
@@ -76,6 +96,7 @@ class Auth:
     password: str = ""
     md5_cred: str = ""
     realm: str = ""
+    nonce_lifetime: int = 32
     origin: Origin = NOWHERE
 
 
@@ -85,6 +106,7 @@ class PjsipGlobal:
     user_agent: str = f"sipnotify {__version__}"
     max_forwards: int = 70
     default_from_user: str = "asterisk"
+    default_realm: str = "asterisk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +125,7 @@ class PjsipConfig:
     endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
     aors: Mapping[str, Aor] = field(default_factory=dict)
     auths: Mapping[str, Auth] = field(default_factory=dict)
+    identifies: Mapping[str, Identify] = field(default_factory=dict)
 
 
 def _names(item: Item) -> tuple[str, ...]:
@@ -164,6 +187,31 @@ def _timer(item: Item) -> int:
     return values.integer(item, low=100)
 
 
+def _qualify(item: Item) -> int:
+    return values.integer(item, low=0, high=86400)
+
+
+def _identify_by(item: Item) -> tuple[str, ...]:
+    methods = tuple(m.lower() for m in _names(item))
+    for method in methods:
+        if method not in ("username", "auth_username", "ip", "header", "request_uri"):
+            raise ConfigError(item.origin, f"identify_by: '{method}' is not a method")
+    return methods
+
+
+def _networks(item: Item) -> tuple[str, ...]:
+    """`match=` addresses or networks (address/prefix or address/netmask)."""
+    found = []
+    for text in _names(item):
+        try:
+            found.append(str(ip_network(text, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                item.origin, f"match: '{text}' is not an address or network"
+            ) from None
+    return tuple(found)
+
+
 def _auth_type(item: Item) -> str:
     kind = item.value.lower()
     if kind not in ("userpass", "md5", "digest"):
@@ -195,10 +243,23 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "outbound_proxy": ("outbound_proxy", _uri_or_empty),
         "user_eq_phone": ("user_eq_phone", values.boolean),
         "context": ("context", _text),
+        "rewrite_contact": ("rewrite_contact", values.boolean),
+        "force_rport": ("force_rport", values.boolean),
+        "identify_by": ("identify_by", _identify_by),
     },
     "aor": {
         "contact": ("contacts", _contacts),
         "max_contacts": ("max_contacts", _count),
+        "remove_existing": ("remove_existing", values.boolean),
+        "minimum_expiration": ("minimum_expiration", _count),
+        "maximum_expiration": ("maximum_expiration", _count),
+        "default_expiration": ("default_expiration", _count),
+        "qualify_frequency": ("qualify_frequency", _qualify),
+        "support_path": ("support_path", values.boolean),
+    },
+    "identify": {
+        "endpoint": ("endpoint", _text),
+        "match": ("match", _networks),
     },
     "auth": {
         "auth_type": ("auth_type", _auth_type),
@@ -206,26 +267,28 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "password": ("password", _text),
         "md5_cred": ("md5_cred", _text),
         "realm": ("realm", _text),
+        "nonce_lifetime": ("nonce_lifetime", _positive),
     },
     "global": {
         "default_outbound_endpoint": ("default_outbound_endpoint", _text),
         "user_agent": ("user_agent", _text),
         "max_forwards": ("max_forwards", _max_forwards),
         "default_from_user": ("default_from_user", _text),
+        "default_realm": ("default_realm", _text),
     },
     "system": {
         "timer_t1": ("timer_t1", _timer),
         "timer_b": ("timer_b", _timer),
     },
 }
-_ACCUMULATE = frozenset({("aor", "contact")})
+_ACCUMULATE = frozenset({("aor", "contact"), ("identify", "match")})
 _IGNORED = {
     "transport": "async_operations ca_list_path cipher domain external_media_address "
     "external_signaling_address external_signaling_port local_net password require_client_cert "
     "tos cos verify_client allow_reload symmetric_transport websocket_write_timeout "
     "tcp_keepalive_enable tcp_keepalive_idle_time tcp_keepalive_interval_time "
     "tcp_keepalive_probe_count allow_wildcard_certs",
-    "endpoint": "allow disallow direct_media rewrite_contact force_rport identify_by mailboxes "
+    "endpoint": "allow disallow direct_media mailboxes "
     "dtmf_mode 100rel timers timers_min_se timers_sess_expires rtp_symmetric ice_support "
     "callerid callerid_privacy media_encryption send_pai send_rpid trust_id_inbound "
     "trust_id_outbound language moh_suggest sub_min_expiry subscribe_context "
@@ -233,10 +296,10 @@ _IGNORED = {
     "accountcode message_context set_var direct_media_method connected_line_method "
     "aggregate_mwi inband_progress call_group pickup_group named_call_group "
     "named_pickup_group t38_udptl fax_detect codec_prefs_offer_pjsip",
-    "aor": "remove_existing remove_unavailable minimum_expiration maximum_expiration "
-    "default_expiration qualify_frequency qualify_timeout qualify_2xx_only "
-    "authenticate_qualify outbound_proxy support_path mailboxes voicemail_extension",
-    "auth": "nonce_lifetime supported_algorithms_uac supported_algorithms_uas "
+    "aor": "remove_unavailable qualify_timeout qualify_2xx_only "
+    "authenticate_qualify outbound_proxy mailboxes voicemail_extension",
+    "identify": "srv_lookups match_header match_request_uri",
+    "auth": "supported_algorithms_uac supported_algorithms_uas "
     "password_digest oauth_clientid oauth_secret refresh_token",
     "global": "debug keep_alive_interval contact_expiration_check_interval "
     "disable_multi_domain endpoint_identifier_order default_voicemail_extension "
@@ -244,7 +307,7 @@ _IGNORED = {
     "max_initial_qualify_time regcontext mwi_tps_queue_high mwi_tps_queue_low "
     "mwi_disable_initial_unsolicited ignore_uri_user_options use_callerid_contact "
     "send_contact_status_on_update_registration taskprocessor_overload_trigger norefersub "
-    "allow_sending_180_after_183 all_codecs_on_empty_reinvite default_realm",
+    "allow_sending_180_after_183 all_codecs_on_empty_reinvite",
     "system": "timer_t2 timer_t4 compact_headers threadpool_initial_size "
     "threadpool_auto_increment threadpool_idle_timeout threadpool_max_size "
     "disable_tcp_switch follow_early_media_fork accept_multiple_sdp_answers "
@@ -252,7 +315,6 @@ _IGNORED = {
 }
 _IGNORED_TYPES = frozenset(
     (
-        "identify",
         "registration",
         "domain_alias",
         "contact",
@@ -284,6 +346,7 @@ def load_pjsip(parsed: ParsedConfig) -> tuple[PjsipConfig, list[Diagnostic]]:
         endpoints={n: Endpoint(name=n, **f) for n, f in found["endpoint"].items()},
         aors={n: Aor(name=n, **f) for n, f in found["aor"].items()},
         auths={n: Auth(name=n, **f) for n, f in found["auth"].items()},
+        identifies={n: Identify(name=n, **f) for n, f in found["identify"].items()},
     )
     _check_references(config, warnings)
     return config, warnings
@@ -384,4 +447,16 @@ def _check_references(config: PjsipConfig, warnings: list[Diagnostic]) -> None:
                     Diagnostic(
                         endpoint.origin, f"endpoint '{endpoint.name}': AOR '{name}' does not exist"
                     )
+                )
+    for identify in config.identifies.values():
+        if identify.endpoint not in config.endpoints:
+            raise ConfigError(
+                identify.origin,
+                f"identify '{identify.name}': endpoint '{identify.endpoint}' does not exist",
+            )
+    for endpoint in config.endpoints.values():
+        for name in endpoint.auth:
+            if name not in config.auths:
+                raise ConfigError(
+                    endpoint.origin, f"endpoint '{endpoint.name}': auth '{name}' does not exist"
                 )

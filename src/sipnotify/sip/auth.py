@@ -9,6 +9,7 @@ supplies the cnonce.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
@@ -124,3 +125,98 @@ def _auth_params(text: str) -> dict[str, str]:
             fields[name] = text[i:end].strip()
             i = end
     return fields
+
+
+# -- the server side: challenging and verifying (RFC 3261 §22.4, RFC 2617 §3.2) ------------
+
+
+def make_nonce(now: int, secret: bytes) -> str:
+    """A stateless nonce, `<unix seconds>/<md5 of seconds and a process secret>` (Asterisk's
+    shape): any number of challenges costs no memory, and its age is read back from it."""
+    return f"{now}/{_sign(str(now), secret)}"
+
+
+def nonce_age(nonce: str, secret: bytes, now: int) -> int | None:
+    """Seconds since `nonce` was made here, or None if it was not made here."""
+    stamp, _, signature = nonce.partition("/")
+    if not stamp.isdigit() or not hmac_equal(signature, _sign(stamp, secret)):
+        return None
+    return now - int(stamp)
+
+
+def challenge_value(realm: str, nonce: str, *, stale: bool = False) -> str:
+    """A `WWW-Authenticate` value, as Asterisk's (MD5, qop="auth")."""
+    opaque = hashlib.md5(nonce.encode()).hexdigest()[:16]
+    stale_text = ",stale=true" if stale else ""
+    return (
+        f'Digest realm="{realm}",nonce="{nonce}",opaque="{opaque}"{stale_text},'
+        'algorithm=MD5,qop="auth"'
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A parsed `Authorization` value."""
+
+    username: str
+    realm: str
+    nonce: str
+    uri: str
+    response: str
+    algorithm: str
+    qop: str
+    nc: str
+    cnonce: str
+
+
+def parse_answer(value: str) -> Answer:
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        raise ParseError(f"unsupported auth scheme {scheme!r}")
+    fields = _auth_params(rest)
+    try:
+        return Answer(
+            username=fields["username"],
+            realm=fields["realm"],
+            nonce=fields["nonce"],
+            uri=fields["uri"],
+            response=fields["response"].lower(),
+            algorithm=fields.get("algorithm", "MD5").upper(),
+            qop=fields.get("qop", "").lower(),
+            nc=fields.get("nc", ""),
+            cnonce=fields.get("cnonce", ""),
+        )
+    except KeyError as missing:
+        raise ParseError(f"Authorization without {missing}") from None
+
+
+def verify(answer: Answer, credentials: Credentials, method: str) -> bool:
+    """Whether `answer` proves the password, computed over the digest `uri` exactly as the
+    client sent it (it need not equal the Request-URI byte for byte)."""
+    digest = _HASHES.get(answer.algorithm)
+    if digest is None or answer.qop not in ("", "auth"):
+        return False
+
+    def h(text: str) -> str:
+        return digest(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    if credentials.md5_ha1 is not None and answer.algorithm == "MD5":
+        ha1 = credentials.md5_ha1.lower()
+    else:
+        ha1 = h(f"{credentials.username}:{answer.realm}:{credentials.password}")
+    ha2 = h(f"{method}:{answer.uri}")
+    if answer.qop:
+        expected = h(f"{ha1}:{answer.nonce}:{answer.nc}:{answer.cnonce}:auth:{ha2}")
+    else:
+        expected = h(f"{ha1}:{answer.nonce}:{ha2}")
+    return hmac_equal(expected, answer.response)
+
+
+def hmac_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape")
+    )
+
+
+def _sign(text: str, secret: bytes) -> str:
+    return hmac.new(secret, text.encode(), hashlib.md5).hexdigest()

@@ -84,6 +84,10 @@ class StreamPool:
         if self._connections.get(key) is connection:
             del self._connections[key]
 
+    def has(self, protocol: str, address: Address) -> bool:
+        """Whether a connection to `address` over `protocol` is open now."""
+        return (protocol, address) in self._connections
+
     async def get(
         self,
         protocol: str,

@@ -64,7 +64,7 @@ def _targets(
             continue
         try:
             if mode == "endpoint":
-                targets += endpoint_targets(notifier.config, name)
+                targets += endpoint_targets(notifier.config, name, notifier.registered)
             else:
                 targets.append(uri_target(notifier.config, name))
         except NotifyError as exc:

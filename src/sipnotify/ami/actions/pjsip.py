@@ -86,7 +86,8 @@ def _prepare(
     else:
         items = split_variables(request.get_all("Variable"))
     if endpoint:
-        targets = endpoint_targets(notifier.config, strip_endpoint_prefix(endpoint))
+        name = strip_endpoint_prefix(endpoint)
+        targets = endpoint_targets(notifier.config, name, notifier.registered)
     else:
         targets = [uri_target(notifier.config, uri)]
     return targets, build_content(items, from_ami=not option)

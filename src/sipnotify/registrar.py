@@ -1,0 +1,171 @@
+"""The registrar: who sent a REGISTER, whether they proved it, which AOR, and the answer.
+
+Owns endpoint identification (identify sections by source address, the From user, the
+Authorization username, in that order, as each endpoint's `identify_by` allows), digest
+authentication with the endpoint's `auth` (stateless nonces that age out after
+`nonce_lifetime`, answered `stale=true`), the AOR from the To user (404 when the endpoint has no
+such AOR, so nobody registers for another user's AOR), and storing the decision durably before
+the 200 OK (500 when the store fails, nothing changed). An unknown user is challenged like a
+known one, then refused with 403, so users cannot be enumerated.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from ipaddress import ip_address, ip_network
+
+from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.registry import Registry
+from sipnotify.sip import auth
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request
+from sipnotify.sip.registrar import Decision, Policy, Source, register
+from sipnotify.sip.uri import parse_name_addr
+from sipnotify.storage.base import StorageError
+
+log = logging.getLogger("sipnotify.registrar")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Registrar:
+    def __init__(self, config: PjsipConfig, registry: Registry) -> None:
+        self._config = config
+        self._registry = registry
+        self._secret = secrets.token_bytes(16)
+
+    def handle(self, request: Request, source: Source, now: float) -> Answer:
+        endpoint = self._identify(request, source.address)
+        challenge = self._authenticate(request, endpoint, int(now))
+        if challenge is not None:
+            return challenge
+        assert endpoint is not None  # _authenticate refuses unknown callers
+        try:
+            aor_name = parse_name_addr(request.header("To") or "").uri.user or ""
+        except ParseError:
+            return Answer(400, "Bad Request")
+        if aor_name not in endpoint.aors or aor_name not in self._config.aors:
+            return Answer(404, "Not Found")
+        decision = self._decide(request, endpoint, aor_name, source, now)
+        if decision.status == 200:
+            try:
+                self._registry.apply(decision)
+            except StorageError as exc:
+                log.error("cannot store the registration of %s: %s", aor_name, exc)
+                return Answer(500, "Server Internal Error")
+        return Answer(decision.status, decision.reason, decision.headers)
+
+    def _decide(
+        self, request: Request, endpoint: Endpoint, aor_name: str, source: Source, now: float
+    ) -> Decision:
+        aor = self._config.aors[aor_name]
+        policy = Policy(
+            max_contacts=aor.max_contacts,
+            remove_existing=aor.remove_existing,
+            minimum_expiration=aor.minimum_expiration,
+            maximum_expiration=aor.maximum_expiration,
+            default_expiration=aor.default_expiration,
+            support_path=aor.support_path,
+            rewrite_contact=endpoint.rewrite_contact,
+        )
+        existing = self._registry.bindings(aor_name, now)
+        return register(
+            request,
+            aor=aor_name,
+            endpoint=endpoint.name,
+            policy=policy,
+            existing=existing,
+            source=source,
+            now=now,
+        )
+
+    def _identify(self, request: Request, address: str) -> Endpoint | None:
+        endpoints = self._config.endpoints
+        for identify in self._config.identifies.values():
+            if _matches(address, identify.match) and identify.endpoint in endpoints:
+                candidate = endpoints[identify.endpoint]
+                if "ip" in candidate.identify_by:
+                    return candidate
+        try:
+            user = parse_name_addr(request.header("From") or "").uri.user
+        except ParseError:
+            user = None
+        named = endpoints.get(user or "")
+        if named is not None and "username" in named.identify_by:
+            return named
+        return self._by_auth_username(request)
+
+    def _by_auth_username(self, request: Request) -> Endpoint | None:
+        value = request.header("Authorization")
+        if value is None:
+            return None
+        try:
+            username = auth.parse_answer(value).username
+        except ParseError:
+            return None
+        for endpoint in self._config.endpoints.values():
+            if "auth_username" in endpoint.identify_by and any(
+                self._config.auths[name].username == username for name in endpoint.auth
+            ):
+                return endpoint
+        return None
+
+    def _authenticate(self, request: Request, endpoint: Endpoint | None, now: int) -> Answer | None:
+        """None when the request may proceed; else the 401 (or 403) to send."""
+        if endpoint is not None and not endpoint.auth:
+            return None
+        realm = self._realm(endpoint)
+        value = request.header("Authorization")
+        if value is None:
+            return self._challenge(realm, now, stale=False)
+        if endpoint is None:
+            return Answer(403, "Forbidden")
+        try:
+            answer = auth.parse_answer(value)
+        except ParseError:
+            return Answer(400, "Bad Request")
+        age = auth.nonce_age(answer.nonce, self._secret, now)
+        if age is None or not self._proves(answer, endpoint, request.method):
+            return self._challenge(realm, now, stale=False)
+        lifetime = min(self._config.auths[name].nonce_lifetime for name in endpoint.auth)
+        if age > lifetime:
+            return self._challenge(realm, now, stale=True)
+        return None
+
+    def _proves(self, answer: auth.Answer, endpoint: Endpoint, method: str) -> bool:
+        for name in endpoint.auth:
+            section = self._config.auths[name]
+            if section.username != answer.username:
+                continue
+            md5 = section.md5_cred if section.auth_type == "md5" and section.md5_cred else None
+            credentials = auth.Credentials(section.username, section.password, md5_ha1=md5)
+            if auth.verify(answer, credentials, method):
+                return True
+        return False
+
+    def _realm(self, endpoint: Endpoint | None) -> str:
+        if endpoint is not None:
+            for name in endpoint.auth:
+                if self._config.auths[name].realm:
+                    return self._config.auths[name].realm
+        return self._config.global_.default_realm
+
+    def _challenge(self, realm: str, now: int, *, stale: bool) -> Answer:
+        nonce = auth.make_nonce(now, self._secret)
+        value = auth.challenge_value(realm, nonce, stale=stale)
+        return Answer(401, "Unauthorized", (("WWW-Authenticate", value),))
+
+
+def _matches(address: str, networks: tuple[str, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == (net := ip_network(n)).version and ip in net for n in networks)

@@ -1,0 +1,48 @@
+"""The registered contacts of every AOR: read from memory, kept durable in a ContactStore.
+
+Expired bindings are never returned, and are pruned from memory and store periodically
+(and at start-up), as Asterisk's contact_expiration_check_interval does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sipnotify.sip.registrar import Binding, Decision
+from sipnotify.storage.base import ContactStore
+
+
+class Registry:
+    def __init__(self, store: ContactStore, now: float) -> None:
+        self._store = store
+        self._by_aor: dict[str, dict[str, Binding]] = defaultdict(dict)
+        store.prune(now)
+        for binding in store.load():
+            self._by_aor[binding.aor][binding.uri] = binding
+
+    def bindings(self, aor: str, now: float) -> list[Binding]:
+        """The unexpired bindings of `aor`, oldest registration first."""
+        return [b for b in self._by_aor.get(aor, {}).values() if b.expires_at > now]
+
+    def all(self, now: float) -> list[Binding]:
+        return [b for aor in sorted(self._by_aor) for b in self.bindings(aor, now)]
+
+    def apply(self, decision: Decision) -> None:
+        """Store first (raises StorageError, leaving everything as it was), then remember."""
+        self._store.change(decision.store, decision.drop)
+        for binding in decision.drop:
+            self._by_aor[binding.aor].pop(binding.uri, None)
+        for binding in decision.store:
+            self._by_aor[binding.aor][binding.uri] = binding
+
+    def prune(self, now: float) -> int:
+        for aor, bindings in list(self._by_aor.items()):
+            for uri, binding in list(bindings.items()):
+                if binding.expires_at <= now:
+                    del bindings[uri]
+            if not bindings:
+                del self._by_aor[aor]
+        return self._store.prune(now)
+
+    def close(self) -> None:
+        self._store.close()

@@ -1,0 +1,206 @@
+"""REGISTER processing for one AOR (RFC 3261 §10.3, compat §4.2), sans I/O.
+
+Owns the binding rules once the endpoint is identified and authenticated and the AOR chosen:
+`Contact: *` with `Expires: 0`, expiry from the Contact's `expires`, then the `Expires` header,
+then the AOR default, `423 Interval Too Brief` under the minimum, clamping to the maximum,
+removal with 0, `max_contacts` with `remove_existing`, `rewrite_contact` to the source
+address, `Path` when supported, and the 200 OK that lists every binding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from email.utils import formatdate
+
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request
+from sipnotify.sip.uri import SipUri, parse_name_addr
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A registered contact of an AOR (Asterisk's dynamic `contact` object)."""
+
+    aor: str
+    uri: str
+    expires_at: float
+    endpoint: str
+    call_id: str = ""
+    cseq: int = 0
+    user_agent: str = ""
+    via_addr: str = ""
+    via_port: int = 0
+    protocol: str = "udp"
+    path: str = ""
+
+    @property
+    def id(self) -> str:
+        """Asterisk's object name: `<aor>;@<md5 of the URI>`."""
+        return f"{self.aor};@{hashlib.md5(self.uri.encode()).hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The AOR options that govern its bindings."""
+
+    max_contacts: int
+    remove_existing: bool
+    minimum_expiration: int
+    maximum_expiration: int
+    default_expiration: int
+    support_path: bool
+    rewrite_contact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the REGISTER came from and over what."""
+
+    address: str
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer: a status, its extra headers, and the bindings to store and to drop."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+    store: tuple[Binding, ...] = ()
+    drop: tuple[Binding, ...] = ()
+
+
+def register(
+    request: Request,
+    *,
+    aor: str,
+    endpoint: str,
+    policy: Policy,
+    existing: list[Binding],
+    source: Source,
+    now: float,
+) -> Decision:
+    """Decide a REGISTER for `aor`, whose current bindings are `existing` (unexpired)."""
+    if policy.max_contacts == 0:
+        return Decision(403, "Forbidden")  # an AOR that takes no registrations
+    contacts = request.header_values("Contact")
+    default = _expires_header(request, policy)
+    if default is None:
+        return Decision(400, "Bad Request")
+    if contacts == ["*"]:
+        if default != 0:
+            return Decision(400, "Bad Request")
+        return Decision(200, "OK", _ok_headers([], now, 0), drop=tuple(existing))
+    if "*" in contacts:
+        return Decision(400, "Bad Request")
+    try:
+        wanted = [
+            _binding(
+                c,
+                request=request,
+                aor=aor,
+                endpoint=endpoint,
+                policy=policy,
+                source=source,
+                now=now,
+                default=default,
+            )
+            for c in contacts
+        ]
+    except ParseError:
+        return Decision(400, "Bad Request")
+    except _TooBrief:
+        return Decision(
+            423, "Interval Too Brief", (("Min-Expires", str(policy.minimum_expiration)),)
+        )
+    return _apply(wanted, existing, policy, now, default)
+
+
+class _TooBrief(Exception):
+    pass
+
+
+def _expires_header(request: Request, policy: Policy) -> int | None:
+    text = request.header("Expires")
+    if text is None:
+        return policy.default_expiration
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _binding(
+    value: str,
+    *,
+    request: Request,
+    aor: str,
+    endpoint: str,
+    policy: Policy,
+    source: Source,
+    now: float,
+    default: int,
+) -> tuple[Binding, int]:
+    contact = parse_name_addr(value)
+    param = contact.param("expires")
+    expires = int(param) if param is not None and param.isdigit() else default
+    if 0 < expires < policy.minimum_expiration:
+        raise _TooBrief
+    expires = min(expires, policy.maximum_expiration)
+    uri = _rewrite(contact.uri, source) if policy.rewrite_contact else contact.uri
+    path = ",".join(request.header_values("Path")) if policy.support_path else ""
+    binding = Binding(
+        aor=aor,
+        uri=str(uri),
+        expires_at=now + expires,
+        endpoint=endpoint,
+        call_id=request.call_id,
+        cseq=request.cseq.number,
+        user_agent=request.header("User-Agent") or "",
+        via_addr=source.address,
+        via_port=source.port,
+        protocol=source.protocol,
+        path=path,
+    )
+    return binding, expires
+
+
+def _rewrite(uri: SipUri, source: Source) -> SipUri:
+    """`rewrite_contact=yes`: reach the phone where its REGISTER came from (NAT)."""
+    host = f"[{source.address}]" if ":" in source.address else source.address
+    params = tuple(p for p in uri.params if p[0].lower() != "transport")
+    if source.protocol != "udp":
+        params += (("transport", source.protocol),)
+    return replace(uri, host=host, port=source.port, params=params)
+
+
+def _apply(
+    wanted: list[tuple[Binding, int]],
+    existing: list[Binding],
+    policy: Policy,
+    now: float,
+    default: int,
+) -> Decision:
+    by_uri = {b.uri: b for b in existing}
+    store = [b for b, expires in wanted if expires > 0]
+    drop = [by_uri[b.uri] for b, expires in wanted if expires == 0 and b.uri in by_uri]
+    touched = {b.uri for b, _ in wanted}
+    kept = [b for b in existing if b.uri not in touched]
+    overflow = len(kept) + len(store) - policy.max_contacts
+    if overflow > 0:
+        if not policy.remove_existing:
+            return Decision(403, "Forbidden")
+        soonest = sorted(kept, key=lambda b: b.expires_at)[:overflow]
+        drop += soonest
+        kept = [b for b in kept if b not in soonest]
+    bindings = sorted([*kept, *store], key=lambda b: b.uri)
+    expires = wanted[-1][1] if wanted else default
+    return Decision(200, "OK", _ok_headers(bindings, now, expires), tuple(store), tuple(drop))
+
+
+def _ok_headers(bindings: list[Binding], now: float, expires: int) -> tuple[tuple[str, str], ...]:
+    contacts = tuple(
+        ("Contact", f"<{b.uri}>;expires={max(0, int(b.expires_at - now))}") for b in bindings
+    )
+    return (("Date", formatdate(now, usegmt=True)), *contacts, ("Expires", str(expires)))

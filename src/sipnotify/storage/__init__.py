@@ -1,0 +1,1 @@
+"""Where registered contacts are kept: an interface and its implementations."""

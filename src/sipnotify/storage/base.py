@@ -1,0 +1,30 @@
+"""The contact store interface: small on purpose, so that a store shared by several nodes
+(PostgreSQL) can implement it later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sipnotify.sip.registrar import Binding
+
+
+class StorageError(Exception):
+    """The store could not do what was asked; nothing it held has changed."""
+
+
+class ContactStore(Protocol):
+    def load(self) -> list[Binding]:
+        """Every stored binding, expired ones included."""
+        ...
+
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
+        """Add or replace `store` and remove `drop`, all or nothing, durably, before returning.
+        Raises StorageError."""
+        ...
+
+    def prune(self, now: float) -> int:
+        """Remove bindings that expired before `now`; returns how many."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,71 @@
+"""SQLite contact store, the embedded default: one file in the data directory.
+
+WAL journal with synchronous=NORMAL: a commit has been written to the WAL file before it
+returns, so a binding survives a restart or `kill -9` once its 200 OK has left (a power cut may
+lose the last commits; say `synchronous=FULL` in code if that matters more than speed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import astuple, fields
+from pathlib import Path
+
+from sipnotify.sip.registrar import Binding
+from sipnotify.storage.base import StorageError
+
+_COLUMNS = [f.name for f in fields(Binding)]
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY,
+    {", ".join(_COLUMNS)}
+)
+"""
+_UPSERT = (
+    f"INSERT OR REPLACE INTO contacts (id, {', '.join(_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
+)
+
+
+class SqliteContactStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def load(self) -> list[Binding]:
+        rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM contacts").fetchall()
+        return [Binding(*row) for row in rows]
+
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
+        try:
+            with self._transaction():
+                self._db.executemany("DELETE FROM contacts WHERE id = ?", [(b.id,) for b in drop])
+                self._db.executemany(_UPSERT, [(b.id, *astuple(b)) for b in store])
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def prune(self, now: float) -> int:
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM contacts WHERE expires_at <= ?", (now,))
+        return cursor.rowcount
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if kind is not None else "COMMIT")
