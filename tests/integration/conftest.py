@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,12 @@ class Service:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def sip_port(self, protocol: str = "udp") -> int:
+        """The port of the first SIP transport of `protocol`, read from the start-up log."""
+        found = re.search(rf"SIP \S+: {protocol} 127\.0\.0\.1:(\d+)", self.log())
+        assert found is not None, self.log()
+        return int(found.group(1))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if not self.stopped:

@@ -32,12 +32,6 @@ HEADERS = (
 )
 
 
-def sip_port(service: Service, protocol: str) -> int:
-    found = re.search(rf"SIP {protocol}: {protocol} 127\.0\.0\.1:(\d+)", service.log())
-    assert found is not None, service.log()
-    return int(found.group(1))
-
-
 @pytest.fixture
 def service(start_service: StartService) -> Service:
     return start_service(admin_conf(), files={"pjsip.conf": PJSIP.format(port=9)})
@@ -54,7 +48,7 @@ def udp_exchange(port: int, data: bytes, *, expect_reply: bool) -> bytes:
 
 
 def test_udp_garbage_is_dropped_and_malformed_requests_get_400(service: Service) -> None:
-    port = sip_port(service, "udp")
+    port = service.sip_port("udp")
     for junk in (b"\x00\xff" * 100, b"hello world", b"SIP/2.0 200 OK\r\n\r\n", b"\r\n\r\n"):
         assert udp_exchange(port, junk, expect_reply=False) == b""
     bad = "OPTIONS sip:s@x SIP/2.0\r\n" + HEADERS.format(t="UDP", b="bad1", m="NOTIFY")
@@ -68,7 +62,7 @@ def test_udp_garbage_is_dropped_and_malformed_requests_get_400(service: Service)
 
 
 def test_options_is_answered_and_unknown_methods_get_501(service: Service) -> None:
-    port = sip_port(service, "udp")
+    port = service.sip_port("udp")
     for method, status in (("OPTIONS", b"200 OK"), ("MESSAGE", b"501 Not Implemented")):
         request = f"{method} sip:s@x SIP/2.0\r\n" + HEADERS.format(t="UDP", b=method, m=method)
         reply = udp_exchange(
@@ -80,7 +74,7 @@ def test_options_is_answered_and_unknown_methods_get_501(service: Service) -> No
 
 
 def test_tcp_endless_header_is_closed_and_tcp_options_answered(service: Service) -> None:
-    port = sip_port(service, "tcp")
+    port = service.sip_port("tcp")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as flood:
         flood.sendall(b"OPTIONS sip:s@x SIP/2.0\r\nX-Endless: ")
         closed = False
@@ -104,7 +98,7 @@ def test_tcp_endless_header_is_closed_and_tcp_options_answered(service: Service)
 def test_notifies_flow_while_garbage_arrives(start_service: StartService, uas: Uas) -> None:
     sipp = uas("uas_notify.xml", calls=3)
     service = start_service(admin_conf(), files={"pjsip.conf": PJSIP.format(port=sipp.port)})
-    port = sip_port(service, "udp")
+    port = service.sip_port("udp")
     with RawAmi(service.port) as ami:
         ami.login()
         for i in range(3):
