@@ -6,7 +6,18 @@ import re
 
 import pytest
 
-from sipnotify.sip.auth import Credentials, authorization, parse_challenge, supported
+from sipnotify.sip.auth import (
+    Challenge,
+    Credentials,
+    authorization,
+    challenge_value,
+    make_nonce,
+    nonce_age,
+    parse_answer,
+    parse_challenge,
+    supported,
+    verify,
+)
 from sipnotify.sip.errors import ParseError
 
 
@@ -81,3 +92,33 @@ def test_challenge_parsing_and_support() -> None:
         parse_challenge('Basic realm="r"')
     with pytest.raises(ParseError):
         parse_challenge('Digest realm="r"')
+
+
+def test_server_side_nonces_are_stateless_signed_and_aged() -> None:
+    secret = b"k" * 16
+    nonce = make_nonce(1000, secret)
+    assert nonce_age(nonce, secret, 1032) == 32
+    assert nonce_age(nonce, b"other" * 4, 1032) is None
+    assert nonce_age("1000/forged", secret, 1001) is None
+    assert nonce_age("garbage", secret, 1001) is None
+    value = challenge_value("asterisk", nonce, stale=True)
+    assert value.startswith(f'Digest realm="asterisk",nonce="{nonce}",opaque="')
+    assert value.endswith(',stale=true,algorithm=MD5,qop="auth"')
+
+
+def test_server_verifies_what_a_client_computes_over_the_uri_as_sent() -> None:
+    challenge = parse_challenge(challenge_value("asterisk", make_nonce(5, b"s" * 16)))
+    for cnonce_qop in (True, False):
+        header = authorization(
+            challenge if cnonce_qop else Challenge(challenge.realm, challenge.nonce),
+            Credentials("bob", "secret"),
+            method="REGISTER",
+            uri="sip:127.0.0.1:5060",  # not the Request-URI byte for byte
+            cnonce="abc",
+        )
+        answer = parse_answer(header)
+        assert verify(answer, Credentials("bob", "secret"), "REGISTER")
+        assert not verify(answer, Credentials("bob", "wrong"), "REGISTER")
+        assert not verify(answer, Credentials("bob", "secret"), "INVITE")
+    with pytest.raises(ParseError):
+        parse_answer('Digest username="bob"')

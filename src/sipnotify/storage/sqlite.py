@@ -15,6 +15,7 @@ from pathlib import Path
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage.base import StorageError
 
+LOCK_TIMEOUT = 0.5  # seconds
 _COLUMNS = [f.name for f in fields(Binding)]
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS contacts (
@@ -31,7 +32,8 @@ _UPSERT = (
 class SqliteContactStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # Calls run on the event loop: never wait long for a lock another process holds.
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
