@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipnotify import __version__
-from sipnotify.ami.actions import command, core, pjsip
+from sipnotify.ami.actions import command, core, pjsip, pjsip_show
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
 from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
@@ -47,7 +47,8 @@ class ServeOptions:
 
 def action_table() -> dict[str, Action]:
     return {
-        action.name.lower(): action for action in (*core.ACTIONS, *pjsip.ACTIONS, *command.ACTIONS)
+        action.name.lower(): action
+        for action in (*core.ACTIONS, *pjsip.ACTIONS, *pjsip_show.ACTIONS, *command.ACTIONS)
     }
 
 

@@ -205,7 +205,12 @@ class Sender(Protocol):
 
 
 def request_factory(
-    target: Target, content: NotifyContent, local: Local, config: PjsipConfig
+    target: Target,
+    content: NotifyContent,
+    local: Local,
+    config: PjsipConfig,
+    *,
+    method: str = "NOTIFY",
 ) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
     """The NOTIFY for `target`, as Asterisk builds it (header order from the captures);
     the factory takes the CSeq number and any Authorization headers, so a challenge can be
@@ -221,6 +226,7 @@ def request_factory(
     call_id, tag = str(uuid.uuid4()), str(uuid.uuid4())
     route = (("Route", _bracket(endpoint.outbound_proxy)),) if endpoint.outbound_proxy else ()
     extra = _trailing_headers(content, config)
+    state = (("Subscription-State", "terminated"),) if method == "NOTIFY" else ()
 
     def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
         branch = f"z9hG4bKPj{uuid.uuid4()}"
@@ -232,15 +238,15 @@ def request_factory(
             ("To", f"<{target.uri.without_port()}>"),
             ("Contact", contact),
             ("Call-ID", call_id),
-            ("CSeq", f"{cseq} NOTIFY"),
+            ("CSeq", f"{cseq} {method}"),
             *route,
             *authorization,
-            ("Subscription-State", "terminated"),
+            *state,
             *content.headers,
             *extra,
         )
         body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
-        return Request(method="NOTIFY", uri=request_uri, headers=headers, body=body)
+        return Request(method=method, uri=request_uri, headers=headers, body=body)
 
     return build
 
@@ -353,3 +359,32 @@ class Notifier:
 
     def send(self, targets: list[Target], content: NotifyContent) -> AsyncIterator[NotifyResult]:
         return send_all(self.sender, targets, content, self.config)
+
+
+async def qualify_all(notifier: Notifier, targets: list[Target]) -> None:
+    """PJSIPQualify: an OPTIONS to every target at once; each answer is logged."""
+    await asyncio.gather(*(_qualify(notifier, target) for target in targets))
+
+
+async def _qualify(notifier: Notifier, target: Target) -> None:
+    endpoint = target.endpoint
+    try:
+        local, destination = await notifier.sender.route(
+            target.uri,
+            transport=endpoint.transport,
+            proxy=endpoint.outbound_proxy,
+            flow=target.flow,
+        )
+    except OSError as exc:
+        log.warning("contact %s is Unreachable: %s", target.uri, exc)
+        return
+    build = request_factory(
+        target, NotifyContent(headers=()), local, notifier.config, method="OPTIONS"
+    )
+    result = await notifier.sender.request(
+        build, destination, credentials_for(endpoint, notifier.config)
+    )
+    if result.status is not None and result.rtt is not None:
+        log.info("contact %s is Reachable (%d usec)", target.uri, round(result.rtt * 1e6))
+    else:
+        log.warning("contact %s is Unreachable: %s", target.uri, result.error)

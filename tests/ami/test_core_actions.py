@@ -194,7 +194,11 @@ def test_list_commands() -> None:
         b"Logoff: Logoff Manager. (Priv: <none>)\r\n"
         b"Ping: Keepalive command. (Priv: <none>)\r\n"
         b"PJSIPNotify: Send NOTIFY to either an endpoint, an arbitrary URI, or inside a SIP "
-        b"dialog. (Priv: system,all)\r\n\r\n"
+        b"dialog. (Priv: system,all)\r\n"
+        b"PJSIPQualify: Qualify a chan_pjsip endpoint. (Priv: system,reporting,all)\r\n"
+        b"PJSIPShowAors: Lists PJSIP AORs. (Priv: system,all)\r\n"
+        b"PJSIPShowContacts: Lists PJSIP Contacts. (Priv: system,all)\r\n"
+        b"PJSIPShowEndpoints: Lists PJSIP endpoints. (Priv: system,all)\r\n\r\n"
     )
 
 

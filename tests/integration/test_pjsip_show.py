@@ -1,0 +1,140 @@
+"""PJSIPShowEndpoints, PJSIPShowAors, PJSIPShowContacts and PJSIPQualify (compat §3.6, §5.8)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.sipp import header
+from tests.integration.test_registrar import PJSIP, register
+
+TWO = """[local]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+[user1]
+type=auth
+username=user1
+password=a
+[user2]
+type=auth
+username=user2
+password=b
+[user1]
+type=aor
+contact=sip:user1@127.0.0.1:{p1}
+[user2]
+type=aor
+contact=sip:user2@127.0.0.1:{p2}
+[user1]
+type=endpoint
+transport=local
+aors=user1
+auth=user1
+[user2]
+type=endpoint
+transport=local
+aors=user2
+auth=user2
+"""
+
+
+def listing(service: Service, request: bytes) -> list[bytes]:
+    with RawAmi(service.port) as ami:
+        ami.login()
+        ami.send(request)
+        messages = [ami.message()]
+        while messages[-1].startswith(b"Response: Success") or not re.match(
+            rb"Event: \w+Complete\r\n", messages[-1]
+        ):
+            if messages[-1].startswith(b"Response: Error"):
+                break
+            messages.append(ami.message())
+    return messages
+
+
+def test_show_endpoints_testsuite_scenario(start_service: StartService) -> None:
+    conf = TWO.format(p1=5062, p2=5063)
+    service = start_service(admin_conf(), files={"pjsip.conf": conf})
+    start, first, second, complete = listing(
+        service, b"Action: PJSIPShowEndpoints\r\nActionID: 12345\r\n\r\n"
+    )
+    assert start == (
+        b"Response: Success\r\nActionID: 12345\r\nEventList: start\r\n"
+        b"Message: A listing of Endpoints follows, presented as EndpointList events\r\n\r\n"
+    )
+    assert first == (
+        b"Event: EndpointList\r\nActionID: 12345\r\nObjectType: endpoint\r\nObjectName: user1\r\n"
+        b"Transport: local\r\nAor: user1\r\nAuths: user1\r\nOutboundAuths: \r\n"
+        b"Contacts: user1/sip:user1@127.0.0.1:5062,\r\nDeviceState: Not in use\r\n"
+        b"ActiveChannels: 0\r\n\r\n"
+    )
+    assert b"Contacts: user2/sip:user2@127.0.0.1:5063,\r\n" in second
+    assert complete == (
+        b"Event: EndpointListComplete\r\nActionID: 12345\r\nEventList: Complete\r\n"
+        b"ListItems: 2\r\n\r\n"
+    )
+
+
+def test_show_aors(start_service: StartService) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": TWO.format(p1=5062, p2=5063)})
+    start, first, _second, complete = listing(service, b"Action: PJSIPShowAors\r\n\r\n")
+    assert b"Message: A listing of AORs follows, presented as AorList events\r\n" in start
+    assert first.startswith(b"Event: AorList\r\nObjectType: aor\r\nObjectName: user1\r\n")
+    assert (
+        b"\r\nMinimumExpiration: 60\r\nMaximumExpiration: 7200\r\nDefaultExpiration: 3600\r\n"
+        in first
+    )
+    assert first.endswith(b"\r\nContacts: user1/sip:user1@127.0.0.1:5062\r\n\r\n")
+    assert complete.endswith(b"ListItems: 2\r\n\r\n")
+
+
+def test_show_contacts_lists_registrations(start_service: StartService, uas: Uas) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": PJSIP})
+    (empty,) = listing(service, b"Action: PJSIPShowContacts\r\nActionID: SC0\r\n\r\n")
+    assert empty == b"Response: Error\r\nActionID: SC0\r\nMessage: No Contacts found\n\r\n\r\n"
+    reg = register(uas, service)
+    assert reg.finish() == 0
+    start, item, complete = listing(service, b"Action: PJSIPShowContacts\r\nActionID: SC1\r\n\r\n")
+    assert start == (
+        b"Response: Success\r\nActionID: SC1\r\nEventList: start\r\n"
+        b"Message: A listing of Contacts follows, presented as ContactList events\r\n\r\n"
+    )
+    names = [line.split(b":")[0] for line in item.split(b"\r\n") if line]
+    assert names == [
+        b"Event", b"ActionID", b"ObjectType", b"ObjectName", b"ViaAddr", b"QualifyTimeout",
+        b"Qualify2xxOnly", b"CallId", b"RegServer", b"PruneOnBoot", b"Path", b"Endpoint",
+        b"ViaPort", b"AuthenticateQualify", b"Uri", b"QualifyFrequency", b"UserAgent",
+        b"ExpirationTime", b"OutboundProxy", b"Status", b"RoundtripUsec",
+    ]  # fmt: skip
+    assert re.search(rb"\r\nObjectName: bob;@[0-9a-f]{32}\r\n", item)
+    assert f"\r\nUri: sip:bob@127.0.0.1:{reg.port}\r\n".encode() in item
+    assert f"\r\nViaPort: {reg.port}\r\n".encode() in item
+    assert b"\r\nUserAgent: sipp-test\r\nExpirationTime: " in item
+    assert b"\r\nStatus: NonQualified\r\nRoundtripUsec: N/A\r\n" in item
+    assert complete == (
+        b"Event: ContactListComplete\r\nActionID: SC1\r\nEventList: Complete\r\nListItems: 1\r\n\r\n"
+    )
+
+
+def test_qualify_sends_options(start_service: StartService, uas: Uas) -> None:
+    sipp = uas("uas_options.xml")
+    conf = TWO.format(p1=sipp.port, p2=9)
+    service = start_service(admin_conf(), files={"pjsip.conf": conf})
+    with RawAmi(service.port) as ami:
+        ami.login()
+        for request, answer in (
+            (b"Action: PJSIPQualify\r\n\r\n", b"Endpoint parameter missing."),
+            (b"Action: PJSIPQualify\r\nEndpoint: nobody\r\n\r\n", b"Unable to retrieve endpoint\n"),
+        ):
+            ami.send(request)
+            assert ami.message() == b"Response: Error\r\nMessage: " + answer + b"\r\n\r\n"
+        ami.send(b"Action: PJSIPQualify\r\nActionID: q\r\nEndpoint: user1\r\n\r\n")
+        assert ami.message() == (
+            b"Response: Success\r\nActionID: q\r\nMessage: Endpoint found, will qualify\r\n\r\n"
+        )
+    assert sipp.finish() == 0
+    (options,) = sipp.received()
+    assert options.startswith(f"OPTIONS sip:user1@127.0.0.1:{sipp.port} SIP/2.0\r\n".encode())
+    assert header(options, "Subscription-State") == []
+    assert header(options, "CSeq")[0].endswith(" OPTIONS")
