@@ -193,3 +193,41 @@ def test_registrations_survive_restart_and_kill_9(
     (event, _) = notify(third, "bob")
     assert result(event, "StatusCode") == "200"
     assert phone.finish() == 0
+
+
+def test_a_flood_of_wrong_credentials_disturbs_nothing(
+    start_service: StartService, uas: Uas
+) -> None:
+    service = start(start_service)
+    port = service.sip_port()
+    forged = (
+        'Authorization: Digest username="bob",realm="asterisk",nonce="{n}/{h}",'
+        'uri="sip:127.0.0.1",response="00000000000000000000000000000000",algorithm=MD5\r\n'
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+        flood.settimeout(5)
+        for i in range(3000):
+            request = (
+                f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKflood{i};rport\r\n"
+                f"From: <sip:bob@127.0.0.1>;tag={i}\r\nTo: <sip:bob@127.0.0.1>\r\n"
+                f"Call-ID: flood-{i}\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@10.9.9.9>\r\n"
+                + forged.format(n=1_000_000 + i, h=uuid.uuid4().hex)
+                + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            )
+            flood.sendto(request.encode(), ("127.0.0.1", port))
+        answers = 0
+        flood.settimeout(1)
+        try:
+            for _ in range(3000):
+                answers += flood.recv(65536).startswith(b"SIP/2.0 401 Unauthorized\r\n")
+        except TimeoutError:
+            pass
+    assert answers > 0  # every forged answer is re-challenged, none accepted
+    reg = register(uas, service)
+    assert reg.finish() == 0
+    phone = uas("uas_notify.xml", port=reg.port)
+    (event, complete) = notify(service, "bob")
+    assert result(event, "StatusCode") == "200"
+    assert b"Total: 1\r\n" in complete  # the forged contact was never stored
+    assert phone.finish() == 0
