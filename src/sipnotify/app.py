@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sipnotify import __version__
+from sipnotify import __version__, permissions
+from sipnotify.ami import contact_events
 from sipnotify.ami.actions import command, core, pjsip, pjsip_show
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
@@ -21,6 +22,7 @@ from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
 from sipnotify.notify import Notifier
+from sipnotify.reachability import Reachability
 from sipnotify.registrar import Registrar
 from sipnotify.registry import Registry
 from sipnotify.storage.sqlite import SqliteContactStore
@@ -73,7 +75,12 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
 
 async def run(config: Config, options: ServeOptions) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
-    registry = Registry(SqliteContactStore(options.data_dir / CONTACTS_FILE), time.time())
+    publish = _Publisher()
+    registry = Registry(
+        SqliteContactStore(options.data_dir / CONTACTS_FILE),
+        time.time(),
+        lambda binding, change: publish(contact_events.registration(binding, change)),
+    )
     sip = SipEndpoint(config.pjsip, Registrar(config.pjsip, registry))
     try:
         for line in await sip.start():
@@ -83,20 +90,24 @@ async def run(config: Config, options: ServeOptions) -> int:
         await sip.close()
         registry.close()
         return 1
+    notifier = Notifier(
+        config=config.pjsip,
+        presets=config.notify,
+        sender=sip,
+        registered=lambda aor: registry.bindings(aor, time.time()),
+    )
+    checker = Reachability(notifier, lambda *change: publish(contact_events.reachability(*change)))
     now = time.time()
     ctx = AmiContext(
         manager=config.manager,
         actions=action_table(),
         started_at=now,
         reloaded_at=now,
-        notifier=Notifier(
-            config=config.pjsip,
-            presets=config.notify,
-            sender=sip,
-            registered=lambda aor: registry.bindings(aor, time.time()),
-        ),
+        notifier=notifier,
+        reachability=checker,
     )
     ami = AmiServer(ctx)
+    publish.server = ami
     general = config.manager.general
     if general.enabled:
         port = options.ami_port if options.ami_port is not None else general.port
@@ -113,14 +124,26 @@ async def run(config: Config, options: ServeOptions) -> int:
         log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
     if options.config_dir is None:
         _announce_default_login(config, options.data_dir)
-    pruner = asyncio.get_running_loop().create_task(_prune(registry))
+    loop = asyncio.get_running_loop()
+    chores = [loop.create_task(_prune(registry)), loop.create_task(checker.run())]
     await _wait_for_signal()
     log.info("shutting down")
-    pruner.cancel()
+    for chore in chores:
+        chore.cancel()
     await ami.shutdown(SHUTDOWN_GRACE)
     await sip.close()
     registry.close()
     return 0
+
+
+class _Publisher:
+    """ContactStatus events go to the AMI server once it exists."""
+
+    server: AmiServer | None = None
+
+    def __call__(self, fields: tuple[tuple[str, str], ...]) -> None:
+        if self.server is not None:
+            self.server.publish("ContactStatus", permissions.SYSTEM, fields)
 
 
 async def _prune(registry: Registry) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sipnotify.config.notify import NotifyPresets
-from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
 from sipnotify.endpoint import Destination, Final, Local
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.errors import ParseError
@@ -132,13 +132,17 @@ def endpoint_targets(
     targets = []
     for aor_name in endpoint.aors:
         aor = config.aors.get(aor_name)
-        if aor is None:
-            continue
-        targets += [Target(endpoint, _contact_uri(c), name) for c in aor.contacts]
-        targets += [_registered(endpoint, b, name) for b in registered(aor_name)]
+        if aor is not None:
+            targets += aor_targets(endpoint, aor, registered(aor_name))
     if not targets:
         raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no contacts")
     return targets
+
+
+def aor_targets(endpoint: Endpoint, aor: Aor, bindings: list[Binding]) -> list[Target]:
+    """The AOR's static contacts, then its registered ones, as seen by `endpoint`."""
+    static = [Target(endpoint, _contact_uri(c), endpoint.name) for c in aor.contacts]
+    return static + [_registered(endpoint, b, endpoint.name) for b in bindings]
 
 
 def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
@@ -361,12 +365,8 @@ class Notifier:
         return send_all(self.sender, targets, content, self.config)
 
 
-async def qualify_all(notifier: Notifier, targets: list[Target]) -> None:
-    """PJSIPQualify: an OPTIONS to every target at once; each answer is logged."""
-    await asyncio.gather(*(_qualify(notifier, target) for target in targets))
-
-
-async def _qualify(notifier: Notifier, target: Target) -> None:
+async def qualify(notifier: Notifier, target: Target) -> Final:
+    """An OPTIONS to the target (RFC 3261 §11); any final answer means it is reachable."""
     endpoint = target.endpoint
     try:
         local, destination = await notifier.sender.route(
@@ -376,15 +376,10 @@ async def _qualify(notifier: Notifier, target: Target) -> None:
             flow=target.flow,
         )
     except OSError as exc:
-        log.warning("contact %s is Unreachable: %s", target.uri, exc)
-        return
+        return Final(None, "", f"transport error: {exc.strerror or exc}", None)
     build = request_factory(
         target, NotifyContent(headers=()), local, notifier.config, method="OPTIONS"
     )
-    result = await notifier.sender.request(
+    return await notifier.sender.request(
         build, destination, credentials_for(endpoint, notifier.config)
     )
-    if result.status is not None and result.rtt is not None:
-        log.info("contact %s is Reachable (%d usec)", target.uri, round(result.rtt * 1e6))
-    else:
-        log.warning("contact %s is Unreachable: %s", target.uri, result.error)

@@ -7,14 +7,23 @@ Expired bindings are never returned, and are pruned from memory and store period
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from sipnotify.sip.registrar import Binding, Decision
 from sipnotify.storage.base import ContactStore
 
+# (binding, "Created" | "Updated" | "Removed")
+Listener = Callable[[Binding, str], None]
+
+
+def _ignore(_binding: Binding, _change: str) -> None:
+    return None
+
 
 class Registry:
-    def __init__(self, store: ContactStore, now: float) -> None:
+    def __init__(self, store: ContactStore, now: float, listener: Listener = _ignore) -> None:
         self._store = store
+        self._listener = listener
         self._by_aor: dict[str, dict[str, Binding]] = defaultdict(dict)
         store.prune(now)
         for binding in store.load():
@@ -31,15 +40,19 @@ class Registry:
         """Store first (raises StorageError, leaving everything as it was), then remember."""
         self._store.change(decision.store, decision.drop)
         for binding in decision.drop:
-            self._by_aor[binding.aor].pop(binding.uri, None)
+            if self._by_aor[binding.aor].pop(binding.uri, None) is not None:
+                self._listener(binding, "Removed")
         for binding in decision.store:
+            known = binding.uri in self._by_aor[binding.aor]
             self._by_aor[binding.aor][binding.uri] = binding
+            self._listener(binding, "Updated" if known else "Created")
 
     def prune(self, now: float) -> int:
         for aor, bindings in list(self._by_aor.items()):
             for uri, binding in list(bindings.items()):
                 if binding.expires_at <= now:
                     del bindings[uri]
+                    self._listener(binding, "Removed")
             if not bindings:
                 del self._by_aor[aor]
         return self._store.prune(now)

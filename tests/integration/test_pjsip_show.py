@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.ports import free_port
 from tests.integration.sipp import header
 from tests.integration.test_registrar import PJSIP, register
 
@@ -138,3 +139,93 @@ def test_qualify_sends_options(start_service: StartService, uas: Uas) -> None:
     assert options.startswith(f"OPTIONS sip:user1@127.0.0.1:{sipp.port} SIP/2.0\r\n".encode())
     assert header(options, "Subscription-State") == []
     assert header(options, "CSeq")[0].endswith(" OPTIONS")
+
+
+def events_until(ami: RawAmi, wanted: int, name: bytes = b"Event: ContactStatus") -> list[bytes]:
+    found: list[bytes] = []
+    while len(found) < wanted:
+        message = ami.message()
+        if message.startswith(name + b"\r\n"):
+            found.append(message)
+    return found
+
+
+def test_registration_publishes_contact_status_created(
+    start_service: StartService, uas: Uas
+) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": PJSIP})
+    with RawAmi(service.port) as ami:
+        ami.banner()
+        ami.send(b"Action: Login\r\nUsername: admin\r\nSecret: s3cret\r\nEvents: system\r\n\r\n")
+        reg = register(uas, service)
+        assert reg.finish() == 0
+        ami.sock.settimeout(10)
+        (created,) = events_until(ami, 1)
+    assert created.startswith(b"Event: ContactStatus\r\nPrivilege: system,all\r\n")
+    assert (
+        f"\r\nURI: sip:bob@127.0.0.1:{reg.port}\r\nContactStatus: Created\r\nAOR: bob\r\n".encode()
+        in created
+    )
+    assert b"\r\nEndpointName: bob\r\n" in created
+    assert f"\r\nViaAddress: 127.0.0.1:{reg.port}\r\n".encode() in created
+
+
+def login_for_events(ami: RawAmi) -> None:
+    ami.banner()
+    ami.send(b"Action: Login\r\nUsername: admin\r\nSecret: s3cret\r\nEvents: system\r\n\r\n")
+    ami.sock.settimeout(15)
+
+
+def status_of(event: bytes) -> bytes:
+    found = re.search(rb"ContactStatus: (\w+)", event)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pjsip_qualify_announces_each_contact(start_service: StartService, uas: Uas) -> None:
+    sipp = uas("uas_options.xml")
+    dead = free_port()
+    conf = (
+        TWO.format(p1=sipp.port, p2=dead)
+        .replace(
+            f"contact=sip:user2@127.0.0.1:{dead}\n",
+            f"contact=sip:user2@127.0.0.1:{dead}\\;transport=tcp\n",
+        )
+        .replace("transport=local\naors=user2", "aors=user2")
+    )
+    conf += "[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n"
+    service = start_service(admin_conf(), files={"pjsip.conf": conf})
+    with RawAmi(service.port) as ami:
+        login_for_events(ami)
+        ami.send(
+            b"Action: PJSIPQualify\r\nEndpoint: user1\r\n\r\nAction: PJSIPQualify\r\nEndpoint: user2\r\n\r\n"
+        )
+        found = {status_of(e): e for e in events_until(ami, 2)}
+    assert set(found) == {b"Reachable", b"Unreachable"}
+    reachable = found[b"Reachable"]
+    assert f"URI: sip:user1@127.0.0.1:{sipp.port}\r\n".encode() in reachable
+    rtt = re.search(rb"RoundtripUsec: (\d+)", reachable)
+    assert rtt is not None
+    assert int(rtt.group(1)) > 0
+    assert b"AOR: user2\r\n" in found[b"Unreachable"]
+    assert sipp.finish() == 0
+
+
+def test_qualify_frequency_checks_registered_contacts(
+    start_service: StartService, uas: Uas
+) -> None:
+    conf = PJSIP.replace(
+        "[bob]\ntype=aor\nmax_contacts=2\n",
+        "[bob]\ntype=aor\nmax_contacts=2\nqualify_frequency=1\n",
+    )
+    service = start_service(admin_conf(), files={"pjsip.conf": conf})
+    with RawAmi(service.port) as ami:
+        login_for_events(ami)
+        reg = register(uas, service, hold_ms=3000, ooc="uas_options.xml")
+        statuses = [status_of(e) for e in events_until(ami, 2)]
+        assert statuses == [b"Created", b"Reachable"]
+        start, item, _complete = listing(service, b"Action: PJSIPShowContacts\r\n\r\n")
+    assert start.startswith(b"Response: Success")
+    assert b"\r\nStatus: Reachable\r\nRoundtripUsec: " in item
+    assert b"RoundtripUsec: N/A" not in item
+    assert reg.finish() == 0

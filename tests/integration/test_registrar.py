@@ -56,6 +56,7 @@ def register(
     protocol: str = "udp",
     hold_ms: int = 0,
     port: int | None = None,
+    ooc: str = "uas_notify.xml",
 ) -> Sipp:
     """Run SIPp's REGISTER scenario against the service; returns it (finished unless held)."""
     port = port or free_port()
@@ -68,7 +69,7 @@ def register(
             f"127.0.0.1:{service.sip_port(protocol)}",
             "-set", "user", user, "-set", "contact", contact, "-set", "expires", "600",
             "-au", user, "-ap", password, "-d", str(hold_ms), "-oocsf",
-            str(SCENARIOS / "uas_notify.xml"),
+            str(SCENARIOS / ooc),
         ),
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ from typing import Any
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.notify import Notifier
+from sipnotify.reachability import Reachability
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
 
@@ -85,6 +86,7 @@ class AmiContext:
     logins: Counter[str] = field(default_factory=Counter)
     shutting_down: bool = False
     notifier: Notifier | None = None
+    reachability: Reachability | None = None
 
     def release(self, session: SessionState) -> None:
         """Forget a closed session's login (for `allowmultiplelogin = no`)."""

@@ -13,8 +13,9 @@ from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip import strip_endpoint_prefix
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
-from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
-from sipnotify.notify import Notifier, NotifyError, Target, endpoint_targets, qualify_all
+from sipnotify.config.pjsip import Aor, Endpoint
+from sipnotify.notify import Notifier
+from sipnotify.reachability import Reachability, State
 from sipnotify.sip.registrar import Binding
 
 
@@ -124,16 +125,22 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     if notifier is not None:
         for name in notifier.config.aors:
             bindings += notifier.registered(name)
+    checker = ctx.reachability
     return _list(
         request,
         "A listing of Contacts follows, presented as ContactList events",
         "ContactList",
-        [_contact_fields(b) for b in bindings],
+        [_contact_fields(b, _state(checker, b)) for b in bindings],
         "No Contacts found\n",
     )
 
 
-def _contact_fields(binding: Binding) -> Fields:
+def _state(checker: Reachability | None, binding: Binding) -> State:
+    return checker.state(binding.aor, binding.uri) if checker else State("NonQualified")
+
+
+def _contact_fields(binding: Binding, state: State) -> Fields:
+    rtt = str(round(state.rtt * 1_000_000)) if state.status == "Reachable" and state.rtt else "N/A"
     return (
         ("ObjectType", "contact"),
         ("ObjectName", binding.id),
@@ -152,8 +159,8 @@ def _contact_fields(binding: Binding) -> Fields:
         ("UserAgent", binding.user_agent),
         ("ExpirationTime", str(int(binding.expires_at))),
         ("OutboundProxy", ""),
-        ("Status", "NonQualified"),
-        ("RoundtripUsec", "N/A"),
+        ("Status", state.status),
+        ("RoundtripUsec", rtt),
     )
 
 
@@ -167,21 +174,15 @@ def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
         return reply(replies.error(request, "Unable to retrieve endpoint\n"))
     if not notifier.config.endpoints[name].aors:
         return reply(replies.error(request, "No AoRs configured for endpoint\n"))
-    targets = _targets_or_none(notifier.config, name, notifier)
+    checker = ctx.reachability
 
     async def send(_emit: Emit) -> None:
-        await qualify_all(notifier, targets)
+        if checker is not None:
+            await checker.qualify_endpoint(name)
 
     return Outcome(
         replies=(replies.success(request, "Endpoint found, will qualify"),), followup=send
     )
-
-
-def _targets_or_none(config: PjsipConfig, name: str, notifier: Notifier) -> list[Target]:
-    try:
-        return endpoint_targets(config, name, notifier.registered)
-    except NotifyError:
-        return []
 
 
 ACTIONS = (
