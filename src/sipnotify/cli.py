@@ -1,4 +1,4 @@
-"""The `sipnotify` command line: `serve`, `check-config` and `notify`.
+"""The `sipnotify` command line: `serve`, `check-config`, `notify` and `show`.
 
 Owns argument parsing, logging set-up and exit codes (0 fine, 1 configuration or start-up
 error, 2 wrong usage); the work itself is app.py's.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipnotify import __version__, app, client
+from sipnotify import __version__, app, client, show
 from sipnotify.config.parser import ConfigError
 from sipnotify.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 
@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
             help="where generated state is kept (default: %(default)s)",
         )
     _notify_arguments(commands)
+    _show_arguments(commands)
     serve.add_argument("--ami-port", type=int, help="listen for AMI on this port instead")
     serve.add_argument(
         "--sip-port", type=int, help="embedded defaults only: listen for SIP on this port instead"
@@ -50,6 +51,29 @@ def _parser() -> argparse.ArgumentParser:
         help="least severe log level to print (default: %(default)s)",
     )
     return parser
+
+
+def _show_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show_command = commands.add_parser(
+        "show", help="list endpoints or registered contacts of a running sipnotify"
+    )
+    show_command.add_argument("what", choices=("endpoints", "contacts", "endpoint"))
+    show_command.add_argument("name", nargs="?", default="", help="the endpoint, for `endpoint`")
+    _ami_arguments(show_command)
+
+
+def _ami_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", default=os.environ.get("SIPNOTIFY_AMI_HOST", "127.0.0.1"))
+    command.add_argument(
+        "--port", type=int, default=int(os.environ.get("SIPNOTIFY_AMI_PORT", "5038"))
+    )
+    command.add_argument("--username", default=os.environ.get("SIPNOTIFY_USERNAME", DEFAULT_USER))
+    command.add_argument(
+        "--secret",
+        default=os.environ.get("SIPNOTIFY_SECRET"),
+        help="default: $SIPNOTIFY_SECRET, else the data directory's generated secret",
+    )
+    command.add_argument("--data-dir", type=Path, default=default_data_dir())
 
 
 def _notify_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,17 +88,7 @@ def _notify_arguments(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     notify.add_argument("--endpoint", action="append", default=[], metavar="NAME")
     notify.add_argument("--uri", action="append", default=[], metavar="URI")
-    notify.add_argument("--host", default=os.environ.get("SIPNOTIFY_AMI_HOST", "127.0.0.1"))
-    notify.add_argument(
-        "--port", type=int, default=int(os.environ.get("SIPNOTIFY_AMI_PORT", "5038"))
-    )
-    notify.add_argument("--username", default=os.environ.get("SIPNOTIFY_USERNAME", DEFAULT_USER))
-    notify.add_argument(
-        "--secret",
-        default=os.environ.get("SIPNOTIFY_SECRET"),
-        help="default: $SIPNOTIFY_SECRET, else the data directory's generated secret",
-    )
-    notify.add_argument("--data-dir", type=Path, default=default_data_dir())
+    _ami_arguments(notify)
     notify.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
 
 
@@ -82,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "notify":
         return _notify(args)
+    if args.command == "show":
+        return _show(args)
     return _serve_or_check(args)
 
 
@@ -119,21 +135,13 @@ def _notify(args: argparse.Namespace) -> int:
             print(f"sipnotify notify: --var {item!r} is not NAME=VALUE", file=sys.stderr)
             return 2
         variables.append((name, value))
-    secret = args.secret or read_secret(secret_path(args.data_dir))
+    secret = _secret(args)
     if secret is None:
-        print(
-            "sipnotify notify: no AMI secret: pass --secret, set SIPNOTIFY_SECRET, or start "
-            "`sipnotify serve` once on the embedded defaults",
-            file=sys.stderr,
-        )
         return 2
     request = client.Request(args.option, variables, args.endpoint, args.uri)
+    server = client.Server(args.host, args.port, args.username, secret)
     try:
-        reports = asyncio.run(
-            asyncio.wait_for(
-                client.notify(args.host, args.port, args.username, secret, request), args.timeout
-            )
-        )
+        reports = asyncio.run(asyncio.wait_for(client.notify(server, request), args.timeout))
     except (client.ClientError, TimeoutError) as exc:
         print(f"sipnotify notify: {exc or 'timed out'}", file=sys.stderr)
         return 1
@@ -141,6 +149,32 @@ def _notify(args: argparse.Namespace) -> int:
         for line in client.describe(report):
             print(line)
     return 0 if all(report.ok for report in reports) else 1
+
+
+def _secret(args: argparse.Namespace) -> str | None:
+    secret: str | None = args.secret or read_secret(secret_path(args.data_dir))
+    if secret is None:
+        print(
+            f"sipnotify {args.command}: no AMI secret: pass --secret, set SIPNOTIFY_SECRET, or "
+            "start `sipnotify serve` once on the embedded defaults",
+            file=sys.stderr,
+        )
+    return secret
+
+
+def _show(args: argparse.Namespace) -> int:
+    secret = _secret(args)
+    if secret is None:
+        return 2
+    server = client.Server(args.host, args.port, args.username, secret)
+    try:
+        lines, ok = asyncio.run(asyncio.wait_for(show.render(server, args.what, args.name), 30))
+    except (client.ClientError, TimeoutError) as exc:
+        print(f"sipnotify show: {exc or 'timed out'}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
 
 
 def _check(options: app.ServeOptions) -> int:

@@ -1,5 +1,6 @@
-"""A small AMI client for `sipnotify notify`: log in, send one PJSIPNotify per target (all at
-once), and collect each contact's answer from the result events, matched by ActionID.
+"""A small AMI client for `sipnotify notify` and `sipnotify show`: log in, send one
+PJSIPNotify per target (all at once) and collect each contact's answer from the result events,
+matched by ActionID; or run a list action and collect its items.
 
 Values given on the command line are escaped for Asterisk's `Variable:` splitting, so a
 comma, quote or backslash in a value arrives as written.
@@ -45,19 +46,74 @@ class Request:
     uris: Sequence[str]
 
 
-async def notify(
-    host: str, port: int, username: str, secret: str, request: Request
-) -> list[TargetReport]:
+@dataclass(frozen=True)
+class Server:
+    """Where the AMI server is and how to log in."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+async def notify(server: Server, request: Request) -> list[TargetReport]:
+    reader, writer = await _connect(server)
     try:
-        reader, writer = await asyncio.open_connection(host, port)
-    except OSError as exc:
-        raise ClientError(
-            f"cannot connect to AMI at {host}:{port}: {exc.strerror or exc}"
-        ) from None
-    try:
-        return await _converse(reader, writer, username, secret, request)
+        return await _converse(reader, writer, server.username, server.secret, request)
     finally:
         writer.close()
+
+
+async def listing(
+    server: Server, action: str, extra: Sequence[tuple[str, str]] = ()
+) -> list[AmiMessage]:
+    """The item events of a list action (`EventList: start` … `…Complete`); an AMI error
+    (such as `No Contacts found`) is an empty list."""
+    reader, writer = await _connect(server)
+    try:
+        messages = await _login(reader, writer, server.username, server.secret)
+        writer.write(encode([("Action", action), ("ActionID", "list"), *extra]))
+        answer = await messages.next()
+        items: list[AmiMessage] = []
+        if answer.get("Response") != "Success":
+            return items
+        while not (item := await messages.next()).get("Event").endswith("Complete"):
+            items.append(item)
+        return items
+    finally:
+        writer.close()
+
+
+async def _connect(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.open_connection(server.host, server.port)
+    except OSError as exc:
+        where = f"{server.host}:{server.port}"
+        raise ClientError(f"cannot connect to AMI at {where}: {exc.strerror or exc}") from None
+
+
+async def _login(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, username: str, secret: str
+) -> _Messages:
+    banner = await reader.readline()
+    if not banner.startswith(b"Asterisk Call Manager/"):
+        raise ClientError("the server did not greet as an AMI server")
+    writer.write(encode(_login_fields(username, secret)))
+    messages = _Messages(reader)
+    answer = await messages.next()
+    if answer.get("Response") != "Success":
+        raise ClientError(f"login failed: {answer.get('Message')}")
+    return messages
+
+
+def _login_fields(username: str, secret: str) -> list[tuple[str, str]]:
+    return [
+        ("Action", "Login"),
+        ("ActionID", "login"),
+        ("Username", username),
+        ("Secret", secret),
+        ("Events", "off"),
+    ]
 
 
 async def _converse(
@@ -67,17 +123,9 @@ async def _converse(
     secret: str,
     request: Request,
 ) -> list[TargetReport]:
-    banner = await reader.readline()
-    if not banner.startswith(b"Asterisk Call Manager/"):
-        raise ClientError("the server did not greet as an AMI server")
-    login = [("Action", "Login"), ("ActionID", "login"), ("Username", username)]
-    login += [("Secret", secret), ("Events", "off")]
     reports = _reports(request)
-    writer.write(encode(login) + b"".join(_action(i, r, request) for i, r in enumerate(reports)))
-    messages = _Messages(reader)
-    answer = await messages.next()
-    if answer.get("Response") != "Success":
-        raise ClientError(f"login failed: {answer.get('Message')}")
+    messages = await _login(reader, writer, username, secret)
+    writer.write(b"".join(_action(i, r, request) for i, r in enumerate(reports)))
     by_id = {str(i): report for i, report in enumerate(reports)}
     while not all(report.done for report in reports):
         _apply(await messages.next(), by_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import subprocess
+import sys
 import uuid
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
@@ -232,3 +234,34 @@ def test_a_flood_of_wrong_credentials_disturbs_nothing(
     assert result(event, "StatusCode") == "200"
     assert b"Total: 1\r\n" in complete  # the forged contact was never stored
     assert phone.finish() == 0
+
+
+def test_show_command_lists_endpoints_and_registered_contacts(
+    start_service: StartService, uas: Uas
+) -> None:
+    service = start(start_service)
+    reg = register(uas, service)
+    assert reg.finish() == 0
+
+    def show(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sipnotify", "show", *args, "--port", str(service.port),
+             "--secret", "s3cret"],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    endpoints = show("endpoints")
+    assert endpoints.returncode == 0, endpoints.stderr
+    lines = endpoints.stdout.splitlines()
+    assert lines[0].split() == ["Endpoint", "Transport", "AORs", "Contacts", "State"]
+    assert lines[1].split() == ["alice", "-", "alice", "0", "Unavailable"]
+    assert lines[2].split() == ["bob", "-", "bob", "1", "Not", "in", "use"]
+    contacts = show("contacts")
+    row = contacts.stdout.splitlines()[1].split()
+    assert row[:3] == ["bob", f"sip:bob@127.0.0.1:{reg.port}", "NonQualified"]
+    assert row[-1] == f"127.0.0.1:{reg.port}"
+    one = show("endpoint", "bob")
+    assert f"Contact: bob/sip:bob@127.0.0.1:{reg.port}" in one.stdout
+    missing = show("endpoint", "nobody")
+    assert missing.returncode == 1
+    assert missing.stdout.strip() == "Unable to retrieve endpoint nobody"

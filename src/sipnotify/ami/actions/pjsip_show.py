@@ -37,6 +37,11 @@ def _list(request: AmiMessage, start: str, event: str, items: list[Fields], empt
     return Outcome(replies=tuple(out))
 
 
+def _name(item: Endpoint | Aor) -> str:
+    """Asterisk's sorcery containers list objects sorted by name."""
+    return item.name
+
+
 def _yes(value: bool) -> str:
     return "true" if value else "false"
 
@@ -47,7 +52,7 @@ def _contacts_of(aor: Aor, registered: list[Binding]) -> list[str]:
 
 def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
-    endpoints = list(notifier.config.endpoints.values()) if notifier else []
+    endpoints = sorted(notifier.config.endpoints.values(), key=_name) if notifier else []
     items = [_endpoint_item(e, notifier) for e in endpoints if notifier]
     return _list(
         request,
@@ -84,7 +89,7 @@ def _endpoint_item(endpoint: Endpoint, notifier: Notifier) -> Fields:
 
 def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
-    aors = list(notifier.config.aors.values()) if notifier else []
+    aors = sorted(notifier.config.aors.values(), key=_name) if notifier else []
     items = [_aor_fields(a, notifier) for a in aors if notifier]
     return _list(
         request,
@@ -123,7 +128,7 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     notifier = ctx.notifier
     bindings = []
     if notifier is not None:
-        for name in notifier.config.aors:
+        for name in sorted(notifier.config.aors):
             bindings += notifier.registered(name)
     checker = ctx.reachability
     return _list(
