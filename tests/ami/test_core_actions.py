@@ -197,8 +197,12 @@ def test_list_commands() -> None:
         b"dialog. (Priv: system,all)\r\n"
         b"PJSIPQualify: Qualify a chan_pjsip endpoint. (Priv: system,reporting,all)\r\n"
         b"PJSIPShowAors: Lists PJSIP AORs. (Priv: system,all)\r\n"
+        b"PJSIPShowAuths: Lists PJSIP Auths. (Priv: system,all)\r\n"
         b"PJSIPShowContacts: Lists PJSIP Contacts. (Priv: system,all)\r\n"
-        b"PJSIPShowEndpoints: Lists PJSIP endpoints. (Priv: system,all)\r\n\r\n"
+        b"PJSIPShowEndpoint: Detail listing of an endpoint and its objects. (Priv: system,all)\r\n"
+        b"PJSIPShowEndpoints: Lists PJSIP endpoints. (Priv: system,all)\r\n"
+        b"PJSIPShowRegistrationsInbound: Lists PJSIP inbound registrations. (Priv: system,all)\r\n"
+        b"\r\n"
     )
 
 

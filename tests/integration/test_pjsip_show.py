@@ -229,3 +229,101 @@ def test_qualify_frequency_checks_registered_contacts(
     assert b"\r\nStatus: Reachable\r\nRoundtripUsec: " in item
     assert b"RoundtripUsec: N/A" not in item
     assert reg.finish() == 0
+
+
+SHOW_ENDPOINT = """[local]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+[user1]
+type=identify
+endpoint=user1
+match=127.0.0.1
+[user1]
+type=auth
+username=user1
+password=xxx
+[user1]
+type=aor
+max_contacts=1
+contact=sip:user1@127.0.0.1:5062,sip:user1@127.0.0.2:5063
+[user1]
+type=endpoint
+transport=local
+aors=user1
+auth=user1
+"""
+
+
+def test_show_endpoint_testsuite_scenario(start_service: StartService) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": SHOW_ENDPOINT})
+    messages = listing(
+        service, b"Action: PJSIPShowEndpoint\r\nActionID: 12345\r\nEndpoint: PJSIP/user1\r\n\r\n"
+    )
+    start, *items, complete = messages
+    assert start == (
+        b"Response: Success\r\nActionID: 12345\r\nEventList: start\r\n"
+        b"Message: Following are Events for each object associated with the Endpoint\r\n\r\n"
+    )
+    kinds = [i.split(b"\r\n")[0] for i in items]
+    assert kinds == [
+        b"Event: EndpointDetail", b"Event: AorDetail", b"Event: AuthDetail",
+        b"Event: TransportDetail", b"Event: IdentifyDetail",
+        b"Event: ContactStatusDetail", b"Event: ContactStatusDetail",
+    ]  # fmt: skip
+    endpoint, aor, auth, transport, identify, *statuses = items
+    assert (
+        b"\r\nContext: default\r\nAors: user1\r\nAuth: user1\r\nOutboundAuth: \r\nTransport: local\r\n"
+        in endpoint
+    )
+    assert b"\r\nContacts: user1/sip:user1@127.0.0.1:5062,user1/sip:user1@127.0.0.2:5063\r\n" in aor
+    assert b"\r\nTotalContacts: 2\r\nContactsRegistered: 0\r\nEndpointName: user1\r\n" in aor
+    assert b"\r\nMaxContacts: 1\r\n" in aor
+    assert (
+        b"\r\nUsername: user1\r\nPassword: xxx\r\nMd5Cred: \r\nRealm: \r\nNonceLifetime: 32\r\nAuthType: userpass\r\n"
+        in auth
+    )
+    assert b"\r\nProtocol: udp\r\nBind: 127.0.0.1:0\r\n" in transport
+    assert b"\r\nVerifyServer: No\r\n" in transport
+    assert (
+        b"\r\nEndpoint: user1\r\nMatch: 127.0.0.1/255.255.255.255\r\nEndpointName: user1\r\n"
+        in identify
+    )
+    assert all(b"\r\nStatus: NonQualified\r\nRoundtripUsec: N/A\r\n" in s for s in statuses)
+    assert (
+        complete
+        == b"Event: EndpointDetailComplete\r\nActionID: 12345\r\nEventList: Complete\r\nListItems: 7\r\n\r\n"
+    )
+    for request, answer in (
+        (b"Action: PJSIPShowEndpoint\r\n\r\n", b"PJSIPShowEndpoint requires an endpoint name\n"),
+        (
+            b"Action: PJSIPShowEndpoint\r\nEndpoint: SIP/user1\r\n\r\n",
+            b"Unable to retrieve endpoint SIP/user1\n",
+        ),
+    ):
+        (error,) = listing(service, request)
+        assert error == b"Response: Error\r\nMessage: " + answer + b"\r\n\r\n"
+
+
+def test_show_auths_and_inbound_registrations(start_service: StartService, uas: Uas) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": PJSIP})
+    start, auth, complete = listing(service, b"Action: PJSIPShowAuths\r\n\r\n")
+    assert b"Message: A listing of Auths follows, presented as AuthList events\r\n" in start
+    assert auth.startswith(
+        b"Event: AuthList\r\nObjectType: auth\r\nObjectName: bob\r\nUsername: bob\r\n"
+    )
+    assert complete.endswith(b"ListItems: 1\r\n\r\n")
+    start, complete = listing(service, b"Action: PJSIPShowRegistrationsInbound\r\n\r\n")
+    assert b"Message: Following are Events for each Inbound registration\r\n" in start
+    assert (
+        complete
+        == b"Event: InboundRegistrationDetailComplete\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
+    )
+    reg = register(uas, service)
+    assert reg.finish() == 0
+    _start, detail, complete = listing(service, b"Action: PJSIPShowRegistrationsInbound\r\n\r\n")
+    assert detail.startswith(
+        b"Event: InboundRegistrationDetail\r\nObjectType: aor\r\nObjectName: bob\r\n"
+    )
+    assert re.search(rb"\r\nContacts: bob;@[0-9a-f]{32}\r\n", detail)
+    assert complete.endswith(b"ListItems: 1\r\n\r\n")

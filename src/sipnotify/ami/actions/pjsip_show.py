@@ -1,4 +1,6 @@
-"""PJSIPShowEndpoints, PJSIPShowAors, PJSIPShowContacts and PJSIPQualify (compat §3.6, §5.8).
+"""The PJSIP list actions (PJSIPShowEndpoints, PJSIPShowEndpoint, PJSIPShowAors,
+PJSIPShowAuths, PJSIPShowContacts, PJSIPShowRegistrationsInbound) and PJSIPQualify
+(compat §3.6, §5.8).
 
 Owns the list framing (a reply with `EventList: start`, one event per item with the ActionID
 right after `Event:` and no Privilege line, then `<Name>Complete` with `EventList: Complete`
@@ -8,27 +10,38 @@ captures show), and Asterisk's texts for empty lists and errors.
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip import strip_endpoint_prefix
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
-from sipnotify.config.pjsip import Aor, Endpoint
-from sipnotify.notify import Notifier
+from sipnotify.config.pjsip import Aor, Auth, Endpoint, Identify, Transport
+from sipnotify.notify import Notifier, aor_targets
 from sipnotify.reachability import Reachability, State
 from sipnotify.sip.registrar import Binding
 
 
-def _list(request: AmiMessage, start: str, event: str, items: list[Fields], empty: str) -> Outcome:
-    if not items:
+def _list(
+    request: AmiMessage, start: str, event: str, items: list[Fields], empty: str | None
+) -> Outcome:
+    """A list reply; with `empty` None an empty list is still a list (ListItems: 0)."""
+    if not items and empty is not None:
         return reply(replies.error(request, empty))
+    return _events(request, start, [(event, fields) for fields in items], f"{event}Complete")
+
+
+def _events(
+    request: AmiMessage, start: str, items: list[tuple[str, Fields]], complete: str
+) -> Outcome:
     action_id = request.get("ActionID")
     head: tuple[tuple[str, str], ...] = (("ActionID", action_id),) if action_id else ()
     out = [replies.response(request, "Success", start, eventlist="start")]
-    out += [(("Event", event), *head, *fields) for fields in items]
+    out += [(("Event", event), *head, *fields) for event, fields in items]
     out.append(
         (
-            ("Event", f"{event}Complete"),
+            ("Event", complete),
             *head,
             ("EventList", "Complete"),
             ("ListItems", str(len(items))),
@@ -37,7 +50,7 @@ def _list(request: AmiMessage, start: str, event: str, items: list[Fields], empt
     return Outcome(replies=tuple(out))
 
 
-def _name(item: Endpoint | Aor) -> str:
+def _name(item: Endpoint | Aor | Auth) -> str:
     """Asterisk's sorcery containers list objects sorted by name."""
     return item.name
 
@@ -145,7 +158,7 @@ def _state(checker: Reachability | None, binding: Binding) -> State:
 
 
 def _contact_fields(binding: Binding, state: State) -> Fields:
-    rtt = str(round(state.rtt * 1_000_000)) if state.status == "Reachable" and state.rtt else "N/A"
+    rtt = _rtt(state)
     return (
         ("ObjectType", "contact"),
         ("ObjectName", binding.id),
@@ -169,8 +182,170 @@ def _contact_fields(binding: Binding, state: State) -> Fields:
     )
 
 
+def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+    notifier = ctx.notifier
+    auths = sorted(notifier.config.auths.values(), key=_name) if notifier else []
+    return _list(
+        request,
+        "A listing of Auths follows, presented as AuthList events",
+        "AuthList",
+        [_auth_fields(a) for a in auths],
+        "No Auths found\n",
+    )
+
+
+def _auth_fields(auth: Auth) -> Fields:
+    return (
+        ("ObjectType", "auth"),
+        ("ObjectName", auth.name),
+        ("Username", auth.username),
+        ("Password", auth.password),
+        ("Md5Cred", auth.md5_cred),
+        ("Realm", auth.realm),
+        ("NonceLifetime", str(auth.nonce_lifetime)),
+        ("AuthType", auth.auth_type),
+    )
+
+
+def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+    """One InboundRegistrationDetail per AOR that has registrations; never an error."""
+    notifier = ctx.notifier
+    items: list[Fields] = []
+    if notifier is not None:
+        for aor in sorted(notifier.config.aors.values(), key=_name):
+            registered = notifier.registered(aor.name)
+            if registered:
+                ids = ",".join(b.id for b in registered)
+                items.append((*_aor_fields(aor, notifier)[:-1], ("Contacts", ids)))
+    return _list(
+        request,
+        "Following are Events for each Inbound registration",
+        "InboundRegistrationDetail",
+        items,
+        None,
+    )
+
+
+def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+    """EndpointDetail, then AorDetail, AuthDetail, TransportDetail, IdentifyDetail and
+    ContactStatusDetail for every object associated with the endpoint."""
+    raw = request.get("Endpoint")
+    if not raw:
+        return reply(replies.error(request, "PJSIPShowEndpoint requires an endpoint name\n"))
+    name = raw[6:] if raw[:6].lower() == "pjsip/" else raw  # only pjsip/ is stripped here
+    notifier = ctx.notifier
+    if notifier is None or name not in notifier.config.endpoints:
+        return reply(replies.error(request, f"Unable to retrieve endpoint {name}\n"))
+    items = _endpoint_details(notifier, notifier.config.endpoints[name], ctx.reachability)
+    return _events(
+        request,
+        "Following are Events for each object associated with the Endpoint",
+        items,
+        "EndpointDetailComplete",
+    )
+
+
+def _endpoint_details(
+    notifier: Notifier, endpoint: Endpoint, checker: Reachability | None
+) -> list[tuple[str, Fields]]:
+    config = notifier.config
+    items: list[tuple[str, Fields]] = [
+        ("EndpointDetail", _endpoint_fields(endpoint, _endpoint_item(endpoint, notifier)))
+    ]
+    owner = (("EndpointName", endpoint.name),)
+    statuses: list[tuple[str, Fields]] = []
+    for name in endpoint.aors:
+        aor = config.aors.get(name)
+        if aor is None:
+            continue
+        registered = notifier.registered(name)
+        total = len(aor.contacts) + len(registered)
+        counts = (("TotalContacts", str(total)), ("ContactsRegistered", str(len(registered))))
+        items.append(("AorDetail", (*_aor_fields(aor, notifier), *counts, *owner)))
+        for target in aor_targets(endpoint, aor, registered):
+            fields = _status_fields(aor, str(target.uri), endpoint, checker)
+            statuses.append(("ContactStatusDetail", fields))
+    items += [("AuthDetail", (*_auth_fields(config.auths[n]), *owner)) for n in endpoint.auth]
+    if endpoint.transport:
+        transport = _transport_fields(config.transports[endpoint.transport])
+        items.append(("TransportDetail", (*transport, *owner)))
+    for identify in sorted(config.identifies.values(), key=lambda i: i.name):
+        if identify.endpoint == endpoint.name:
+            items.append(("IdentifyDetail", _identify_fields(identify, endpoint.name)))
+    return items + statuses
+
+
+def _endpoint_fields(endpoint: Endpoint, summary: Fields) -> Fields:
+    """The endpoint's options that sipnotify reads, CamelCased as Asterisk names them."""
+    return (
+        ("ObjectType", "endpoint"),
+        ("ObjectName", endpoint.name),
+        ("Context", endpoint.context),
+        ("Aors", ",".join(endpoint.aors)),
+        ("Auth", ",".join(endpoint.auth)),
+        ("OutboundAuth", ",".join(endpoint.outbound_auth)),
+        ("Transport", endpoint.transport),
+        ("FromUser", endpoint.from_user),
+        ("FromDomain", endpoint.from_domain),
+        ("ContactUser", endpoint.contact_user),
+        ("OutboundProxy", endpoint.outbound_proxy),
+        ("UserEqPhone", _yes(endpoint.user_eq_phone)),
+        ("RewriteContact", _yes(endpoint.rewrite_contact)),
+        ("ForceRport", _yes(endpoint.force_rport)),
+        ("IdentifyBy", ",".join(endpoint.identify_by)),
+        *(f for f in summary if f[0] in ("DeviceState", "ActiveChannels")),
+    )
+
+
+def _transport_fields(transport: Transport) -> Fields:
+    return (
+        ("ObjectType", "transport"),
+        ("ObjectName", transport.name),
+        ("Protocol", transport.protocol),
+        ("Bind", transport.bind),
+        ("CaListFile", transport.ca_list_file),
+        ("CertFile", transport.cert_file),
+        ("PrivKeyFile", transport.priv_key_file),
+        ("VerifyServer", "Yes" if transport.verify_server else "No"),
+        ("Method", transport.method),
+    )
+
+
+def _identify_fields(identify: Identify, endpoint: str) -> Fields:
+    return (
+        ("ObjectType", "identify"),
+        ("ObjectName", identify.name),
+        ("Endpoint", identify.endpoint),
+        ("Match", ",".join(_netmask(n) for n in identify.match)),
+        ("EndpointName", endpoint),
+    )
+
+
+def _netmask(network: str) -> str:
+    """`127.0.0.1/32` as Asterisk prints it: `127.0.0.1/255.255.255.255`."""
+    net = ip_network(network)
+    return f"{net.network_address}/{net.netmask}" if net.version == 4 else network
+
+
+def _status_fields(aor: Aor, uri: str, endpoint: Endpoint, checker: Reachability | None) -> Fields:
+    state = checker.state(aor.name, uri) if checker else State("NonQualified")
+    return (
+        ("AOR", aor.name),
+        ("URI", uri),
+        ("Status", state.status),
+        ("RoundtripUsec", _rtt(state)),
+        ("EndpointName", endpoint.name),
+        ("QualifyFrequency", str(aor.qualify_frequency)),
+    )
+
+
+def _rtt(state: State) -> str:
+    reachable = state.status == "Reachable" and state.rtt is not None
+    return str(round((state.rtt or 0) * 1_000_000)) if reachable else "N/A"
+
+
 def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
-    """PJSIPQualify: OPTIONS to every contact of the endpoint; the answers are logged."""
+    """PJSIPQualify: OPTIONS to every contact of the endpoint; each answer is announced."""
     name = strip_endpoint_prefix(request.get("Endpoint"))
     notifier = ctx.notifier
     if not name:
@@ -199,6 +374,19 @@ ACTIONS = (
     ),
     Action("PJSIPShowAors", "Lists PJSIP AORs.", permissions.SYSTEM, show_aors),
     Action("PJSIPShowContacts", "Lists PJSIP Contacts.", permissions.SYSTEM, show_contacts),
+    Action("PJSIPShowAuths", "Lists PJSIP Auths.", permissions.SYSTEM, show_auths),
+    Action(
+        "PJSIPShowEndpoint",
+        "Detail listing of an endpoint and its objects.",
+        permissions.SYSTEM,
+        show_endpoint,
+    ),
+    Action(
+        "PJSIPShowRegistrationsInbound",
+        "Lists PJSIP inbound registrations.",
+        permissions.SYSTEM,
+        show_registrations,
+    ),
     Action(
         "PJSIPQualify",
         "Qualify a chan_pjsip endpoint.",
