@@ -20,11 +20,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/sipnotify serve
 
-## peers: the real peers the tests drive: sipp (Debian's sip-tester), socat (TLS in front
-## of sipp, whose Debian build has no TLS) and openssl (test certificates)
+## peers: the real peers the tests drive: sipp (Debian's sip-tester), baresip and sipsak
+## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS) and
+## openssl (test certificates)
 peers:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip"; \
+	command -v sipsak >/dev/null 2>&1 || missing="$$missing sipsak"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
