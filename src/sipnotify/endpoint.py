@@ -405,6 +405,7 @@ class SipEndpoint:
         status, reason, extra = self._answer(request, source, link.protocol)
         server_name = self._config.global_.user_agent
         response = make_response(request, status, reason, source, server=server_name, extra=extra)
+        source = self._reply_address(request, source, link)
         now = self._loop.time()
         self._send_effects(server.respond(status, serialize(response), now), link, source)
         if server.next_deadline() is None or server.next_deadline() == now:
@@ -412,6 +413,17 @@ class SipEndpoint:
             self._servers_txn.pop(key, None)
         else:
             self._arm(key, server.next_deadline())
+
+    def _reply_address(self, request: Request, source: Address, link: Link) -> Address:
+        """RFC 3261 §18.2.2 with RFC 3581: over UDP a response goes to the source address and,
+        with `rport` (or the endpoint's force_rport, Asterisk's default), the source port;
+        otherwise to the Via's sent-by port."""
+        via = request.top_via
+        if link.protocol != "udp" or via.param("rport") is not None:
+            return source
+        if self._registrar is None or self._registrar.force_rport(request, source[0]):
+            return source
+        return (source[0], via.port or 5060)
 
     def _answer(
         self, request: Request, source: Address, protocol: str

@@ -41,6 +41,12 @@ class Registrar:
         self._registry = registry
         self._secret = secrets.token_bytes(16)
 
+    def force_rport(self, request: Request, address: str) -> bool:
+        """Whether responses go to the source port even without `;rport` (the identified
+        endpoint's `force_rport`; yes for anyone unidentified, Asterisk's default)."""
+        endpoint = self._identify(request, address)
+        return endpoint is None or endpoint.force_rport
+
     def handle(self, request: Request, source: Source, now: float) -> Answer:
         endpoint = self._identify(request, source.address)
         challenge = self._authenticate(request, endpoint, int(now))

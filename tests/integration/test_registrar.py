@@ -10,6 +10,8 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.sipp import SCENARIOS, Sipp, header
@@ -265,3 +267,35 @@ def test_show_command_lists_endpoints_and_registered_contacts(
     missing = show("endpoint", "nobody")
     assert missing.returncode == 1
     assert missing.stdout.strip() == "Unable to retrieve endpoint nobody"
+
+
+@pytest.mark.parametrize(
+    ("force_rport", "rport", "answered_at_source"),
+    [("no", False, False), ("no", True, True), ("yes", False, True)],
+)
+def test_force_rport_decides_where_responses_go(
+    start_service: StartService, force_rport: str, rport: bool, answered_at_source: bool
+) -> None:
+    alice = "[alice]\ntype=endpoint\naors=alice\n"
+    conf = PJSIP.replace(alice, f"{alice}force_rport={force_rport}\n")
+    service = start_service(admin_conf(), files={"pjsip.conf": conf})
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sent_by,
+    ):
+        sender.bind(("127.0.0.1", 0))
+        sent_by.bind(("127.0.0.1", 0))
+        for sock in (sender, sent_by):
+            sock.settimeout(1)
+        via_port = sent_by.getsockname()[1]
+        request = (
+            f"REGISTER sip:127.0.0.1:{service.sip_port()} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{via_port};branch=z9hG4bK{uuid.uuid4().hex}"
+            + (";rport" if rport else "")
+            + "\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+            f"Call-ID: {uuid.uuid4()}\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@127.0.0.1:9>\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        sender.sendto(request.encode(), ("127.0.0.1", service.sip_port()))
+        listener = sender if answered_at_source else sent_by
+        assert listener.recv(65536).startswith(b"SIP/2.0 200 OK\r\n")
