@@ -71,30 +71,28 @@ def authorization(
     nc: int = 1,
 ) -> str:
     """The Authorization header value answering `challenge` for `method` on `uri`."""
-    digest = _HASHES[challenge.algorithm]
-
-    def h(text: str) -> str:
-        return digest(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-    if credentials.md5_ha1 is not None and challenge.algorithm == "MD5":
-        ha1 = credentials.md5_ha1.lower()
-    else:
-        ha1 = h(f"{credentials.username}:{challenge.realm}:{credentials.password}")
-    ha2 = h(f"{method}:{uri}")
+    qop = "auth" if "auth" in challenge.qop else ""
+    count = f"{nc:08x}"
+    response = digest_response(
+        challenge.algorithm,
+        credentials,
+        realm=challenge.realm,
+        method=method,
+        uri=uri,
+        nonce=challenge.nonce,
+        qop=qop,
+        nc=count,
+        cnonce=cnonce,
+    )
     parts = [
         f'username="{credentials.username}"',
         f'realm="{challenge.realm}"',
         f'nonce="{challenge.nonce}"',
         f'uri="{uri}"',
     ]
-    if "auth" in challenge.qop:
-        count = f"{nc:08x}"
-        response = h(f"{ha1}:{challenge.nonce}:{count}:{cnonce}:auth:{ha2}")
-        parts += [f'response="{response}"', f"algorithm={challenge.algorithm}"]
+    parts += [f'response="{response}"', f"algorithm={challenge.algorithm}"]
+    if qop:
         parts += [f'cnonce="{cnonce}"', "qop=auth", f"nc={count}"]
-    else:
-        response = h(f"{ha1}:{challenge.nonce}:{ha2}")
-        parts += [f'response="{response}"', f"algorithm={challenge.algorithm}"]
     if challenge.opaque is not None:
         parts.append(f'opaque="{challenge.opaque}"')
     return "Digest " + ", ".join(parts)
@@ -193,23 +191,49 @@ def parse_answer(value: str) -> Answer:
 def verify(answer: Answer, credentials: Credentials, method: str) -> bool:
     """Whether `answer` proves the password, computed over the digest `uri` exactly as the
     client sent it (it need not equal the Request-URI byte for byte)."""
-    digest = _HASHES.get(answer.algorithm)
-    if digest is None or answer.qop not in ("", "auth"):
+    if answer.algorithm not in _HASHES or answer.qop not in ("", "auth"):
         return False
+    expected = digest_response(
+        answer.algorithm,
+        credentials,
+        realm=answer.realm,
+        method=method,
+        uri=answer.uri,
+        nonce=answer.nonce,
+        qop=answer.qop,
+        nc=answer.nc,
+        cnonce=answer.cnonce,
+    )
+    return hmac_equal(expected, answer.response)
+
+
+def digest_response(
+    algorithm: str,
+    credentials: Credentials,
+    *,
+    realm: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: str,
+    nc: str,
+    cnonce: str,
+) -> str:
+    """RFC 2617 §3.2.2.1 / RFC 7616 §3.4.1: KD(H(A1), nonce[:nc:cnonce:qop]:H(A2)), where
+    A1 = username:realm:password (or the stored MD5 HA1) and A2 = method:digest-uri."""
+    digest = _HASHES[algorithm]
 
     def h(text: str) -> str:
         return digest(text.encode("utf-8", "surrogateescape")).hexdigest()
 
-    if credentials.md5_ha1 is not None and answer.algorithm == "MD5":
+    if credentials.md5_ha1 is not None and algorithm == "MD5":
         ha1 = credentials.md5_ha1.lower()
     else:
-        ha1 = h(f"{credentials.username}:{answer.realm}:{credentials.password}")
-    ha2 = h(f"{method}:{answer.uri}")
-    if answer.qop:
-        expected = h(f"{ha1}:{answer.nonce}:{answer.nc}:{answer.cnonce}:auth:{ha2}")
-    else:
-        expected = h(f"{ha1}:{answer.nonce}:{ha2}")
-    return hmac_equal(expected, answer.response)
+        ha1 = h(f"{credentials.username}:{realm}:{credentials.password}")
+    ha2 = h(f"{method}:{uri}")
+    if qop:
+        return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return h(f"{ha1}:{nonce}:{ha2}")
 
 
 def hmac_equal(a: str, b: str) -> bool:
