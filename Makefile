@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers clean
+.PHONY: run test lint typecheck unit peers bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -47,6 +47,10 @@ unit: $(VENV)/.installed-test
 
 ## test: set up everything the tests need, then lint, type-check and test
 test: peers lint typecheck unit
+
+## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
+bench: $(VENV)/.installed peers
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

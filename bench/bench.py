@@ -1,0 +1,424 @@
+"""sipnotify benchmark: a real sipnotify process, real SIPp peers, on loopback.
+
+B1  NOTIFY throughput: N PJSIPNotify (Endpoint, Option=check-sync preset) pipelined over one
+    AMI session, and over 8 sessions at once, to a SIPp UAS that answers 200 and holds each call
+    4 s (so retransmissions are not new NOTIFYs); then a paced run at a fixed rate for reply and
+    result latencies. Figures: NOTIFY/s until every distinct NOTIFY is answered and reported, AMI
+    reply and result-event latency p50/p99, CPU seconds per 1,000 NOTIFYs, RSS before and after.
+B2  Fan-out: one PJSIPNotify to an endpoint with 1,000 contacts; seconds until all answered.
+B3  Registrations: SIPp REGISTER with digest at rising offered rates; the highest with no
+    failure, and the rate achieved.
+B4  Scale: 100,000 stored contacts (10,000 AORs x 10): RSS, start-up time, PJSIPShowContacts time.
+
+Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
+Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE.parent / "tests" / "integration" / "scenarios"
+PRESETS = HERE.parent / "src" / "sipnotify" / "defaults" / "pjsip_notify.conf"
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MANAGER = """[general]
+enabled = yes
+port = {port}
+bindaddr = 127.0.0.1
+[bench]
+secret = bench
+read = system
+write = system
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    ami_port: int
+    sip_port: int
+    started_in: float
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@contextmanager
+def service(pjsip: str, workdir: Path) -> Iterator[Service]:
+    config = workdir / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    ami_port, sip_port = free_port(), free_port()
+    (config / "manager.conf").write_text(MANAGER.format(port=ami_port))
+    (config / "pjsip.conf").write_text(pjsip.replace("{sip_port}", str(sip_port)))
+    shutil.copy(PRESETS, config / "pjsip_notify.conf")
+    log = (workdir / "service.log").open("wb")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sipnotify", "serve", "--config-dir", str(config),
+         "--data-dir", str(workdir / "data"), "--log-level", "WARNING"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        _wait_listening(ami_port, process, 120)
+        yield Service(process, ami_port, sip_port, time.monotonic() - started)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("sipnotify exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                probe.recv(64)
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("sipnotify did not start")
+
+
+@contextmanager
+def sipp(
+    scenario: str, calls: int, workdir: Path, *extra: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
+         "-m", str(calls), "-nostdin", "-buff_size", "8388608", "-timeout", "300s", *extra],
+        cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    time.sleep(0.3)
+    try:
+        yield port, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+class Ami:
+    """A minimal asyncio AMI client that timestamps every reply and result event."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.buffer = b""
+
+    @classmethod
+    async def open(cls, port: int) -> Ami:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
+        ami = cls(reader, writer)
+        await reader.readline()
+        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: off\r\n\r\n")
+        assert b"Authentication accepted" in await ami.message()
+        return ami
+
+    async def message(self) -> bytes:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = await self.reader.read(1 << 20)
+            if not chunk:
+                raise ConnectionError("AMI closed")
+            self.buffer += chunk
+        message, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        return message
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def notify_action(index: int, endpoint: str = "phone") -> bytes:
+    return (
+        b"Action: PJSIPNotify\r\nActionID: %d\r\nEndpoint: %s\r\nOption: polycom-check-cfg\r\n\r\n"
+        % (index, endpoint.encode())
+    )
+
+
+async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[float]]:
+    """Send the actions (all at once, or `pace` per second); record reply and completion
+    latencies until every action has completed (bounded by a timeout)."""
+    ami = await Ami.open(port)
+    sent: dict[int, float] = {}
+    replies: list[float] = []
+    results: list[float] = []
+    failures = 0
+
+    async def send() -> None:
+        if pace is None:
+            now = time.perf_counter()
+            ami.writer.write(b"".join(notify_action(i) for i in ids))
+            sent.update(dict.fromkeys(ids, now))
+            return
+        start = time.perf_counter()
+        for n, i in enumerate(ids):
+            due = start + n / pace
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[i] = time.perf_counter()
+            ami.writer.write(notify_action(i))
+
+    sender = asyncio.ensure_future(send())
+    remaining = len(ids)
+    while remaining:
+        message = await asyncio.wait_for(ami.message(), 120)
+        now = time.perf_counter()
+        head, _, rest = message.partition(b"\r\n")
+        action_id = int(rest.split(b"ActionID: ", 1)[1].split(b"\r\n", 1)[0])
+        if head == b"Response: Success":
+            replies.append(now - sent[action_id])
+        elif head == b"Event: PJSIPNotifyComplete":
+            results.append(now - sent[action_id])
+            failures += b"Failed: 0" not in message
+            remaining -= 1
+        elif head == b"Response: Error":
+            raise RuntimeError(message.decode(errors="replace"))
+    await sender
+    ami.close()
+    return {"replies": replies, "results": results, "failures": [float(failures)]}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+PHONE = """[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:{sip_port}
+[phone]
+type=aor
+contact=sip:phone@127.0.0.1:{uas}
+[phone]
+type=endpoint
+aors=phone
+"""
+
+
+def b1(
+    workdir: Path, count: int, sessions: int, pace: float | None, seconds: float
+) -> dict[str, float]:
+    total = int(pace * seconds) if pace else count
+    with sipp("uas_notify_hold.xml", total, workdir) as (uas, peer):
+        with service(PHONE.replace("{uas}", str(uas)), workdir / f"b1-{sessions}-{pace}") as svc:
+            rss_before, cpu_before = svc.rss_mb(), svc.cpu_seconds()
+            started = time.perf_counter()
+            chunks = [range(s, total, sessions) for s in range(sessions)]
+
+            async def run_all() -> list[dict[str, list[float]]]:
+                return await asyncio.gather(
+                    *(drive(svc.ami_port, c, pace and pace / sessions) for c in chunks)
+                )
+
+            runs = asyncio.run(run_all())
+            elapsed = time.perf_counter() - started
+            cpu = svc.cpu_seconds() - cpu_before
+            rss_after = svc.rss_mb()
+        peer.wait(timeout=60)
+    replies = [x for r in runs for x in r["replies"]]
+    results = [x for r in runs for x in r["results"]]
+    return {
+        "notifies": total,
+        "sessions": sessions,
+        "offered_per_s": pace or 0.0,
+        "notify_per_s": total / elapsed,
+        "failed": sum(r["failures"][0] for r in runs),
+        "reply_p50_ms": 1000 * percentile(replies, 0.5),
+        "reply_p99_ms": 1000 * percentile(replies, 0.99),
+        "result_p50_ms": 1000 * percentile(results, 0.5),
+        "result_p99_ms": 1000 * percentile(results, 0.99),
+        "cpu_s_per_1000": 1000 * cpu / total,
+        "rss_before_mb": rss_before,
+        "rss_after_mb": rss_after,
+        "sipp_rc": float(peer.returncode if peer.returncode is not None else -1),
+    }
+
+
+def b2(workdir: Path, contacts: int = 1000) -> dict[str, float]:
+    with sipp("uas_notify.xml", contacts, workdir) as (uas, peer):
+        lines = ",".join(f"sip:u{i}@127.0.0.1:{uas}" for i in range(contacts))
+        pjsip = PHONE.replace("contact=sip:phone@127.0.0.1:{uas}", f"contact={lines}")
+        with service(pjsip, workdir / "b2") as svc:
+
+            async def once() -> float:
+                ami = await Ami.open(svc.ami_port)
+                start = time.perf_counter()
+                ami.writer.write(notify_action(1))
+                while not (await asyncio.wait_for(ami.message(), 120)).startswith(
+                    b"Event: PJSIPNotifyComplete"
+                ):
+                    pass
+                ami.close()
+                return time.perf_counter() - start
+
+            seconds = asyncio.run(once())
+        peer.wait(timeout=60)
+    return {"contacts": contacts, "seconds_all_answered": seconds}
+
+
+REGISTRAR = """[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:{sip_port}
+[bob]
+type=auth
+username=bob
+password=secret
+[bob]
+type=aor
+max_contacts=1
+remove_existing=yes
+[bob]
+type=endpoint
+aors=bob
+auth=bob
+"""
+
+
+def b3(workdir: Path, rates: list[int], seconds: int) -> dict[str, float]:
+    best = 0.0
+    achieved = 0.0
+    with service(REGISTRAR, workdir / "b3") as svc:
+        for rate in rates:
+            calls = rate * seconds
+            port = free_port()
+            started = time.perf_counter()
+            done = subprocess.run(
+                ["sipp", f"127.0.0.1:{svc.sip_port}", "-sf", str(SCENARIOS / "uac_register.xml"),
+                 "-i", "127.0.0.1", "-p", str(port), "-m", str(calls), "-r", str(rate),
+                 "-nostdin", "-set", "user", "bob", "-set", "contact", f"sip:bob@127.0.0.1:{port}",
+                 "-set", "expires", "600", "-au", "bob", "-ap", "secret", "-d", "0",
+                 "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
+                cwd=workdir, capture_output=True, timeout=seconds * 12 + 30, check=False,
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            if done.returncode != 0:
+                break
+            best, achieved = float(rate), calls / elapsed
+    return {"highest_offered_without_failure": best, "achieved_per_s": achieved}
+
+
+def b4(workdir: Path, aors: int = 10_000, per_aor: int = 10) -> dict[str, float]:
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from sipnotify.sip.registrar import Binding  # noqa: PLC0415 (the package under test)
+    from sipnotify.storage.sqlite import SqliteContactStore  # noqa: PLC0415
+
+    base = workdir / "b4"
+    store = SqliteContactStore(base / "data" / "contacts.sqlite3")
+    far = time.time() + 86400
+    store.change(
+        [Binding(aor=f"a{a}", uri=f"sip:a{a}-{c}@10.0.{c}.{a % 250}", expires_at=far,
+                 endpoint=f"a{a}", via_addr="10.0.0.1", via_port=5060)
+         for a in range(aors) for c in range(per_aor)],
+        [],
+    )  # fmt: skip
+    store.close()
+    sections = "".join(
+        f"[a{a}]\ntype=aor\nmax_contacts={per_aor}\n[a{a}]\ntype=endpoint\naors=a{a}\n"
+        for a in range(aors)
+    )
+    pjsip = f"[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:{{sip_port}}\n{sections}"
+    with service(pjsip, base) as svc:
+        rss = svc.rss_mb()
+
+        async def show() -> tuple[float, int]:
+            ami = await Ami.open(svc.ami_port)
+            start = time.perf_counter()
+            ami.writer.write(b"Action: PJSIPShowContacts\r\nActionID: 1\r\n\r\n")
+            items = 0
+            while not (await asyncio.wait_for(ami.message(), 300)).startswith(
+                b"Event: ContactListComplete"
+            ):
+                items += 1
+            ami.close()
+            return time.perf_counter() - start, items - 1
+
+        seconds, listed = asyncio.run(show())
+        startup = svc.started_in
+    return {
+        "contacts": aors * per_aor,
+        "listed": listed,
+        "rss_mb": rss,
+        "startup_s": startup,
+        "show_contacts_s": seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="B1,B2,B3,B4")
+    parser.add_argument("--notifies", type=int, default=20_000)
+    parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
+    parser.add_argument("--rates", default="500,1000,2000,3000,4000")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    wanted = set(args.only.upper().split(","))
+    results: dict[str, object] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "kernel": platform.release()},
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sipnotify-bench-") as tmp:
+        work = Path(tmp)
+        if "B1" in wanted:
+            results["B1_one_session"] = b1(work, args.notifies, 1, None, 0)
+            results["B1_eight_sessions"] = b1(work, args.notifies, 8, None, 0)
+            results["B1_paced"] = b1(work, 0, 1, args.pace, 5.0)
+        if "B2" in wanted:
+            results["B2_fan_out"] = b2(work)
+        if "B3" in wanted:
+            results["B3_registrations"] = b3(work, [int(r) for r in args.rates.split(",")], 5)
+        if "B4" in wanted:
+            results["B4_scale"] = b4(work)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps(results, indent=2))
+    print(f"results: {path}")
+    for name, values in results.items():
+        if isinstance(values, dict):
+            print(f"{name:22} " + "  ".join(f"{k}={_fmt(v)}" for k, v in values.items()))
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
