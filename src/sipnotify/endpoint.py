@@ -51,6 +51,8 @@ MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 # after 2*T1, so phones that never answer cannot stall the others.
 WINDOW = 512
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
+# Deadlines this close together are handled in one wake-up of the shared timer.
+TIMER_SLACK = 0.01
 Address = tuple[str, int]
 Build = Callable[[int, tuple[tuple[str, str], ...]], Request]
 Link = UdpTransport | StreamConnection
@@ -333,7 +335,7 @@ class SipEndpoint:
         if deadline is None:
             return
         heapq.heappush(self._heap, (deadline, next(self._seq), key))
-        if self._armed_at is None or deadline < self._armed_at:
+        if self._armed_at is None or deadline < self._armed_at - TIMER_SLACK:
             if self._timer is not None:
                 self._timer.cancel()
             self._armed_at = deadline
@@ -342,7 +344,7 @@ class SipEndpoint:
     def _fire(self) -> None:
         self._timer = self._armed_at = None
         now = self._loop.time()
-        while self._heap and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] <= now + TIMER_SLACK:
             _, _, key = heapq.heappop(self._heap)
             self._due(key, now)
         if self._heap:
@@ -354,13 +356,13 @@ class SipEndpoint:
         client = self._clients.get(key)
         if client is not None:
             deadline = client.txn.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._apply(client, client.txn.on_timer(now))
+            if deadline is not None and deadline <= now + TIMER_SLACK:
+                self._apply(client, client.txn.on_timer(max(now, deadline)))
                 self._arm(key, client.txn.next_deadline())
             return
         server = self._servers_txn.get(key)
         if server is not None:
-            server.on_timer(now)
+            server.on_timer(now + TIMER_SLACK)
             if server.next_deadline() is None:
                 del self._servers_txn[key]
             else:
@@ -382,10 +384,7 @@ class SipEndpoint:
             self._on_request(message, source, link)
 
     def _on_response(self, response: Response) -> None:
-        try:
-            key = (response.top_via.branch, response.cseq.method)
-        except ParseError:
-            return
+        key = (_branch(response.header("Via") or ""), response.cseq.method)
         client = self._clients.get(key)
         if client is None:
             return  # a stray or late response: the transaction is gone
@@ -584,3 +583,15 @@ def _minimum(context: ssl.SSLContext, method: str) -> None:
     }
     if method in versions:
         context.minimum_version = versions[method]
+
+
+def _branch(via: str) -> str:
+    """The top Via's branch, cheaply: responses are matched on it (RFC 3261 §17.1.3)."""
+    start = via.find(";branch=")
+    if start < 0:
+        return ""
+    start += len(";branch=")
+    end = start
+    while end < len(via) and via[end] not in ";, \t":
+        end += 1
+    return via[start:end]

@@ -63,6 +63,7 @@ _CANONICAL = {
         "Retry-After",
     )
 }
+_KNOWN = frozenset(_CANONICAL.values())
 _LIST_HEADERS = frozenset(
     ("via", "route", "record-route", "contact", "allow", "supported", "require", "path")
 )
@@ -82,6 +83,11 @@ class _Message:
 
     def header(self, name: str) -> str | None:
         """The first value of a header (whole line for list headers), or None."""
+        if name in _KNOWN:  # known names are always stored in their canonical spelling
+            for key, value in self.headers:
+                if key == name:
+                    return value
+            return None
         wanted = name.lower()
         for key, value in self.headers:
             if key.lower() == wanted:

@@ -21,7 +21,8 @@ def format_params(params: Params) -> str:
 def parse_params(text: str) -> Params:
     """`;a=1;b` → (("a", "1"), ("b", None)); quoted values keep their quotes."""
     out: list[tuple[str, str | None]] = []
-    for raw in _split_outside_quotes(text, ";"):
+    pieces = text.split(";") if '"' not in text else _split_outside_quotes(text, ";")
+    for raw in pieces:
         piece = raw.strip()
         if not piece:
             continue
@@ -202,6 +203,9 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
 
 def split_header_values(text: str) -> list[str]:
     """Split a comma-separated header value (Via, Route, Contact…) outside quotes and <>."""
+    if "," not in text:
+        stripped = text.strip()
+        return [stripped] if stripped else []
     parts: list[str] = []
     depth = 0
     quoted = False
