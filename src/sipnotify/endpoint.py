@@ -49,7 +49,7 @@ MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
 # and the retransmissions that follow make it worse. A slot frees on the first response, or
 # after 2*T1, so phones that never answer cannot stall the others.
-WINDOW = 512
+WINDOW = 128
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
 # Deadlines this close together are handled in one wake-up of the shared timer.
 TIMER_SLACK = 0.01
