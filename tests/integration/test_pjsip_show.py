@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from sipnotify.sip.registrar import Binding
+from sipnotify.storage.sqlite import SqliteContactStore
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
 from tests.integration.ports import free_port
 from tests.integration.sipp import header
@@ -327,3 +330,45 @@ def test_show_auths_and_inbound_registrations(start_service: StartService, uas: 
     )
     assert re.search(rb"\r\nContacts: bob;@[0-9a-f]{32}\r\n", detail)
     assert complete.endswith(b"ListItems: 1\r\n\r\n")
+
+
+def test_a_list_larger_than_the_output_cap_streams_in_order(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    """20,000 contacts (~10 MB of events, over the 8 MiB unsent-output cap) arrive whole and in
+    order, and a request pipelined behind the list is answered after it."""
+    data = tmp_path / "big-data"
+    store = SqliteContactStore(data / "contacts.sqlite3")
+    aors, per = 2000, 10
+    store.change(
+        [Binding(aor=f"a{a}", uri=f"sip:a{a}-{c}@10.0.0.{c}", expires_at=4e9, endpoint=f"a{a}")
+         for a in range(aors) for c in range(per)],
+        [],
+    )  # fmt: skip
+    store.close()
+    sections = "".join(
+        f"[a{a}]\ntype=aor\nmax_contacts={per}\n[a{a}]\ntype=endpoint\naors=a{a}\n"
+        for a in range(aors)
+    )
+    conf = "[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n" + sections
+    service = start_service(
+        admin_conf(), files={"pjsip.conf": conf}, extra_args=("--data-dir", str(data))
+    )
+    with RawAmi(service.port) as ami:
+        ami.login()
+        ami.sock.settimeout(60)
+        ami.send(
+            b"Action: PJSIPShowContacts\r\nActionID: big\r\n\r\nAction: Ping\r\nActionID: after\r\n\r\n"
+        )
+        assert ami.message().startswith(
+            b"Response: Success\r\nActionID: big\r\nEventList: start\r\n"
+        )
+        items = 0
+        while (message := ami.message()).startswith(b"Event: ContactList\r\n"):
+            items += 1
+        assert items == aors * per
+        assert (
+            message
+            == b"Event: ContactListComplete\r\nActionID: big\r\nEventList: Complete\r\nListItems: 20000\r\n\r\n"
+        )
+        assert ami.message().startswith(b"Response: Success\r\nActionID: after\r\nPing: Pong\r\n")

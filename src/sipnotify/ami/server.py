@@ -123,6 +123,10 @@ class AmiConnection(asyncio.Protocol):
         self._eof = False
         self._closing = False
         self._following = 0
+        self._exclusive: asyncio.Task[None] | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._sink = _Sink(self)
 
     @property
     def busy(self) -> bool:
@@ -130,10 +134,14 @@ class AmiConnection(asyncio.Protocol):
 
     @property
     def _held(self) -> bool:
-        """Whether requests must wait: a delayed reply, a closed or unread session, or as
-        many actions still reporting as a session may have."""
+        """Whether requests must wait: a delayed reply, a list still streaming, a closed or
+        unread session, or as many actions still reporting as a session may have."""
         return bool(
-            self._delayed or self._closing or self._write_paused or self._following >= MAX_FOLLOWUPS
+            self._delayed
+            or self._exclusive
+            or self._closing
+            or self._write_paused
+            or self._following >= MAX_FOLLOWUPS
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -165,6 +173,8 @@ class AmiConnection(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._exclusive is not None:
+            self._exclusive.cancel()
         if exc is not None:
             log.debug("AMI connection from %s lost: %s", self._session.peer, exc)
         self._closing = True
@@ -183,12 +193,14 @@ class AmiConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._drained.clear()
         self._flow()
         timeout = self._session.writetimeout_ms / 1000
         self._write_timer = self._loop.call_later(timeout, self._not_reading)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._drained.set()
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
@@ -230,17 +242,28 @@ class AmiConnection(asyncio.Protocol):
             self._write(encode(fields))
         if outcome.close:
             self.close()
-        task = self._server.follow(outcome, self._emit)
-        if task is not None:
-            self._following += 1
-            task.add_done_callback(self._followed)
+        task = self._server.follow(outcome, self._sink)
+        if task is None:
+            return
+        self._following += 1
+        task.add_done_callback(self._followed)
+        if outcome.exclusive:
+            self._exclusive = task
 
-    def _followed(self, _task: asyncio.Task[None]) -> None:
+    def _followed(self, task: asyncio.Task[None]) -> None:
         self._following -= 1
-        if self._following == MAX_FOLLOWUPS - 1:
+        if task is self._exclusive:
+            self._exclusive = None
+            self._run()
+        elif self._following == MAX_FOLLOWUPS - 1:
             self._run()
 
-    def _emit(self, fields: Fields) -> None:
+    async def drained(self) -> None:
+        """Until the client has read enough (at once unless writing is paused); the follow-ups
+        of a closed session wait here until they are cancelled."""
+        await self._drained.wait()
+
+    def emit(self, fields: Fields) -> None:
         self._write(encode(fields))
 
     def _write(self, data: bytes) -> None:
@@ -292,3 +315,16 @@ class AmiConnection(asyncio.Protocol):
             self._session.writetimeout_ms,
         )
         self.abort()
+
+
+class _Sink:
+    """A follow-up's way back to its session (ami.session.Emit)."""
+
+    def __init__(self, connection: AmiConnection) -> None:
+        self._connection = connection
+
+    def __call__(self, fields: Fields) -> None:
+        self._connection.emit(fields)
+
+    async def drain(self) -> None:
+        await self._connection.drained()

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.config.manager import ManagerConfig
@@ -43,19 +43,31 @@ class SessionState:
         )
 
 
-Emit = Callable[[Fields], None]
+class Emit(Protocol):
+    """Where a follow-up sends messages: to its own session."""
+
+    def __call__(self, fields: Fields) -> None: ...
+
+    async def drain(self) -> None:
+        """Wait until the session's client has read enough of what was sent."""
+        ...
+
+
 Followup = Callable[[Emit], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What to send, after how long, whether to close the connection afterwards, and work
-    that goes on after the reply and may send more messages to this session (`followup`)."""
+    that goes on after the reply and may send more messages to this session (`followup`).
+    An `exclusive` follow-up holds the session's later requests until it is done, so that
+    its messages (a long list) are not interleaved with other replies."""
 
     replies: tuple[Fields, ...]
     delay: float = 0.0
     close: bool = False
     followup: Followup | None = None
+    exclusive: bool = False
 
 
 Handler = Callable[["AmiContext", SessionState, AmiMessage], Outcome]

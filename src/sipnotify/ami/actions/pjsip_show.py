@@ -10,6 +10,8 @@ captures show), and Asterisk's texts for empty lists and errors.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from ipaddress import ip_network
 
 from sipnotify import permissions
@@ -22,32 +24,48 @@ from sipnotify.notify import Notifier, aor_targets
 from sipnotify.reachability import Reachability, State
 from sipnotify.sip.registrar import Binding
 
+STREAM_BATCH = 256  # list items written between waits for the client to read
+
 
 def _list(
-    request: AmiMessage, start: str, event: str, items: list[Fields], empty: str | None
+    request: AmiMessage, start: str, event: str, items: Iterable[Fields], empty: str | None
 ) -> Outcome:
     """A list reply; with `empty` None an empty list is still a list (ListItems: 0)."""
-    if not items and empty is not None:
+    iterator = iter(items)
+    first = next(iterator, None)
+    if first is None and empty is not None:
         return reply(replies.error(request, empty))
-    return _events(request, start, [(event, fields) for fields in items], f"{event}Complete")
+    rest = iterator if first is None else itertools.chain((first,), iterator)
+    return _events(request, start, ((event, fields) for fields in rest), f"{event}Complete")
 
 
 def _events(
-    request: AmiMessage, start: str, items: list[tuple[str, Fields]], complete: str
+    request: AmiMessage, start: str, items: Iterable[tuple[str, Fields]], complete: str
 ) -> Outcome:
+    """The start reply now; the items and the completion event stream after it, waiting for
+    the client to read (a list of 100,000 contacts is tens of megabytes), while the session's
+    later requests wait, so nothing is interleaved with the list."""
     action_id = request.get("ActionID")
     head: tuple[tuple[str, str], ...] = (("ActionID", action_id),) if action_id else ()
-    out = [replies.response(request, "Success", start, eventlist="start")]
-    out += [(("Event", event), *head, *fields) for event, fields in items]
-    out.append(
-        (
-            ("Event", complete),
-            *head,
-            ("EventList", "Complete"),
-            ("ListItems", str(len(items))),
+
+    async def stream(emit: Emit) -> None:
+        count = 0
+        for event, fields in items:
+            emit((("Event", event), *head, *fields))
+            count += 1
+            if count % STREAM_BATCH == 0:
+                await emit.drain()
+        emit(
+            (
+                ("Event", complete),
+                *head,
+                ("EventList", "Complete"),
+                ("ListItems", str(count)),
+            )
         )
-    )
-    return Outcome(replies=tuple(out))
+
+    started = replies.response(request, "Success", start, eventlist="start")
+    return Outcome(replies=(started,), followup=stream, exclusive=True)
 
 
 def _name(item: Endpoint | Aor | Auth) -> str:
@@ -148,7 +166,7 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
         request,
         "A listing of Contacts follows, presented as ContactList events",
         "ContactList",
-        [_contact_fields(b, _state(checker, b)) for b in bindings],
+        (_contact_fields(b, _state(checker, b)) for b in bindings),
         "No Contacts found\n",
     )
 
