@@ -127,6 +127,7 @@ class AmiConnection(asyncio.Protocol):
         self._drained = asyncio.Event()
         self._drained.set()
         self._sink = _Sink(self)
+        self._out: list[bytes] = []
 
     @property
     def busy(self) -> bool:
@@ -212,6 +213,7 @@ class AmiConnection(asyncio.Protocol):
 
     def close(self) -> None:
         if self._transport is not None and not self._closing:
+            self._flush()
             self._closing = True
             self._transport.close()
 
@@ -267,10 +269,20 @@ class AmiConnection(asyncio.Protocol):
         self._write(encode(fields))
 
     def _write(self, data: bytes) -> None:
-        transport = self._transport
-        if transport is None or self._closing:
+        """Queue output; everything written in one turn of the loop goes out in one write."""
+        if self._transport is None or self._closing:
             return
-        transport.write(data)
+        self._out.append(data)
+        if len(self._out) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        transport = self._transport
+        if not self._out or transport is None or transport.is_closing():
+            self._out.clear()
+            return
+        transport.write(b"".join(self._out))
+        self._out.clear()
         if transport.get_write_buffer_size() > HARD_CAP:
             log.warning("AMI session from %s is not reading; dropped", self._session.peer)
             self.abort()
