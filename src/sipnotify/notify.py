@@ -10,6 +10,7 @@ through a `Sender`, reporting each contact's answer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
@@ -51,6 +52,12 @@ class NotifyContent:
     headers: tuple[tuple[str, str], ...]
     content_type: str | None = None
     body: str = ""
+
+
+@functools.lru_cache(maxsize=256)
+def preset_content(items: tuple[tuple[str, str], ...]) -> NotifyContent:
+    """A pjsip_notify.conf preset's content, built once (presets never change at run time)."""
+    return build_content(items, from_ami=False)
 
 
 def build_content(items: Iterable[tuple[str, str]], *, from_ami: bool) -> NotifyContent:
@@ -169,7 +176,10 @@ def uri_target(config: PjsipConfig, text: str) -> Target:
     return Target(endpoint=endpoint, uri=uri, label="")
 
 
+@functools.lru_cache(maxsize=65536)
 def _contact_uri(text: str) -> SipUri:
+    """A contact's URI; cached, since the same static and registered contacts are notified
+    over and over (SipUri is immutable)."""
     return parse_uri(text.strip().removeprefix("<").removesuffix(">"))
 
 

@@ -78,8 +78,7 @@ def _status_line(line: str, headers: tuple[tuple[str, str], ...]) -> Response:
     for name in _REQUIRED:
         if response.header(name) is None:
             raise ParseError(f"missing {name}")
-    response.top_via  # noqa: B018  (validates the Via)
-    parse_cseq(response.header("CSeq") or "")
+    parse_cseq(response.header("CSeq") or "")  # a response is matched on its Via branch and CSeq
     return response
 
 

@@ -17,8 +17,8 @@ from sipnotify.notify import (
     Notifier,
     NotifyError,
     Target,
-    build_content,
     endpoint_targets,
+    preset_content,
     uri_target,
 )
 
@@ -47,7 +47,7 @@ def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Out
     answer = _output(request, tuple(lines), ok=True)
     if not targets:
         return reply(answer)
-    content = build_content(preset.items, from_ami=False)
+    content = preset_content(preset.items)
     followup = reporter(ctx, ctx.notifier, targets, content, request.get("ActionID"))
     return Outcome(replies=(answer,), followup=followup)
 

@@ -29,6 +29,7 @@ from sipnotify.notify import (
     Target,
     build_content,
     endpoint_targets,
+    preset_content,
     uri_target,
 )
 
@@ -78,19 +79,20 @@ def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -
 def _prepare(
     notifier: Notifier, request: AmiMessage, option: str, endpoint: str, uri: str
 ) -> tuple[list[Target], NotifyContent]:
+    preset = None
     if option:
         preset = notifier.presets.find(option)
         if preset is None:
             raise NotifyError(f"Unable to find notify type '{option}'\n")
-        items = list(preset.items)
-    else:
-        items = split_variables(request.get_all("Variable"))
     if endpoint:
         name = strip_endpoint_prefix(endpoint)
         targets = endpoint_targets(notifier.config, name, notifier.registered)
     else:
         targets = [uri_target(notifier.config, uri)]
-    return targets, build_content(items, from_ami=not option)
+    if preset is not None:
+        return targets, preset_content(preset.items)
+    variables = split_variables(request.get_all("Variable"))
+    return targets, build_content(variables, from_ami=True)
 
 
 def reporter(
