@@ -26,7 +26,7 @@ log = logging.getLogger("sipnotify.ami")
 AMI_VERSION = "12.0.0"
 BANNER = f"Asterisk Call Manager/{AMI_VERSION}\r\n".encode()
 MAX_PENDING = 256  # decoded requests queued per session before reading pauses
-MAX_FOLLOWUPS = 1024  # actions still reporting (e.g. NOTIFYs awaiting answers) per session
+MAX_FOLLOWUPS = 256  # actions still reporting (e.g. NOTIFYs awaiting answers) per session
 HIGH_WATER = 256 * 1024  # bytes of unsent output before a session counts as not reading
 HARD_CAP = 8 * 1024 * 1024  # unsent output past which a session is dropped at once
 
