@@ -147,10 +147,6 @@ class NameAddr:
     def tag(self) -> str | None:
         return self.param("tag")
 
-    def with_param(self, name: str, value: str | None) -> NameAddr:
-        kept = tuple(p for p in self.params if p[0].lower() != name.lower())
-        return replace(self, params=(*kept, (name, value)))
-
     def __str__(self) -> str:
         display = f"{self.display} " if self.display else ""
         return f"{display}<{self.uri}>{format_params(self.params)}"
