@@ -395,18 +395,18 @@ class SipEndpoint:
     def _on_request(self, request: Request, source: Address, link: Link) -> None:
         via = request.top_via
         key = (via.branch, f"{via.host}:{via.port}", request.method)
+        reply_to = self._reply_address(request, source, link)
         existing = self._servers_txn.get(key)
         if existing is not None:
-            self._send_effects(existing.request_again(), link, source)
+            self._send_effects(existing.request_again(), link, reply_to)
             return
         server = NonInviteServer(reliable=link.protocol != "udp", timers=self._timers)
         self._servers_txn[key] = server
         status, reason, extra = self._answer(request, source, link.protocol)
         server_name = self._config.global_.user_agent
         response = make_response(request, status, reason, source, server=server_name, extra=extra)
-        source = self._reply_address(request, source, link)
         now = self._loop.time()
-        self._send_effects(server.respond(status, serialize(response), now), link, source)
+        self._send_effects(server.respond(status, serialize(response), now), link, reply_to)
         if server.next_deadline() is None or server.next_deadline() == now:
             server.on_timer(now)
             self._servers_txn.pop(key, None)
