@@ -417,7 +417,9 @@ def main() -> int:
 
 
 def _fmt(value: object) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 if __name__ == "__main__":

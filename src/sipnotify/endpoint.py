@@ -15,10 +15,12 @@ import heapq
 import itertools
 import logging
 import random
+import re
 import socket
 import ssl
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import ip_address
@@ -51,8 +53,12 @@ MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 # after 2*T1, so phones that never answer cannot stall the others.
 WINDOW = 128
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
+# Routes to IP addresses are remembered (the configuration does not change while running);
+# past this many the memory starts afresh, so arbitrary URIs cannot grow it without bound.
+ROUTE_CACHE = 4096
 # Deadlines this close together are handled in one wake-up of the shared timer.
 TIMER_SLACK = 0.01
+_BRANCH = re.compile(r";branch=([^;, \t]*)")
 Address = tuple[str, int]
 Build = Callable[[int, tuple[tuple[str, str], ...]], Request]
 Link = UdpTransport | StreamConnection
@@ -88,27 +94,94 @@ class Final:
     rtt: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """Where a request is headed before routing: the target URI, the endpoint's transport
+    section and outbound proxy, and the TCP/TLS flow the contact registered on, if any."""
+
+    uri: SipUri
+    transport: str = ""
+    proxy: str = ""
+    flow: tuple[str, Address] | None = None
+
+
+Done = Callable[[Final], None]
+Factory = Callable[[Local], Build]
+
+
+def _transport_error(exc: OSError) -> Final:
+    return Final(None, "", f"transport error: {exc.strerror or exc}", None)
+
+
+class _Exchange:
+    """One request from its first send to its final answer, across digest challenges: each
+    attempt is a client transaction with the next CSeq and a new branch, keeping the Call-ID
+    and From tag; at most MAX_CHALLENGES answered, and never the same nonce twice."""
+
+    __slots__ = (
+        "_answered",
+        "_build",
+        "_credentials",
+        "_done",
+        "_endpoint",
+        "_rounds",
+        "address",
+        "cseq",
+        "link",
+        "request",
+        "started",
+    )
+
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        build: Build,
+        destination: tuple[Link, Address],
+        *,
+        credentials: list[auth.Credentials],
+        done: Done,
+    ) -> None:
+        self._endpoint = endpoint
+        self._build = build
+        self._credentials = credentials
+        self._done = done
+        self._answered: set[str] = set()
+        self._rounds = 0
+        self.link, self.address = destination
+        self.cseq = random.randint(1, 65535)
+        self.started = 0.0
+        self.request = build(self.cseq, ())
+
+    def ended(self, outcome: Outcome) -> None:
+        """The current attempt's transaction reported: finish, or answer the challenge."""
+        response = outcome.response
+        if response is None:
+            self._done(Final(None, "", outcome.error, None))
+            return
+        final = Final(response.status, response.reason, None, time.perf_counter() - self.started)
+        if response.status not in (401, 407) or not self._credentials:
+            self._done(final)
+            return
+        authorization = _answer(response, self.request, self._credentials, self._answered)
+        self._rounds += 1
+        if not authorization or self._rounds > MAX_CHALLENGES:
+            self._done(final)
+            return
+        self.cseq += 1
+        self.request = self._build(self.cseq, authorization)
+        self._endpoint.transact(self)
+
+
 @dataclass(slots=True)
 class _Client:
+    """A client transaction in the table: its exchange, and its place in the window until
+    `slot_until` or the first response."""
+
     txn: NonInviteClient
-    link: Link
-    address: Address
-    future: asyncio.Future[Outcome]
-    slot: _Slot
-
-
-class _Slot:
-    """One place in the flow-control window, given back exactly once."""
-
-    def __init__(self, window: asyncio.Semaphore, loop: asyncio.AbstractEventLoop, hold: float):
-        self._window: asyncio.Semaphore | None = window
-        self._timer = loop.call_later(hold, self.release)
-
-    def release(self) -> None:
-        if self._window is not None:
-            self._window.release()
-            self._window = None
-            self._timer.cancel()
+    exchange: _Exchange
+    slot_until: float
+    holding: bool = True
+    lost: Callable[[asyncio.Future[None]], None] | None = None
 
 
 class SipEndpoint:
@@ -129,7 +202,10 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
         self._local_ips: dict[str, str] = {}
-        self._window = asyncio.Semaphore(WINDOW)
+        self._routes: dict[Hop, tuple[Local, Destination]] = {}  # hops to an IP address
+        self._inflight = 0
+        self._waiting: deque[_Exchange] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -171,39 +247,61 @@ class SipEndpoint:
         self._pool.close_all()
         if self._timer is not None:
             self._timer.cancel()
-        for client in self._clients.values():
-            if not client.future.done():
-                client.future.set_result(Outcome(error="shutting down"))
+        for task in self._tasks:
+            task.cancel()
+        stopped = Outcome(error="shutting down")
+        while self._waiting:
+            self._waiting.popleft().ended(stopped)
+        for key, client in list(self._clients.items()):
+            self._apply(key, client, [stopped])
 
     # -- routing ---------------------------------------------------------------------------
 
-    async def route(
-        self,
-        uri: SipUri,
-        *,
-        transport: str,
-        proxy: str,
-        flow: tuple[str, Address] | None = None,
-    ) -> tuple[Local, Destination]:
+    def _route_now(self, hop: Hop) -> tuple[Local, Destination] | None:
         """RFC 3263 without DNS records: the proxy's or the URI's host and port, over the
         endpoint's transport, else the URI's `transport=` (UDP by default, TLS for sips:).
+        None when the host is a name that must be resolved first (`_route`).
 
-        A contact that registered over TCP or TLS (`flow`) is reached over that connection
+        A contact that registered over TCP or TLS (`hop.flow`) is reached over that connection
         while it is open (RFC 5626-style flow reuse), wherever its Contact URI points."""
-        if flow is not None and self._pool.has(*flow):
-            return self._over_flow(*flow)
-        hop = parse_uri(proxy.strip().removeprefix("<").removesuffix(">")) if proxy else uri
-        chosen = self._transport_for(transport, hop)
-        protocol = chosen.protocol
-        port = hop.port or (5061 if protocol == "tls" else 5060)
-        host = hop.host.strip("[]")
-        address = (await self._resolve(host, port, protocol), port)
-        local_port = self._local_port(chosen)
+        if hop.flow is not None and self._pool.has(*hop.flow):
+            return self._over_flow(*hop.flow)
+        known = self._routes.get(hop)
+        if known is not None:
+            return known
+        chosen, host, port = self._next_hop(hop)
+        try:
+            address = str(ip_address(host))
+        except ValueError:
+            return None
+        routed = self._routes[hop] = self._routed(chosen, host, address, port)
+        if len(self._routes) > ROUTE_CACHE:
+            self._routes.clear()
+        return routed
+
+    async def _route(self, hop: Hop) -> tuple[Local, Destination]:
+        routed = self._route_now(hop)
+        if routed is not None:
+            return routed
+        chosen, host, port = self._next_hop(hop)
+        address = await self._resolve(host, port, chosen.protocol)
+        return self._routed(chosen, host, address, port)
+
+    def _next_hop(self, hop: Hop) -> tuple[Transport, str, int]:
+        proxy = hop.proxy
+        uri = parse_uri(proxy.strip().removeprefix("<").removesuffix(">")) if proxy else hop.uri
+        chosen = self._transport_for(hop.transport, uri)
+        port = uri.port or (5061 if chosen.protocol == "tls" else 5060)
+        return chosen, uri.host.strip("[]"), port
+
+    def _routed(
+        self, chosen: Transport, host: str, address: str, port: int
+    ) -> tuple[Local, Destination]:
         local_host = chosen.host
         if local_host in ("0.0.0.0", "::"):
-            local_host = self._source_ip(address[0])
-        local = Local(protocol=protocol, host=local_host, port=local_port)
-        return local, Destination(chosen.name, protocol, address, host)
+            local_host = self._source_ip(address)
+        local = Local(protocol=chosen.protocol, host=local_host, port=self._local_port(chosen))
+        return local, Destination(chosen.name, chosen.protocol, (address, port), host)
 
     def _over_flow(self, protocol: str, address: Address) -> tuple[Local, Destination]:
         chosen = next(t for t in self._config.transports.values() if t.protocol == protocol)
@@ -229,14 +327,11 @@ class SipEndpoint:
         return self._stream_ports.get(transport.name, transport.port)
 
     async def _resolve(self, host: str, port: int, protocol: str) -> str:
-        try:
-            return str(ip_address(host))
-        except ValueError:
-            kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-            infos = await self._loop.getaddrinfo(host, port, type=kind)
-            if not infos:
-                raise OSError(f"cannot resolve {host}") from None
-            return str(infos[0][4][0])
+        kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+        infos = await self._loop.getaddrinfo(host, port, type=kind)
+        if not infos:
+            raise OSError(f"cannot resolve {host}")
+        return str(infos[0][4][0])
 
     def _source_ip(self, destination: str) -> str:
         """The local address the kernel picks for `destination` (no packet is sent)."""
@@ -251,36 +346,45 @@ class SipEndpoint:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def request(
-        self, build: Build, destination: Destination, credentials: list[auth.Credentials]
-    ) -> Final:
-        """Send `build(cseq, auth_headers)` in a client transaction; answer 401/407 with
-        the credentials (a new CSeq and branch, the same Call-ID and tag), at most
-        MAX_CHALLENGES times and never twice for the same nonce."""
+    def submit(
+        self, hop: Hop, factory: Factory, credentials: list[auth.Credentials], done: Done
+    ) -> None:
+        """Route, build and send one request; `done` is called once with how it ended. The
+        common case (an address over UDP, or a connection already open) runs without a task;
+        a host name to resolve or a connection to open continues in one."""
         try:
+            routed = self._route_now(hop)
+        except OSError as exc:
+            done(_transport_error(exc))
+            return
+        if routed is not None:
+            local, destination = routed
+            link = self._open_link(destination)
+            if link is not None:
+                where = (link, destination.address)
+                build = factory(local)
+                self.transact(_Exchange(self, build, where, credentials=credentials, done=done))
+                return
+        task = self._loop.create_task(self._submit_later(hop, factory, credentials, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _submit_later(
+        self, hop: Hop, factory: Factory, credentials: list[auth.Credentials], done: Done
+    ) -> None:
+        try:
+            local, destination = await self._route(hop)
             link = await self._link(destination)
         except OSError as exc:
-            return Final(None, "", f"transport error: {exc.strerror or exc}", None)
-        cseq = random.randint(1, 65535)
-        authorization: tuple[tuple[str, str], ...] = ()
-        answered: set[str] = set()
-        final = Final(None, "", "too many authentication challenges", None)
-        for _ in range(MAX_CHALLENGES + 1):
-            request = build(cseq, authorization)
-            started = time.perf_counter()  # the loop's clock may tick in milliseconds
-            outcome = await self._transact(request, link, destination.address)
-            rtt = time.perf_counter() - started
-            response = outcome.response
-            if response is None:
-                return Final(None, "", outcome.error, None)
-            if response.status not in (401, 407) or not credentials:
-                return Final(response.status, response.reason, None, rtt)
-            final = Final(response.status, response.reason, None, rtt)
-            authorization = _answer(response, request, credentials, answered)
-            if not authorization:
-                return final
-            cseq += 1
-        return final
+            done(_transport_error(exc))
+            return
+        where = (link, destination.address)
+        self.transact(_Exchange(self, factory(local), where, credentials=credentials, done=done))
+
+    def _open_link(self, destination: Destination) -> Link | None:
+        if destination.protocol == "udp":
+            return self._udp[destination.transport]
+        return self._pool.open(destination.protocol, destination.address)
 
     async def _link(self, destination: Destination) -> Link:
         if destination.protocol == "udp":
@@ -295,39 +399,60 @@ class SipEndpoint:
             destination.server_name,
         )
 
-    async def _transact(self, request: Request, link: Link, address: Address) -> Outcome:
-        data = serialize(request)
+    def transact(self, exchange: _Exchange) -> None:
+        """Start the exchange's current request when the flow-control window has room."""
+        if self._inflight >= WINDOW:
+            self._waiting.append(exchange)
+            return
+        self._inflight += 1
+        self._start(exchange)
+
+    def _start(self, exchange: _Exchange) -> None:
+        request = exchange.request
+        link = exchange.link
+        now = self._loop.time()
         reliable = link.protocol != "udp"
-        txn = NonInviteClient(data, reliable=reliable, now=self._loop.time(), timers=self._timers)
-        key = (request.top_via.branch, request.method)
-        future: asyncio.Future[Outcome] = self._loop.create_future()
-        await self._window.acquire()
-        slot = _Slot(self._window, self._loop, 2 * self._timers.t1)
-        client = _Client(txn=txn, link=link, address=address, future=future, slot=slot)
+        txn = NonInviteClient(serialize(request), reliable=reliable, now=now, timers=self._timers)
+        key = (_branch(request.header("Via") or ""), request.method)
+        client = _Client(txn, exchange, now + 2 * self._timers.t1)
         self._clients[key] = client
-
-        def lost(_closed: asyncio.Future[None]) -> None:
-            error = "transport error: connection closed"
-            self._apply(client, txn.transport_error(error, self._loop.time()))
-
         if isinstance(link, StreamConnection):
-            link.closed.add_done_callback(lost)
-        self._apply(client, txn.start())
-        self._arm(key, txn.next_deadline())
-        try:
-            return await future
-        finally:
-            slot.release()
-            if isinstance(link, StreamConnection):
-                link.closed.remove_done_callback(lost)
-            self._clients.pop(key, None)
 
-    def _apply(self, client: _Client, effects: list[Effect]) -> None:
+            def lost(_closed: asyncio.Future[None]) -> None:
+                error = "transport error: connection closed"
+                self._apply(key, client, txn.transport_error(error, self._loop.time()))
+
+            client.lost = lost
+            link.closed.add_done_callback(lost)
+        exchange.started = time.perf_counter()  # the loop's clock may tick in milliseconds
+        self._apply(key, client, txn.start())
+        self._arm(key, txn.next_deadline())
+        self._arm(key, client.slot_until)
+
+    def _apply(self, key: Key, client: _Client, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Transmit):
-                client.link.send(effect.data, client.address)
-            elif not client.future.done():
-                client.future.set_result(effect)
+                client.exchange.link.send(effect.data, client.exchange.address)
+            elif self._clients.get(key) is client:
+                self._finish(key, client)
+                client.exchange.ended(effect)
+
+    def _finish(self, key: Key, client: _Client) -> None:
+        del self._clients[key]
+        self._release(client)
+        link = client.exchange.link
+        if client.lost is not None and isinstance(link, StreamConnection):
+            link.closed.remove_done_callback(client.lost)
+
+    def _release(self, client: _Client) -> None:
+        """Give the client's place in the window back (once), and start whoever waits."""
+        if not client.holding:
+            return
+        client.holding = False
+        self._inflight -= 1
+        while self._waiting and self._inflight < WINDOW:
+            self._inflight += 1
+            self._start(self._waiting.popleft())
 
     # -- the one timer ---------------------------------------------------------------------
 
@@ -355,10 +480,13 @@ class SipEndpoint:
     def _due(self, key: Key, now: float) -> None:
         client = self._clients.get(key)
         if client is not None:
+            if client.holding and client.slot_until <= now + TIMER_SLACK:
+                self._release(client)
             deadline = client.txn.next_deadline()
             if deadline is not None and deadline <= now + TIMER_SLACK:
-                self._apply(client, client.txn.on_timer(max(now, deadline)))
-                self._arm(key, client.txn.next_deadline())
+                self._apply(key, client, client.txn.on_timer(max(now, deadline)))
+                if key in self._clients:
+                    self._arm(key, client.txn.next_deadline())
             return
         server = self._servers_txn.get(key)
         if server is not None:
@@ -388,9 +516,10 @@ class SipEndpoint:
         client = self._clients.get(key)
         if client is None:
             return  # a stray or late response: the transaction is gone
-        client.slot.release()
-        self._apply(client, client.txn.receive(response, self._loop.time()))
-        self._arm(key, client.txn.next_deadline())
+        self._release(client)
+        self._apply(key, client, client.txn.receive(response, self._loop.time()))
+        if key in self._clients:
+            self._arm(key, client.txn.next_deadline())
 
     def _on_request(self, request: Request, source: Address, link: Link) -> None:
         via = request.top_via
@@ -587,11 +716,5 @@ def _minimum(context: ssl.SSLContext, method: str) -> None:
 
 def _branch(via: str) -> str:
     """The top Via's branch, cheaply: responses are matched on it (RFC 3261 §17.1.3)."""
-    start = via.find(";branch=")
-    if start < 0:
-        return ""
-    start += len(";branch=")
-    end = start
-    while end < len(via) and via[end] not in ";, \t":
-        end += 1
-    return via[start:end]
+    found = _BRANCH.search(via)
+    return found.group(1) if found is not None else ""

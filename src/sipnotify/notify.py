@@ -14,13 +14,13 @@ import functools
 import itertools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
-from sipnotify.endpoint import Destination, Final, Local
+from sipnotify.endpoint import Done, Factory, Final, Hop, Local
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
@@ -202,21 +202,9 @@ class NotifyResult:
 class Sender(Protocol):
     """What sending needs from the SIP endpoint (endpoint.SipEndpoint implements it)."""
 
-    async def route(
-        self,
-        uri: SipUri,
-        *,
-        transport: str,
-        proxy: str,
-        flow: tuple[str, tuple[str, int]] | None = None,
-    ) -> tuple[Local, Destination]: ...
-
-    async def request(
-        self,
-        build: Callable[[int, tuple[tuple[str, str], ...]], Request],
-        destination: Destination,
-        credentials: list[Credentials],
-    ) -> Final: ...
+    def submit(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials], done: Done
+    ) -> None: ...
 
 
 def request_factory(
@@ -332,56 +320,12 @@ def credentials_for(endpoint: Endpoint, config: PjsipConfig) -> list[Credentials
     return found
 
 
-async def send_all(
-    sender: Sender,
-    targets: list[Target],
-    content: NotifyContent,
-    config: PjsipConfig,
-    ids: Ids,
-) -> AsyncIterator[NotifyResult]:
-    """Send to every target at once; yield each result as it arrives."""
-    if len(targets) == 1:
-        yield await _send_one(sender, targets[0], content, config, ids)
-        return
-    tasks = [asyncio.ensure_future(_send_one(sender, t, content, config, ids)) for t in targets]
-    try:
-        for done in asyncio.as_completed(tasks):
-            yield await done
-    finally:
-        for task in tasks:
-            task.cancel()
+Report = Callable[[NotifyResult], None]
 
 
-async def _send_one(
-    sender: Sender, target: Target, content: NotifyContent, config: PjsipConfig, ids: Ids
-) -> NotifyResult:
+def _hop(target: Target) -> Hop:
     endpoint = target.endpoint
-    try:
-        local, destination = await sender.route(
-            target.uri,
-            transport=endpoint.transport,
-            proxy=endpoint.outbound_proxy,
-            flow=target.flow,
-        )
-    except OSError as exc:
-        return NotifyResult(
-            label=target.label,
-            uri=str(target.uri),
-            status=None,
-            reason="",
-            error=f"transport error: {exc.strerror or exc}",
-            rtt=None,
-        )
-    build = request_factory(target, content, local, config, ids=ids)
-    result = await sender.request(build, destination, credentials_for(endpoint, config))
-    return NotifyResult(
-        label=target.label,
-        uri=str(target.uri),
-        status=result.status,
-        reason=result.reason,
-        error=result.error,
-        rtt=result.rtt,
-    )
+    return Hop(target.uri, endpoint.transport, endpoint.outbound_proxy, target.flow)
 
 
 @dataclass(slots=True)
@@ -394,30 +338,39 @@ class Notifier:
     registered: Registered = no_registrations
     ids: Ids = field(default_factory=Ids)
 
-    def send(self, targets: list[Target], content: NotifyContent) -> AsyncIterator[NotifyResult]:
-        return send_all(self.sender, targets, content, self.config, self.ids)
+    def send(self, targets: list[Target], content: NotifyContent, report: Report) -> None:
+        """Send to every target at once; `report` gets each contact's result as it arrives
+        (possibly before this returns, for a contact that cannot be reached at all)."""
+        for target in targets:
+            self._send_one(target, content, report)
+
+    def _send_one(self, target: Target, content: NotifyContent, report: Report) -> None:
+        config, ids = self.config, self.ids
+        label, uri = target.label, str(target.uri)
+
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+            return request_factory(target, content, local, config, ids=ids)
+
+        def done(final: Final) -> None:
+            report(NotifyResult(label, uri, final.status, final.reason, final.error, final.rtt))
+
+        credentials = credentials_for(target.endpoint, config)
+        self.sender.submit(_hop(target), factory, credentials, done)
 
 
 async def qualify(notifier: Notifier, target: Target) -> Final:
     """An OPTIONS to the target (RFC 3261 §11); any final answer means it is reachable."""
-    endpoint = target.endpoint
-    try:
-        local, destination = await notifier.sender.route(
-            target.uri,
-            transport=endpoint.transport,
-            proxy=endpoint.outbound_proxy,
-            flow=target.flow,
-        )
-    except OSError as exc:
-        return Final(None, "", f"transport error: {exc.strerror or exc}", None)
-    build = request_factory(
-        target,
-        NotifyContent(headers=()),
-        local,
-        notifier.config,
-        method="OPTIONS",
-        ids=notifier.ids,
-    )
-    return await notifier.sender.request(
-        build, destination, credentials_for(endpoint, notifier.config)
-    )
+    config = notifier.config
+
+    def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+        empty = NotifyContent(headers=())
+        return request_factory(target, empty, local, config, method="OPTIONS", ids=notifier.ids)
+
+    answered: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
+
+    def done(final: Final) -> None:
+        if not answered.done():
+            answered.set_result(final)
+
+    notifier.sender.submit(_hop(target), factory, credentials_for(target.endpoint, config), done)
+    return await answered

@@ -11,7 +11,7 @@ of ours.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_LINE = 1024
 MAX_HEADERS = 128
@@ -29,14 +29,15 @@ class AmiMessage:
     """One request: header (name, value) pairs in the order received."""
 
     headers: Fields
+    _first: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        first = {name.lower(): value for name, value in reversed(self.headers)}
+        object.__setattr__(self, "_first", first)
 
     def get(self, name: str) -> str:
         """The first value of `name` (case-insensitive), or "" — astman_get_header()."""
-        key = name.lower()
-        for header, value in self.headers:
-            if header.lower() == key:
-                return value
-        return ""
+        return self._first.get(name.lower(), "")
 
     def get_all(self, name: str) -> list[str]:
         """Every value of `name`, in order."""
@@ -46,7 +47,7 @@ class AmiMessage:
     @property
     def action(self) -> str:
         """The first non-empty `Action` value (Asterisk skips empty ones for this header)."""
-        return next((value for value in self.get_all("action") if value), "")
+        return self.get("Action") or next((v for v in self.get_all("action") if v), "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class AmiServer:
         self.unauthenticated = 0
         self._connections: set[AmiConnection] = set()
         self._servers: list[asyncio.Server] = []
-        self._followups: set[asyncio.Task[None]] = set()
+        self._followups: set[asyncio.Future[None]] = set()
 
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Listen on host:port; returns the bound addresses."""
@@ -56,16 +56,16 @@ class AmiServer:
     def detach(self, connection: AmiConnection) -> None:
         self._connections.discard(connection)
 
-    def follow(self, outcome: Outcome, emit: Emit) -> asyncio.Task[None] | None:
+    def follow(self, outcome: Outcome, emit: Emit) -> asyncio.Future[None] | None:
         """Run an action's follow-up work; it may emit messages to its session later."""
         if outcome.followup is None:
             return None
-        task = asyncio.get_running_loop().create_task(outcome.followup(emit))
+        task = asyncio.ensure_future(outcome.followup(emit))
         self._followups.add(task)
         task.add_done_callback(self._followup_done)
         return task
 
-    def _followup_done(self, task: asyncio.Task[None]) -> None:
+    def _followup_done(self, task: asyncio.Future[None]) -> None:
         self._followups.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("AMI action follow-up failed", exc_info=task.exception())
@@ -123,7 +123,7 @@ class AmiConnection(asyncio.Protocol):
         self._eof = False
         self._closing = False
         self._following = 0
-        self._exclusive: asyncio.Task[None] | None = None
+        self._exclusive: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()
         self._drained.set()
         self._sink = _Sink(self)
@@ -252,7 +252,7 @@ class AmiConnection(asyncio.Protocol):
         if outcome.exclusive:
             self._exclusive = task
 
-    def _followed(self, task: asyncio.Task[None]) -> None:
+    def _followed(self, task: asyncio.Future[None]) -> None:
         self._following -= 1
         if task is self._exclusive:
             self._exclusive = None

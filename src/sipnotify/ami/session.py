@@ -7,6 +7,7 @@ who is logged in), plus the `Outcome` an action returns for the adapter to carry
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import Counter
@@ -53,7 +54,8 @@ class Emit(Protocol):
         ...
 
 
-Followup = Callable[[Emit], Coroutine[Any, Any, None]]
+# Work after the reply: a coroutine (run in a task) or a future completed by callbacks.
+Followup = Callable[[Emit], Coroutine[Any, Any, None] | asyncio.Future[None]]
 
 
 @dataclass(frozen=True, slots=True)

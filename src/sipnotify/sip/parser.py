@@ -7,12 +7,15 @@ between them, RFC 5626 §3.5.1), with bounds on header and body size.
 
 from __future__ import annotations
 
+import re
+
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
-_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+# RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _REQUIRED = ("To", "From", "CSeq", "Call-ID", "Via")
 
 
@@ -22,9 +25,15 @@ def parse_message(data: bytes) -> Message:
     lines = _unfold(head.decode("utf-8", "surrogateescape"))
     if not lines or not lines[0]:
         raise ParseError("empty message")
-    headers = tuple(_header(line) for line in lines[1:])
-    message = _start(lines[0], headers)
-    return _with_body(message, body)
+    headers: list[tuple[str, str]] = []
+    lengths: set[str] = set()
+    for line in lines[1:]:
+        name, value = _header(line)
+        if name == "Content-Length":
+            lengths.add(value.strip())
+        else:
+            headers.append((name, value))
+    return _start(lines[0], tuple(headers), _body(body, lengths))
 
 
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
@@ -38,6 +47,10 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 def _unfold(head: str) -> list[str]:
     """Join continuation lines (leading SP/HTAB) onto the previous header (RFC 3261 §7.3.1)."""
+    if "\n " not in head and "\n\t" not in head:
+        crlf = head.count("\r\n")
+        if crlf == head.count("\n") == head.count("\r"):  # no folding, no bare CR or LF
+            return head.split("\r\n")
     lines: list[str] = []
     for raw in head.replace("\r\n", "\n").split("\n"):
         if raw[:1] in (" ", "\t") and lines:
@@ -50,43 +63,62 @@ def _unfold(head: str) -> list[str]:
 def _header(line: str) -> tuple[str, str]:
     name, colon, value = line.partition(":")
     name = name.rstrip(" \t")
-    if not colon or not name or not set(name) <= _TOKEN:
+    if not colon or _TOKEN_RE.fullmatch(name) is None:
         raise ParseError(f"malformed header line {line[:40]!r}")
     return canonical_name(name), value.strip(" \t")
 
 
-def _start(line: str, headers: tuple[tuple[str, str], ...]) -> Message:
+def _body(body: bytes, lengths: set[str]) -> bytes:
+    """The body, cut to Content-Length, which has done its work and leaves the headers
+    (serialize() computes it again)."""
+    if not lengths:
+        return body
+    if len(lengths) > 1:
+        raise ParseError("conflicting Content-Length headers")
+    (text,) = lengths
+    if not text.isdigit():
+        raise ParseError(f"bad Content-Length {text!r}")
+    length = int(text)
+    if length > len(body):
+        raise ParseError("body shorter than Content-Length")
+    return body[:length]
+
+
+def _start(line: str, headers: tuple[tuple[str, str], ...], body: bytes) -> Message:
     if line.startswith("SIP/"):
-        return _status_line(line, headers)
+        return _status_line(line, headers, body)
     parts = line.split(" ")
-    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN or not parts[1]:
+    if len(parts) != 3 or _TOKEN_RE.fullmatch(parts[0]) is None or not parts[1]:
         raise ParseError(f"malformed request line {line[:60]!r}")
     method, uri, version = parts
     if version.upper() != "SIP/2.0":
         raise ParseError(f"unsupported version {version!r}", 505)
-    request = Request(method=method, uri=uri, headers=headers)
+    request = Request(method=method, uri=uri, headers=headers, body=body)
     _check_request(request)
     return request
 
 
-def _status_line(line: str, headers: tuple[tuple[str, str], ...]) -> Response:
+def _status_line(line: str, headers: tuple[tuple[str, str], ...], body: bytes) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if version.upper() != "SIP/2.0" or len(code) != 3 or not code.isdigit() or code[0] == "0":
         raise ParseError(f"malformed status line {line[:60]!r}")
-    response = Response(status=int(code), reason=reason, headers=headers)
-    for name in _REQUIRED:
-        if response.header(name) is None:
-            raise ParseError(f"missing {name}")
+    _check_required(headers)
+    response = Response(status=int(code), reason=reason, headers=headers, body=body)
     parse_cseq(response.header("CSeq") or "")  # a response is matched on its Via branch and CSeq
     return response
 
 
+def _check_required(headers: tuple[tuple[str, str], ...]) -> None:
+    present = {name for name, _ in headers}
+    for name in _REQUIRED:
+        if name not in present:
+            raise ParseError(f"missing {name}")
+
+
 def _check_request(request: Request) -> None:
     """RFC 3261 §8.2: the mandatory headers must be there and make sense."""
-    for name in _REQUIRED:
-        if request.header(name) is None:
-            raise ParseError(f"missing {name}")
+    _check_required(request.headers)
     cseq = parse_cseq(request.header("CSeq") or "")
     if cseq.method != request.method:
         raise ParseError("CSeq method does not match the request method")
@@ -95,30 +127,6 @@ def _check_request(request: Request) -> None:
     forwards = request.header("Max-Forwards")
     if forwards is not None and (not forwards.isdigit() or int(forwards) > 255):
         raise ParseError(f"bad Max-Forwards {forwards!r}")
-
-
-def _with_body(message: Message, body: bytes) -> Message:
-    values = {v.strip() for k, v in message.headers if k == "Content-Length"}
-    if len(values) > 1:
-        raise ParseError("conflicting Content-Length headers")
-    if not values:
-        return _replace_body(message, body)
-    (text,) = values
-    if not text.isdigit():
-        raise ParseError(f"bad Content-Length {text!r}")
-    length = int(text)
-    if length > len(body):
-        raise ParseError("body shorter than Content-Length")
-    return _replace_body(message, body[:length])
-
-
-def _replace_body(message: Message, body: bytes) -> Message:
-    """The body, cut to Content-Length, which has done its work and leaves the headers
-    (serialize() computes it again)."""
-    headers = tuple(h for h in message.headers if h[0] != "Content-Length")
-    if isinstance(message, Request):
-        return Request(method=message.method, uri=message.uri, headers=headers, body=body)
-    return Response(status=message.status, reason=message.reason, headers=headers, body=body)
 
 
 class StreamFramer:

@@ -58,6 +58,10 @@ class SipUri:
     port: int | None = None
     params: Params = ()
     headers: str | None = None
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", self._format())
 
     def param(self, name: str) -> str | None:
         return get_param(self.params, name)
@@ -73,6 +77,9 @@ class SipUri:
         return self.scheme == "sips"
 
     def __str__(self) -> str:
+        return self._text
+
+    def _format(self) -> str:
         userinfo = ""
         if self.user is not None:
             userinfo = self.user + (f":{self.password}" if self.password is not None else "") + "@"

@@ -88,6 +88,10 @@ class StreamPool:
         """Whether a connection to `address` over `protocol` is open now."""
         return (protocol, address) in self._connections
 
+    def open(self, protocol: str, address: Address) -> StreamConnection | None:
+        """The connection to `address` over `protocol` if one is open now."""
+        return self._connections.get((protocol, address))
+
     async def get(
         self,
         protocol: str,

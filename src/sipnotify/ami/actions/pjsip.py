@@ -8,6 +8,8 @@ each carrying the request's ActionID.
 
 from __future__ import annotations
 
+import asyncio
+
 from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
@@ -102,20 +104,29 @@ def reporter(
     content: NotifyContent,
     action_id: str,
 ) -> Followup:
-    """Send to every target; emit a PJSIPNotifyResult per contact, then the totals."""
+    """Send to every target; emit a PJSIPNotifyResult per contact, then the totals. Runs on
+    callbacks, not in a task: the follow-up is a future completed by the last result."""
 
-    async def report(emit: Emit) -> None:
-        succeeded = failed = 0
-        async for result in notifier.send(targets, content):
-            succeeded += result.ok
-            failed += not result.ok
+    def report(emit: Emit) -> asyncio.Future[None]:
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        counts = [0, 0]  # succeeded, failed
+
+        def one(result: NotifyResult) -> None:
+            counts[not result.ok] += 1
             emit(_event(ctx, "PJSIPNotifyResult", action_id, result_fields(result)))
-        totals = (
-            ("Total", str(len(targets))),
-            ("Succeeded", str(succeeded)),
-            ("Failed", str(failed)),
-        )
-        emit(_event(ctx, "PJSIPNotifyComplete", action_id, totals))
+            if counts[0] + counts[1] < len(targets):
+                return
+            totals = (
+                ("Total", str(len(targets))),
+                ("Succeeded", str(counts[0])),
+                ("Failed", str(counts[1])),
+            )
+            emit(_event(ctx, "PJSIPNotifyComplete", action_id, totals))
+            if not finished.done():
+                finished.set_result(None)
+
+        notifier.send(targets, content, one)
+        return finished
 
     return report
 
