@@ -229,28 +229,22 @@ def request_factory(
     request_uri = _request_uri(target.uri, endpoint)
     new_id = ids or Ids()
     call_id, tag = new_id(), new_id()
+    via_head = f"SIP/2.0/{local.protocol.upper()} {_host(local.host)}:{local.port};rport;branch="
+    fixed = (
+        ("From", f"<{from_uri}>;tag={tag}"),
+        ("To", f"<{target.uri.without_port()}>"),
+        ("Contact", contact),
+        ("Call-ID", call_id),
+    )
     route = (("Route", _bracket(endpoint.outbound_proxy)),) if endpoint.outbound_proxy else ()
-    extra = _trailing_headers(content, config)
     state = (("Subscription-State", "terminated"),) if method == "NOTIFY" else ()
+    trailing = (*state, *content.headers, *_trailing_headers(content, config))
+    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
 
     def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
-        branch = f"z9hG4bKPj{new_id()}"
-        sent_by = f"{_host(local.host)}:{local.port}"
-        via = f"SIP/2.0/{local.protocol.upper()} {sent_by};rport;branch={branch}"
-        headers = (
-            ("Via", via + via_suffix),
-            ("From", f"<{from_uri}>;tag={tag}"),
-            ("To", f"<{target.uri.without_port()}>"),
-            ("Contact", contact),
-            ("Call-ID", call_id),
-            ("CSeq", f"{cseq} {method}"),
-            *route,
-            *authorization,
-            *state,
-            *content.headers,
-            *extra,
-        )
-        body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+        via = ("Via", f"{via_head}z9hG4bKPj{new_id()}{via_suffix}")
+        sequence = ("CSeq", f"{cseq} {method}")
+        headers = (via, *fixed, sequence, *route, *authorization, *trailing)
         return Request(method=method, uri=request_uri, headers=headers, body=body)
 
     return build

@@ -6,6 +6,7 @@ masks (`Events:` / `EventMask:`), and the `Privilege:` text of events and ListCo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 SYSTEM = 1 << 0
@@ -88,6 +89,7 @@ def parse_event_mask(text: str) -> int | None:
     return parse_classes(text)
 
 
+@functools.cache
 def privilege_text(mask: int) -> str:
     """Asterisk's authority_to_str(): `system,all` for SYSTEM, `<none>` for 0."""
     names = [name for name, bit in CLASSES if mask & bit]

@@ -69,12 +69,12 @@ _LIST_HEADERS = frozenset(
 )
 
 
+_SPELLING = {**_CANONICAL, **COMPACT}
+
+
 def canonical_name(name: str) -> str:
     """The header's full, conventional spelling; unknown names keep theirs."""
-    lowered = name.lower()
-    if lowered in COMPACT:
-        return COMPACT[lowered]
-    return _CANONICAL.get(lowered, name)
+    return _SPELLING.get(name.lower(), name)
 
 
 class _Message:
