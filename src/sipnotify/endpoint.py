@@ -50,7 +50,8 @@ MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 # Flow control: at most this many requests may be waiting for their first response. A burst
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
 # and the retransmissions that follow make it worse. A slot frees on the first response, or
-# after 2*T1, so phones that never answer cannot stall the others.
+# after T1 (over UDP: at the first retransmission, Timer E), so phones that never answer cannot
+# stall the others.
 WINDOW = 128
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
 # Routes to IP addresses are remembered (the configuration does not change while running);
@@ -414,7 +415,7 @@ class SipEndpoint:
         reliable = link.protocol != "udp"
         txn = NonInviteClient(serialize(request), reliable=reliable, now=now, timers=self._timers)
         key = (_branch(request.header("Via") or ""), request.method)
-        client = _Client(txn, exchange, now + 2 * self._timers.t1)
+        client = _Client(txn, exchange, now + self._timers.t1)
         self._clients[key] = client
         if isinstance(link, StreamConnection):
 
@@ -427,7 +428,8 @@ class SipEndpoint:
         exchange.started = time.perf_counter()  # the loop's clock may tick in milliseconds
         self._apply(key, client, txn.start())
         self._arm(key, txn.next_deadline())
-        self._arm(key, client.slot_until)
+        if reliable:  # over UDP, Timer E falls due at the same time
+            self._arm(key, client.slot_until)
 
     def _apply(self, key: Key, client: _Client, effects: list[Effect]) -> None:
         for effect in effects:

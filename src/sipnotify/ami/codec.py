@@ -77,37 +77,39 @@ class AmiDecoder:
         """Consume `data`; return every message it completes, in order."""
         if self._partial:
             data = self._partial + data
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
+        cut = data.rfind(b"\n") + 1
+        self._partial = data[cut:]
         out: list[Incoming] = []
-        for raw in lines:
-            self._line(raw, out)
+        if cut:
+            # LF never occurs inside a UTF-8 sequence: decoding every complete line at once
+            # gives what decoding them one by one would.
+            text = data[: cut - 1].decode("utf-8", "surrogateescape")
+            ascii_only = text.isascii()
+            for line in text.split("\n"):
+                self._line(line, ascii_only, out)
         if len(self._partial) >= self._max_line:
             self._partial = b""
             self._too_long = self._skipping = True
         return out
 
-    def _line(self, raw: bytes, out: list[Incoming]) -> None:
+    def _line(self, line: str, ascii_only: bool, out: list[Incoming]) -> None:
         if self._skipping:
             self._skipping = False
             return
-        if len(raw) >= self._max_line:
+        size = len(line) if ascii_only else len(line.encode("utf-8", "surrogateescape"))
+        if size >= self._max_line:
             self._too_long = True
             return
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if raw:
-            self._header(raw)
-        else:
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line:
             out.append(self._finish())
-
-    def _header(self, raw: bytes) -> None:
-        self._lines += 1
-        if self._lines > self._max_headers:
             return
-        name, colon, value = raw.decode("utf-8", "surrogateescape").partition(":")
-        if colon:
-            self._headers.append((name, value.lstrip(_BLANKS)))
+        self._lines += 1
+        if self._lines <= self._max_headers:
+            name, colon, value = line.partition(":")
+            if colon:
+                self._headers.append((name, value.lstrip(_BLANKS)))
 
     def _finish(self) -> Incoming:
         message = AmiMessage(headers=tuple(self._headers))
