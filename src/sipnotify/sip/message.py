@@ -147,11 +147,15 @@ def serialize(message: Message) -> bytes:
     """The wire form. Content-Length is always computed, in pjsip's spelling (right-aligned in
     five characters; `Content-Length:  0` for no body)."""
     lines = [message.start_line()]
-    lines.extend(f"{k}: {v}" for k, v in message.headers if k.lower() != "content-length")
+    lines.extend(f"{k}: {v}" for k, v in message.headers if not _is_length(k))
     length = len(message.body)
     lines.append(f"Content-Length: {length:5d}" if length else "Content-Length:  0")
     head = "\r\n".join(lines) + "\r\n\r\n"
     return head.encode("utf-8", "surrogateescape") + message.body
+
+
+def _is_length(name: str) -> bool:
+    return len(name) == 14 and name.lower() == "content-length"
 
 
 @dataclass(frozen=True, slots=True)
