@@ -335,13 +335,14 @@ def test_show_auths_and_inbound_registrations(start_service: StartService, uas: 
 def test_a_list_larger_than_the_output_cap_streams_in_order(
     start_service: StartService, tmp_path: Path
 ) -> None:
-    """20,000 contacts (~10 MB of events, over the 8 MiB unsent-output cap) arrive whole and in
-    order, and a request pipelined behind the list is answered after it."""
+    """100,000 contacts (~50 MB of events, several times the 8 MiB unsent-output cap, so the
+    list must wait for the client to read) arrive whole and in order, and a request pipelined
+    behind the list is answered after it."""
     data = tmp_path / "big-data"
     store = SqliteContactStore(data / "contacts.sqlite3")
-    aors, per = 2000, 10
+    aors, per = 10_000, 10
     store.change(
-        [Binding(aor=f"a{a}", uri=f"sip:a{a}-{c}@10.0.0.{c}", expires_at=4e9, endpoint=f"a{a}")
+        [Binding(aor=f"a{a}", uri=f"sip:a{a}-{c}@10.0.{c}.{a % 250}", expires_at=4e9, endpoint=f"a{a}")
          for a in range(aors) for c in range(per)],
         [],
     )  # fmt: skip
@@ -369,6 +370,6 @@ def test_a_list_larger_than_the_output_cap_streams_in_order(
         assert items == aors * per
         assert (
             message
-            == b"Event: ContactListComplete\r\nActionID: big\r\nEventList: Complete\r\nListItems: 20000\r\n\r\n"
+            == b"Event: ContactListComplete\r\nActionID: big\r\nEventList: Complete\r\nListItems: 100000\r\n\r\n"
         )
         assert ami.message().startswith(b"Response: Success\r\nActionID: after\r\nPing: Pong\r\n")

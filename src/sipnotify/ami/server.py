@@ -261,8 +261,12 @@ class AmiConnection(asyncio.Protocol):
             self._run()
 
     async def drained(self) -> None:
-        """Until the client has read enough (at once unless writing is paused); the follow-ups
-        of a closed session wait here until they are cancelled."""
+        """Until the client has read enough; the follow-ups of a closed session wait here
+        until they are cancelled. What is queued is written first (output otherwise waits for
+        the end of the loop turn, and a list that never yields would queue whole), and the
+        loop turns once, so a long list does not hold up other sessions."""
+        self._flush()
+        await asyncio.sleep(0)
         await self._drained.wait()
 
     def emit(self, fields: Fields) -> None:
