@@ -28,6 +28,7 @@ class State(enum.Enum):
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
+    CONFIRMED = "Confirmed"  # INVITE server transactions only (RFC 3261 Figure 7)
     TERMINATED = "Terminated"
 
 

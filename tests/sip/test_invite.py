@@ -1,0 +1,91 @@
+"""RFC 3261 §17.2.1 INVITE server transaction, driven by a clock stepped by hand."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipnotify.sip.invite import InviteServer
+from sipnotify.sip.transaction import Outcome, State, Timers, Transmit
+
+T = Timers(t1=0.5, t2=4.0, t4=5.0)
+RINGING = b"SIP/2.0 180 Ringing\r\n\r\n"
+OK = b"SIP/2.0 200 OK\r\n\r\n"
+BUSY = b"SIP/2.0 486 Busy Here\r\n\r\n"
+
+
+def state_of(txn: InviteServer) -> State:
+    return txn.state
+
+
+def test_provisional_is_repeated_to_invite_retransmissions() -> None:
+    txn = InviteServer(reliable=False, timers=T)
+    assert txn.request_again(0.1) == []  # nothing sent yet
+    assert txn.respond(180, RINGING, 0.2) == [Transmit(RINGING)]
+    assert txn.request_again(0.7) == [Transmit(RINGING)]
+    assert state_of(txn) is State.PROCEEDING
+
+
+def test_2xx_ends_the_transaction_and_leaves_retransmission_to_the_call() -> None:
+    txn = InviteServer(reliable=False, timers=T)
+    assert txn.respond(200, OK, 1.0) == [Transmit(OK)]
+    assert state_of(txn) is State.TERMINATED
+    assert txn.next_deadline() is None
+
+
+def test_non_2xx_final_is_repeated_by_timer_g_until_ack() -> None:
+    txn = InviteServer(reliable=False, timers=T)
+    txn.respond(486, BUSY, 0.0)
+    assert state_of(txn) is State.COMPLETED
+    assert txn.on_timer(0.5) == [Transmit(BUSY)]  # Timer G: T1
+    assert txn.next_deadline() == 1.5  # then 2*T1
+    assert txn.request_again(1.0) == [Transmit(BUSY)]
+    assert txn.ack(1.2) == []
+    assert state_of(txn) is State.CONFIRMED
+    assert txn.next_deadline() == 1.2 + T.t4  # Timer I
+    assert txn.ack(1.3) == []  # copies absorbed
+    txn.on_timer(6.2)
+    assert state_of(txn) is State.TERMINATED
+
+
+def test_timer_h_gives_up_without_ack() -> None:
+    txn = InviteServer(reliable=False, timers=T)
+    txn.respond(486, BUSY, 0.0)
+    effects = []
+    while (deadline := txn.next_deadline()) is not None:
+        effects += txn.on_timer(deadline)
+    sends = [e for e in effects if isinstance(e, Transmit)]
+    assert effects[-1] == Outcome(error="timeout")
+    assert len(sends) == 10  # 0.5, 1.5, 3.5, 7.5, then every 4 s until 32 s
+    assert state_of(txn) is State.TERMINATED
+
+
+def test_reliable_transport_neither_repeats_nor_waits() -> None:
+    txn = InviteServer(reliable=True, timers=T)
+    txn.respond(486, BUSY, 0.0)
+    assert txn.next_deadline() == 32.0  # Timer H only
+    txn.ack(0.1)
+    assert txn.next_deadline() == 0.1  # Timer I is zero
+
+
+@given(
+    st.lists(st.sampled_from(["invite", "100", "180", "200", "486", "ack", "timer"]), max_size=30)
+)
+def test_any_input_sequence_reports_at_most_once(inputs: list[str]) -> None:
+    txn = InviteServer(reliable=False, timers=T)
+    now = 0.0
+    outcomes = 0
+    for step in inputs:
+        now += 0.3
+        if step == "invite":
+            effects = txn.request_again(now)
+        elif step == "ack":
+            effects = txn.ack(now)
+        elif step == "timer":
+            deadline = txn.next_deadline()
+            now = max(now, deadline or now)
+            effects = txn.on_timer(now)
+        else:
+            effects = txn.respond(int(step), step.encode(), now)
+        outcomes += sum(isinstance(e, Outcome) for e in effects)
+    assert outcomes <= 1
