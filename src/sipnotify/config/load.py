@@ -1,7 +1,8 @@
 """Read a configuration directory into one frozen `Config`.
 
-Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf; a missing
-one counts as empty, as in Asterisk) and where the embedded defaults live.
+Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf,
+extensions.conf; a missing one counts as empty, as in Asterisk) and where the embedded
+defaults live.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipnotify.config.extensions import Dialplan, load_extensions
 from sipnotify.config.manager import ManagerConfig, load_manager, named_acls
 from sipnotify.config.notify import NotifyPresets, load_notify
 from sipnotify.config.parser import (
@@ -30,6 +32,7 @@ class Config:
     manager: ManagerConfig
     notify: NotifyPresets
     pjsip: PjsipConfig
+    dialplan: Dialplan
     warnings: tuple[Diagnostic, ...]
 
 
@@ -48,6 +51,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     notify, notify_warnings = load_notify(notify_conf)
     pjsip_conf = parse_file(directory / "pjsip.conf")
     pjsip, pjsip_warnings = load_pjsip(pjsip_conf)
+    extensions_conf = parse_file(directory / "extensions.conf")
+    dialplan, dialplan_warnings = load_extensions(extensions_conf)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -57,7 +62,14 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *notify_warnings,
         *pjsip_conf.warnings,
         *pjsip_warnings,
+        *extensions_conf.warnings,
+        *dialplan_warnings,
     )
     return Config(
-        directory=directory, manager=manager, notify=notify, pjsip=pjsip, warnings=warnings
+        directory=directory,
+        manager=manager,
+        notify=notify,
+        pjsip=pjsip,
+        dialplan=dialplan,
+        warnings=warnings,
     )
