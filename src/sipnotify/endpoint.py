@@ -1,11 +1,11 @@
 """The SIP endpoint: where the sans-IO SIP core meets asyncio.
 
-Owns the transports of pjsip.conf, the table of client and server transactions with one
-timer for all of them (the core is given `now`; only this module reads the loop's clock),
-choosing a transport and local address for a destination, answering digest challenges with
-bounded rounds, and routing received messages: responses to their transaction, requests to
-their handler (OPTIONS is answered 200, methods not served yet 501). Bytes that cannot be
-parsed are answered 400 (or 413/505) when a response is possible, else dropped.
+Owns the transports of pjsip.conf, the client transactions and one timer for them and for
+the server side's (`uas.py`; the core is given `now`, only this module reads the loop's
+clock), choosing a transport and local address for a destination, answering digest
+challenges with bounded rounds, and routing received messages: responses to their
+transaction, requests to the server side. Bytes that cannot be parsed are answered 400 (or
+413/505) when a response is possible, else dropped.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from sipnotify.config.pjsip import PjsipConfig, Transport
 from sipnotify.registrar import Registrar
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request, Response, parse_via, serialize
+from sipnotify.sip.message import Request, Response, serialize
 from sipnotify.sip.parser import parse_message
-from sipnotify.sip.registrar import Source
+from sipnotify.sip.responses import bad_request
 from sipnotify.sip.transaction import (
     Effect,
     NonInviteClient,
-    NonInviteServer,
     Outcome,
     Timers,
     Transmit,
@@ -43,6 +42,7 @@ from sipnotify.sip.transaction import (
 from sipnotify.sip.uri import SipUri, parse_uri
 from sipnotify.transport.stream import StreamConnection, StreamPool
 from sipnotify.transport.udp import UdpTransport
+from sipnotify.uas import Uas
 
 log = logging.getLogger("sipnotify.sip")
 
@@ -188,7 +188,6 @@ class _Client:
 class SipEndpoint:
     def __init__(self, config: PjsipConfig, registrar: Registrar | None = None) -> None:
         self._config = config
-        self._registrar = registrar
         self._loop = asyncio.get_running_loop()
         t1 = config.system.timer_t1 / 1000
         self._timers = Timers(t1=t1, t2=max(4.0, t1), t4=5.0)
@@ -197,7 +196,12 @@ class SipEndpoint:
         self._servers: list[asyncio.Server] = []
         self._pool = StreamPool()
         self._clients: dict[Key, _Client] = {}
-        self._servers_txn: dict[Key, NonInviteServer] = {}
+        self.uas = Uas(
+            self,
+            timers=self._timers,
+            user_agent=config.global_.user_agent,
+            registrar=registrar,
+        )
         self._heap: list[tuple[float, int, Key]] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -456,6 +460,29 @@ class SipEndpoint:
             self._inflight += 1
             self._start(self._waiting.popleft())
 
+    # -- what the server side needs (uas.Host) ---------------------------------------------
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def arm(self, key: Key, deadline: float | None) -> None:
+        self._arm(key, deadline)
+
+    def contact_for(self, link: Link, peer: str) -> str:
+        """Our URI as `peer` reaches us over `link` (RFC 3261 §8.1.1.8), for Contact."""
+        if isinstance(link, UdpTransport):
+            host, port = link.host, link.port
+            protocol = "udp"
+        else:
+            chosen = next(
+                t for t in self._config.transports.values() if t.protocol == link.protocol
+            )
+            host, port, protocol = chosen.host, self._local_port(chosen), link.protocol
+        if host in ("0.0.0.0", "::"):
+            host = self._source_ip(peer)
+        suffix = "" if protocol == "udp" else f";transport={protocol.upper()}"
+        return f"sip:{_bracketed(host)}:{port}{suffix}"
+
     # -- the one timer ---------------------------------------------------------------------
 
     def _arm(self, key: Key, deadline: float | None) -> None:
@@ -490,13 +517,7 @@ class SipEndpoint:
                 if key in self._clients:
                     self._arm(key, client.txn.next_deadline())
             return
-        server = self._servers_txn.get(key)
-        if server is not None:
-            server.on_timer(now + TIMER_SLACK)
-            if server.next_deadline() is None:
-                del self._servers_txn[key]
-            else:
-                self._arm(key, server.next_deadline())
+        self.uas.due(key, now + TIMER_SLACK)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -511,7 +532,7 @@ class SipEndpoint:
         if isinstance(message, Response):
             self._on_response(message)
         else:
-            self._on_request(message, source, link)
+            self.uas.on_request(message, source, link, self._loop.call_soon)
 
     def _on_response(self, response: Response) -> None:
         key = (_branch(response.header("Via") or ""), response.cseq.method)
@@ -523,133 +544,11 @@ class SipEndpoint:
         if key in self._clients:
             self._arm(key, client.txn.next_deadline())
 
-    def _on_request(self, request: Request, source: Address, link: Link) -> None:
-        via = request.top_via
-        key = (via.branch, f"{via.host}:{via.port}", request.method)
-        reply_to = self._reply_address(request, source, link)
-        existing = self._servers_txn.get(key)
-        if existing is not None:
-            self._send_effects(existing.request_again(), link, reply_to)
-            return
-        server = NonInviteServer(reliable=link.protocol != "udp", timers=self._timers)
-        self._servers_txn[key] = server
-        status, reason, extra = self._answer(request, source, link.protocol)
-        server_name = self._config.global_.user_agent
-        response = make_response(request, status, reason, source, server=server_name, extra=extra)
-        now = self._loop.time()
-        self._send_effects(server.respond(status, serialize(response), now), link, reply_to)
-        if server.next_deadline() is None or server.next_deadline() == now:
-            server.on_timer(now)
-            self._servers_txn.pop(key, None)
-        else:
-            self._arm(key, server.next_deadline())
-
-    def _reply_address(self, request: Request, source: Address, link: Link) -> Address:
-        """RFC 3261 §18.2.2 with RFC 3581: over UDP a response goes to the source address and,
-        with `rport` (or the endpoint's force_rport, Asterisk's default), the source port;
-        otherwise to the Via's sent-by port."""
-        via = request.top_via
-        if link.protocol != "udp" or via.param("rport") is not None:
-            return source
-        if self._registrar is None or self._registrar.force_rport(request, source[0]):
-            return source
-        return (source[0], via.port or 5060)
-
-    def _answer(
-        self, request: Request, source: Address, protocol: str
-    ) -> tuple[int, str, tuple[tuple[str, str], ...]]:
-        if request.method == "OPTIONS":
-            return 200, "OK", ()
-        if request.method == "REGISTER" and self._registrar is not None:
-            where = Source(address=source[0], port=source[1], protocol=protocol)
-            answer = self._registrar.handle(request, where, time.time())
-            return answer.status, answer.reason, answer.headers
-        return 501, "Not Implemented", ()
-
-    def _send_effects(self, effects: list[Effect], link: Link, address: Address) -> None:
-        for effect in effects:
-            if isinstance(effect, Transmit):
-                link.send(effect.data, address)
-
     def _reject(self, data: bytes, exc: ParseError, source: Address, link: Link) -> None:
         answer = bad_request(data, exc, source)
         log.info("unparseable message from %s:%d: %s", *source, exc.reason)
         if answer is not None:
             link.send(answer, source)
-
-
-def make_response(
-    request: Request,
-    status: int,
-    reason: str,
-    source: Address,
-    *,
-    server: str,
-    extra: tuple[tuple[str, str], ...] = (),
-) -> Response:
-    """RFC 3261 §8.2.6: a response copying Via, From, To (tagged), Call-ID and CSeq; the
-    top Via gains `received` and a filled `rport` (RFC 3581 §4)."""
-    vias = request.header_values("Via")
-    vias[0] = _stamp_via(vias[0], source)
-    to = request.header("To") or ""
-    if ";tag=" not in to.replace(" ", ""):
-        to += f";tag={uuid.uuid4()}"
-    headers = (
-        *(("Via", v) for v in vias),
-        ("From", request.header("From") or ""),
-        ("To", to),
-        ("Call-ID", request.call_id),
-        ("CSeq", request.header("CSeq") or ""),
-        *extra,
-        ("Server", server),
-    )
-    return Response(status=status, reason=reason, headers=headers)
-
-
-def _stamp_via(text: str, source: Address) -> str:
-    via = parse_via(text)
-    params = [(k, v) for k, v in via.params if k.lower() not in ("received", "rport")]
-    params.insert(0, ("received", source[0]))
-    if via.param("rport") is not None:
-        params.insert(1, ("rport", str(source[1])))
-    return str(type(via)(via.transport, via.host, via.port, tuple(params)))
-
-
-def bad_request(data: bytes, exc: ParseError, source: Address) -> bytes | None:
-    """The 400/413/505 for an unparseable request when its Via, From, To, Call-ID and CSeq
-    can still be read; None for anything else (a response, or too little to answer)."""
-    text = data.decode("utf-8", "replace")
-    lines = text.replace("\r\n", "\n").split("\n")
-    if not lines or lines[0].startswith("SIP/"):
-        return None
-    found: dict[str, str] = {}
-    short = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
-    for line in lines[1:]:
-        if not line:
-            break
-        name, colon, value = line.partition(":")
-        key = short.get(name.strip().lower(), name.strip().lower())
-        if colon and key in ("via", "from", "to", "call-id", "cseq"):
-            found.setdefault(key, value.strip())
-    if len(found) < 5:
-        return None
-    reasons = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
-    try:
-        via = _stamp_via(found["via"].split(",")[0], source)
-    except ParseError:
-        return None
-    warning = exc.reason.replace('"', "")
-    head = [
-        f"SIP/2.0 {exc.status} {reasons.get(exc.status, 'Bad Request')}",
-        f"Via: {via}",
-        f"From: {found['from']}",
-        f"To: {found['to']}",
-        f"Call-ID: {found['call-id']}",
-        f"CSeq: {found['cseq']}",
-        f'Warning: 399 sipnotify "{warning}"',
-        "Content-Length:  0",
-    ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode()
 
 
 def _answer(
@@ -714,6 +613,10 @@ def _minimum(context: ssl.SSLContext, method: str) -> None:
     }
     if method in versions:
         context.minimum_version = versions[method]
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _branch(via: str) -> str:

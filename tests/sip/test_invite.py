@@ -20,9 +20,9 @@ def state_of(txn: InviteServer) -> State:
 
 def test_provisional_is_repeated_to_invite_retransmissions() -> None:
     txn = InviteServer(reliable=False, timers=T)
-    assert txn.request_again(0.1) == []  # nothing sent yet
+    assert txn.request_again() == []  # nothing sent yet
     assert txn.respond(180, RINGING, 0.2) == [Transmit(RINGING)]
-    assert txn.request_again(0.7) == [Transmit(RINGING)]
+    assert txn.request_again() == [Transmit(RINGING)]
     assert state_of(txn) is State.PROCEEDING
 
 
@@ -39,7 +39,7 @@ def test_non_2xx_final_is_repeated_by_timer_g_until_ack() -> None:
     assert state_of(txn) is State.COMPLETED
     assert txn.on_timer(0.5) == [Transmit(BUSY)]  # Timer G: T1
     assert txn.next_deadline() == 1.5  # then 2*T1
-    assert txn.request_again(1.0) == [Transmit(BUSY)]
+    assert txn.request_again() == [Transmit(BUSY)]
     assert txn.ack(1.2) == []
     assert state_of(txn) is State.CONFIRMED
     assert txn.next_deadline() == 1.2 + T.t4  # Timer I
@@ -78,7 +78,7 @@ def test_any_input_sequence_reports_at_most_once(inputs: list[str]) -> None:
     for step in inputs:
         now += 0.3
         if step == "invite":
-            effects = txn.request_again(now)
+            effects = txn.request_again()
         elif step == "ack":
             effects = txn.ack(now)
         elif step == "timer":

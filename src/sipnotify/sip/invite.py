@@ -30,9 +30,9 @@ class InviteServer:
         due = [t for t in (self._g, self._h, self._i) if t is not None]
         return min(due) if due else None
 
-    def request_again(self, now: float) -> list[Effect]:
+    def request_again(self) -> list[Effect]:
         """A retransmission of the INVITE arrived."""
-        return self._step("invite", now, None)
+        return self._step("invite", 0.0, None)
 
     def respond(self, status: int, data: bytes, now: float) -> list[Effect]:
         """The TU sends a response."""
