@@ -17,6 +17,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sipnotify.notify": ("sipnotify.ami", "sipnotify.app", "sipnotify.cli"),
     "sipnotify.config": ("sipnotify.ami", "sipnotify.app", "sipnotify.cli"),
     "sipnotify.ami": ("sipnotify.app", "sipnotify.cli"),
+    "sipnotify.calls": ("sipnotify.ami", "sipnotify.app", "sipnotify.cli"),
+    "sipnotify.uas": ("sipnotify.ami", "sipnotify.calls", "sipnotify.notify", "sipnotify.app"),
     "sipnotify.permissions": ("sipnotify.",),
     "sipnotify.acl": ("sipnotify.",),
 }

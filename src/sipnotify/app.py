@@ -14,10 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipnotify import __version__, permissions
-from sipnotify.ami import contact_events
-from sipnotify.ami.actions import command, core, pjsip, pjsip_show
+from sipnotify.ami import channel_events, contact_events
+from sipnotify.ami.actions import channels, command, core, pjsip, pjsip_show
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
+from sipnotify.calls.channels import Channel
+from sipnotify.calls.manager import CallManager
 from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
@@ -50,7 +52,13 @@ class ServeOptions:
 def action_table() -> dict[str, Action]:
     return {
         action.name.lower(): action
-        for action in (*core.ACTIONS, *pjsip.ACTIONS, *pjsip_show.ACTIONS, *command.ACTIONS)
+        for action in (
+            *core.ACTIONS,
+            *pjsip.ACTIONS,
+            *pjsip_show.ACTIONS,
+            *command.ACTIONS,
+            *channels.ACTIONS,
+        )
     }
 
 
@@ -79,9 +87,10 @@ async def run(config: Config, options: ServeOptions) -> int:
     registry = Registry(
         SqliteContactStore(options.data_dir / CONTACTS_FILE),
         time.time(),
-        lambda binding, change: publish(contact_events.registration(binding, change)),
+        lambda binding, change: publish.contact(contact_events.registration(binding, change)),
     )
-    sip = SipEndpoint(config.pjsip, Registrar(config.pjsip, registry))
+    registrar = Registrar(config.pjsip, registry)
+    sip = SipEndpoint(config.pjsip, registrar)
     try:
         for line in await sip.start():
             log.info("%s", line)
@@ -96,7 +105,18 @@ async def run(config: Config, options: ServeOptions) -> int:
         sender=sip,
         registered=lambda aor: registry.bindings(aor, time.time()),
     )
-    checker = Reachability(notifier, lambda *change: publish(contact_events.reachability(*change)))
+    checker = Reachability(
+        notifier, lambda *change: publish.contact(contact_events.reachability(*change))
+    )
+    calls = CallManager(
+        config=config.pjsip,
+        dialplan=config.dialplan,
+        registrar=registrar,
+        notifier=notifier,
+        timers=sip.timers,
+        listener=publish.channel,
+    )
+    sip.uas.calls = calls
     now = time.time()
     ctx = AmiContext(
         manager=config.manager,
@@ -105,6 +125,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         reloaded_at=now,
         notifier=notifier,
         reachability=checker,
+        calls=calls,
     )
     ami = AmiServer(ctx)
     publish.server = ami
@@ -130,6 +151,7 @@ async def run(config: Config, options: ServeOptions) -> int:
     log.info("shutting down")
     for chore in chores:
         chore.cancel()
+    calls.hang_up_all()
     await ami.shutdown(SHUTDOWN_GRACE)
     await sip.close()
     registry.close()
@@ -137,13 +159,17 @@ async def run(config: Config, options: ServeOptions) -> int:
 
 
 class _Publisher:
-    """ContactStatus events go to the AMI server once it exists."""
+    """ContactStatus and channel events go to the AMI server once it exists."""
 
     server: AmiServer | None = None
 
-    def __call__(self, fields: tuple[tuple[str, str], ...]) -> None:
+    def contact(self, fields: tuple[tuple[str, str], ...]) -> None:
         if self.server is not None:
             self.server.publish("ContactStatus", permissions.SYSTEM, fields)
+
+    def channel(self, name: str, channel: Channel) -> None:
+        if self.server is not None:
+            self.server.publish(name, permissions.CALL, channel_events.event_fields(name, channel))
 
 
 async def _prune(registry: Registry) -> None:

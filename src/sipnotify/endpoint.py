@@ -190,7 +190,7 @@ class SipEndpoint:
         self._config = config
         self._loop = asyncio.get_running_loop()
         t1 = config.system.timer_t1 / 1000
-        self._timers = Timers(t1=t1, t2=max(4.0, t1), t4=5.0)
+        self.timers = self._timers = Timers(t1=t1, t2=max(4.0, t1), t4=5.0)
         self._udp: dict[str, UdpTransport] = {}
         self._stream_ports: dict[str, int] = {}
         self._servers: list[asyncio.Server] = []

@@ -22,6 +22,7 @@ from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
 from sipnotify.endpoint import Done, Factory, Final, Hop, Local
 from sipnotify.sip.auth import Credentials
+from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding
@@ -117,6 +118,20 @@ class Target:
     flow: tuple[str, tuple[str, int]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InDialog:
+    """A NOTIFY inside a call (compat §1.6): the call's dialog, the endpoint it belongs to, our
+    Contact in that dialog, the channel name it is reported under, and the TCP/TLS flow the
+    call came in on, if any."""
+
+    dialog: Dialog
+    endpoint: Endpoint
+    contact: str
+    label: str
+    flow: tuple[str, tuple[str, int]] | None = None
+
+
+Address = tuple[str, int]
 Registered = Callable[[str], list[Binding]]
 
 
@@ -315,6 +330,39 @@ def credentials_for(endpoint: Endpoint, config: PjsipConfig) -> list[Credentials
 
 
 Report = Callable[[NotifyResult], None]
+Sending = Callable[[Report], None]  # starts sending; reports each result
+
+
+def in_dialog_factory(
+    target: InDialog, content: NotifyContent, local: Local, config: PjsipConfig, ids: Ids
+) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+    """compat §1.6: the NOTIFY from the dialog (same Call-ID, both tags, the next local CSeq
+    — the factory's CSeq argument is not used —, the remote target, the route set), then
+    Subscription-State and the user's headers and body, as out of dialog."""
+    suffix = "" if local.protocol == "udp" else ";alias"
+    sent_by = f"SIP/2.0/{local.protocol.upper()} {_host(local.host)}:{local.port};rport"
+    trailing = (
+        ("Subscription-State", "terminated"),
+        *content.headers,
+        *_trailing_headers(content, config),
+    )
+    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+
+    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+        via = f"{sent_by};branch=z9hG4bKPj{ids()}{suffix}"
+        extra = (*authorization, *trailing)
+        return target.dialog.request(
+            "NOTIFY", via=via, contact=target.contact, extra=extra, body=body
+        )
+
+    return build
+
+
+def dialog_hop(dialog: Dialog, endpoint: Endpoint, flow: tuple[str, Address] | None) -> Hop:
+    """Where a request inside `dialog` goes: the remote target, through the first route."""
+    uri = parse_uri(dialog.remote_target)
+    first = dialog.route_set[0] if dialog.route_set else ""
+    return Hop(uri, endpoint.transport, first, flow)
 
 
 def _hop(target: Target) -> Hop:
@@ -337,6 +385,25 @@ class Notifier:
         (possibly before this returns, for a contact that cannot be reached at all)."""
         for target in targets:
             self._send_one(target, content, report)
+
+    def sending(self, targets: list[Target], content: NotifyContent) -> Sending:
+        """`send` for these targets, to be started with the report callback."""
+        return lambda report: self.send(targets, content, report)
+
+    def send_in_dialog(self, target: InDialog, content: NotifyContent, report: Report) -> None:
+        """One NOTIFY inside a call's dialog; `report` gets its result."""
+        config, ids, endpoint = self.config, self.ids, target.endpoint
+
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+            return in_dialog_factory(target, content, local, config, ids)
+
+        def done(final: Final) -> None:
+            uri = target.dialog.remote_target
+            report(NotifyResult(target.label, uri, final.status, final.reason, final.error,
+                                final.rtt))  # fmt: skip
+
+        hop = dialog_hop(target.dialog, endpoint, target.flow)
+        self.sender.submit(hop, factory, credentials_for(endpoint, config), done)
 
     def _send_one(self, target: Target, content: NotifyContent, report: Report) -> None:
         config, ids = self.config, self.ids

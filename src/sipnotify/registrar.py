@@ -1,7 +1,7 @@
 """The registrar: who sent a REGISTER, whether they proved it, which AOR, and the answer.
 
-Owns endpoint identification (identify sections by source address, the From user, the
-Authorization username, in that order, as each endpoint's `identify_by` allows), digest
+Owns endpoint identification, for calls too (identify sections by source address, the From
+user, the Authorization username, in that order, as each endpoint's `identify_by` allows), digest
 authentication with the endpoint's `auth` (stateless nonces that age out after
 `nonce_lifetime`, answered `stale=true`), the AOR from the To user (404 when the endpoint has no
 such AOR, so nobody registers for another user's AOR), and storing the decision durably before
@@ -46,6 +46,16 @@ class Registrar:
         endpoint's `force_rport`; yes for anyone unidentified, Asterisk's default)."""
         endpoint = self._identify(request, address)
         return endpoint is None or endpoint.force_rport
+
+    def admit(self, request: Request, address: str, now: float) -> Endpoint | Answer:
+        """Who sent a request other than REGISTER (an INVITE), proven as for REGISTER: the
+        endpoint, or the 401 (or 403) to answer."""
+        endpoint = self._identify(request, address)
+        challenge = self._authenticate(request, endpoint, int(now))
+        if challenge is not None:
+            return challenge
+        assert endpoint is not None  # _authenticate refuses unknown callers
+        return endpoint
 
     def handle(self, request: Request, source: Source, now: float) -> Answer:
         endpoint = self._identify(request, source.address)

@@ -20,6 +20,7 @@ from sipnotify.sip.message import Request, serialize
 from sipnotify.sip.registrar import Source
 from sipnotify.sip.responses import make_response
 from sipnotify.sip.transaction import Effect, NonInviteServer, State, Timers, Transmit
+from sipnotify.sip.uri import parse_uri
 from sipnotify.transport.stream import StreamConnection
 from sipnotify.transport.udp import UdpTransport
 
@@ -85,8 +86,17 @@ class ServerInvite:
         self.answered = False
 
     @property
+    def protocol(self) -> str:
+        return self._server.link.protocol
+
+    @property
     def reliable(self) -> bool:
-        return self._server.link.protocol != "udp"
+        return self.protocol != "udp"
+
+    @property
+    def local_host(self) -> str:
+        """Our address in `contact`, without brackets (for SDP)."""
+        return parse_uri(self.contact).host.strip("[]")
 
     def respond(self, status: int, reason: str, *, extra: Headers = (), body: bytes = b"") -> bytes:
         """Send a response; returns its bytes. After a final response, nothing more is sent."""
@@ -203,7 +213,7 @@ class Uas:
             return answer.status, answer.reason, answer.headers
         if method == "CANCEL":
             return self._cancel(request, soon)
-        if method in IN_DIALOG and self.calls is not None:
+        if method in IN_DIALOG and self.calls is not None and _has_to_tag(request):
             return self.calls.in_dialog(request)
         return 501, "Not Implemented", ()
 
@@ -248,3 +258,8 @@ class Uas:
             self._settle(key, server, now)
         else:
             self.host.arm(key, deadline)
+
+
+def _has_to_tag(request: Request) -> bool:
+    """§12.2: a request inside a dialog carries the To tag the dialog gave."""
+    return ";tag=" in (request.header("To") or "").replace(" ", "")

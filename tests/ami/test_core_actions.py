@@ -188,7 +188,9 @@ def test_list_commands() -> None:
     assert session.send("Action: ListCommands\r\nActionID: lc\r\n\r\n") == (
         b"Response: Success\r\nActionID: lc\r\n"
         b"Challenge: Generate Challenge for MD5 Auth. (Priv: <none>)\r\n"
+        b"CoreShowChannels: List currently active channels. (Priv: system,reporting,all)\r\n"
         b"Events: Control Event Flow. (Priv: <none>)\r\n"
+        b"Hangup: Hangup channel. (Priv: system,call,all)\r\n"
         b"ListCommands: List available manager commands. (Priv: <none>)\r\n"
         b"Login: Login Manager. (Priv: <none>)\r\n"
         b"Logoff: Logoff Manager. (Priv: <none>)\r\n"

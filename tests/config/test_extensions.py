@@ -15,7 +15,7 @@ exten => 1212,1,Answer()
  same => n,PJSIPNotify(,&Event=Test&X-Data=Fun)
  same => n(done),Wait(3)
  same => n,Hangup
-exten => callee,1,Dial(PJSIP/callee)
+exten => callee,1,NoOp(PJSIP/callee)
 exten => _2XXX,1,NoOp(four digits)
 exten => _2.,1,NoOp(any)
 exten => _[1-5]!,1,NoOp(class)

@@ -45,13 +45,18 @@ def test_uas_dialog_from_invite() -> None:
 
 def test_in_dialog_request_carries_tags_route_and_next_cseq() -> None:
     dialog = uas_dialog(INVITE, "B2", confirmed=True)
-    bye = dialog.request("BYE")
+    bye = dialog.request("BYE", via="SIP/2.0/UDP h:1;branch=z9hG4bK1", contact="sip:h:1")
+    assert [name for name, _ in bye.headers[:6]] == [
+        "Via", "From", "To", "Contact", "Call-ID", "CSeq",
+    ]  # fmt: skip
+    assert dialog.next_hop() == "<sip:p1;lr>"
     assert bye.uri == "sip:alice@127.0.0.1:16061"
     assert bye.header("From") == "<sip:100@127.0.0.1:15060>;tag=B2"
     assert bye.header("To") == '"alice" <sip:alice@127.0.0.1:16061>;tag=A1'
     assert bye.header("CSeq") == "1 BYE"
     assert bye.header_values("Route") == ["<sip:p1;lr>", "<sip:p2;lr>"]
-    assert dialog.request("NOTIFY").header("CSeq") == "2 NOTIFY"
+    notify = dialog.request("NOTIFY", via="v", contact="c")
+    assert notify.header("CSeq") == "2 NOTIFY"
 
 
 def test_remote_cseq_must_grow_except_for_ack_and_cancel() -> None:
@@ -84,7 +89,7 @@ def test_uac_dialog_reverses_record_route_and_uses_the_contact() -> None:
     assert dialog.state is DialogState.EARLY
     assert dialog.route_set == ("<sip:p2;lr>", "<sip:p1;lr>")
     assert dialog.remote_target == "sip:bob@192.0.2.9:5070"
-    assert dialog.request("NOTIFY").header("CSeq") == "8 NOTIFY"
+    assert dialog.request("NOTIFY", via="v", contact="c").header("CSeq") == "8 NOTIFY"
 
 
 def test_request_dialog_id_is_seen_from_our_side() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sipnotify.ami.codec import AmiMessage, Fields
+from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
@@ -101,6 +102,7 @@ class AmiContext:
     shutting_down: bool = False
     notifier: Notifier | None = None
     reachability: Reachability | None = None
+    calls: CallManager | None = None
 
     def release(self, session: SessionState) -> None:
         """Forget a closed session's login (for `allowmultiplelogin = no`)."""

@@ -94,22 +94,32 @@ class Dialog:
         if contact:
             self.remote_target = contact
 
-    def request(self, method: str, extra: Headers = ()) -> Request:
-        """§12.2.1.1: a request within the dialog, without Via (the transport adds it).
+    def request(
+        self, method: str, *, via: str, contact: str, extra: Headers = (), body: bytes = b""
+    ) -> Request:
+        """§12.2.1.1: a request within the dialog, with the sender's `via` (sent-by and a new
+        branch) and our `contact` URI.
 
         Request-URI is the remote target and Route the route set (loose routing, `lr`: the
         only kind sipnotify follows); To and From carry the tags; the CSeq is the next local
-        number (ACK and CANCEL reuse the INVITE's and are built elsewhere)."""
+        number (ACK and CANCEL reuse the INVITE's and are built elsewhere). Header order is
+        pjsip's: Via, From, To, Contact, Call-ID, CSeq, Route, then `extra`."""
         self.local_cseq += 1
         headers: Headers = (
+            ("Via", via),
             ("From", _with_tag(self.local_uri, self.id.local_tag)),
             ("To", _with_tag(self.remote_uri, self.id.remote_tag)),
+            ("Contact", f"<{contact}>"),
             ("Call-ID", self.id.call_id),
             ("CSeq", f"{self.local_cseq} {method}"),
             *(("Route", route) for route in self.route_set),
             *extra,
         )
-        return Request(method=method, uri=self.remote_target, headers=headers)
+        return Request(method=method, uri=self.remote_target, headers=headers, body=body)
+
+    def next_hop(self) -> str:
+        """Where in-dialog requests go first: the first route, else the remote target."""
+        return self.route_set[0] if self.route_set else self.remote_target
 
 
 def uas_dialog(invite: Request, local_tag: str, *, confirmed: bool = False) -> Dialog:

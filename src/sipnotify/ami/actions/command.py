@@ -48,7 +48,7 @@ def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Out
     if not targets:
         return reply(answer)
     content = preset_content(preset.items)
-    followup = reporter(ctx, ctx.notifier, targets, content, request.get("ActionID"))
+    followup = reporter(ctx, ctx.notifier.sending(targets, content), len(targets), request)
     return Outcome(replies=(answer,), followup=followup)
 
 

@@ -23,11 +23,14 @@ from sipnotify.ami.session import (
     reply,
 )
 from sipnotify.ami.variables import split_variables
+from sipnotify.config.notify import NotifyPreset
 from sipnotify.notify import (
     Notifier,
     NotifyContent,
     NotifyError,
     NotifyResult,
+    Report,
+    Sending,
     Target,
     build_content,
     endpoint_targets,
@@ -65,47 +68,71 @@ def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -
         return reply(replies.error(request, ONLY_ONE_TARGET))
     if not given:
         return reply(replies.error(request, NEED_ONE_TARGET))
-    if channel:
-        return reply(replies.error(request, "Channel not found"))
     notifier = ctx.notifier
+    if channel:
+        return _in_dialog(ctx, request, option, channel)
     if notifier is None:
         return reply(replies.error(request, "PJSIP is not running"))
     try:
         targets, content = _prepare(notifier, request, option, endpoint, uri)
     except NotifyError as exc:
         return reply(replies.error(request, exc.message))
-    followup = reporter(ctx, notifier, targets, content, request.get("ActionID"))
+    followup = reporter(ctx, notifier.sending(targets, content), len(targets), request)
+    return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
+
+
+def _in_dialog(ctx: AmiContext, request: AmiMessage, option: str, channel: str) -> Outcome:
+    """compat §1.6 in-dialog; the Option is honoured too (DIFFERENCES.md 3)."""
+    notifier = ctx.notifier
+    target = ctx.calls.notify_target(channel) if ctx.calls is not None else None
+    if target is None or notifier is None:
+        return reply(replies.error(request, "Channel not found"))
+    try:
+        content = _content(notifier, request, option)
+    except NotifyError as exc:
+        return reply(replies.error(request, exc.message))
+
+    def send(report: Report) -> None:
+        notifier.send_in_dialog(target, content, report)
+
+    followup = reporter(ctx, send, 1, request)
     return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
 def _prepare(
     notifier: Notifier, request: AmiMessage, option: str, endpoint: str, uri: str
 ) -> tuple[list[Target], NotifyContent]:
-    preset = None
-    if option:
-        preset = notifier.presets.find(option)
-        if preset is None:
-            raise NotifyError(f"Unable to find notify type '{option}'\n")
+    preset = _preset(notifier, option)
     if endpoint:
         name = strip_endpoint_prefix(endpoint)
         targets = endpoint_targets(notifier.config, name, notifier.registered)
     else:
         targets = [uri_target(notifier.config, uri)]
+    return targets, _content(notifier, request, option, preset)
+
+
+def _preset(notifier: Notifier, option: str) -> NotifyPreset | None:
+    if not option:
+        return None
+    preset = notifier.presets.find(option)
+    if preset is None:
+        raise NotifyError(f"Unable to find notify type '{option}'\n")
+    return preset
+
+
+def _content(
+    notifier: Notifier, request: AmiMessage, option: str, preset: NotifyPreset | None = None
+) -> NotifyContent:
+    preset = preset or _preset(notifier, option)
     if preset is not None:
-        return targets, preset_content(preset.items)
-    variables = split_variables(request.get_all("Variable"))
-    return targets, build_content(variables, from_ami=True)
+        return preset_content(preset.items)
+    return build_content(split_variables(request.get_all("Variable")), from_ami=True)
 
 
-def reporter(
-    ctx: AmiContext,
-    notifier: Notifier,
-    targets: list[Target],
-    content: NotifyContent,
-    action_id: str,
-) -> Followup:
-    """Send to every target; emit a PJSIPNotifyResult per contact, then the totals. Runs on
+def reporter(ctx: AmiContext, send: Sending, total: int, request: AmiMessage) -> Followup:
+    """Start sending; emit a PJSIPNotifyResult per contact, then the totals. Runs on
     callbacks, not in a task: the follow-up is a future completed by the last result."""
+    action_id = request.get("ActionID")
 
     def report(emit: Emit) -> asyncio.Future[None]:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -114,10 +141,10 @@ def reporter(
         def one(result: NotifyResult) -> None:
             counts[not result.ok] += 1
             emit(_event(ctx, "PJSIPNotifyResult", action_id, result_fields(result)))
-            if counts[0] + counts[1] < len(targets):
+            if counts[0] + counts[1] < total:
                 return
             totals = (
-                ("Total", str(len(targets))),
+                ("Total", str(total)),
                 ("Succeeded", str(counts[0])),
                 ("Failed", str(counts[1])),
             )
@@ -125,7 +152,7 @@ def reporter(
             if not finished.done():
                 finished.set_result(None)
 
-        notifier.send(targets, content, one)
+        send(one)
         return finished
 
     return report

@@ -36,10 +36,10 @@ def _list(
     if first is None and empty is not None:
         return reply(replies.error(request, empty))
     rest = iterator if first is None else itertools.chain((first,), iterator)
-    return _events(request, start, ((event, fields) for fields in rest), f"{event}Complete")
+    return event_list(request, start, ((event, fields) for fields in rest), f"{event}Complete")
 
 
-def _events(
+def event_list(
     request: AmiMessage, start: str, items: Iterable[tuple[str, Fields]], complete: str
 ) -> Outcome:
     """The start reply now; the items and the completion event stream after it, waiting for
@@ -255,7 +255,7 @@ def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     if notifier is None or name not in notifier.config.endpoints:
         return reply(replies.error(request, f"Unable to retrieve endpoint {name}\n"))
     items = _endpoint_details(notifier, notifier.config.endpoints[name], ctx.reachability)
-    return _events(
+    return event_list(
         request,
         "Following are Events for each object associated with the Endpoint",
         items,

@@ -1,0 +1,86 @@
+"""CoreShowChannels and Hangup (compat §3.6), over the calls layer's channels."""
+
+from __future__ import annotations
+
+import re
+
+from sipnotify import permissions
+from sipnotify.ami import replies
+from sipnotify.ami.actions.pjsip_show import event_list
+from sipnotify.ami.channel_events import block
+from sipnotify.ami.codec import AmiMessage
+from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.calls.channels import Channel
+
+NORMAL_CLEARING = 16
+
+
+def core_show_channels(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+    calls = ctx.calls
+    channels = list(calls.channels) if calls is not None else []
+    items = [
+        ("CoreShowChannel", (*block(c), *_running(c, calls.channels.duration(c))))
+        for c in channels
+        if calls is not None
+    ]
+    return event_list(request, "Channels will follow", items, "CoreShowChannelsComplete")
+
+
+def _running(channel: Channel, duration: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Application", channel.application),
+        ("ApplicationData", channel.app_data),
+        ("Duration", duration),
+        ("BridgeId", ""),
+    )
+
+
+def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+    """Hang up one channel by name, or every channel whose name matches `/regex/`."""
+    name = request.get("Channel").strip()
+    if not name:
+        return reply(replies.error(request, "No channel specified"))
+    cause_text = request.get("Cause").strip()
+    cause = int(cause_text) if cause_text.isdigit() else NORMAL_CLEARING
+    calls = ctx.calls
+    if name.startswith("/") or name.endswith("/"):
+        return _hangup_matching(ctx, request, name, cause)
+    channel = calls.channels.get(name) if calls is not None else None
+    if calls is None or channel is None:
+        return reply(replies.error(request, "No such channel"))
+    calls.hang_up(channel, cause)
+    return reply(replies.success(request, "Channel Hungup"))
+
+
+def _hangup_matching(ctx: AmiContext, request: AmiMessage, text: str, cause: int) -> Outcome:
+    if len(text) < 2 or not (text.startswith("/") and text.endswith("/")):
+        return reply(
+            replies.error(request, "Regex format invalid, Channel param should be /regex/")
+        )
+    try:
+        pattern = re.compile(text[1:-1])
+    except re.error:
+        return reply(replies.error(request, f"Regex compile failed on: {text[1:-1]}"))
+    calls = ctx.calls
+    matched = calls.channels.matching(pattern) if calls is not None else []
+    for channel in matched:
+        if calls is not None:
+            calls.hang_up(channel, cause)
+    items = [("ChannelHungup", (("Channel", c.name),)) for c in matched]
+    return event_list(request, "Channels hung up will follow", items, "ChannelsHungupListComplete")
+
+
+ACTIONS = (
+    Action(
+        "CoreShowChannels",
+        "List currently active channels.",
+        permissions.SYSTEM | permissions.REPORTING,
+        core_show_channels,
+    ),
+    Action(
+        "Hangup",
+        "Hangup channel.",
+        permissions.SYSTEM | permissions.CALL,
+        hangup,
+    ),
+)

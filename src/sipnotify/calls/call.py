@@ -1,0 +1,246 @@
+"""One call from a phone (the UAS side): its INVITE, dialog, channel, media port and dialplan.
+
+Owns the call's answers (180, 183 and 200 with SDP, a final error before answering), the 2xx
+repeated until the ACK (RFC 3261 §13.3.1.4: T1 doubling to T2; without an ACK after 64*T1
+the call is ended with a BYE), re-INVITEs answered keeping the call, BYE in both
+directions, CANCEL (487), and freeing everything exactly once when the call ends, whatever
+ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from sipnotify.calls.channels import Channel, Channels, ChannelState
+from sipnotify.calls.media import MediaPort
+from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.endpoint import Hop, Local
+from sipnotify.notify import Ids, InDialog, dialog_hop
+from sipnotify.sip import sdp
+from sipnotify.sip.dialog import Dialog, uas_dialog
+from sipnotify.sip.message import Request
+from sipnotify.sip.transaction import Timers
+from sipnotify.uas import ServerInvite
+
+log = logging.getLogger("sipnotify.calls")
+
+# chan_pjsip's hangup_cause2sip(); any other cause declines with 603 (pjsip's default).
+CAUSE_TO_SIP = {
+    1: (404, "Not Found"),
+    2: (404, "Not Found"),
+    3: (404, "Not Found"),
+    17: (486, "Busy Here"),
+    18: (408, "Request Timeout"),
+    19: (480, "Temporarily Unavailable"),
+    20: (480, "Temporarily Unavailable"),
+    21: (403, "Forbidden"),
+    22: (410, "Gone"),
+    31: (480, "Temporarily Unavailable"),
+    34: (503, "Service Unavailable"),
+    42: (503, "Service Unavailable"),
+}
+NORMAL_CLEARING = 16
+ALLOW = "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"
+
+
+class CallContext(Protocol):
+    """What a call needs from the calls layer."""
+
+    channels: Channels
+    config: PjsipConfig
+    ids: Ids
+    timers: Timers
+
+    def submit_request(
+        self,
+        hop: Hop,
+        factory: Callable[[Local], Callable[[int, tuple[tuple[str, str], ...]], Request]],
+        endpoint: Endpoint,
+    ) -> None: ...
+
+    def forget(self, call: InboundCall) -> None: ...
+
+
+class InboundCall:
+    def __init__(
+        self,
+        ctx: CallContext,
+        invite: ServerInvite,
+        endpoint: Endpoint,
+        channel: Channel,
+        offer: sdp.Media,
+    ) -> None:
+        self._ctx = ctx
+        self.invite = invite
+        self.endpoint = endpoint
+        self.channel = channel
+        self._offer = offer
+        self._payload = sdp.choose(offer)
+        self._session = abs(hash(channel.uniqueid)) % 10**9
+        self.media: MediaPort | None = None
+        self.dialog: Dialog | None = None
+        self.ended = False
+        self._answered = False
+        self._acked = asyncio.Event()
+        self.finished = asyncio.Event()
+        self._repeat: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def flow(self) -> tuple[str, tuple[str, int]] | None:
+        """The TCP/TLS connection the call came in on, for requests back to the caller."""
+        return (self.invite.protocol, self.invite.source) if self.invite.reliable else None
+
+    # -- answers ---------------------------------------------------------------------------
+
+    async def ring(self) -> None:
+        """180 Ringing: the early dialog starts (§12.1.1)."""
+        self._early_dialog()
+        self.invite.respond(180, "Ringing")
+
+    async def progress(self) -> None:
+        """183 Session Progress with the SDP answer (early media)."""
+        self._early_dialog()
+        body = await self._sdp()
+        self.invite.respond(183, "Session Progress", extra=_sdp_headers(), body=body)
+
+    async def answer(self) -> None:
+        """200 OK with the SDP answer; the channel is Up; the 2xx repeats until the ACK."""
+        if self._answered or self.ended:
+            return
+        self._early_dialog()
+        body = await self._sdp()
+        if self.ended:
+            return
+        data = self.invite.respond(200, "OK", extra=(("Allow", ALLOW), *_sdp_headers()), body=body)
+        self._answered = True
+        assert self.dialog is not None
+        self.dialog.confirm()
+        self._ctx.channels.set_state(self.channel, ChannelState.UP)
+        self._repeat = asyncio.get_running_loop().create_task(self._repeat_2xx(data))
+
+    def _early_dialog(self) -> None:
+        if self.dialog is None:
+            self.dialog = uas_dialog(self.invite.request, self.invite.local_tag)
+
+    async def _sdp(self) -> bytes:
+        if self.media is None:
+            self.media = await MediaPort.open(self.invite.local_host)
+        return self._describe(self.media)
+
+    def _describe(self, media: MediaPort) -> bytes:
+        return sdp.describe(
+            address=self.invite.local_host,
+            port=media.port,
+            payloads=(self._payload,),
+            session=self._session,
+        )
+
+    async def _repeat_2xx(self, data: bytes) -> None:
+        """§13.3.1.4: over UDP the 2xx goes again at T1, 2*T1… up to T2 until the ACK; with
+        no ACK after 64*T1 the call is ended (§13.3.1.4: send a BYE)."""
+        timers = self._ctx.timers
+        interval, waited = timers.t1, 0.0
+        while waited < 64 * timers.t1:
+            try:
+                await asyncio.wait_for(self._acked.wait(), interval)
+                return
+            except TimeoutError:
+                waited += interval
+                if not self.invite.reliable:
+                    self.invite.send_again(data)
+                interval = min(2 * interval, timers.t2)
+        log.warning("no ACK for the 200 OK of %s; hanging up", self.channel.name)
+        self.hang_up(NORMAL_CLEARING)
+
+    # -- what the peer does ----------------------------------------------------------------
+
+    def acknowledged(self) -> None:
+        self._acked.set()
+
+    def peer_hung_up(self) -> None:
+        """A BYE from the phone (answered 200 by the caller of this)."""
+        self._finish(NORMAL_CLEARING, send_bye=False)
+
+    def cancelled(self) -> None:
+        """§9.2: CANCEL before the final answer: 487 to the INVITE."""
+        if not self._answered:
+            self.invite.respond(487, "Request Terminated")
+        self._finish(NORMAL_CLEARING, send_bye=False)
+
+    def reinvite(self, invite: ServerInvite) -> None:
+        """§14.2: a re-INVITE keeps the call: the same SDP answer again."""
+        if self.dialog is not None:
+            self.dialog.refresh_target(invite.request)
+        if self.media is None:
+            invite.respond(488, "Not Acceptable Here")
+            return
+        body = self._describe(self.media)
+        invite.respond(200, "OK", extra=(("Allow", ALLOW), *_sdp_headers()), body=body)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def hang_up(self, cause: int = NORMAL_CLEARING) -> None:
+        """End the call from our side: a final error before the answer, a BYE after it."""
+        if self.ended:
+            return
+        if not self._answered:
+            status, reason = CAUSE_TO_SIP.get(cause, (603, "Decline"))
+            self.invite.respond(status, reason)
+            self._finish(cause, send_bye=False)
+        else:
+            self._finish(cause, send_bye=True)
+
+    def _finish(self, cause: int, *, send_bye: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.finished.set()
+        if send_bye and self.dialog is not None:
+            self._send_bye(self.dialog)
+        if self.dialog is not None:
+            self.dialog.terminate()
+        self._ctx.channels.hang_up(self.channel, cause)
+        if self.media is not None:
+            self.media.close()
+        current = asyncio.current_task()
+        for task in (self._repeat, self.task):
+            if task is not None and task is not current:
+                task.cancel()
+        self._ctx.forget(self)
+
+    def _send_bye(self, dialog: Dialog) -> None:
+        ids = self._ctx.ids
+
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
+                extra = (*authorization, ("Max-Forwards", "70"))
+                return dialog.request(
+                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=self.invite.contact,
+                    extra=extra,
+                )  # fmt: skip
+
+            return build
+
+        hop = dialog_hop(dialog, self.endpoint, self.flow)
+        self._ctx.submit_request(hop, factory, self.endpoint)
+
+    def notify_target(self) -> InDialog | None:
+        """The in-dialog NOTIFY target while the dialog is early or confirmed (compat §1.6)."""
+        if self.ended or self.dialog is None:
+            return None
+        return InDialog(
+            dialog=self.dialog,
+            endpoint=self.endpoint,
+            contact=self.invite.contact,
+            label=self.endpoint.name,
+            flow=self.flow,
+        )
+
+
+def _sdp_headers() -> tuple[tuple[str, str], ...]:
+    return (("Content-Type", "application/sdp"),)

@@ -1,0 +1,196 @@
+"""The calls layer: INVITEs from phones become channels that run the dialplan.
+
+Owns admitting a call (the caller identified and proven as for REGISTER, an extension that
+exists in the endpoint's context, a usable SDP offer, room under the channel limit: else
+401/403, 404, 488 or 503, as Asterisk answers), finding the call a request inside a dialog
+belongs to (481 when there is none, 500 for a CSeq out of order), and what the AMI layer asks
+of calls: a channel's in-dialog NOTIFY target, hanging a channel up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from sipnotify.calls import apps
+from sipnotify.calls.call import InboundCall
+from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
+from sipnotify.config.extensions import Dialplan
+from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.endpoint import Final, Hop, Local
+from sipnotify.notify import Ids, InDialog, Notifier, credentials_for
+from sipnotify.registrar import Registrar
+from sipnotify.sip import sdp
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request
+from sipnotify.sip.transaction import Timers
+from sipnotify.sip.uri import parse_name_addr, parse_uri
+from sipnotify.uas import Answer, ServerInvite
+
+log = logging.getLogger("sipnotify.calls")
+MAX_CHANNELS = 1000  # concurrent channels; an INVITE beyond gets 503
+
+
+class CallManager:
+    def __init__(
+        self,
+        *,
+        config: PjsipConfig,
+        dialplan: Dialplan,
+        registrar: Registrar,
+        notifier: Notifier,
+        timers: Timers,
+        listener: Listener,
+        max_channels: int = MAX_CHANNELS,
+    ) -> None:
+        self.config = config
+        self.notifier = notifier
+        self.ids: Ids = notifier.ids
+        self.timers = timers
+        self.channels = Channels(listener, time.time)
+        self._dialplan = dialplan
+        self._registrar = registrar
+        self._max_channels = max_channels
+        self._calls: dict[tuple[str, str], InboundCall] = {}
+
+    # -- uas.Calls ---------------------------------------------------------------------------
+
+    def invite(self, invite: ServerInvite) -> None:
+        request = invite.request
+        local_tag = _tag(request.header("To"))
+        if local_tag:
+            self._reinvite(invite, local_tag)
+            return
+        admitted = self._registrar.admit(request, invite.source[0], time.time())
+        if not isinstance(admitted, Endpoint):
+            invite.respond(admitted.status, admitted.reason, extra=admitted.headers)
+            return
+        self._start(invite, admitted)
+
+    def ack(self, request: Request) -> None:
+        call = self._calls.get((request.call_id, _tag(request.header("To"))))
+        if call is not None:
+            call.acknowledged()
+
+    def cancel(self, invite: ServerInvite) -> None:
+        call = self._calls.get((invite.request.call_id, invite.local_tag))
+        if call is not None:
+            call.cancelled()
+        else:
+            invite.respond(487, "Request Terminated")
+
+    def in_dialog(self, request: Request) -> Answer:
+        call = self._calls.get((request.call_id, _tag(request.header("To"))))
+        if call is None or call.dialog is None:
+            return 481, "Call/Transaction Does Not Exist", ()
+        if not call.dialog.accepts(request):
+            return 500, "Server Internal Error", (("Retry-After", "1"),)
+        if request.method == "BYE":
+            call.peer_hung_up()
+        return 200, "OK", ()
+
+    # -- calls.call.CallContext ------------------------------------------------------------
+
+    def submit_request(
+        self,
+        hop: Hop,
+        factory: Callable[[Local], Callable[[int, tuple[tuple[str, str], ...]], Request]],
+        endpoint: Endpoint,
+    ) -> None:
+        def done(final: Final) -> None:
+            if final.status is None or final.status >= 300:
+                log.info("in-dialog request to %s: %s", hop.uri, final.status or final.error)
+
+        sender = self.notifier.sender
+        sender.submit(hop, factory, credentials_for(endpoint, self.config), done)
+
+    def forget(self, call: InboundCall) -> None:
+        self._calls.pop((call.invite.request.call_id, call.invite.local_tag), None)
+
+    # -- for the AMI layer -----------------------------------------------------------------
+
+    def notify_target(self, name: str) -> InDialog | None:
+        call = self._call_of(name)
+        return call.notify_target() if call is not None else None
+
+    def hang_up(self, channel: Channel, cause: int) -> None:
+        call = self._call_of(channel.name)
+        if call is not None:
+            call.hang_up(cause)
+
+    def hang_up_all(self) -> None:
+        for call in list(self._calls.values()):
+            call.hang_up()
+
+    def _call_of(self, name: str) -> InboundCall | None:
+        return next((c for c in self._calls.values() if c.channel.name == name), None)
+
+    # -- starting a call ---------------------------------------------------------------------
+
+    def _start(self, invite: ServerInvite, endpoint: Endpoint) -> None:
+        request = invite.request
+        exten = _exten(request)
+        extension = self._dialplan.find(endpoint.context, exten)
+        if extension is None:
+            log.info("call from %s to %s@%s: no such extension", endpoint.name, exten,
+                     endpoint.context)  # fmt: skip
+            invite.respond(404, "Not Found")
+            return
+        try:
+            offer = sdp.parse(request.body)
+            sdp.choose(offer)
+        except sdp.SdpError as exc:
+            log.info("call from %s refused: %s", endpoint.name, exc)
+            invite.respond(488, "Not Acceptable Here")
+            return
+        if len(self.channels) >= self._max_channels:
+            invite.respond(503, "Service Unavailable", extra=(("Retry-After", "5"),))
+            return
+        number, name = _caller(request)
+        channel = self.channels.create(
+            endpoint.name,
+            state=ChannelState.RING,
+            caller_num=number,
+            caller_name=name,
+            context=endpoint.context,
+            exten=exten,
+        )
+        call = InboundCall(self, invite, endpoint, channel, offer)
+        self._calls[(request.call_id, invite.local_tag)] = call
+        call.task = asyncio.get_running_loop().create_task(apps.run(call, extension, self))
+
+    def _reinvite(self, invite: ServerInvite, local_tag: str) -> None:
+        call = self._calls.get((invite.request.call_id, local_tag))
+        if call is None or call.dialog is None:
+            invite.respond(481, "Call/Transaction Does Not Exist")
+        elif not call.dialog.accepts(invite.request):
+            invite.respond(500, "Server Internal Error", extra=(("Retry-After", "1"),))
+        else:
+            call.reinvite(invite)
+
+
+def _tag(value: str | None) -> str:
+    try:
+        return parse_name_addr(value or "").tag or ""
+    except ParseError:
+        return ""
+
+
+def _exten(request: Request) -> str:
+    """The dialled extension: the Request-URI's user part, else `s` (as Asterisk)."""
+    try:
+        return parse_uri(request.uri).user or "s"
+    except ParseError:
+        return "s"
+
+
+def _caller(request: Request) -> tuple[str, str]:
+    """Caller ID from From: the user part and the display name (`<unknown>` if absent)."""
+    try:
+        sender = parse_name_addr(request.header("From") or "")
+    except ParseError:
+        return "<unknown>", "<unknown>"
+    display = (sender.display or "").strip('"') or "<unknown>"
+    return sender.uri.user or "<unknown>", display
