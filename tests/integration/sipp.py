@@ -47,6 +47,7 @@ class Sipp:
     transport: str = "u1"
     timeout: int = 15
     extra: tuple[str, ...] = ()
+    remote: int | None = None  # a UAC's target port on 127.0.0.1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -55,8 +56,9 @@ class Sipp:
         return self.workdir / f"sipp-{self.port}-msgs.log"
 
     def start(self) -> Sipp:
+        target = [f"127.0.0.1:{self.remote}", "-mp", str(free_port())] if self.remote else []
         command = [
-            "sipp", "-sf", str(SCENARIOS / self.scenario), "-i", "127.0.0.1",
+            "sipp", *target, "-sf", str(SCENARIOS / self.scenario), "-i", "127.0.0.1",
             "-p", str(self.port), "-t", self.transport, "-m", str(self.calls), "-nostdin",
             "-trace_msg", "-message_file", str(self.messages_file),
             "-timeout", f"{self.timeout}s", "-timeout_error", *self.extra,
@@ -69,8 +71,9 @@ class Sipp:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        kind = socket.SOCK_DGRAM if self.transport == "u1" else socket.SOCK_STREAM
-        wait_bound(self.port, kind, self.process)
+        if self.remote is None:
+            kind = socket.SOCK_DGRAM if self.transport == "u1" else socket.SOCK_STREAM
+            wait_bound(self.port, kind, self.process)
         return self
 
     def finish(self, timeout: float = 30) -> int:

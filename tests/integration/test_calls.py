@@ -1,0 +1,347 @@
+"""Calls with SIPp: the dialplan application PJSIPNotify (compat §5.7), in-dialog NOTIFY to a
+channel (compat §1.6, capture C1-C3), channel events, CoreShowChannels and Hangup."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.sipp import Sipp, body, header
+
+PJSIP = """[system]
+type=system
+timer_t1=100
+[global]
+type=global
+default_outbound_endpoint=default_outbound_endpoint
+[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+[default_outbound_endpoint]
+type=endpoint
+context=test-invalid
+[alice]
+type=aor
+contact=sip:alice@127.0.0.1:5161
+[alice]
+type=endpoint
+context=default
+aors=alice
+"""
+
+NOTIFY_CONF = """[test-notify]
+Event=>Test
+X-Data=>Fun
+Content-type=>application/potato-summary
+Content=>Num-Potatoes: 23
+Content=>Potato-Quality: fair
+Content=>
+"""
+
+EXTENSIONS = """[default]
+exten => 1212,1,Answer()
+ same => n,PJSIPNotify(,&Event=Test&X-Data=Fun)
+ same => n,Wait(3)
+ same => n,Hangup()
+exten => 2323,1,Answer()
+ same => n,PJSIPNotify(,test-notify)
+ same => n,Wait(3)
+ same => n,Hangup()
+exten => 3434,1,Answer()
+ same => n,Wait(1)
+ same => n,PJSIPNotify(<sip:bob@127.0.0.1:{bob}>,&Event=Test&X-Data=Fun)
+ same => n,Wait(3)
+ same => n,Hangup()
+exten => 4545,1,Answer()
+ same => n,Wait(1)
+ same => n,PJSIPNotify(,&Event=PotatoReport&Content-type=application/potato-summary&Content=Num-Potatoes: 23&Content=Potato-Quality: fair&Content=)
+ same => n,Wait(3)
+ same => n,Hangup()
+exten => 100,1,Answer()
+ same => n,Wait(20)
+ same => n,Hangup()
+exten => _9X.,1,Ringing()
+ same => n,Wait(20)
+"""
+
+
+def start(start_service: StartService, bob: int = 9) -> Service:
+    return start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP,
+            "pjsip_notify.conf": NOTIFY_CONF,
+            "extensions.conf": EXTENSIONS.replace("{bob}", str(bob)),
+        },
+    )
+
+
+def caller(uas: Uas, service: Service, scenario: str, exten: str, *extra: str) -> Sipp:
+    return uas(
+        scenario,
+        remote=service.sip_port(),
+        extra=("-s", exten, *extra),
+        timeout=25,
+    )
+
+
+def notifies(sipp: Sipp) -> list[bytes]:
+    return [m for m in sipp.received() if m.startswith(b"NOTIFY ")]
+
+
+def test_dialplan_app_in_dialog_with_variables(start_service: StartService, uas: Uas) -> None:
+    """compat §5.7 iteration 1212: Answer, then PJSIPNotify(,&Event=Test&X-Data=Fun)."""
+    service = start(start_service)
+    alice = caller(uas, service, "uac_call_notify.xml", "1212")
+    assert alice.finish() == 0, alice.output + service.log()
+    (notify,) = notifies(alice)
+    invite_ok = next(m for m in alice.received() if m.startswith(b"SIP/2.0 200"))
+    assert header(notify, "Call-ID") == header(invite_ok, "Call-ID")
+    assert header(notify, "Event") == ["Test"]
+    assert header(notify, "X-Data") == ["Fun"]
+    assert header(notify, "Subscription-State") == ["terminated"]
+    ours = header(invite_ok, "To")[0].split(";tag=")[1]
+    assert header(notify, "From")[0].endswith(f";tag={ours}")
+    assert notify.startswith(b"NOTIFY sip:alice@127.0.0.1:")
+
+
+def test_dialplan_app_in_dialog_with_a_preset(start_service: StartService, uas: Uas) -> None:
+    """compat §5.7 iteration 2323: PJSIPNotify(,test-notify)."""
+    service = start(start_service)
+    alice = caller(uas, service, "uac_call_notify.xml", "2323")
+    assert alice.finish() == 0, alice.output + service.log()
+    (notify,) = notifies(alice)
+    assert header(notify, "X-Data") == ["Fun"]
+    assert header(notify, "Event") == ["Test"]
+    assert body(notify) == b"Num-Potatoes: 23\r\nPotato-Quality: fair\r\n"
+
+
+def test_dialplan_app_to_a_uri(start_service: StartService, uas: Uas) -> None:
+    """compat §5.7 iteration 3434: an out-of-dialog NOTIFY to another UA during the call."""
+    bob = uas("uas_notify.xml")
+    service = start(start_service, bob=bob.port)
+    alice = caller(uas, service, "uac_call_hangup.xml", "3434", "-d", "3000")
+    assert alice.finish() == 0, alice.output + service.log()
+    assert bob.finish() == 0, bob.output + service.log()
+    (notify,) = notifies(bob)
+    assert header(notify, "X-Data") == ["Fun"]
+    assert header(notify, "Event") == ["Test"]
+    assert notifies(alice) == []
+
+
+def test_dialplan_app_keeps_the_order_written(start_service: StartService, uas: Uas) -> None:
+    """compat §5.7 iteration 4545, with DIFFERENCES.md 4: the `&` list is not reversed."""
+    service = start(start_service)
+    alice = caller(uas, service, "uac_call_notify.xml", "4545")
+    assert alice.finish() == 0, alice.output + service.log()
+    (notify,) = notifies(alice)
+    assert header(notify, "Event") == ["PotatoReport"]
+    assert header(notify, "Content-Type") == ["application/potato-summary"]
+    assert body(notify) == b"Num-Potatoes: 23\r\nPotato-Quality: fair\r\n"
+
+
+def events_session(service: Service) -> RawAmi:
+    ami = RawAmi(service.port, timeout=20)
+    ami.login()
+    ami.send(b"Action: Events\r\nEventMask: call\r\n\r\n")
+    assert ami.message() == b"Response: Success\r\nEvents: On\r\n\r\n"
+    return ami
+
+
+def wait_event(ami: RawAmi, wanted: Callable[[bytes], bool]) -> bytes:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        message = ami.message()
+        if wanted(message):
+            return message
+    raise AssertionError("event not seen")
+
+
+def channel_of(message: bytes) -> str:
+    found = re.search(rb"\r\nChannel: (\S+)\r\n", message)
+    assert found is not None, message
+    return found.group(1).decode()
+
+
+def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> None:
+    """Capture C1-C3: Channel=PJSIP/alice-… sends inside the call's dialog (Option honoured,
+    DIFFERENCES.md 3); after the caller's BYE the channel is gone."""
+    service = start(start_service)
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_notify.xml", "100")
+        new = wait_event(ami, lambda m: m.startswith(b"Event: Newchannel\r\n"))
+        name = channel_of(new)
+        assert re.fullmatch(r"PJSIP/alice-[0-9a-f]{8}", name)
+        assert b"\r\nChannelStateDesc: Ring\r\n" in new
+        assert b"\r\nCallerIDNum: alice\r\nCallerIDName: alice\r\n" in new
+        assert b"\r\nContext: default\r\nExten: 100\r\nPriority: 1\r\n" in new
+        up = wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n"))
+        assert b"\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n" in up
+        with RawAmi(service.port) as control:
+            control.login()
+            answer, events = control.notify(
+                f"ActionID: C1\r\nChannel: {name}\r\nVariable: Event=check-sync\r\n"
+                "Variable: Content-Type=text/plain\r\nVariable: Content=in-dialog\r\n"
+            )
+            assert answer == b"Response: Success\r\nActionID: C1\r\nMessage: NOTIFY sent\r\n\r\n"
+            assert b"\r\nResult: Success\r\nStatusCode: 200\r\n" in events[0]
+            hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
+            assert channel_of(hung) == name
+            assert b"\r\nCause: 16\r\nCause-txt: Normal Clearing\r\n" in hung
+            after, _ = control.notify(
+                f"ActionID: C3\r\nChannel: {name}\r\nVariable: Event=check-sync\r\n"
+            )
+            assert after == b"Response: Error\r\nActionID: C3\r\nMessage: Channel not found\r\n\r\n"
+    assert alice.finish() == 0, alice.output + service.log()
+    (notify,) = notifies(alice)
+    assert body(notify) == b"in-dialog"
+    assert header(notify, "Content-Type") == ["text/plain"]
+
+
+def test_core_show_channels_and_hangup_action(start_service: StartService, uas: Uas) -> None:
+    """A call shows in CoreShowChannels; Hangup sends the BYE and the channel goes."""
+    service = start(start_service)
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
+        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
+        with RawAmi(service.port) as control:
+            control.login()
+            control.send(b"Action: CoreShowChannels\r\nActionID: CSC\r\n\r\n")
+            assert control.message() == (
+                b"Response: Success\r\nActionID: CSC\r\nEventList: start\r\n"
+                b"Message: Channels will follow\r\n\r\n"
+            )
+            item = control.message()
+            assert item.startswith(b"Event: CoreShowChannel\r\nActionID: CSC\r\nChannel: ")
+            assert b"\r\nApplication: Wait\r\nApplicationData: 20\r\nDuration: 00:00:0" in item
+            assert control.message() == (
+                b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
+                b"ListItems: 1\r\n\r\n"
+            )
+            control.send(f"Action: Hangup\r\nActionID: H\r\nChannel: {name}\r\n\r\n".encode())
+            assert (
+                control.message()
+                == b"Response: Success\r\nActionID: H\r\nMessage: Channel Hungup\r\n\r\n"
+            )
+            control.send(f"Action: Hangup\r\nActionID: H2\r\nChannel: {name}\r\n\r\n".encode())
+            assert (
+                control.message()
+                == b"Response: Error\r\nActionID: H2\r\nMessage: No such channel\r\n\r\n"
+            )
+        hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
+        assert channel_of(hung) == name
+    assert alice.finish() == 0, alice.output + service.log()
+
+
+@pytest.mark.parametrize(
+    ("exten", "sdp", "status"),
+    [
+        ("7777", "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n", b"404 Not Found"),
+        ("100", "garbage", b"488 Not Acceptable Here"),
+        (
+            "100",
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 18\r\n",
+            b"488 Not Acceptable Here",
+        ),
+    ],
+)
+def test_calls_that_cannot_start_are_refused(
+    start_service: StartService, exten: str, sdp: str, status: bytes
+) -> None:
+    service = start(start_service)
+    with RawUac(service.sip_port()) as phone:
+        phone.invite(exten, sdp)
+        assert phone.response().startswith(b"SIP/2.0 100 Trying\r\n")
+        final = phone.response()
+        assert final.startswith(b"SIP/2.0 " + status + b"\r\n")
+        phone.ack(final)
+    with RawAmi(service.port) as control:
+        control.login()
+        control.send(b"Action: CoreShowChannels\r\n\r\n")
+        control.message()
+        assert control.message().endswith(b"ListItems: 0\r\n\r\n")
+
+
+def test_cancel_while_ringing(start_service: StartService) -> None:
+    """CANCEL while the dialplan rings: 200 to the CANCEL, 487 to the INVITE, Hangup."""
+    service = start(start_service)
+    with events_session(service) as ami, RawUac(service.sip_port()) as phone:
+        phone.invite("9123", "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n")
+        assert phone.response().startswith(b"SIP/2.0 100 Trying\r\n")
+        assert phone.response().startswith(b"SIP/2.0 180 Ringing\r\n")
+        new = wait_event(ami, lambda m: m.startswith(b"Event: Newchannel\r\n"))
+        phone.cancel()
+        replies = [phone.response(), phone.response()]
+        assert [r.split(b"\r\n", 1)[0] for r in replies] == [
+            b"SIP/2.0 200 OK",
+            b"SIP/2.0 487 Request Terminated",
+        ]
+        phone.ack(replies[1])
+        hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
+        assert channel_of(hung) == channel_of(new)
+
+
+def test_unidentified_caller_is_challenged_then_refused(start_service: StartService) -> None:
+    service = start(start_service)
+    with RawUac(service.sip_port(), user="mallory") as phone:
+        phone.invite("100", "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n")
+        phone.response()  # 100 Trying
+        challenge = phone.response()
+        assert challenge.startswith(b"SIP/2.0 401 Unauthorized\r\n")
+        assert b"\r\nWWW-Authenticate: Digest " in challenge
+
+
+class RawUac:
+    """A plain UDP phone for the refusals SIPp cannot easily provoke."""
+
+    def __init__(self, port: int, *, user: str = "alice") -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.target = ("127.0.0.1", port)
+        self.user = user
+        self.local = self.sock.getsockname()[1]
+        self.uri = ""
+        self.to = ""
+        self.request_line = ""
+
+    def __enter__(self) -> RawUac:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+    def _send(self, method: str, cseq: str, to: str, payload: str = "", extra: str = "") -> None:
+        head = (
+            f"{self.request_line}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.local};branch=z9hG4bK-raw-{method.lower()}1;rport\r\n"
+            f'From: "{self.user}" <sip:{self.user}@127.0.0.1:{self.local}>;tag=raw1\r\n'
+            f"To: {to}\r\nCall-ID: raw-call-{self.local}\r\nCSeq: {cseq}\r\n"
+            f"Contact: <sip:{self.user}@127.0.0.1:{self.local}>\r\nMax-Forwards: 70\r\n{extra}"
+            f"Content-Length: {len(payload)}\r\n\r\n{payload}"
+        )
+        self.sock.sendto(head.encode(), self.target)
+
+    def invite(self, exten: str, sdp: str) -> None:
+        self.uri = f"sip:{exten}@127.0.0.1:{self.target[1]}"
+        self.to = f"<{self.uri}>"
+        self.request_line = f"INVITE {self.uri} SIP/2.0"
+        self._send("INVITE", "1 INVITE", self.to, sdp, "Content-Type: application/sdp\r\n")
+
+    def cancel(self) -> None:
+        self.request_line = f"CANCEL {self.uri} SIP/2.0"
+        self._send("INVITE", "1 CANCEL", self.to)  # the INVITE's branch (RFC 3261 §9.1)
+
+    def ack(self, final: bytes) -> None:
+        self.request_line = f"ACK {self.uri} SIP/2.0"
+        self._send("INVITE", "1 ACK", header(final, "To")[0])  # non-2xx ACK: INVITE's branch
+
+    def response(self) -> bytes:
+        data, _ = self.sock.recvfrom(65536)
+        return data
