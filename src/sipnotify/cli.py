@@ -88,6 +88,7 @@ def _notify_arguments(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     notify.add_argument("--endpoint", action="append", default=[], metavar="NAME")
     notify.add_argument("--uri", action="append", default=[], metavar="URI")
+    notify.add_argument("--channel", action="append", default=[], metavar="NAME")
     _ami_arguments(notify)
     notify.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
 
@@ -125,8 +126,8 @@ def _serve_or_check(args: argparse.Namespace) -> int:
 
 
 def _notify(args: argparse.Namespace) -> int:
-    if not args.endpoint and not args.uri:
-        print("sipnotify notify: give at least one --endpoint or --uri", file=sys.stderr)
+    if not args.endpoint and not args.uri and not args.channel:
+        print("sipnotify notify: give at least one --endpoint, --uri or --channel", file=sys.stderr)
         return 2
     variables = []
     for item in args.var or ():
@@ -138,7 +139,7 @@ def _notify(args: argparse.Namespace) -> int:
     secret = _secret(args)
     if secret is None:
         return 2
-    request = client.Request(args.option, variables, args.endpoint, args.uri)
+    request = client.Request(args.option, variables, args.endpoint, args.uri, args.channel)
     server = client.Server(args.host, args.port, args.username, secret)
     try:
         reports = asyncio.run(asyncio.wait_for(client.notify(server, request), args.timeout))

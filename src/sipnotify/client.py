@@ -44,6 +44,7 @@ class Request:
     variables: Sequence[tuple[str, str]]
     endpoints: Sequence[str]
     uris: Sequence[str]
+    channels: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,13 @@ async def _converse(
 
 
 def _reports(request: Request) -> list[TargetReport]:
-    return [TargetReport(t) for t in (*request.endpoints, *request.uris)]
+    return [TargetReport(t) for t in (*request.endpoints, *request.uris, *request.channels)]
 
 
 def _action(index: int, report: TargetReport, request: Request) -> bytes:
     fields = [("Action", "PJSIPNotify"), ("ActionID", str(index))]
-    kind = "Endpoint" if index < len(request.endpoints) else "URI"
+    kinds = ["Endpoint"] * len(request.endpoints) + ["URI"] * len(request.uris)
+    kind = kinds[index] if index < len(kinds) else "Channel"
     fields.append((kind, report.target))
     if request.option is not None:
         fields.append(("Option", request.option))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -202,6 +204,42 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
     (notify,) = notifies(alice)
     assert body(notify) == b"in-dialog"
     assert header(notify, "Content-Type") == ["text/plain"]
+
+
+def test_cli_command_and_sipnotify_notify_reach_a_channel(
+    start_service: StartService, uas: Uas
+) -> None:
+    """`pjsip send notify <type> channel <name>` (compat §1.8) and `sipnotify notify
+    --channel`, each inside the call's dialog."""
+    service = start(start_service)
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_two_notifies.xml", "100")
+        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
+        with RawAmi(service.port) as control:
+            control.login()
+            control.send(
+                f"Action: Command\r\nActionID: K\r\nCommand: pjsip send notify test-notify "
+                f"channel {name} PJSIP/nobody-00000099\r\n\r\n".encode()
+            )
+            assert control.message() == (
+                b"Response: Success\r\nActionID: K\r\nMessage: Command output follows\r\n"
+                + f"Output: Sending NOTIFY of type 'test-notify' to '{name}'\r\n".encode()
+                + b"Output: Sending NOTIFY of type 'test-notify' to 'PJSIP/nobody-00000099'\r\n"
+                b"Output: Unable to find channel PJSIP/nobody-00000099\r\n\r\n"
+            )
+        done = subprocess.run(
+            [sys.executable, "-m", "sipnotify", "notify", "--var", "Event=talk", "--channel",
+             name, "--port", str(service.port), "--username", "admin", "--secret", "s3cret"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert re.fullmatch(
+            rf"{re.escape(name)} sip:alice@\S+ -> 200 OK \(\d+\.\d ms\)\n", done.stdout
+        )
+    assert alice.finish() == 0, alice.output + service.log()
+    first, second = notifies(alice)
+    assert header(first, "Event") == ["Test"]
+    assert header(second, "Event") == ["talk"]
 
 
 def test_core_show_channels_and_hangup_action(start_service: StartService, uas: Uas) -> None:

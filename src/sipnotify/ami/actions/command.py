@@ -14,8 +14,11 @@ from sipnotify.ami.actions.pjsip import reporter
 from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
 from sipnotify.notify import (
+    InDialog,
     Notifier,
+    NotifyContent,
     NotifyError,
+    Report,
     Target,
     endpoint_targets,
     preset_content,
@@ -43,13 +46,45 @@ def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Out
     preset = ctx.notifier.presets.find(kind)
     if preset is None:
         return reply(_output(request, (f"Unable to find notify type '{kind}'",), ok=False))
+    content = preset_content(preset.items)
+    if mode == "channel":
+        return _channels(ctx, ctx.notifier, request, names, kind=kind, content=content)
     lines, targets = _targets(ctx.notifier, kind, mode, names)
     answer = _output(request, tuple(lines), ok=True)
     if not targets:
         return reply(answer)
-    content = preset_content(preset.items)
     followup = reporter(ctx, ctx.notifier.sending(targets, content), len(targets), request)
     return Outcome(replies=(answer,), followup=followup)
+
+
+def _channels(
+    ctx: AmiContext,
+    notifier: Notifier,
+    request: AmiMessage,
+    names: list[str],
+    *,
+    kind: str,
+    content: NotifyContent,
+) -> Outcome:
+    """`channel` targets: a NOTIFY inside each named call's dialog (compat §1.8)."""
+    lines: list[str] = []
+    found: list[InDialog] = []
+    for name in names:
+        lines.append(f"Sending NOTIFY of type '{kind}' to '{name}'")
+        target = ctx.calls.notify_target(name) if ctx.calls is not None else None
+        if target is None:
+            lines.append(f"Unable to find channel {name}")
+        else:
+            found.append(target)
+    answer = _output(request, tuple(lines), ok=True)
+    if not found:
+        return reply(answer)
+
+    def send(report: Report) -> None:
+        for target in found:
+            notifier.send_in_dialog(target, content, report)
+
+    return Outcome(replies=(answer,), followup=reporter(ctx, send, len(found), request))
 
 
 def _targets(
@@ -59,9 +94,6 @@ def _targets(
     targets: list[Target] = []
     for name in names:
         lines.append(f"Sending NOTIFY of type '{kind}' to '{name}'")
-        if mode == "channel":
-            lines.append(f"Unable to find channel {name}")
-            continue
         try:
             if mode == "endpoint":
                 targets += endpoint_targets(notifier.config, name, notifier.registered)
