@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sipnotify import __version__, permissions
 from sipnotify.ami import channel_events, contact_events
-from sipnotify.ami.actions import channels, command, core, pjsip, pjsip_show
+from sipnotify.ami.actions import channels, command, core, originate, pjsip, pjsip_show
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
 from sipnotify.calls.channels import Channel
@@ -58,6 +58,7 @@ def action_table() -> dict[str, Action]:
             *pjsip_show.ACTIONS,
             *command.ACTIONS,
             *channels.ACTIONS,
+            *originate.ACTIONS,
         )
     }
 
@@ -117,6 +118,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         listener=publish.channel,
     )
     sip.uas.calls = calls
+    calls.attach(sip.invite)
     now = time.time()
     ctx = AmiContext(
         manager=config.manager,

@@ -42,6 +42,7 @@ from sipnotify.sip.transaction import (
 from sipnotify.sip.uri import SipUri, parse_uri
 from sipnotify.transport.stream import StreamConnection, StreamPool
 from sipnotify.transport.udp import UdpTransport
+from sipnotify.uac import CallEvents, ClientInvite
 from sipnotify.uas import Uas
 
 log = logging.getLogger("sipnotify.sip")
@@ -209,6 +210,7 @@ class SipEndpoint:
         self._local_ips: dict[str, str] = {}
         self._routes: dict[Hop, tuple[Local, Destination]] = {}  # hops to an IP address
         self._inflight = 0
+        self._invites: dict[Key, ClientInvite] = {}
         self._waiting: deque[_Exchange] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -259,6 +261,8 @@ class SipEndpoint:
             self._waiting.popleft().ended(stopped)
         for key, client in list(self._clients.items()):
             self._apply(key, client, [stopped])
+        for invite in list(self._invites.values()):
+            invite.transport_error("shutting down")
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -348,6 +352,38 @@ class SipEndpoint:
                 known = str(probe.getsockname()[0])
             self._local_ips[destination] = known
         return known
+
+    # -- outgoing INVITEs (uac.InviteHost) --------------------------------------------------
+
+    async def invite(
+        self, hop: Hop, build: Callable[[Local], Request], events: CallEvents
+    ) -> ClientInvite:
+        """Route and send an INVITE (`build` makes it for the local address); the call hears
+        of its responses through `events`. Raises OSError when it cannot be sent."""
+        local, destination = await self._route(hop)
+        link = await self._link(destination)
+        invite = ClientInvite(
+            self,
+            build(local),
+            link=link,
+            address=destination.address,
+            timers=self._timers,
+            events=events,
+        )
+        self._invites[invite.key] = invite
+        invite.start()
+        return invite
+
+    def forget_invite(self, key: Key) -> None:
+        self._invites.pop(key, None)
+
+    def cancel_request(self, cancel: Request, link: Link, address: Address) -> None:
+        def ignore(_final: Final) -> None:
+            return None
+
+        exchange = _Exchange(self, lambda _cseq, _auth: cancel, (link, address),
+                             credentials=[], done=ignore)  # fmt: skip
+        self.transact(exchange)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -439,7 +475,7 @@ class SipEndpoint:
         for effect in effects:
             if isinstance(effect, Transmit):
                 client.exchange.link.send(effect.data, client.exchange.address)
-            elif self._clients.get(key) is client:
+            elif isinstance(effect, Outcome) and self._clients.get(key) is client:
                 self._finish(key, client)
                 client.exchange.ended(effect)
 
@@ -507,6 +543,10 @@ class SipEndpoint:
             self._timer = self._loop.call_at(deadline, self._fire)
 
     def _due(self, key: Key, now: float) -> None:
+        invite = self._invites.get(key)
+        if invite is not None:
+            invite.on_timer(now + TIMER_SLACK)
+            return
         client = self._clients.get(key)
         if client is not None:
             if client.holding and client.slot_until <= now + TIMER_SLACK:
@@ -538,7 +578,10 @@ class SipEndpoint:
         key = (_branch(response.header("Via") or ""), response.cseq.method)
         client = self._clients.get(key)
         if client is None:
-            return  # a stray or late response: the transaction is gone
+            invite = self._invites.get(key)
+            if invite is not None:
+                invite.on_response(response)
+            return  # else a stray or late response: the transaction is gone
         self._release(client)
         self._apply(key, client, client.txn.receive(response, self._loop.time()))
         if key in self._clients:

@@ -383,3 +383,121 @@ class RawUac:
     def response(self) -> bytes:
         data, _ = self.sock.recvfrom(65536)
         return data
+
+
+CALLEE = """[callee]
+type=aor
+contact=sip:callee@127.0.0.1:{callee}
+[callee]
+type=endpoint
+context=default
+aors=callee
+"""
+
+
+def start_with_callee(start_service: StartService, callee: int) -> Service:
+    return start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP + CALLEE.replace("{callee}", str(callee)),
+            "extensions.conf": "[default]\nexten => callee,1,Dial(PJSIP/callee,20)\n"
+            " same => n,Hangup()\n",
+        },
+    )
+
+
+def notify_when_ringing(service: Service, ami: RawAmi, pattern: str) -> tuple[str, list[bytes]]:
+    """Wait for the channel matching `pattern` to ring, then send it `Event: talk`."""
+    ringing = wait_event(
+        ami,
+        lambda m: (
+            m.startswith(b"Event: Newstate\r\n")
+            and b"\r\nChannelStateDesc: Ringing\r\n" in m
+            and re.search(pattern.encode(), m) is not None
+        ),
+    )
+    name = channel_of(ringing)
+    with RawAmi(service.port) as control:
+        control.login()
+        answer, events = control.notify(
+            f"ActionID: T\r\nChannel: {name}\r\nVariable: Event=talk\r\n"
+        )
+    assert answer == b"Response: Success\r\nActionID: T\r\nMessage: NOTIFY sent\r\n\r\n"
+    return name, events
+
+
+def test_originate_rings_then_talk_in_the_early_dialog(
+    start_service: StartService, uas: Uas
+) -> None:
+    """Originate to a phone that rings; `Event: talk` reaches it inside the early dialog
+    (the To tag of its 180); it answers, the application runs, then sipnotify sends BYE."""
+    callee = uas("uas_call_ring_notify.xml", timeout=25)
+    service = start_with_callee(start_service, callee.port)
+    with events_session(service) as ami:
+        ami.send(
+            b"Action: Originate\r\nActionID: O1\r\nChannel: PJSIP/callee\r\nApplication: Wait\r\n"
+            b"Data: 1\r\nAsync: true\r\n\r\n"
+        )
+        assert (
+            ami.message()
+            == b"Response: Success\r\nActionID: O1\r\nMessage: Originate successfully queued\r\n\r\n"
+        )
+        name, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        assert b"\r\nResult: Success\r\nStatusCode: 200\r\n" in events[0]
+        response = wait_event(ami, lambda m: m.startswith(b"Event: OriginateResponse\r\n"))
+        assert response.startswith(
+            b"Event: OriginateResponse\r\nActionID: O1\r\nPrivilege: call,all\r\nResponse: Success\r\n"
+        )
+        assert b"\r\nReason: 4\r\n" in response
+        assert channel_of(response) == name
+        hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
+        assert channel_of(hung) == name
+    assert callee.finish() == 0, callee.output + service.log()
+    received = callee.received()
+    invite = next(m for m in received if m.startswith(b"INVITE "))
+    (notify,) = notifies(callee)
+    assert header(notify, "Call-ID") == header(invite, "Call-ID")
+    assert header(notify, "To")[0].endswith("SIPpTag011")  # the tag of the 180
+    assert notify.startswith(b"NOTIFY sip:callee@127.0.0.1:")  # the 180's Contact
+
+
+def test_originate_to_nobody_fails(start_service: StartService, uas: Uas) -> None:
+    callee = uas("uas_call_ring_notify.xml")
+    service = start_with_callee(start_service, callee.port)
+    with RawAmi(service.port) as control:
+        control.login()
+        control.send(
+            b"Action: Originate\r\nActionID: O2\r\nChannel: PJSIP/nobody\r\nApplication: Wait\r\n\r\n"
+        )
+        assert (
+            control.message()
+            == b"Response: Error\r\nActionID: O2\r\nMessage: Originate failed\r\n\r\n"
+        )
+        control.send(b"Action: Originate\r\nActionID: O3\r\n\r\n")
+        assert (
+            control.message()
+            == b"Response: Error\r\nActionID: O3\r\nMessage: Channel not specified\r\n\r\n"
+        )
+
+
+def test_dial_then_talk_in_the_callee_early_dialog(start_service: StartService, uas: Uas) -> None:
+    """compat §5.6: caller -> Dial(PJSIP/callee) -> callee rings -> PJSIPNotify Channel=
+    <callee channel> Event: talk inside the early dialog -> callee answers -> caller BYE."""
+    callee = uas("uas_call_ring_notify.xml", timeout=25)
+    service = start_with_callee(start_service, callee.port)
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_hangup.xml", "callee", "-d", "1500")
+        first = wait_event(ami, lambda m: m.startswith(b"Event: Newchannel\r\n"))
+        name, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        assert b"\r\nResult: Success\r\n" in events[0]
+        hangups = [wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n")) for _ in "ab"]
+        assert {channel_of(h) for h in hangups} == {channel_of(first), name}
+        uniqueid = re.search(rb"\r\nUniqueid: (\S+)\r\n", first)
+        assert uniqueid is not None
+        assert all(b"\r\nLinkedid: " + uniqueid.group(1) + b"\r\n" in h for h in hangups)
+    assert alice.finish() == 0, alice.output + service.log()
+    assert callee.finish() == 0, callee.output + service.log()
+    (notify,) = notifies(callee)
+    assert header(notify, "Event") == ["talk"]
+    alice_ok = next(m for m in alice.received() if m.startswith(b"SIP/2.0 200"))
+    assert b"m=audio " in body(alice_ok)

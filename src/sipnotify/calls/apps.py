@@ -1,8 +1,10 @@
 """The dialplan applications a call runs, and the loop that runs them (Asterisk's pbx.c, small).
 
-Owns Answer, Ringing, Progress, Wait, NoOp, Hangup, Echo and PJSIPNotify(to,content)
-(compat §1.9, with DIFFERENCES.md 4: the `&` list keeps the order written). Steps run in
-priority order; an unknown application, or running off the end of the extension, hangs up.
+Owns Answer, Ringing, Progress, Wait, NoOp, Hangup, Echo, Dial(PJSIP/a[&PJSIP/b][,timeout])
+(a second leg to each endpoint's first contact; the first to answer is bridged, RTP relayed
+both ways) and PJSIPNotify(to,content) (compat §1.9, with DIFFERENCES.md 4: the `&` list
+keeps the order written). Steps run in priority order; an unknown application, or running
+off the end of the extension, hangs up.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from sipnotify.calls.call import NORMAL_CLEARING, InboundCall
+from sipnotify.calls.channels import Channel, ChannelState
+from sipnotify.calls.outbound import OutboundCall
 from sipnotify.config.extensions import Extension
 from sipnotify.notify import (
     Notifier,
@@ -28,16 +32,24 @@ log = logging.getLogger("sipnotify.dialplan")
 MAX_WAIT = 86_400.0
 
 
+Leg = InboundCall | OutboundCall
+
+
 class AppContext(Protocol):
     notifier: Notifier
 
+    async def call_out(
+        self, endpoint_name: str, *, caller: Channel | None = None, caller_id: CallerId = None
+    ) -> OutboundCall | None: ...
 
-App = Callable[[InboundCall, str, AppContext], Awaitable[bool]]  # False: the call is over
+
+CallerId = tuple[str, str] | None
+App = Callable[[Leg, str, AppContext], Awaitable[bool]]  # False: the call is over
 
 
-async def run(call: InboundCall, extension: Extension, ctx: AppContext) -> None:
-    """Run the extension's steps from its first priority until one ends the call."""
-    step = extension.steps[0] if extension.steps else None
+async def run(call: Leg, extension: Extension, ctx: AppContext, *, start: int = 1) -> None:
+    """Run the extension's steps from priority `start` until one ends the call."""
+    step = extension.step(start) or extension.next_step(start)
     while step is not None and not call.ended:
         channel = call.channel
         channel.priority, channel.application, channel.app_data = step.priority, step.app, step.data
@@ -51,22 +63,22 @@ async def run(call: InboundCall, extension: Extension, ctx: AppContext) -> None:
     call.hang_up(NORMAL_CLEARING)
 
 
-async def answer(call: InboundCall, _data: str, _ctx: AppContext) -> bool:
+async def answer(call: Leg, _data: str, _ctx: AppContext) -> bool:
     await call.answer()
     return True
 
 
-async def ringing(call: InboundCall, _data: str, _ctx: AppContext) -> bool:
+async def ringing(call: Leg, _data: str, _ctx: AppContext) -> bool:
     await call.ring()
     return True
 
 
-async def progress(call: InboundCall, _data: str, _ctx: AppContext) -> bool:
+async def progress(call: Leg, _data: str, _ctx: AppContext) -> bool:
     await call.progress()
     return True
 
 
-async def wait(call: InboundCall, data: str, _ctx: AppContext) -> bool:
+async def wait(call: Leg, data: str, _ctx: AppContext) -> bool:
     try:
         seconds = float(data.strip() or 0)
     except ValueError:
@@ -76,18 +88,18 @@ async def wait(call: InboundCall, data: str, _ctx: AppContext) -> bool:
     return True
 
 
-async def noop(call: InboundCall, data: str, _ctx: AppContext) -> bool:
+async def noop(call: Leg, data: str, _ctx: AppContext) -> bool:
     log.info("%s: NoOp(%s)", call.channel.name, data)
     return True
 
 
-async def hangup(call: InboundCall, data: str, _ctx: AppContext) -> bool:
+async def hangup(call: Leg, data: str, _ctx: AppContext) -> bool:
     text = data.strip()
     call.hang_up(int(text) if text.isdigit() else NORMAL_CLEARING)
     return False
 
 
-async def echo(call: InboundCall, _data: str, _ctx: AppContext) -> bool:
+async def echo(call: Leg, _data: str, _ctx: AppContext) -> bool:
     """RTP comes back to the caller until the call ends (the call is answered first)."""
     await call.answer()
     if call.media is not None:
@@ -96,7 +108,7 @@ async def echo(call: InboundCall, _data: str, _ctx: AppContext) -> bool:
     return False
 
 
-async def pjsip_notify(call: InboundCall, data: str, ctx: AppContext) -> bool:
+async def pjsip_notify(call: Leg, data: str, ctx: AppContext) -> bool:
     """compat §1.9: `to` empty sends inside this call's dialog, else to that URI; `content`
     names a pjsip_notify.conf section, else is a `&name=value` list (kept in order)."""
     to, _, spec = data.partition(",")
@@ -130,7 +142,82 @@ def _content(notifier: Notifier, spec: str) -> NotifyContent:
     return build_content(items, from_ami=True)
 
 
-def _logged(call: InboundCall) -> Callable[[NotifyResult], None]:
+async def dial(call: Leg, data: str, ctx: AppContext) -> bool:
+    """Dial(PJSIP/a[&PJSIP/b][,timeout]): the caller hears ringing when a leg rings; the first
+    leg to answer is bridged and the others cancelled; the dialplan goes on when the bridge
+    ends with the caller still there, or when nobody answered within `timeout` seconds."""
+    if not isinstance(call, InboundCall):
+        log.warning("%s: Dial from an originated channel is not supported", call.channel.name)
+        return True
+    spec, _, rest = data.partition(",")
+    legs = []
+    for name in (part.strip() for part in spec.split("&") if part.strip()):
+        tech, _, endpoint = name.partition("/")
+        leg = await ctx.call_out(endpoint, caller=call.channel) if tech.upper() == "PJSIP" else None
+        if leg is None:
+            log.warning("%s: Dial(%s): cannot call %s", call.channel.name, data, name)
+        elif not leg.ended:
+            legs.append(leg)
+    try:
+        answered = await _first_answer(call, legs, _seconds(rest.partition(",")[0]))
+        for leg in legs:
+            if leg is not answered:
+                leg.hang_up(NORMAL_CLEARING)
+        if answered is not None and not call.ended:
+            await call.answer()
+            _bridge(call, answered)
+            await _first_done(call.finished.wait(), answered.finished.wait())
+    finally:  # also when the caller hangs up, which cancels the dialplan
+        for leg in legs:
+            leg.hang_up(NORMAL_CLEARING)
+    return not call.ended
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return float(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+async def _first_answer(
+    call: InboundCall, legs: list[OutboundCall], timeout: float | None
+) -> OutboundCall | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (timeout if timeout is not None else MAX_WAIT)
+    rang = False
+    while not call.ended and loop.time() < deadline:
+        live = [leg for leg in legs if not leg.ended]
+        answered = next((leg for leg in live if leg.answered.is_set()), None)
+        if answered is not None or not live:
+            return answered
+        if not rang and any(leg.channel.state is ChannelState.RINGING for leg in live):
+            rang = True
+            await call.ring()
+        waits = [leg.answered.wait() for leg in live] + [leg.finished.wait() for leg in live]
+        await _first_done(call.finished.wait(), *waits, timeout=min(0.2, deadline - loop.time()))
+    return None
+
+
+async def _first_done(*waits: Awaitable[object], timeout: float | None = None) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _bridge(caller: InboundCall, callee: OutboundCall) -> None:
+    """RTP from each phone goes out through the other leg's port to the other phone."""
+    theirs = callee.remote_media
+    if caller.media is None or callee.media is None or theirs is None:
+        return
+    caller.media.relay_to(callee.media, (theirs.address, theirs.port))
+    callee.media.relay_to(caller.media, (caller.offer.address, caller.offer.port))
+
+
+def _logged(call: Leg) -> Callable[[NotifyResult], None]:
     def report(result: NotifyResult) -> None:
         answer = result.status if result.status is not None else result.error
         log.info("%s: NOTIFY to %s: %s", call.channel.name, result.uri, answer)
@@ -146,5 +233,6 @@ APPS: dict[str, App] = {
     "noop": noop,
     "hangup": hangup,
     "echo": echo,
+    "dial": dial,
     "pjsipnotify": pjsip_notify,
 }

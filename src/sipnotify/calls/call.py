@@ -61,7 +61,8 @@ class CallContext(Protocol):
         endpoint: Endpoint,
     ) -> None: ...
 
-    def forget(self, call: InboundCall) -> None: ...
+    def forget(self, call: object) -> None:
+        """The call ended: drop it from every table."""
 
 
 class InboundCall:
@@ -88,6 +89,15 @@ class InboundCall:
         self.finished = asyncio.Event()
         self._repeat: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Call-ID and our tag: what requests from the phone in this call carry."""
+        return self.invite.request.call_id, self.invite.local_tag
+
+    @property
+    def offer(self) -> sdp.Media:
+        return self._offer
 
     @property
     def flow(self) -> tuple[str, tuple[str, int]] | None:

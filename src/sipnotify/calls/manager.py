@@ -17,10 +17,18 @@ from collections.abc import Callable
 from sipnotify.calls import apps
 from sipnotify.calls.call import InboundCall
 from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
-from sipnotify.config.extensions import Dialplan
+from sipnotify.calls.outbound import OutboundCall, SendInvite
+from sipnotify.config.extensions import Dialplan, Extension
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.endpoint import Final, Hop, Local
-from sipnotify.notify import Ids, InDialog, Notifier, credentials_for
+from sipnotify.notify import (
+    Ids,
+    InDialog,
+    Notifier,
+    NotifyError,
+    credentials_for,
+    endpoint_targets,
+)
 from sipnotify.registrar import Registrar
 from sipnotify.sip import sdp
 from sipnotify.sip.errors import ParseError
@@ -30,6 +38,8 @@ from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.uas import Answer, ServerInvite
 
 log = logging.getLogger("sipnotify.calls")
+Leg = InboundCall | OutboundCall
+CallerId = tuple[str, str] | None
 MAX_CHANNELS = 1000  # concurrent channels; an INVITE beyond gets 503
 
 
@@ -53,7 +63,16 @@ class CallManager:
         self._dialplan = dialplan
         self._registrar = registrar
         self._max_channels = max_channels
-        self._calls: dict[tuple[str, str], InboundCall] = {}
+        self._calls: dict[tuple[str, str], Leg] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_invite: SendInvite | None = None
+        self._media_host = next(
+            (t.host for t in config.transports.values() if t.protocol == "udp"), "127.0.0.1"
+        )
+
+    def attach(self, send_invite: SendInvite) -> None:
+        """How outgoing calls send their INVITE (the endpoint, built after this)."""
+        self._send_invite = send_invite
 
     # -- uas.Calls ---------------------------------------------------------------------------
 
@@ -71,12 +90,12 @@ class CallManager:
 
     def ack(self, request: Request) -> None:
         call = self._calls.get((request.call_id, _tag(request.header("To"))))
-        if call is not None:
+        if isinstance(call, InboundCall):
             call.acknowledged()
 
     def cancel(self, invite: ServerInvite) -> None:
         call = self._calls.get((invite.request.call_id, invite.local_tag))
-        if call is not None:
+        if isinstance(call, InboundCall):
             call.cancelled()
         else:
             invite.respond(487, "Request Terminated")
@@ -106,8 +125,10 @@ class CallManager:
         sender = self.notifier.sender
         sender.submit(hop, factory, credentials_for(endpoint, self.config), done)
 
-    def forget(self, call: InboundCall) -> None:
-        self._calls.pop((call.invite.request.call_id, call.invite.local_tag), None)
+    def forget(self, call: object) -> None:
+        for key, known in list(self._calls.items()):
+            if known is call:
+                del self._calls[key]
 
     # -- for the AMI layer -----------------------------------------------------------------
 
@@ -124,8 +145,49 @@ class CallManager:
         for call in list(self._calls.values()):
             call.hang_up()
 
-    def _call_of(self, name: str) -> InboundCall | None:
+    def _call_of(self, name: str) -> Leg | None:
         return next((c for c in self._calls.values() if c.channel.name == name), None)
+
+    # -- outgoing calls (Originate, Dial) ------------------------------------------------------
+
+    async def call_out(
+        self, endpoint_name: str, *, caller: Channel | None = None, caller_id: CallerId = None
+    ) -> OutboundCall | None:
+        """A new channel calling `endpoint_name`'s first contact (Newchannel, state Down);
+        None when the endpoint does not exist or has no contact."""
+        endpoint = self.config.endpoints.get(endpoint_name)
+        if endpoint is None or self._send_invite is None:
+            return None
+        try:
+            targets = endpoint_targets(self.config, endpoint_name, self.notifier.registered)
+        except NotifyError:
+            return None
+        number, name = caller_id or ((caller.caller_num, caller.caller_name) if caller else
+                                     ("<unknown>", "<unknown>"))  # fmt: skip
+        channel = self.channels.create(
+            endpoint.name,
+            state=ChannelState.DOWN,
+            linked=caller,
+            caller_num=number,
+            caller_name=name,
+            exten=endpoint.name,
+        )
+        call = OutboundCall(self, endpoint, targets[0], channel)
+        await call.start(self._send_invite, self._media_host)
+        if not call.ended:
+            self._calls[call.key] = call
+        return call
+
+    def run_on(self, leg: OutboundCall, steps: Extension, *, start: int = 1) -> None:
+        """Once `leg` answered, run dialplan steps on it (Originate's Context/Exten or
+        Application)."""
+        task = asyncio.get_running_loop().create_task(apps.run(leg, steps, self, start=start))
+        leg.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def find_extension(self, context: str, exten: str) -> Extension | None:
+        return self._dialplan.find(context, exten)
 
     # -- starting a call ---------------------------------------------------------------------
 
@@ -158,12 +220,12 @@ class CallManager:
             exten=exten,
         )
         call = InboundCall(self, invite, endpoint, channel, offer)
-        self._calls[(request.call_id, invite.local_tag)] = call
+        self._calls[call.key] = call
         call.task = asyncio.get_running_loop().create_task(apps.run(call, extension, self))
 
     def _reinvite(self, invite: ServerInvite, local_tag: str) -> None:
         call = self._calls.get((invite.request.call_id, local_tag))
-        if call is None or call.dialog is None:
+        if not isinstance(call, InboundCall) or call.dialog is None:
             invite.respond(481, "Call/Transaction Does Not Exist")
         elif not call.dialog.accepts(invite.request):
             invite.respond(500, "Server Internal Error", extra=(("Retry-After", "1"),))

@@ -1,8 +1,9 @@
 """RTP for one call leg (RFC 3550), kept minimal: a UDP port, packets echoed or dropped.
 
 sipnotify does not decode or transcode media. A leg's port takes RTP from the peer; in echo
-mode (the Echo application) every packet goes back where it came from, otherwise packets
-are dropped. Nothing is sent before the peer has sent something.
+mode (the Echo application) every packet goes back where it came from; bridged to another
+leg (Dial) every packet leaves through that leg's port to its phone; otherwise packets are
+dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class MediaPort(asyncio.DatagramProtocol):
         self.port = 0
         self.echo = False
         self.received = 0
+        self._relay: tuple[MediaPort, tuple[str, int]] | None = None
 
     @classmethod
     async def open(cls, host: str) -> MediaPort:
@@ -34,8 +36,19 @@ class MediaPort(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         self.received += 1
-        if self.echo and self._transport is not None and not self._transport.is_closing():
-            self._transport.sendto(data, (str(addr[0]), int(cast(int, addr[1]))))
+        if self._relay is not None:
+            other, destination = self._relay
+            other.send(data, destination)
+        elif self.echo:
+            self.send(data, (str(addr[0]), int(cast(int, addr[1]))))
+
+    def relay_to(self, other: MediaPort, destination: tuple[str, int]) -> None:
+        """Send what arrives here out of `other`'s port to `destination` (a bridge)."""
+        self._relay = (other, destination)
+
+    def send(self, data: bytes, destination: tuple[str, int]) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.sendto(data, destination)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP error: %s", exc)

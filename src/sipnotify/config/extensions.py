@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, ParsedConfig
 
 APPLICATIONS = frozenset(
-    ("answer", "ringing", "progress", "wait", "noop", "hangup", "echo", "pjsipnotify")
+    ("answer", "ringing", "progress", "wait", "noop", "hangup", "echo", "dial", "pjsipnotify")
 )
 _PATTERN_CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}
 

@@ -95,23 +95,32 @@ class Dialog:
             self.remote_target = contact
 
     def request(
-        self, method: str, *, via: str, contact: str, extra: Headers = (), body: bytes = b""
+        self,
+        method: str,
+        *,
+        via: str,
+        contact: str,
+        extra: Headers = (),
+        body: bytes = b"",
+        cseq: int | None = None,
     ) -> Request:
         """§12.2.1.1: a request within the dialog, with the sender's `via` (sent-by and a new
         branch) and our `contact` URI.
 
         Request-URI is the remote target and Route the route set (loose routing, `lr`: the
         only kind sipnotify follows); To and From carry the tags; the CSeq is the next local
-        number (ACK and CANCEL reuse the INVITE's and are built elsewhere). Header order is
-        pjsip's: Via, From, To, Contact, Call-ID, CSeq, Route, then `extra`."""
-        self.local_cseq += 1
+        number, or `cseq` as given (the ACK of a 2xx reuses the INVITE's, §13.2.2.4). Header
+        order is pjsip's: Via, From, To, Contact, Call-ID, CSeq, Route, then `extra`."""
+        if cseq is None:
+            self.local_cseq += 1
+            cseq = self.local_cseq
         headers: Headers = (
             ("Via", via),
             ("From", _with_tag(self.local_uri, self.id.local_tag)),
             ("To", _with_tag(self.remote_uri, self.id.remote_tag)),
             ("Contact", f"<{contact}>"),
             ("Call-ID", self.id.call_id),
-            ("CSeq", f"{self.local_cseq} {method}"),
+            ("CSeq", f"{cseq} {method}"),
             *(("Route", route) for route in self.route_set),
             *extra,
         )

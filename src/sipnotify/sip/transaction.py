@@ -25,10 +25,12 @@ class Timers:
 
 
 class State(enum.Enum):
+    CALLING = "Calling"  # INVITE client transactions only (RFC 3261 Figure 5)
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
     CONFIRMED = "Confirmed"  # INVITE server transactions only (RFC 3261 Figure 7)
+    ACCEPTED = "Accepted"  # INVITE transactions after a 2xx (RFC 6026)
     TERMINATED = "Terminated"
 
 
@@ -48,7 +50,15 @@ class Outcome:
     error: str | None = None
 
 
-Effect = Transmit | Outcome
+@dataclass(frozen=True, slots=True)
+class Provisional:
+    """A response the INVITE client transaction passes up without ending: a 1xx, or a copy
+    of the 2xx it already reported."""
+
+    response: Response
+
+
+Effect = Transmit | Outcome | Provisional
 
 
 class NonInviteClient:

@@ -1,0 +1,242 @@
+"""One call to a phone (the UAC side), for Originate and Dial: INVITE, ringing, answer, BYE.
+
+Owns the INVITE with an SDP offer (PCMU and PCMA), the early dialog a provisional response
+with a To tag creates (the channel goes Ringing; an in-dialog NOTIFY can reach the phone
+there, compat §5.6), the ACK of the 2xx (RFC 3261 §13.2.2.4, repeated for every copy of the
+2xx), CANCEL while unanswered, BYE in both directions, and the hangup cause a refusal maps to
+(chan_pjsip's hangup_sip2cause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sipnotify.calls.call import NORMAL_CLEARING, CallContext
+from sipnotify.calls.channels import Channel, ChannelState
+from sipnotify.calls.media import MediaPort
+from sipnotify.config.pjsip import Endpoint
+from sipnotify.endpoint import Hop, Local
+from sipnotify.notify import InDialog, Target, dialog_hop
+from sipnotify.sip import sdp
+from sipnotify.sip.dialog import Dialog, uac_dialog
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request, Response, serialize
+from sipnotify.uac import ClientInvite
+
+log = logging.getLogger("sipnotify.calls")
+
+# hangup_sip2cause() for the answers phones give most.
+SIP_TO_CAUSE = {
+    403: 21,
+    404: 1,
+    408: 18,
+    480: 19,
+    486: 17,
+    487: 16,
+    488: 58,
+    503: 34,
+    600: 17,
+    603: 21,
+}
+OFFER = (0, 8)
+NETWORK_OUT_OF_ORDER = 38
+
+
+SendInvite = Callable[[Hop, Callable[[Local], Request], "OutboundCall"], Awaitable[ClientInvite]]
+
+
+class OutboundCall:
+    def __init__(
+        self, ctx: CallContext, endpoint: Endpoint, target: Target, channel: Channel
+    ) -> None:
+        self._ctx = ctx
+        self.endpoint = endpoint
+        self.target = target
+        self.channel = channel
+        self.media: MediaPort | None = None
+        self.remote_media: sdp.Media | None = None
+        self.dialog: Dialog | None = None
+        self.ended = False
+        self.answered = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.failure_cause: int | None = None
+        self._invite: ClientInvite | None = None
+        self._ack: bytes = b""
+        self._tag = ctx.ids()
+        self._contact = ""
+        self.call_id = ""
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Call-ID and our tag: what requests from the phone in this call carry."""
+        return self.call_id, self._tag
+
+    async def answer(self) -> None:
+        """The phone answered already (dialplan steps run once it has)."""
+
+    async def ring(self) -> None:
+        """Nothing to tell: we are the caller."""
+
+    async def progress(self) -> None:
+        """Nothing to tell: we are the caller."""
+
+    async def start(self, send_invite: SendInvite, media_host: str) -> None:
+        """Send the INVITE, with an offer for a new media port on `media_host`."""
+        self.media = await MediaPort.open(media_host)
+        port = self.media.port
+        endpoint = self.endpoint
+        hop = Hop(self.target.uri, endpoint.transport, endpoint.outbound_proxy, self.target.flow)
+        try:
+            self._invite = await send_invite(
+                hop, lambda local: self.build_invite(local, port), self
+            )
+        except OSError as exc:
+            log.info("call to %s failed: %s", self.target.uri, exc.strerror or exc)
+            self.failure_cause = NETWORK_OUT_OF_ORDER
+            self._finish(NETWORK_OUT_OF_ORDER)
+
+    # -- the INVITE, for the endpoint ------------------------------------------------------
+
+    def build_invite(self, local: Local, media_port: int) -> Request:
+        """The INVITE as chan_pjsip sends it: From the endpoint's from_user (or
+        `asterisk`-like name), To and Request-URI the contact, an SDP offer."""
+        ids = self._ctx.ids
+        user = self.endpoint.from_user or "sipnotify"
+        host = local.host
+        contact = f"sip:{user}@{host}:{local.port}"
+        if local.protocol != "udp":
+            contact += f";transport={local.protocol.upper()}"
+        self._contact = contact
+        via = f"SIP/2.0/{local.protocol.upper()} {host}:{local.port};rport;branch=z9hG4bKPj{ids()}"
+        offer = sdp.describe(
+            address=host, port=media_port, payloads=OFFER, session=hash(ids()) % 10**9
+        )
+        name = self.channel.caller_name if self.channel.caller_name != "<unknown>" else ""
+        display = f'"{name}" ' if name else ""
+        self.call_id = ids()
+        headers = (
+            ("Via", via),
+            ("From", f"{display}<sip:{user}@{host}>;tag={self._tag}"),
+            ("To", f"<{self.target.uri.without_port()}>"),
+            ("Contact", f"<{contact}>"),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{abs(hash(ids())) % 65535 + 1} INVITE"),
+            ("Max-Forwards", "70"),
+            ("User-Agent", self._ctx.config.global_.user_agent),
+            ("Allow", "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"),
+            ("Content-Type", "application/sdp"),
+        )
+        return Request(method="INVITE", uri=str(self.target.uri), headers=headers, body=offer)
+
+    # -- uac.CallEvents --------------------------------------------------------------------
+
+    def provisional(self, response: Response) -> None:
+        """§12.1.2: a 1xx with a To tag makes the early dialog; 180/183 ring the channel."""
+        if (
+            self.dialog is None
+            and self._invite is not None
+            and ";tag=" in (response.header("To") or "")
+        ):
+            try:
+                self.dialog = uac_dialog(self._invite.request, response)
+            except ParseError:
+                return
+        if response.status in (180, 183):
+            self._ctx.channels.set_state(self.channel, ChannelState.RINGING)
+
+    def final(self, response: Response | None, error: str | None) -> None:
+        if response is not None and 200 <= response.status < 300:
+            self._accepted(response)
+            return
+        status = response.status if response is not None else None
+        log.info("call to %s failed: %s", self.target.uri, status or error)
+        cause = SIP_TO_CAUSE.get(status or 0, 18 if error == "timeout" else 34)
+        self.failure_cause = cause
+        self._finish(cause)
+
+    def repeated(self, response: Response) -> None:
+        del response
+        if self._invite is not None and self._ack:
+            self._invite.send(self._ack)
+
+    def _accepted(self, response: Response) -> None:
+        assert self._invite is not None
+        invite = self._invite.request
+        self.dialog = uac_dialog(invite, response)
+        try:
+            self.remote_media = sdp.parse(response.body)
+        except sdp.SdpError:
+            self.remote_media = None
+        self._ack = self._build_ack(self.dialog, invite)
+        self._invite.send(self._ack)
+        if self.ended:  # hung up while the 2xx was on its way: end it properly (§15)
+            self._send_bye(self.dialog)
+            return
+        self._ctx.channels.set_state(self.channel, ChannelState.UP)
+        self.answered.set()
+
+    def _build_ack(self, dialog: Dialog, invite: Request) -> bytes:
+        """§13.2.2.4: the INVITE's CSeq number, a new branch, the dialog's target and routes."""
+        via = invite.header_values("Via")[0].split(";branch=")[0]
+        ack = dialog.request(
+            "ACK",
+            via=f"{via};branch=z9hG4bKPj{self._ctx.ids()}",
+            contact=self._contact,
+            extra=(("Max-Forwards", "70"),),
+            cseq=invite.cseq.number,
+        )
+        return serialize(ack)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def peer_hung_up(self) -> None:
+        self._finish(NORMAL_CLEARING)
+
+    def hang_up(self, cause: int = NORMAL_CLEARING) -> None:
+        if self.ended:
+            return
+        if self.answered.is_set() and self.dialog is not None:
+            self._send_bye(self.dialog)
+        elif self._invite is not None:
+            self._invite.cancel()
+        self._finish(cause)
+
+    def _finish(self, cause: int) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.finished.set()
+        if self.dialog is not None:
+            self.dialog.terminate()
+        self._ctx.channels.hang_up(self.channel, cause)
+        if self.media is not None:
+            self.media.close()
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+        self._ctx.forget(self)
+
+    def _send_bye(self, dialog: Dialog) -> None:
+        ids, contact = self._ctx.ids, self._contact
+
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
+                return dialog.request(
+                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=contact,
+                    extra=(*authorization, ("Max-Forwards", "70")),
+                )  # fmt: skip
+
+            return build
+
+        self._ctx.submit_request(dialog_hop(dialog, self.endpoint, self.target.flow), factory,
+                                 self.endpoint)  # fmt: skip
+
+    def notify_target(self) -> InDialog | None:
+        """In the early dialog (after a 1xx with a tag) or the confirmed one (compat §1.6)."""
+        if self.ended or self.dialog is None:
+            return None
+        return InDialog(self.dialog, self.endpoint, self._contact, self.endpoint.name,
+                        self.target.flow)  # fmt: skip
