@@ -116,6 +116,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         notifier=notifier,
         timers=sip.timers,
         listener=publish.channel,
+        max_channels=config.options.maxcalls,
     )
     sip.uas.calls = calls
     calls.attach(sip.invite)

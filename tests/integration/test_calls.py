@@ -70,6 +70,8 @@ exten => 100,1,Answer()
  same => n,Hangup()
 exten => _9X.,1,Ringing()
  same => n,Wait(20)
+exten => echo,1,Answer()
+ same => n,Echo()
 """
 
 
@@ -356,6 +358,7 @@ class RawUac:
         self.sock.close()
 
     def _send(self, method: str, cseq: str, to: str, payload: str = "", extra: str = "") -> None:
+        """`method` names the branch: requests of one transaction share it."""
         head = (
             f"{self.request_line}\r\n"
             f"Via: SIP/2.0/UDP 127.0.0.1:{self.local};branch=z9hG4bK-raw-{method.lower()}1;rport\r\n"
@@ -380,9 +383,22 @@ class RawUac:
         self.request_line = f"ACK {self.uri} SIP/2.0"
         self._send("INVITE", "1 ACK", header(final, "To")[0])  # non-2xx ACK: INVITE's branch
 
+    def in_dialog(self, method: str, cseq: int, ok: bytes, payload: str = "") -> None:
+        """A request inside the call the 2xx `ok` set up (its To tag, to its Contact)."""
+        target = header(ok, "Contact")[0].strip("<>")
+        self.request_line = f"{method} {target} SIP/2.0"
+        extra = "Content-Type: application/sdp\r\n" if payload else ""
+        self._send(f"{method}{cseq}", f"{cseq} {method}", header(ok, "To")[0], payload, extra)
+
     def response(self) -> bytes:
         data, _ = self.sock.recvfrom(65536)
         return data
+
+    def final(self) -> bytes:
+        """The next response that is not 100 Trying."""
+        while (message := self.response()).startswith(b"SIP/2.0 100 "):
+            pass
+        return message
 
 
 CALLEE = """[callee]
@@ -501,3 +517,116 @@ def test_dial_then_talk_in_the_callee_early_dialog(start_service: StartService, 
     assert header(notify, "Event") == ["talk"]
     alice_ok = next(m for m in alice.received() if m.startswith(b"SIP/2.0 200"))
     assert b"m=audio " in body(alice_ok)
+
+
+OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 8 0\r\n"
+
+
+def test_echo_returns_rtp_and_a_reinvite_keeps_the_call(start_service: StartService) -> None:
+    """Echo() sends each RTP packet back; a re-INVITE is answered 200 with the same media;
+    the caller's BYE ends the call."""
+    service = start(start_service)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.settimeout(5)
+    with rtp, RawUac(service.sip_port()) as phone:
+        phone.invite("echo", OFFER.format(port=rtp.getsockname()[1]))
+        ok = phone.final()
+        assert ok.startswith(b"SIP/2.0 200 OK\r\n"), ok
+        media = re.search(rb"\r\nm=audio (\d+) RTP/AVP 8\r\n", body(ok))  # PCMA, offered first
+        assert media is not None, ok
+        phone.in_dialog("ACK", 1, ok)
+        packet = b"\x80\x08\x00\x01" + b"\x00" * 8 + b"voice"
+        deadline = time.monotonic() + 5
+        echoed = b""
+        while not echoed and time.monotonic() < deadline:  # Echo() starts right after Answer
+            rtp.sendto(packet, ("127.0.0.1", int(media.group(1))))
+            rtp.settimeout(0.2)
+            try:
+                echoed = rtp.recv(2048)
+            except TimeoutError:
+                continue
+        assert echoed == packet
+        phone.in_dialog("INVITE", 2, ok, OFFER.format(port=rtp.getsockname()[1]))
+        again = phone.final()
+        assert again.startswith(b"SIP/2.0 200 OK\r\n")
+        assert media.group(0) in body(again)
+        phone.in_dialog("ACK", 2, again)
+        phone.in_dialog("BYE", 3, ok)
+        assert phone.final().startswith(b"SIP/2.0 200 OK\r\n")
+        phone.in_dialog("BYE", 4, ok)
+        assert phone.final().startswith(b"SIP/2.0 481 Call/Transaction Does Not Exist\r\n")
+
+
+def test_maxcalls_refuses_the_call_beyond_the_limit(start_service: StartService) -> None:
+    service = start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP,
+            "extensions.conf": EXTENSIONS.replace("{bob}", "9"),
+            "asterisk.conf": "[options]\nmaxcalls = 1\n",
+        },
+    )
+    with RawUac(service.sip_port()) as first, RawUac(service.sip_port()) as second:
+        first.invite("9111", OFFER.format(port=4000))
+        assert first.final().startswith(b"SIP/2.0 180 Ringing\r\n")
+        second.invite("9222", OFFER.format(port=4002))
+        refused = second.final()
+        assert refused.startswith(b"SIP/2.0 503 Service Unavailable\r\n")
+        second.ack(refused)
+        first.cancel()
+        assert first.final().startswith(b"SIP/2.0 200 OK\r\n")
+
+
+def test_hangup_by_regex(start_service: StartService, uas: Uas) -> None:
+    service = start(start_service)
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
+        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
+        with RawAmi(service.port) as control:
+            control.login()
+            control.send(b"Action: Hangup\r\nActionID: R\r\nChannel: /^PJSIP/alice-/\r\n\r\n")
+            assert control.message() == (
+                b"Response: Success\r\nActionID: R\r\nEventList: start\r\n"
+                b"Message: Channels hung up will follow\r\n\r\n"
+            )
+            assert (
+                control.message()
+                == f"Event: ChannelHungup\r\nActionID: R\r\nChannel: {name}\r\n\r\n".encode()
+            )
+            assert control.message().endswith(b"EventList: Complete\r\nListItems: 1\r\n\r\n")
+            control.send(b"Action: Hangup\r\nActionID: R2\r\nChannel: /(/\r\n\r\n")
+            assert (
+                control.message()
+                == b"Response: Error\r\nActionID: R2\r\nMessage: Regex compile failed on: (\r\n\r\n"
+            )
+    assert alice.finish() == 0, alice.output + service.log()
+
+
+def test_originate_runs_an_extension_once_answered(start_service: StartService, uas: Uas) -> None:
+    """A synchronous Originate with Context/Exten: the reply comes once the phone answered;
+    the channel then runs the extension (PJSIPNotify in its dialog, then Hangup)."""
+    callee = uas("uas_call_notify_after_answer.xml", timeout=25)
+    service = start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP + CALLEE.replace("{callee}", str(callee.port)),
+            "extensions.conf": "[calls]\nexten => talk,1,PJSIPNotify(,&Event=talk)\n"
+            " same => n,Wait(1)\n same => n,Hangup()\n",
+        },
+    )
+    with RawAmi(service.port, timeout=20) as control:
+        control.login()
+        control.send(
+            b"Action: Originate\r\nActionID: S\r\nChannel: PJSIP/callee\r\nContext: calls\r\n"
+            b'Exten: talk\r\nPriority: 1\r\nCallerID: "Desk" <200>\r\n\r\n'
+        )
+        assert (
+            control.message()
+            == b"Response: Success\r\nActionID: S\r\nMessage: Originate successfully queued\r\n\r\n"
+        )
+    assert callee.finish() == 0, callee.output + service.log()
+    invite = next(m for m in callee.received() if m.startswith(b"INVITE "))
+    assert header(invite, "From")[0].startswith('"Desk" <sip:')
+    (notify,) = notifies(callee)
+    assert header(notify, "Event") == ["talk"]

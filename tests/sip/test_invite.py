@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipnotify.sip.invite import InviteServer
-from sipnotify.sip.transaction import Outcome, State, Timers, Transmit
+from sipnotify.sip.invite import InviteClient, InviteServer, ack_for, cancel_for
+from sipnotify.sip.message import Request, Response
+from sipnotify.sip.transaction import Outcome, Provisional, State, Timers, Transmit
 
 T = Timers(t1=0.5, t2=4.0, t4=5.0)
 RINGING = b"SIP/2.0 180 Ringing\r\n\r\n"
@@ -89,3 +90,76 @@ def test_any_input_sequence_reports_at_most_once(inputs: list[str]) -> None:
             effects = txn.respond(int(step), step.encode(), now)
         outcomes += sum(isinstance(e, Outcome) for e in effects)
     assert outcomes <= 1
+
+
+INVITE = Request(
+    method="INVITE",
+    uri="sip:bob@192.0.2.9:5070",
+    headers=(
+        ("Via", "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKPj1"),
+        ("From", "<sip:svc@192.0.2.1>;tag=L"),
+        ("To", "<sip:bob@192.0.2.9>"),
+        ("Call-ID", "c1"),
+        ("CSeq", "7 INVITE"),
+        ("Route", "<sip:proxy;lr>"),
+    ),
+)
+
+
+def answer(status: int) -> Response:
+    return Response(status=status, reason="x", headers=(("To", "<sip:bob@192.0.2.9>;tag=R"),))
+
+
+def client_state(txn: InviteClient) -> State:
+    return txn.state
+
+
+def test_client_repeats_the_invite_with_timer_a_until_timer_b() -> None:
+    txn = InviteClient(b"INVITE", reliable=False, now=0.0, timers=T)
+    assert txn.start() == [Transmit(b"INVITE")]
+    sends = []
+    while (deadline := txn.next_deadline()) is not None:
+        effects = txn.on_timer(deadline)
+        sends += [deadline for e in effects if isinstance(e, Transmit)]
+        if Outcome(error="timeout") in effects:
+            break
+    assert sends == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]  # Timer A doubles without a cap
+    assert client_state(txn) is State.TERMINATED
+
+
+def test_client_passes_provisionals_and_the_2xx_and_its_copies_up() -> None:
+    txn = InviteClient(b"INVITE", reliable=False, now=0.0, timers=T)
+    ringing, ok = answer(180), answer(200)
+    assert txn.receive(ringing, 0.1) == [Provisional(ringing)]
+    assert client_state(txn) is State.PROCEEDING
+    assert txn.next_deadline() is None  # no repeats, no Timer B once a 1xx came
+    assert txn.receive(ok, 2.0) == [Outcome(response=ok)]
+    assert client_state(txn) is State.ACCEPTED
+    assert txn.receive(ok, 2.5) == [Provisional(ok)]  # a copy: the TU sends its ACK again
+    txn.on_timer(2.0 + 64 * T.t1)  # Timer M
+    assert client_state(txn) is State.TERMINATED
+
+
+def test_client_acknowledges_a_failure_itself_and_again_for_copies() -> None:
+    txn = InviteClient(b"INVITE", reliable=False, now=0.0, timers=T)
+    busy = answer(486)
+    assert txn.receive(busy, 0.2, ack=b"ACK") == [Transmit(b"ACK"), Outcome(response=busy)]
+    assert txn.receive(busy, 0.3, ack=b"ACK") == [Transmit(b"ACK")]
+    assert txn.next_deadline() == 32.2  # Timer D
+    txn.on_timer(32.2)
+    assert client_state(txn) is State.TERMINATED
+
+
+def test_ack_for_a_failure_and_cancel_follow_the_invite() -> None:
+    ack = ack_for(INVITE, answer(486)).decode()
+    assert ack.startswith("ACK sip:bob@192.0.2.9:5070 SIP/2.0\r\n")
+    assert "Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKPj1\r\n" in ack
+    assert "To: <sip:bob@192.0.2.9>;tag=R\r\n" in ack
+    assert "CSeq: 7 ACK\r\n" in ack
+    assert "Route: <sip:proxy;lr>\r\n" in ack
+    cancel = cancel_for(INVITE)
+    assert cancel.method == "CANCEL"
+    assert cancel.uri == INVITE.uri
+    assert cancel.top_via.branch == "z9hG4bKPj1"
+    assert cancel.header("CSeq") == "7 CANCEL"
+    assert cancel.header("To") == "<sip:bob@192.0.2.9>"

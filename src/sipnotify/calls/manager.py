@@ -40,7 +40,6 @@ from sipnotify.uas import Answer, ServerInvite
 log = logging.getLogger("sipnotify.calls")
 Leg = InboundCall | OutboundCall
 CallerId = tuple[str, str] | None
-MAX_CHANNELS = 1000  # concurrent channels; an INVITE beyond gets 503
 
 
 class CallManager:
@@ -53,7 +52,7 @@ class CallManager:
         notifier: Notifier,
         timers: Timers,
         listener: Listener,
-        max_channels: int = MAX_CHANNELS,
+        max_channels: int,
     ) -> None:
         self.config = config
         self.notifier = notifier
@@ -156,7 +155,7 @@ class CallManager:
         """A new channel calling `endpoint_name`'s first contact (Newchannel, state Down);
         None when the endpoint does not exist or has no contact."""
         endpoint = self.config.endpoints.get(endpoint_name)
-        if endpoint is None or self._send_invite is None:
+        if endpoint is None or self._send_invite is None or self._full():
             return None
         try:
             targets = endpoint_targets(self.config, endpoint_name, self.notifier.registered)
@@ -207,7 +206,7 @@ class CallManager:
             log.info("call from %s refused: %s", endpoint.name, exc)
             invite.respond(488, "Not Acceptable Here")
             return
-        if len(self.channels) >= self._max_channels:
+        if self._full():
             invite.respond(503, "Service Unavailable", extra=(("Retry-After", "5"),))
             return
         number, name = _caller(request)
@@ -222,6 +221,10 @@ class CallManager:
         call = InboundCall(self, invite, endpoint, channel, offer)
         self._calls[call.key] = call
         call.task = asyncio.get_running_loop().create_task(apps.run(call, extension, self))
+
+    def _full(self) -> bool:
+        """asterisk.conf `maxcalls` (0: no limit) is reached."""
+        return 0 < self._max_channels <= len(self.channels)
 
     def _reinvite(self, invite: ServerInvite, local_tag: str) -> None:
         call = self._calls.get((invite.request.call_id, local_tag))

@@ -1,8 +1,8 @@
 """Read a configuration directory into one frozen `Config`.
 
 Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf,
-extensions.conf; a missing one counts as empty, as in Asterisk) and where the embedded
-defaults live.
+extensions.conf, asterisk.conf; a missing one counts as empty, as in Asterisk) and where the
+embedded defaults live.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipnotify.config.asterisk import Options, load_options
 from sipnotify.config.extensions import Dialplan, load_extensions
 from sipnotify.config.manager import ManagerConfig, load_manager, named_acls
 from sipnotify.config.notify import NotifyPresets, load_notify
@@ -33,6 +34,7 @@ class Config:
     notify: NotifyPresets
     pjsip: PjsipConfig
     dialplan: Dialplan
+    options: Options
     warnings: tuple[Diagnostic, ...]
 
 
@@ -53,6 +55,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     pjsip, pjsip_warnings = load_pjsip(pjsip_conf)
     extensions_conf = parse_file(directory / "extensions.conf")
     dialplan, dialplan_warnings = load_extensions(extensions_conf)
+    asterisk_conf = parse_file(directory / "asterisk.conf")
+    options, options_warnings = load_options(asterisk_conf)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -64,6 +68,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *pjsip_warnings,
         *extensions_conf.warnings,
         *dialplan_warnings,
+        *asterisk_conf.warnings,
+        *options_warnings,
     )
     return Config(
         directory=directory,
@@ -71,5 +77,6 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         notify=notify,
         pjsip=pjsip,
         dialplan=dialplan,
+        options=options,
         warnings=warnings,
     )
