@@ -50,17 +50,20 @@ App = Callable[[Leg, str, AppContext], Awaitable[bool]]  # False: the call is ov
 async def run(call: Leg, extension: Extension, ctx: AppContext, *, start: int = 1) -> None:
     """Run the extension's steps from priority `start` until one ends the call."""
     step = extension.step(start) or extension.next_step(start)
-    while step is not None and not call.ended:
-        channel = call.channel
-        channel.priority, channel.application, channel.app_data = step.priority, step.app, step.data
-        app = APPS.get(step.app.lower())
-        if app is None:
-            log.warning("%s: no application '%s'; hanging up", step.origin, step.app)
-            break
-        if not await app(call, step.data, ctx):
-            return
-        step = extension.next_step(step.priority)
-    call.hang_up(NORMAL_CLEARING)
+    try:
+        while step is not None and not call.ended:
+            channel = call.channel
+            channel.priority, channel.application = step.priority, step.app
+            channel.app_data = step.data
+            app = APPS.get(step.app.lower())
+            if app is None:
+                log.warning("%s: no application '%s'; hanging up", step.origin, step.app)
+                break
+            if not await app(call, step.data, ctx):
+                return
+            step = extension.next_step(step.priority)
+    finally:  # running off the end, an error, or the call ending: nothing is left behind
+        call.hang_up(NORMAL_CLEARING)
 
 
 async def answer(call: Leg, _data: str, _ctx: AppContext) -> bool:

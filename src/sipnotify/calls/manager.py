@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sipnotify.calls import apps
 from sipnotify.calls.call import InboundCall
@@ -180,10 +181,19 @@ class CallManager:
     def run_on(self, leg: OutboundCall, steps: Extension, *, start: int = 1) -> None:
         """Once `leg` answered, run dialplan steps on it (Originate's Context/Exten or
         Application)."""
-        task = asyncio.get_running_loop().create_task(apps.run(leg, steps, self, start=start))
-        leg.task = task
+        leg.task = self._watch(apps.run(leg, steps, self, start=start))
+
+    def _watch(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A call's dialplan task, kept until done; an error in it is logged, not lost."""
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a call's dialplan failed", exc_info=task.exception())
 
     def find_extension(self, context: str, exten: str) -> Extension | None:
         return self._dialplan.find(context, exten)
@@ -220,7 +230,7 @@ class CallManager:
         )
         call = InboundCall(self, invite, endpoint, channel, offer)
         self._calls[call.key] = call
-        call.task = asyncio.get_running_loop().create_task(apps.run(call, extension, self))
+        call.task = self._watch(apps.run(call, extension, self))
 
     def _full(self) -> bool:
         """asterisk.conf `maxcalls` (0: no limit) is reached."""
