@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Protocol
 
 from sipnotify.calls.channels import Channel, Channels, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.endpoint import Hop, Local
-from sipnotify.notify import Ids, InDialog, dialog_hop
+from sipnotify.notify import Ids, InDialog
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uas_dialog
-from sipnotify.sip.message import Request
 from sipnotify.sip.transaction import Timers
 from sipnotify.uas import ServerInvite
 
@@ -54,11 +51,12 @@ class CallContext(Protocol):
     ids: Ids
     timers: Timers
 
-    def submit_request(
+    def send_bye(
         self,
-        hop: Hop,
-        factory: Callable[[Local], Callable[[int, tuple[tuple[str, str], ...]], Request]],
+        dialog: Dialog,
         endpoint: Endpoint,
+        contact: str,
+        flow: tuple[str, tuple[str, int]] | None,
     ) -> None: ...
 
     def forget(self, call: object) -> None:
@@ -210,7 +208,7 @@ class InboundCall:
         self.ended = True
         self.finished.set()
         if send_bye and self.dialog is not None:
-            self._send_bye(self.dialog)
+            self._ctx.send_bye(self.dialog, self.endpoint, self.invite.contact, self.flow)
         if self.dialog is not None:
             self.dialog.terminate()
         self._ctx.channels.hang_up(self.channel, cause)
@@ -221,23 +219,6 @@ class InboundCall:
             if task is not None and task is not current:
                 task.cancel()
         self._ctx.forget(self)
-
-    def _send_bye(self, dialog: Dialog) -> None:
-        ids = self._ctx.ids
-
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
-            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
-                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
-                extra = (*authorization, ("Max-Forwards", "70"))
-                return dialog.request(
-                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=self.invite.contact,
-                    extra=extra,
-                )  # fmt: skip
-
-            return build
-
-        hop = dialog_hop(dialog, self.endpoint, self.flow)
-        self._ctx.submit_request(hop, factory, self.endpoint)
 
     def notify_target(self) -> InDialog | None:
         """The in-dialog NOTIFY target while the dialog is early or confirmed (compat §1.6)."""

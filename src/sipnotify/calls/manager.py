@@ -21,17 +21,19 @@ from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
 from sipnotify.calls.outbound import OutboundCall, SendInvite
 from sipnotify.config.extensions import Dialplan, Extension
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.endpoint import Final, Hop, Local
+from sipnotify.endpoint import Final, Local
 from sipnotify.notify import (
     Ids,
     InDialog,
     Notifier,
     NotifyError,
     credentials_for,
+    dialog_hop,
     endpoint_targets,
 )
 from sipnotify.registrar import Registrar
 from sipnotify.sip import sdp
+from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
 from sipnotify.sip.transaction import Timers
@@ -112,18 +114,32 @@ class CallManager:
 
     # -- calls.call.CallContext ------------------------------------------------------------
 
-    def submit_request(
+    def send_bye(
         self,
-        hop: Hop,
-        factory: Callable[[Local], Callable[[int, tuple[tuple[str, str], ...]], Request]],
+        dialog: Dialog,
         endpoint: Endpoint,
+        contact: str,
+        flow: tuple[str, tuple[str, int]] | None,
     ) -> None:
+        """RFC 3261 §15.1.1: BYE inside the dialog, to its remote target via its route set."""
+        ids = self.ids
+
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
+                return dialog.request(
+                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=contact,
+                    extra=(*authorization, ("Max-Forwards", "70")),
+                )  # fmt: skip
+
+            return build
+
         def done(final: Final) -> None:
             if final.status is None or final.status >= 300:
-                log.info("in-dialog request to %s: %s", hop.uri, final.status or final.error)
+                log.info("BYE to %s: %s", dialog.remote_target, final.status or final.error)
 
-        sender = self.notifier.sender
-        sender.submit(hop, factory, credentials_for(endpoint, self.config), done)
+        hop = dialog_hop(dialog, endpoint, flow)
+        self.notifier.sender.submit(hop, factory, credentials_for(endpoint, self.config), done)
 
     def forget(self, call: object) -> None:
         for key, known in list(self._calls.items()):

@@ -18,7 +18,7 @@ from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.endpoint import Hop, Local
-from sipnotify.notify import InDialog, Target, dialog_hop
+from sipnotify.notify import InDialog, Target
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uac_dialog
 from sipnotify.sip.errors import ParseError
@@ -173,7 +173,7 @@ class OutboundCall:
         self._ack = self._build_ack(self.dialog, invite)
         self._invite.send(self._ack)
         if self.ended:  # hung up while the 2xx was on its way: end it properly (§15)
-            self._send_bye(self.dialog)
+            self._ctx.send_bye(self.dialog, self.endpoint, self._contact, self.target.flow)
             return
         self._ctx.channels.set_state(self.channel, ChannelState.UP)
         self.answered.set()
@@ -199,7 +199,7 @@ class OutboundCall:
         if self.ended:
             return
         if self.answered.is_set() and self.dialog is not None:
-            self._send_bye(self.dialog)
+            self._ctx.send_bye(self.dialog, self.endpoint, self._contact, self.target.flow)
         elif self._invite is not None:
             self._invite.cancel()
         self._finish(cause)
@@ -217,22 +217,6 @@ class OutboundCall:
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
         self._ctx.forget(self)
-
-    def _send_bye(self, dialog: Dialog) -> None:
-        ids, contact = self._ctx.ids, self._contact
-
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
-            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
-                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
-                return dialog.request(
-                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=contact,
-                    extra=(*authorization, ("Max-Forwards", "70")),
-                )  # fmt: skip
-
-            return build
-
-        self._ctx.submit_request(dialog_hop(dialog, self.endpoint, self.target.flow), factory,
-                                 self.endpoint)  # fmt: skip
 
     def notify_target(self) -> InDialog | None:
         """In the early dialog (after a 1xx with a tag) or the confirmed one (compat §1.6)."""
