@@ -17,7 +17,6 @@ import logging
 import random
 import re
 import socket
-import ssl
 import time
 import uuid
 from collections import deque
@@ -41,6 +40,7 @@ from sipnotify.sip.transaction import (
 )
 from sipnotify.sip.uri import SipUri, parse_uri
 from sipnotify.transport.stream import StreamConnection, StreamPool
+from sipnotify.transport.tls import client_context, server_context
 from sipnotify.transport.udp import UdpTransport
 from sipnotify.uac import CallEvents, ClientInvite
 from sipnotify.uas import Uas
@@ -164,7 +164,9 @@ class _Exchange:
         if response.status not in (401, 407) or not self._credentials:
             self._done(final)
             return
-        authorization = _answer(response, self.request, self._credentials, self._answered)
+        authorization = auth.answer_challenges(
+            response, self.request, self._credentials, self._answered, cnonce=uuid.uuid4().hex
+        )
         self._rounds += 1
         if not authorization or self._rounds > MAX_CHALLENGES:
             self._done(final)
@@ -233,7 +235,7 @@ class SipEndpoint:
             self._udp[transport.name] = udp
             udp.grow_receive_buffer(RECEIVE_BUFFER)
             return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
-        context = _server_context(transport) if transport.protocol == "tls" else None
+        context = server_context(transport) if transport.protocol == "tls" else None
         server = await self._loop.create_server(
             lambda: StreamConnection(transport.protocol, self._on_bytes, self._pool),
             transport.host,
@@ -431,7 +433,7 @@ class SipEndpoint:
         if destination.protocol == "udp":
             return self._udp[destination.transport]
         transport = self._config.transports[destination.transport]
-        context = _client_context(transport) if destination.protocol == "tls" else None
+        context = client_context(transport) if destination.protocol == "tls" else None
         return await self._pool.get(
             destination.protocol,
             destination.address,
@@ -592,70 +594,6 @@ class SipEndpoint:
         log.info("unparseable message from %s:%d: %s", *source, exc.reason)
         if answer is not None:
             link.send(answer, source)
-
-
-def _answer(
-    response: Response,
-    request: Request,
-    credentials: list[auth.Credentials],
-    answered: set[str],
-) -> tuple[tuple[str, str], ...]:
-    """Authorization headers for every challenge we can answer; () when we cannot (no
-    matching credentials, an unsupported algorithm, or a nonce we already answered that is
-    not marked stale — the server refused our credentials)."""
-    name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-    header = "Authorization" if response.status == 401 else "Proxy-Authorization"
-    out: list[tuple[str, str]] = []
-    for value in response.header_values(name):
-        try:
-            challenge = auth.parse_challenge(value)
-        except ParseError:
-            continue
-        creds = next((c for c in credentials if c.realm in (None, challenge.realm)), None)
-        if creds is None or not auth.supported(challenge):
-            continue
-        if challenge.nonce in answered and not challenge.stale:
-            return ()
-        answered.add(challenge.nonce)
-        out.append(
-            (
-                header,
-                auth.authorization(
-                    challenge,
-                    creds,
-                    method=request.method,
-                    uri=request.uri,
-                    cnonce=uuid.uuid4().hex,
-                ),
-            )
-        )
-    return tuple(out)
-
-
-def _client_context(transport: Transport) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=transport.ca_list_file or None)
-    context.check_hostname = transport.verify_server
-    context.verify_mode = ssl.CERT_REQUIRED if transport.verify_server else ssl.CERT_NONE
-    _minimum(context, transport.method)
-    return context
-
-
-def _server_context(transport: Transport) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(transport.cert_file, transport.priv_key_file or None)
-    if transport.ca_list_file:
-        context.load_verify_locations(transport.ca_list_file)
-    _minimum(context, transport.method)
-    return context
-
-
-def _minimum(context: ssl.SSLContext, method: str) -> None:
-    versions = {
-        "tlsv1_2": ssl.TLSVersion.TLSv1_2,
-        "tlsv1_3": ssl.TLSVersion.TLSv1_3,
-    }
-    if method in versions:
-        context.minimum_version = versions[method]
 
 
 def _bracketed(host: str) -> str:

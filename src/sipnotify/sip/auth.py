@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.message import Request, Response
 
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
@@ -244,3 +245,43 @@ def hmac_equal(a: str, b: str) -> bool:
 
 def _sign(text: str, secret: bytes) -> str:
     return hmac.new(secret, text.encode(), hashlib.md5).hexdigest()
+
+
+def answer_challenges(
+    response: Response,
+    request: Request,
+    credentials: list[Credentials],
+    answered: set[str],
+    *,
+    cnonce: str,
+) -> tuple[tuple[str, str], ...]:
+    """Authorization headers for every challenge we can answer; () when we cannot (no
+    matching credentials, an unsupported algorithm, or a nonce we already answered that is
+    not marked stale — the server refused our credentials)."""
+    name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+    header = "Authorization" if response.status == 401 else "Proxy-Authorization"
+    out: list[tuple[str, str]] = []
+    for value in response.header_values(name):
+        try:
+            challenge = parse_challenge(value)
+        except ParseError:
+            continue
+        creds = next((c for c in credentials if c.realm in (None, challenge.realm)), None)
+        if creds is None or not supported(challenge):
+            continue
+        if challenge.nonce in answered and not challenge.stale:
+            return ()
+        answered.add(challenge.nonce)
+        out.append(
+            (
+                header,
+                authorization(
+                    challenge,
+                    creds,
+                    method=request.method,
+                    uri=request.uri,
+                    cnonce=cnonce,
+                ),
+            )
+        )
+    return tuple(out)

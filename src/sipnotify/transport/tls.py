@@ -1,0 +1,34 @@
+"""TLS contexts for the transports of pjsip.conf (`cert_file`, `priv_key_file`,
+`ca_list_file`, `verify_server`, `method` as the minimum version)."""
+
+from __future__ import annotations
+
+import ssl
+
+from sipnotify.config.pjsip import Transport
+
+
+def client_context(transport: Transport) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=transport.ca_list_file or None)
+    context.check_hostname = transport.verify_server
+    context.verify_mode = ssl.CERT_REQUIRED if transport.verify_server else ssl.CERT_NONE
+    _minimum(context, transport.method)
+    return context
+
+
+def server_context(transport: Transport) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(transport.cert_file, transport.priv_key_file or None)
+    if transport.ca_list_file:
+        context.load_verify_locations(transport.ca_list_file)
+    _minimum(context, transport.method)
+    return context
+
+
+def _minimum(context: ssl.SSLContext, method: str) -> None:
+    versions = {
+        "tlsv1_2": ssl.TLSVersion.TLSv1_2,
+        "tlsv1_3": ssl.TLSVersion.TLSv1_3,
+    }
+    if method in versions:
+        context.minimum_version = versions[method]
