@@ -264,6 +264,13 @@ def test_core_show_channels_and_hangup_action(start_service: StartService, uas: 
                 b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
                 b"ListItems: 1\r\n\r\n"
             )
+            control.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: alice\r\n\r\n")
+            control.message()
+            detail = control.message()
+            assert detail.startswith(b"Event: EndpointDetail\r\n")
+            assert detail.endswith(b"\r\nDeviceState: In use\r\nActiveChannels: 1\r\n\r\n")
+            while not control.message().startswith(b"Event: EndpointDetailComplete"):
+                pass
             control.send(f"Action: Hangup\r\nActionID: H\r\nChannel: {name}\r\n\r\n".encode())
             assert (
                 control.message()

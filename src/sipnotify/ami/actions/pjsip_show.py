@@ -19,6 +19,7 @@ from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip import strip_endpoint_prefix
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
+from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.config.pjsip import Aor, Auth, Endpoint, Identify, Transport
 from sipnotify.notify import Notifier, aor_targets
 from sipnotify.reachability import Reachability, State
@@ -84,7 +85,7 @@ def _contacts_of(aor: Aor, registered: list[Binding]) -> list[str]:
 def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
     endpoints = sorted(notifier.config.endpoints.values(), key=_name) if notifier else []
-    items = [_endpoint_item(e, notifier) for e in endpoints if notifier]
+    items = [_endpoint_item(e, notifier, _channels(ctx, e)) for e in endpoints if notifier]
     return _list(
         request,
         "A listing of Endpoints follows, presented as EndpointList events",
@@ -94,7 +95,21 @@ def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Ou
     )
 
 
-def _endpoint_item(endpoint: Endpoint, notifier: Notifier) -> Fields:
+def _channels(ctx: AmiContext, endpoint: Endpoint) -> list[Channel]:
+    calls = ctx.calls
+    return [c for c in calls.channels if c.endpoint == endpoint.name] if calls is not None else []
+
+
+def _device_state(channels: list[Channel], reachable: bool) -> str:
+    """Asterisk's device state of an endpoint: from its channels, else its contacts."""
+    if any(c.state is ChannelState.UP for c in channels):
+        return "In use"
+    if channels:
+        return "Ringing"
+    return "Not in use" if reachable else "Unavailable"
+
+
+def _endpoint_item(endpoint: Endpoint, notifier: Notifier, channels: list[Channel]) -> Fields:
     config = notifier.config
     contact_lines = []
     reachable = False
@@ -113,8 +128,8 @@ def _endpoint_item(endpoint: Endpoint, notifier: Notifier) -> Fields:
         ("Auths", ",".join(endpoint.auth)),
         ("OutboundAuths", ",".join(endpoint.outbound_auth)),
         *contact_lines,
-        ("DeviceState", "Not in use" if reachable else "Unavailable"),
-        ("ActiveChannels", "0"),
+        ("DeviceState", _device_state(channels, reachable)),
+        ("ActiveChannels", str(len(channels))),
     )
 
 
@@ -254,7 +269,8 @@ def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     notifier = ctx.notifier
     if notifier is None or name not in notifier.config.endpoints:
         return reply(replies.error(request, f"Unable to retrieve endpoint {name}\n"))
-    items = _endpoint_details(notifier, notifier.config.endpoints[name], ctx.reachability)
+    endpoint = notifier.config.endpoints[name]
+    items = _endpoint_details(notifier, endpoint, ctx.reachability, _channels(ctx, endpoint))
     return event_list(
         request,
         "Following are Events for each object associated with the Endpoint",
@@ -264,12 +280,14 @@ def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
 
 
 def _endpoint_details(
-    notifier: Notifier, endpoint: Endpoint, checker: Reachability | None
+    notifier: Notifier,
+    endpoint: Endpoint,
+    checker: Reachability | None,
+    channels: list[Channel],
 ) -> list[tuple[str, Fields]]:
     config = notifier.config
-    items: list[tuple[str, Fields]] = [
-        ("EndpointDetail", _endpoint_fields(endpoint, _endpoint_item(endpoint, notifier)))
-    ]
+    summary = _endpoint_item(endpoint, notifier, channels)
+    items: list[tuple[str, Fields]] = [("EndpointDetail", _endpoint_fields(endpoint, summary))]
     owner = (("EndpointName", endpoint.name),)
     statuses: list[tuple[str, Fields]] = []
     for name in endpoint.aors:
