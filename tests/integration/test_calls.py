@@ -565,6 +565,19 @@ def test_echo_returns_rtp_and_a_reinvite_keeps_the_call(start_service: StartServ
         assert phone.final().startswith(b"SIP/2.0 481 Call/Transaction Does Not Exist\r\n")
 
 
+def test_an_invite_without_sdp_gets_our_offer(start_service: StartService) -> None:
+    """RFC 3264 late offer: the 200 carries our offer (PCMU and PCMA), the ACK the answer."""
+    service = start(start_service)
+    with RawUac(service.sip_port()) as phone:
+        phone.invite("100", "")
+        ok = phone.final()
+        assert ok.startswith(b"SIP/2.0 200 OK\r\n")
+        assert re.search(rb"\r\nm=audio \d+ RTP/AVP 0 8\r\n", body(ok))
+        phone.in_dialog("ACK", 1, ok, OFFER.format(port=4000))
+        phone.in_dialog("BYE", 2, ok)
+        assert phone.final().startswith(b"SIP/2.0 200 OK\r\n")
+
+
 def test_maxcalls_refuses_the_call_beyond_the_limit(start_service: StartService) -> None:
     service = start_service(
         admin_conf(),

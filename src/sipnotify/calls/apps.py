@@ -213,11 +213,11 @@ async def _first_done(*waits: Awaitable[object], timeout: float | None = None) -
 
 def _bridge(caller: InboundCall, callee: OutboundCall) -> None:
     """RTP from each phone goes out through the other leg's port to the other phone."""
-    theirs = callee.remote_media
-    if caller.media is None or callee.media is None or theirs is None:
+    theirs, ours = callee.remote_media, caller.offer
+    if caller.media is None or callee.media is None or theirs is None or ours is None:
         return
     caller.media.relay_to(callee.media, (theirs.address, theirs.port))
-    callee.media.relay_to(caller.media, (caller.offer.address, caller.offer.port))
+    callee.media.relay_to(caller.media, (ours.address, ours.port))
 
 
 def _logged(call: Leg) -> Callable[[NotifyResult], None]:

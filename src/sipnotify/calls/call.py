@@ -19,6 +19,7 @@ from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.notify import Ids, InDialog
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uas_dialog
+from sipnotify.sip.message import Request
 from sipnotify.sip.transaction import Timers
 from sipnotify.uas import ServerInvite
 
@@ -40,6 +41,7 @@ CAUSE_TO_SIP = {
     42: (503, "Service Unavailable"),
 }
 NORMAL_CLEARING = 16
+OFFER = (0, 8)  # PCMU, PCMA
 ALLOW = "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"
 
 
@@ -70,14 +72,15 @@ class InboundCall:
         invite: ServerInvite,
         endpoint: Endpoint,
         channel: Channel,
-        offer: sdp.Media,
+        offer: sdp.Media | None,
     ) -> None:
         self._ctx = ctx
         self.invite = invite
         self.endpoint = endpoint
         self.channel = channel
         self._offer = offer
-        self._payload = sdp.choose(offer)
+        # An INVITE without SDP gets our offer in the 200 and its answer in the ACK (RFC 3264).
+        self._payloads = (sdp.choose(offer),) if offer is not None else OFFER
         self._session = abs(hash(channel.uniqueid)) % 10**9
         self.media: MediaPort | None = None
         self.dialog: Dialog | None = None
@@ -94,7 +97,8 @@ class InboundCall:
         return self.invite.request.call_id, self.invite.local_tag
 
     @property
-    def offer(self) -> sdp.Media:
+    def offer(self) -> sdp.Media | None:
+        """Where the caller takes RTP: its offer, or its answer in the ACK."""
         return self._offer
 
     @property
@@ -143,7 +147,7 @@ class InboundCall:
         return sdp.describe(
             address=self.invite.local_host,
             port=media.port,
-            payloads=(self._payload,),
+            payloads=self._payloads,
             session=self._session,
         )
 
@@ -166,8 +170,13 @@ class InboundCall:
 
     # -- what the peer does ----------------------------------------------------------------
 
-    def acknowledged(self) -> None:
+    def acknowledged(self, ack: Request) -> None:
         self._acked.set()
+        if self._offer is None and ack.body:
+            try:
+                self._offer = sdp.parse(ack.body)
+            except sdp.SdpError:
+                log.info("%s: unreadable SDP answer in the ACK", self.channel.name)
 
     def peer_hung_up(self) -> None:
         """A BYE from the phone (answered 200 by the caller of this)."""

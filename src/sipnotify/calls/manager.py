@@ -1,10 +1,11 @@
 """The calls layer: INVITEs from phones become channels that run the dialplan.
 
 Owns admitting a call (the caller identified and proven as for REGISTER, an extension that
-exists in the endpoint's context, a usable SDP offer, room under the channel limit: else
-401/403, 404, 488 or 503, as Asterisk answers), finding the call a request inside a dialog
-belongs to (481 when there is none, 500 for a CSeq out of order), and what the AMI layer asks
-of calls: a channel's in-dialog NOTIFY target, hanging a channel up.
+exists in the endpoint's context, a usable SDP offer or none (then the offer is ours), room
+under the channel limit: else 401/403, 404, 488 or 503, as Asterisk answers), finding the
+call a request inside a dialog belongs to (481 when there is none, 500 for a CSeq out of
+order), outgoing calls for Originate and Dial, and what the AMI layer asks of calls: a
+channel's in-dialog NOTIFY target, hanging a channel up.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class CallManager:
     def ack(self, request: Request) -> None:
         call = self._calls.get((request.call_id, _tag(request.header("To"))))
         if isinstance(call, InboundCall):
-            call.acknowledged()
+            call.acknowledged(request)
 
     def cancel(self, invite: ServerInvite) -> None:
         call = self._calls.get((invite.request.call_id, invite.local_tag))
@@ -226,8 +227,9 @@ class CallManager:
             invite.respond(404, "Not Found")
             return
         try:
-            offer = sdp.parse(request.body)
-            sdp.choose(offer)
+            offer = sdp.parse(request.body) if request.body else None
+            if offer is not None:
+                sdp.choose(offer)
         except sdp.SdpError as exc:
             log.info("call from %s refused: %s", endpoint.name, exc)
             invite.respond(488, "Not Acceptable Here")
