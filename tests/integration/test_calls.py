@@ -650,3 +650,17 @@ def test_originate_runs_an_extension_once_answered(start_service: StartService, 
     assert header(invite, "From")[0].startswith('"Desk" <sip:')
     (notify,) = notifies(callee)
     assert header(notify, "Event") == ["talk"]
+
+
+def test_rtp_timeout_ends_a_silent_call(start_service: StartService, uas: Uas) -> None:
+    """pjsip.conf `rtp_timeout`: an answered call with no RTP for that long gets a BYE."""
+    service = start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP.replace("context=default\n", "context=default\nrtp_timeout=1\n"),
+            "extensions.conf": EXTENSIONS.replace("{bob}", "9"),
+        },
+    )
+    alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
+    assert alice.finish() == 0, alice.output + service.log()
+    assert "no RTP for 1 s; hanging up" in service.log()

@@ -14,7 +14,7 @@ import logging
 from typing import Protocol
 
 from sipnotify.calls.channels import Channel, Channels, ChannelState
-from sipnotify.calls.media import MediaPort
+from sipnotify.calls.media import MediaPort, watch
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.notify import Ids, InDialog
 from sipnotify.sip import sdp
@@ -89,6 +89,7 @@ class InboundCall:
         self._acked = asyncio.Event()
         self.finished = asyncio.Event()
         self._repeat: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -132,7 +133,16 @@ class InboundCall:
         assert self.dialog is not None
         self.dialog.confirm()
         self._ctx.channels.set_state(self.channel, ChannelState.UP)
-        self._repeat = asyncio.get_running_loop().create_task(self._repeat_2xx(data))
+        loop = asyncio.get_running_loop()
+        self._repeat = loop.create_task(self._repeat_2xx(data))
+        if self.endpoint.rtp_timeout and self.media is not None:
+            self._watchdog = loop.create_task(
+                watch(self.media, self.endpoint.rtp_timeout, self._silent)
+            )
+
+    def _silent(self) -> None:
+        log.warning("%s: no RTP for %d s; hanging up", self.channel.name, self.endpoint.rtp_timeout)
+        self.hang_up(NORMAL_CLEARING)
 
     def _early_dialog(self) -> None:
         if self.dialog is None:
@@ -224,7 +234,7 @@ class InboundCall:
         if self.media is not None:
             self.media.close()
         current = asyncio.current_task()
-        for task in (self._repeat, self.task):
+        for task in (self._repeat, self._watchdog, self.task):
             if task is not None and task is not current:
                 task.cancel()
         self._ctx.forget(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import cast
 
 log = logging.getLogger("sipnotify.media")
@@ -56,3 +57,14 @@ class MediaPort(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+async def watch(media: MediaPort, seconds: float, silent: Callable[[], None]) -> None:
+    """pjsip.conf `rtp_timeout`: call `silent` once no RTP has arrived for `seconds`."""
+    seen = media.received
+    while True:
+        await asyncio.sleep(seconds)
+        if media.received == seen:
+            silent()
+            return
+        seen = media.received

@@ -60,6 +60,7 @@ class Endpoint:
     context: str = "default"
     rewrite_contact: bool = False
     force_rport: bool = True
+    rtp_timeout: int = 0
     identify_by: tuple[str, ...] = ("username", "ip")
     origin: Origin = NOWHERE
 
@@ -246,6 +247,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "rewrite_contact": ("rewrite_contact", values.boolean),
         "force_rport": ("force_rport", values.boolean),
         "identify_by": ("identify_by", _identify_by),
+        "rtp_timeout": ("rtp_timeout", _count),
     },
     "aor": {
         "contact": ("contacts", _contacts),
@@ -292,7 +294,7 @@ _IGNORED = {
     "dtmf_mode 100rel timers timers_min_se timers_sess_expires rtp_symmetric ice_support "
     "callerid callerid_privacy media_encryption send_pai send_rpid trust_id_inbound "
     "trust_id_outbound language moh_suggest sub_min_expiry subscribe_context "
-    "allow_subscribe tos_audio cos_audio device_state_busy_at webrtc rtp_timeout "
+    "allow_subscribe tos_audio cos_audio device_state_busy_at webrtc "
     "accountcode message_context set_var direct_media_method connected_line_method "
     "aggregate_mwi inband_progress call_group pickup_group named_call_group "
     "named_pickup_group t38_udptl fax_detect codec_prefs_offer_pjsip",
