@@ -72,6 +72,9 @@ exten => _9X.,1,Ringing()
  same => n,Wait(20)
 exten => echo,1,Answer()
  same => n,Echo()
+exten => early,1,Progress()
+ same => n,Wait(1)
+ same => n,Hangup(17)
 """
 
 
@@ -178,7 +181,7 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
     DIFFERENCES.md 3); after the caller's BYE the channel is gone."""
     service = start(start_service)
     with events_session(service) as ami:
-        alice = caller(uas, service, "uac_call_notify.xml", "100")
+        alice = caller(uas, service, "uac_call_two_notifies.xml", "100")
         new = wait_event(ami, lambda m: m.startswith(b"Event: Newchannel\r\n"))
         name = channel_of(new)
         assert re.fullmatch(r"PJSIP/alice-[0-9a-f]{8}", name)
@@ -195,6 +198,10 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
             )
             assert answer == b"Response: Success\r\nActionID: C1\r\nMessage: NOTIFY sent\r\n\r\n"
             assert b"\r\nResult: Success\r\nStatusCode: 200\r\n" in events[0]
+            option, _ = control.notify(
+                f"ActionID: C2\r\nChannel: {name}\r\nOption: test-notify\r\n"
+            )
+            assert option == b"Response: Success\r\nActionID: C2\r\nMessage: NOTIFY sent\r\n\r\n"
             hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
             assert channel_of(hung) == name
             assert b"\r\nCause: 16\r\nCause-txt: Normal Clearing\r\n" in hung
@@ -203,9 +210,12 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
             )
             assert after == b"Response: Error\r\nActionID: C3\r\nMessage: Channel not found\r\n\r\n"
     assert alice.finish() == 0, alice.output + service.log()
-    (notify,) = notifies(alice)
-    assert body(notify) == b"in-dialog"
-    assert header(notify, "Content-Type") == ["text/plain"]
+    first, second = notifies(alice)
+    assert body(first) == b"in-dialog"
+    assert header(first, "Content-Type") == ["text/plain"]
+    assert int(header(second, "CSeq")[0].split()[0]) == int(header(first, "CSeq")[0].split()[0]) + 1
+    assert header(second, "X-Data") == ["Fun"]  # the Option's preset (DIFFERENCES.md 3)
+    assert body(second) == b"Num-Potatoes: 23\r\nPotato-Quality: fair\r\n"
 
 
 def test_cli_command_and_sipnotify_notify_reach_a_channel(
@@ -664,3 +674,19 @@ def test_rtp_timeout_ends_a_silent_call(start_service: StartService, uas: Uas) -
     alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
     assert alice.finish() == 0, alice.output + service.log()
     assert "no RTP for 1 s; hanging up" in service.log()
+
+
+def test_progress_sends_183_with_sdp_then_a_cause_becomes_a_status(
+    start_service: StartService,
+) -> None:
+    """Progress(): 183 with the SDP answer; Hangup(17) before answering: 486 Busy Here."""
+    service = start(start_service)
+    with RawUac(service.sip_port()) as phone:
+        phone.invite("early", OFFER.format(port=4000))
+        progress = phone.final()
+        assert progress.startswith(b"SIP/2.0 183 Session Progress\r\n")
+        assert b"m=audio " in body(progress)
+        busy = phone.final()
+        assert busy.startswith(b"SIP/2.0 486 Busy Here\r\n")
+        assert header(busy, "To") == header(progress, "To")  # one To tag for the INVITE
+        phone.ack(busy)
