@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp, body, header
 
 PJSIP = """[system]
@@ -690,3 +691,35 @@ def test_progress_sends_183_with_sdp_then_a_cause_becomes_a_status(
         assert busy.startswith(b"SIP/2.0 486 Busy Here\r\n")
         assert header(busy, "To") == header(progress, "To")  # one To tag for the INVITE
         phone.ack(busy)
+
+
+def test_dial_relays_rtp_both_ways(start_service: StartService, uas: Uas) -> None:
+    """Dial bridges the legs: RTP from the caller reaches the callee (SIPp -rtp_echo sends
+    it back) and comes back to the caller."""
+    media_port = free_port()
+    callee = uas("uas_call_answer.xml", extra=("-mp", str(media_port), "-rtp_echo"))
+    service = start_with_callee(start_service, callee.port)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    with rtp, RawUac(service.sip_port()) as phone:
+        phone.invite("callee", OFFER.format(port=rtp.getsockname()[1]))
+        ok = phone.final()
+        while not ok.startswith(b"SIP/2.0 200 "):
+            ok = phone.final()  # 180 Ringing from the callee's ringing first
+        phone.in_dialog("ACK", 1, ok)
+        ours = re.search(rb"\r\nm=audio (\d+) ", body(ok))
+        assert ours is not None
+        packet = b"\x80\x00\x00\x07" + b"\x00" * 8 + b"hello"
+        echoed = b""
+        for _ in range(25):  # until the callee's ACK has gone and the bridge stands
+            rtp.sendto(packet, ("127.0.0.1", int(ours.group(1))))
+            rtp.settimeout(0.2)
+            try:
+                echoed = rtp.recv(2048)
+                break
+            except TimeoutError:
+                continue
+        assert echoed == packet
+        phone.in_dialog("BYE", 2, ok)
+        assert phone.final().startswith(b"SIP/2.0 200 OK\r\n")
+    assert callee.finish() == 0, callee.output + service.log()
