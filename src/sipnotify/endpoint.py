@@ -29,7 +29,7 @@ from sipnotify.registrar import Registrar
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, serialize
-from sipnotify.sip.parser import parse_message
+from sipnotify.sip.parser import parse_message, peek_response
 from sipnotify.sip.responses import bad_request
 from sipnotify.sip.transaction import (
     Effect,
@@ -566,6 +566,8 @@ class SipEndpoint:
     def _on_bytes(self, data: bytes, source: Address, link: Link) -> None:
         if data.strip(b"\r\n") == b"":
             return  # a keep-alive
+        if data.startswith(b"SIP/2.0 ") and self._matched(data):
+            return
         try:
             message = parse_message(data)
         except ParseError as exc:
@@ -576,6 +578,20 @@ class SipEndpoint:
         else:
             self.uas.on_request(message, source, link, self._loop.call_soon)
 
+    def _matched(self, data: bytes) -> bool:
+        """The answer to one of our non-INVITE requests that needs no more than its status
+        (the hot path: a NOTIFY's 200), matched without parsing the whole message. Anything
+        else (a challenge, an INVITE's answer, a stray, an odd message) is parsed in full."""
+        head = peek_response(data)
+        if head is None or head.status in (401, 407):
+            return False
+        key = (head.branch, head.method)
+        client = self._clients.get(key)
+        if client is None:
+            return False
+        self._deliver(key, client, Response(status=head.status, reason=head.reason, headers=()))
+        return True
+
     def _on_response(self, response: Response) -> None:
         key = (_branch(response.header("Via") or ""), response.cseq.method)
         client = self._clients.get(key)
@@ -584,6 +600,9 @@ class SipEndpoint:
             if invite is not None:
                 invite.on_response(response)
             return  # else a stray or late response: the transaction is gone
+        self._deliver(key, client, response)
+
+    def _deliver(self, key: Key, client: _Client, response: Response) -> None:
         self._release(client)
         self._apply(key, client, client.txn.receive(response, self._loop.time()))
         if key in self._clients:

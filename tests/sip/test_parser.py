@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, canonical_name, serialize
-from sipnotify.sip.parser import StreamFramer, parse_message
+from sipnotify.sip.parser import ResponseHead, StreamFramer, parse_message, peek_response
 
 CORPUS = Path(__file__).parent / "torture"
 VALID = sorted((CORPUS / "valid").glob("*.sip"))
@@ -139,3 +139,36 @@ def test_parse_of_serialize_is_identity(
 
 
 _SPECIAL = {"Content-Length", "CSeq", "Via", "Max-Forwards", "To", "From", "Call-ID"}
+
+
+OK_200 = (
+    b"SIP/2.0 200 OK\r\n"
+    b"v: SIP/2.0/UDP 127.0.0.1:5999;rport=5999;branch=z9hG4bKPjA-1;received=127.0.0.1\r\n"
+    b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKother\r\n"
+    b"f: <sip:phone@127.0.0.1>;tag=a\r\nTo: <sip:phone@127.0.0.1>;tag=b\r\n"
+    b"i: abc\r\nCSeq: 17 NOTIFY\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+def test_peek_response_reads_what_matching_needs() -> None:
+    head = peek_response(OK_200)
+    assert head == ResponseHead(200, "OK", "z9hG4bKPjA-1", "NOTIFY")
+    full = parse_message(OK_200)
+    assert isinstance(full, Response)
+    assert (full.status, full.reason, full.cseq.method) == (head.status, head.reason, head.method)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        OK_200.replace(b"f: <sip:phone@127.0.0.1>;tag=a\r\n", b""),  # no From
+        OK_200.replace(b"CSeq: 17 NOTIFY", b"CSeq: x NOTIFY"),
+        OK_200.replace(b"i: abc\r\n", b"i: abc\r\n  folded\r\n"),
+        OK_200.replace(b"200 OK", b"2000 OK"),
+        OK_200.replace(b";branch=z9hG4bKPjA-1", b""),
+        b"NOTIFY sip:a@b SIP/2.0\r\n\r\n",
+        OK_200[:40],
+    ],
+)
+def test_peek_response_leaves_anything_odd_to_the_full_parser(data: bytes) -> None:
+    assert peek_response(data) is None

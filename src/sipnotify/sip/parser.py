@@ -8,6 +8,7 @@ between them, RFC 5626 §3.5.1), with bounds on header and body size.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
@@ -17,6 +18,48 @@ MAX_BODY_BYTES = 64 * 1024
 # RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _REQUIRED = ("To", "From", "CSeq", "Call-ID", "Via")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    """What a response is matched to its transaction on (RFC 3261 §17.1.3: the top Via's
+    branch and the CSeq method) and what a non-INVITE transaction reports (status, reason)."""
+
+    status: int
+    reason: str
+    branch: str
+    method: str
+
+
+_VIA_BRANCH = re.compile(r";\s*branch=([^;,\s]+)", re.IGNORECASE)
+_PEEKED = {"via": "via", "v": "via", "cseq": "cseq", "from": "from", "f": "from", "to": "to",
+           "t": "to", "call-id": "call-id", "i": "call-id"}  # fmt: skip
+
+
+def peek_response(data: bytes) -> ResponseHead | None:
+    """A response's head, read without building the message: the status line, the top Via's
+    branch and the CSeq, with From, To and Call-ID present. None for anything else (a request,
+    folded or odd lines, a missing header): `parse_message` then decides."""
+    end = data.find(b"\r\n\r\n")
+    if not data.startswith(b"SIP/2.0 ") or end < 0:
+        return None
+    lines = data[:end].decode("utf-8", "surrogateescape").split("\r\n")
+    code, _, reason = lines[0][8:].partition(" ")
+    if len(code) != 3 or not code.isdigit() or code[0] == "0":
+        return None
+    found: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = _PEEKED.get(name.strip().lower())
+        if not colon or line[:1] in (" ", "\t"):
+            return None
+        if key is not None and key not in found:
+            found[key] = value
+    branch = _VIA_BRANCH.search(found.get("via", ""))
+    number, _, method = found.get("cseq", "").strip().partition(" ")
+    if len(found) < 5 or branch is None or not number.isdigit() or not method.strip():
+        return None
+    return ResponseHead(int(code), reason, branch.group(1), method.strip())
 
 
 def parse_message(data: bytes) -> Message:
