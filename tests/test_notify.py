@@ -18,7 +18,8 @@ from sipnotify.notify import (
     request_factory,
     uri_target,
 )
-from sipnotify.sip.message import serialize
+from sipnotify.sip.message import Outgoing, Request, serialize
+from sipnotify.sip.parser import parse_message
 
 
 def content(*items: tuple[str, str], from_ami: bool = True) -> NotifyContent:
@@ -54,12 +55,12 @@ def test_content_type_without_content_sends_an_empty_body() -> None:
     conf = config()
     target = endpoint_targets(conf, "alice")[0]
     c = content(("Content-Type", "application/x-empty"))
-    request = request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    request = wire(request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
     assert request.header("Content-Type") == "application/x-empty"
     assert request.body == b""
     assert serialize(request).endswith(b"Content-Length:  0\r\n\r\n")
     odd = content(("Content-Type", "plain"), ("Content", "x"))
-    built = request_factory(target, odd, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    built = wire(request_factory(target, odd, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
     assert built.header("Content-Type") == "plain/"  # a missing subtype is empty
 
 
@@ -125,13 +126,25 @@ def test_uri_target_checks() -> None:
         uri_target(config(), "http://example.com")
 
 
+def wire(sent: Outgoing) -> Request:
+    """The request as it goes on the wire, read back; it is what the Outgoing says it is."""
+    request = parse_message(sent.data)
+    assert isinstance(request, Request)
+    assert (request.top_via.branch, request.method, request.uri) == (
+        sent.branch,
+        sent.method,
+        sent.uri,
+    )
+    return request
+
+
 def test_request_is_built_as_asterisk_builds_it() -> None:
     conf = config()
     target = endpoint_targets(conf, "alice")[1]
     c = content(("Event", "check-sync"), ("Content-Type", "text/plain"), ("Content", "hi"))
     build = request_factory(target, c, Local("tcp", "192.0.2.1", 5060), conf)
-    first = build(100, ())
-    again = build(101, (("Authorization", "Digest x"),))
+    first = wire(build(100, ()))
+    again = wire(build(101, (("Authorization", "Digest x"),)))
     assert first.uri == "sip:2001@192.0.2.6;user=phone"
     names = [n for n, _ in first.headers]
     assert names == [
@@ -163,7 +176,7 @@ def test_user_values_win_and_body_needs_a_content_type() -> None:
     target = uri_target(conf, "sip:5551234@192.0.2.9:5080")
     target = type(target)(endpoint=plain, uri=target.uri, label="")
     c = content(("User-Agent", "mine"), ("Content", "dropped"))
-    request = request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ())
+    request = wire(request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
     assert request.header_values("User-Agent") == ["mine"]
     assert request.body == b""
     assert request.header("Content-Type") is None

@@ -28,7 +28,7 @@ from sipnotify.config.pjsip import PjsipConfig, Transport
 from sipnotify.registrar import Registrar
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request, Response, serialize
+from sipnotify.sip.message import Outgoing, Request, Response, outgoing
 from sipnotify.sip.parser import parse_message, peek_response
 from sipnotify.sip.responses import bad_request
 from sipnotify.sip.transaction import (
@@ -62,7 +62,7 @@ ROUTE_CACHE = 4096
 TIMER_SLACK = 0.01
 _BRANCH = re.compile(r";branch=([^;, \t]*)")
 Address = tuple[str, int]
-Build = Callable[[int, tuple[tuple[str, str], ...]], Request]
+Build = Callable[[int, tuple[tuple[str, str], ...]], Outgoing]
 Link = UdpTransport | StreamConnection
 Key = tuple[str, ...]  # (branch, method) for clients, (branch, sent-by, method) for servers
 
@@ -165,7 +165,12 @@ class _Exchange:
             self._done(final)
             return
         authorization = auth.answer_challenges(
-            response, self.request, self._credentials, self._answered, cnonce=uuid.uuid4().hex
+            response,
+            self._credentials,
+            self._answered,
+            method=self.request.method,
+            uri=self.request.uri,
+            cnonce=uuid.uuid4().hex,
         )
         self._rounds += 1
         if not authorization or self._rounds > MAX_CHALLENGES:
@@ -383,7 +388,8 @@ class SipEndpoint:
         def ignore(_final: Final) -> None:
             return None
 
-        exchange = _Exchange(self, lambda _cseq, _auth: cancel, (link, address),
+        wire = outgoing(cancel)
+        exchange = _Exchange(self, lambda _cseq, _auth: wire, (link, address),
                              credentials=[], done=ignore)  # fmt: skip
         self.transact(exchange)
 
@@ -455,8 +461,8 @@ class SipEndpoint:
         link = exchange.link
         now = self._loop.time()
         reliable = link.protocol != "udp"
-        txn = NonInviteClient(serialize(request), reliable=reliable, now=now, timers=self._timers)
-        key = (_branch(request.header("Via") or ""), request.method)
+        txn = NonInviteClient(request.data, reliable=reliable, now=now, timers=self._timers)
+        key = (request.branch, request.method)
         client = _Client(txn, exchange, now + self._timers.t1)
         self._clients[key] = client
         if isinstance(link, StreamConnection):

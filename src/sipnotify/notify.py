@@ -24,7 +24,7 @@ from sipnotify.endpoint import Done, Factory, Final, Hop, Local
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request
+from sipnotify.sip.message import Outgoing, content_length, header_lines, outgoing
 from sipnotify.sip.registrar import Binding
 from sipnotify.sip.uri import SipUri, parse_uri
 
@@ -230,37 +230,38 @@ def request_factory(
     *,
     method: str = "NOTIFY",
     ids: Ids | None = None,
-) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
     """The NOTIFY for `target`, as Asterisk builds it (header order from the captures);
     the factory takes the CSeq number and any Authorization headers, so a challenge can be
-    answered with the same Call-ID and From tag."""
+    answered with the same Call-ID and From tag. Everything but the branch, the CSeq and the
+    Authorization is formatted once, here (the hot path)."""
     endpoint = target.endpoint
     user = endpoint.from_user or endpoint.name
+    transport = local.protocol.upper()
     via_suffix = "" if local.protocol == "udp" else ";alias"
-    transport_param = "" if local.protocol == "udp" else f";transport={local.protocol.upper()}"
+    transport_param = "" if local.protocol == "udp" else f";transport={transport}"
     from_uri = _from_uri(user, endpoint.from_domain or local.host)
     contact_user = endpoint.contact_user or user.partition("@")[0]
     contact = f"<sip:{contact_user}@{_host(local.host)}:{local.port}{transport_param}>"
     request_uri = _request_uri(target.uri, endpoint)
     new_id = ids or Ids()
     call_id, tag = new_id(), new_id()
-    via_head = f"SIP/2.0/{local.protocol.upper()} {_host(local.host)}:{local.port};rport;branch="
-    fixed = (
-        ("From", f"<{from_uri}>;tag={tag}"),
-        ("To", f"<{target.uri.without_port()}>"),
-        ("Contact", contact),
-        ("Call-ID", call_id),
+    head = f"{method} {request_uri} SIP/2.0\r\nVia: SIP/2.0/{transport} "
+    head += f"{_host(local.host)}:{local.port};rport;branch="
+    middle = (
+        f"{via_suffix}\r\nFrom: <{from_uri}>;tag={tag}\r\nTo: <{target.uri.without_port()}>\r\n"
+        f"Contact: {contact}\r\nCall-ID: {call_id}\r\nCSeq: "
     )
-    route = (("Route", _bracket(endpoint.outbound_proxy)),) if endpoint.outbound_proxy else ()
+    route = f"Route: {_bracket(endpoint.outbound_proxy)}\r\n" if endpoint.outbound_proxy else ""
     state = (("Subscription-State", "terminated"),) if method == "NOTIFY" else ()
-    trailing = (*state, *content.headers, *_trailing_headers(content, config))
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+    trailing = header_lines((*state, *content.headers, *_trailing_headers(content, config)))
+    tail = (trailing + content_length(len(body))).encode("utf-8", "surrogateescape") + body
 
-    def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
-        via = ("Via", f"{via_head}z9hG4bKPj{new_id()}{via_suffix}")
-        sequence = ("CSeq", f"{cseq} {method}")
-        headers = (via, *fixed, sequence, *route, *authorization, *trailing)
-        return Request(method=method, uri=request_uri, headers=headers, body=body)
+    def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
+        branch = f"z9hG4bKPj{new_id()}"
+        text = f"{head}{branch}{middle}{cseq} {method}\r\n{route}{header_lines(authorization)}"
+        return Outgoing(method, request_uri, branch, text.encode("utf-8", "surrogateescape") + tail)
 
     return build
 
@@ -335,7 +336,7 @@ Sending = Callable[[Report], None]  # starts sending; reports each result
 
 def in_dialog_factory(
     target: InDialog, content: NotifyContent, local: Local, config: PjsipConfig, ids: Ids
-) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
     """compat §1.6: the NOTIFY from the dialog (same Call-ID, both tags, the next local CSeq
     — the factory's CSeq argument is not used —, the remote target, the route set), then
     Subscription-State and the user's headers and body, as out of dialog."""
@@ -348,11 +349,11 @@ def in_dialog_factory(
     )
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
 
-    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
         via = f"{sent_by};branch=z9hG4bKPj{ids()}{suffix}"
         extra = (*authorization, *trailing)
-        return target.dialog.request(
-            "NOTIFY", via=via, contact=target.contact, extra=extra, body=body
+        return outgoing(
+            target.dialog.request("NOTIFY", via=via, contact=target.contact, extra=extra, body=body)
         )
 
     return build
@@ -394,7 +395,7 @@ class Notifier:
         """One NOTIFY inside a call's dialog; `report` gets its result."""
         config, ids, endpoint = self.config, self.ids, target.endpoint
 
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
             return in_dialog_factory(target, content, local, config, ids)
 
         def done(final: Final) -> None:
@@ -409,7 +410,7 @@ class Notifier:
         config, ids = self.config, self.ids
         label, uri = target.label, str(target.uri)
 
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
             return request_factory(target, content, local, config, ids=ids)
 
         def done(final: Final) -> None:
@@ -423,7 +424,7 @@ async def qualify(notifier: Notifier, target: Target) -> Final:
     """An OPTIONS to the target (RFC 3261 §11); any final answer means it is reachable."""
     config = notifier.config
 
-    def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
+    def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
         empty = NotifyContent(headers=())
         return request_factory(target, empty, local, config, method="OPTIONS", ids=notifier.ids)
 

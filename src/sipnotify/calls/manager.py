@@ -36,7 +36,7 @@ from sipnotify.registrar import Registrar
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request
+from sipnotify.sip.message import Outgoing, Request, outgoing
 from sipnotify.sip.transaction import Timers
 from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.uas import Answer, ServerInvite
@@ -125,13 +125,13 @@ class CallManager:
         """RFC 3261 §15.1.1: BYE inside the dialog, to its remote target via its route set."""
         ids = self.ids
 
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Request]:
-            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Request:
+        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
+            def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
                 via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
-                return dialog.request(
+                return outgoing(dialog.request(
                     "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=contact,
                     extra=(*authorization, ("Max-Forwards", "70")),
-                )  # fmt: skip
+                ))  # fmt: skip
 
             return build
 

@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request, Response
+from sipnotify.sip.message import Response
 
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
@@ -249,10 +249,11 @@ def _sign(text: str, secret: bytes) -> str:
 
 def answer_challenges(
     response: Response,
-    request: Request,
     credentials: list[Credentials],
     answered: set[str],
     *,
+    method: str,
+    uri: str,
     cnonce: str,
 ) -> tuple[tuple[str, str], ...]:
     """Authorization headers for every challenge we can answer; () when we cannot (no
@@ -278,8 +279,8 @@ def answer_challenges(
                 authorization(
                     challenge,
                     creds,
-                    method=request.method,
-                    uri=request.uri,
+                    method=method,
+                    uri=uri,
                     cnonce=cnonce,
                 ),
             )

@@ -146,12 +146,34 @@ Message = Request | Response
 def serialize(message: Message) -> bytes:
     """The wire form. Content-Length is always computed, in pjsip's spelling (right-aligned in
     five characters; `Content-Length:  0` for no body)."""
-    lines = [message.start_line()]
-    lines.extend(f"{k}: {v}" for k, v in message.headers if not _is_length(k))
-    length = len(message.body)
-    lines.append(f"Content-Length: {length:5d}" if length else "Content-Length:  0")
-    head = "\r\n".join(lines) + "\r\n\r\n"
+    head = f"{message.start_line()}\r\n{header_lines(message.headers)}"
+    head += content_length(len(message.body))
     return head.encode("utf-8", "surrogateescape") + message.body
+
+
+def header_lines(headers: Headers) -> str:
+    """`Name: value` lines, each ending in CRLF; a Content-Length is left for serialize."""
+    return "".join([f"{k}: {v}\r\n" for k, v in headers if not _is_length(k)])
+
+
+def content_length(length: int) -> str:
+    """The Content-Length line and the blank line after the headers, in pjsip's spelling."""
+    return f"Content-Length: {length:5d}\r\n\r\n" if length else "Content-Length:  0\r\n\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A request as it goes on the wire, with what its client transaction (the top Via's
+    branch) and a digest answer (method, Request-URI) need to know of it."""
+
+    method: str
+    uri: str
+    branch: str
+    data: bytes
+
+
+def outgoing(request: Request) -> Outgoing:
+    return Outgoing(request.method, request.uri, request.top_via.branch, serialize(request))
 
 
 def _is_length(name: str) -> bool:
