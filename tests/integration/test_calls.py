@@ -723,3 +723,27 @@ def test_dial_relays_rtp_both_ways(start_service: StartService, uas: Uas) -> Non
         phone.in_dialog("BYE", 2, ok)
         assert phone.final().startswith(b"SIP/2.0 200 OK\r\n")
     assert callee.finish() == 0, callee.output + service.log()
+
+
+def test_a_call_over_tcp(start_service: StartService, uas: Uas) -> None:
+    """The same call over TCP: responses, the in-dialog NOTIFY and the BYE's answer travel on
+    the caller's connection."""
+    service = start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP + "[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n",
+            "pjsip_notify.conf": NOTIFY_CONF,
+            "extensions.conf": EXTENSIONS.replace("{bob}", "9"),
+        },
+    )
+    alice = uas(
+        "uac_call_notify.xml",
+        remote=service.sip_port("tcp"),
+        transport="t1",
+        extra=("-s", "1212"),
+        timeout=25,
+    )
+    assert alice.finish() == 0, alice.output + service.log()
+    (notify,) = notifies(alice)
+    assert header(notify, "Via")[0].startswith("SIP/2.0/TCP ")
+    assert header(notify, "Event") == ["Test"]
