@@ -623,7 +623,7 @@ def test_hangup_by_regex(start_service: StartService, uas: Uas) -> None:
             )
             assert (
                 control.message()
-                == f"Event: ChannelHungup\r\nActionID: R\r\nChannel: {name}\r\n\r\n".encode()
+                == f"Event: ChannelHungup\r\nChannel: {name}\r\nActionID: R\r\n\r\n".encode()
             )
             assert control.message().endswith(b"EventList: Complete\r\nListItems: 1\r\n\r\n")
             control.send(b"Action: Hangup\r\nActionID: R2\r\nChannel: /(/\r\n\r\n")

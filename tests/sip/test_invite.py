@@ -163,3 +163,26 @@ def test_ack_for_a_failure_and_cancel_follow_the_invite() -> None:
     assert cancel.top_via.branch == "z9hG4bKPj1"
     assert cancel.header("CSeq") == "7 CANCEL"
     assert cancel.header("To") == "<sip:bob@192.0.2.9>"
+
+
+@given(
+    st.lists(
+        st.sampled_from(["100", "180", "200", "486", "timer", "error"]),
+        max_size=30,
+    )
+)
+def test_client_reports_its_end_at_most_once(inputs: list[str]) -> None:
+    txn = InviteClient(b"INVITE", reliable=False, now=0.0, timers=T)
+    txn.start()
+    now, outcomes = 0.0, 0
+    for step in inputs:
+        now += 0.3
+        if step == "timer":
+            now = max(now, txn.next_deadline() or now)
+            effects = txn.on_timer(now)
+        elif step == "error":
+            effects = txn.transport_error("closed")
+        else:
+            effects = txn.receive(answer(int(step)), now, ack=b"ACK")
+        outcomes += sum(isinstance(e, Outcome) for e in effects)
+    assert outcomes <= 1

@@ -67,7 +67,9 @@ def _hangup_matching(ctx: AmiContext, request: AmiMessage, text: str, cause: int
         if calls is not None:
             calls.hang_up(channel, cause)
     items = [("ChannelHungup", (("Channel", c.name),)) for c in matched]
-    return event_list(request, "Channels hung up will follow", items, "ChannelsHungupListComplete")
+    return event_list(
+        request, "Channels hung up will follow", items, "ChannelsHungupListComplete", id_after=1
+    )
 
 
 ACTIONS = (

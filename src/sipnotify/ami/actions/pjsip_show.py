@@ -41,18 +41,24 @@ def _list(
 
 
 def event_list(
-    request: AmiMessage, start: str, items: Iterable[tuple[str, Fields]], complete: str
+    request: AmiMessage,
+    start: str,
+    items: Iterable[tuple[str, Fields]],
+    complete: str,
+    *,
+    id_after: int = 0,
 ) -> Outcome:
     """The start reply now; the items and the completion event stream after it, waiting for
     the client to read (a list of 100,000 contacts is tens of megabytes), while the session's
-    later requests wait, so nothing is interleaved with the list."""
+    later requests wait, so nothing is interleaved with the list. An item's ActionID follows
+    its Event line, or its first `id_after` fields where Asterisk puts it later."""
     action_id = request.get("ActionID")
     head: tuple[tuple[str, str], ...] = (("ActionID", action_id),) if action_id else ()
 
     async def stream(emit: Emit) -> None:
         count = 0
         for event, fields in items:
-            emit((("Event", event), *head, *fields))
+            emit((("Event", event), *fields[:id_after], *head, *fields[id_after:]))
             count += 1
             if count % STREAM_BATCH == 0:
                 await emit.drain()
