@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sipnotify.ami": ("sipnotify.app", "sipnotify.cli"),
     "sipnotify.calls": ("sipnotify.ami", "sipnotify.app", "sipnotify.cli"),
     "sipnotify.uas": ("sipnotify.ami", "sipnotify.calls", "sipnotify.notify", "sipnotify.app"),
+    "sipnotify.sending": ("sipnotify.ami", "sipnotify.calls", "sipnotify.notify", "sipnotify.app"),
     "sipnotify.uac": ("sipnotify.ami", "sipnotify.calls", "sipnotify.notify", "sipnotify.app"),
     "sipnotify.permissions": ("sipnotify.",),
     "sipnotify.acl": ("sipnotify.",),

@@ -8,7 +8,6 @@ import pytest
 
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
-from sipnotify.endpoint import Local
 from sipnotify.notify import (
     NotifyContent,
     NotifyError,
@@ -18,6 +17,7 @@ from sipnotify.notify import (
     request_factory,
     uri_target,
 )
+from sipnotify.sending import Local
 from sipnotify.sip.message import Outgoing, Request, serialize
 from sipnotify.sip.parser import parse_message
 

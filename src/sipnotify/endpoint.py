@@ -14,11 +14,9 @@ import asyncio
 import heapq
 import itertools
 import logging
-import random
 import re
 import socket
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,9 +24,21 @@ from ipaddress import ip_address
 
 from sipnotify.config.pjsip import PjsipConfig, Transport
 from sipnotify.registrar import Registrar
+from sipnotify.sending import (
+    Address,
+    Destination,
+    Done,
+    Exchange,
+    Factory,
+    Final,
+    Hop,
+    Link,
+    Local,
+    transport_error,
+)
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Outgoing, Request, Response, outgoing
+from sipnotify.sip.message import Request, Response, outgoing
 from sipnotify.sip.parser import parse_message, peek_response
 from sipnotify.sip.responses import bad_request
 from sipnotify.sip.transaction import (
@@ -47,7 +57,6 @@ from sipnotify.uas import Uas
 
 log = logging.getLogger("sipnotify.sip")
 
-MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 # Flow control: at most this many requests may be waiting for their first response. A burst
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
 # and the retransmissions that follow make it worse. A slot frees on the first response, or
@@ -61,124 +70,7 @@ ROUTE_CACHE = 4096
 # Deadlines this close together are handled in one wake-up of the shared timer.
 TIMER_SLACK = 0.01
 _BRANCH = re.compile(r";branch=([^;, \t]*)")
-Address = tuple[str, int]
-Build = Callable[[int, tuple[tuple[str, str], ...]], Outgoing]
-Link = UdpTransport | StreamConnection
 Key = tuple[str, ...]  # (branch, method) for clients, (branch, sent-by, method) for servers
-
-
-@dataclass(frozen=True, slots=True)
-class Local:
-    """The address a request leaves from, for its Via and Contact."""
-
-    protocol: str
-    host: str
-    port: int
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where a request is sent: the transport section, protocol and resolved address."""
-
-    transport: str
-    protocol: str
-    address: Address
-    server_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Final:
-    """How a request ended: a final response, or an error; `rtt` in seconds."""
-
-    status: int | None
-    reason: str
-    error: str | None
-    rtt: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hop:
-    """Where a request is headed before routing: the target URI, the endpoint's transport
-    section and outbound proxy, and the TCP/TLS flow the contact registered on, if any."""
-
-    uri: SipUri
-    transport: str = ""
-    proxy: str = ""
-    flow: tuple[str, Address] | None = None
-
-
-Done = Callable[[Final], None]
-Factory = Callable[[Local], Build]
-
-
-def _transport_error(exc: OSError) -> Final:
-    return Final(None, "", f"transport error: {exc.strerror or exc}", None)
-
-
-class _Exchange:
-    """One request from its first send to its final answer, across digest challenges: each
-    attempt is a client transaction with the next CSeq and a new branch, keeping the Call-ID
-    and From tag; at most MAX_CHALLENGES answered, and never the same nonce twice."""
-
-    __slots__ = (
-        "_answered",
-        "_build",
-        "_credentials",
-        "_done",
-        "_endpoint",
-        "_rounds",
-        "address",
-        "cseq",
-        "link",
-        "request",
-        "started",
-    )
-
-    def __init__(
-        self,
-        endpoint: SipEndpoint,
-        build: Build,
-        destination: tuple[Link, Address],
-        *,
-        credentials: list[auth.Credentials],
-        done: Done,
-    ) -> None:
-        self._endpoint = endpoint
-        self._build = build
-        self._credentials = credentials
-        self._done = done
-        self._answered: set[str] = set()
-        self._rounds = 0
-        self.link, self.address = destination
-        self.cseq = random.randint(1, 65535)
-        self.started = 0.0
-        self.request = build(self.cseq, ())
-
-    def ended(self, outcome: Outcome) -> None:
-        """The current attempt's transaction reported: finish, or answer the challenge."""
-        response = outcome.response
-        if response is None:
-            self._done(Final(None, "", outcome.error, None))
-            return
-        final = Final(response.status, response.reason, None, time.perf_counter() - self.started)
-        if response.status not in (401, 407) or not self._credentials:
-            self._done(final)
-            return
-        authorization = auth.answer_challenges(
-            response,
-            self._credentials,
-            self._answered,
-            method=self.request.method,
-            uri=self.request.uri,
-            cnonce=uuid.uuid4().hex,
-        )
-        self._rounds += 1
-        if not authorization or self._rounds > MAX_CHALLENGES:
-            self._done(final)
-            return
-        self.cseq += 1
-        self.request = self._build(self.cseq, authorization)
-        self._endpoint.transact(self)
 
 
 @dataclass(slots=True)
@@ -187,7 +79,7 @@ class _Client:
     `slot_until` or the first response."""
 
     txn: NonInviteClient
-    exchange: _Exchange
+    exchange: Exchange
     slot_until: float
     holding: bool = True
     lost: Callable[[asyncio.Future[None]], None] | None = None
@@ -218,7 +110,7 @@ class SipEndpoint:
         self._routes: dict[Hop, tuple[Local, Destination]] = {}  # hops to an IP address
         self._inflight = 0
         self._invites: dict[Key, ClientInvite] = {}
-        self._waiting: deque[_Exchange] = deque()
+        self._waiting: deque[Exchange] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -389,7 +281,7 @@ class SipEndpoint:
             return None
 
         wire = outgoing(cancel)
-        exchange = _Exchange(self, lambda _cseq, _auth: wire, (link, address),
+        exchange = Exchange(self, lambda _cseq, _auth: wire, (link, address),
                              credentials=[], done=ignore)  # fmt: skip
         self.transact(exchange)
 
@@ -404,7 +296,7 @@ class SipEndpoint:
         try:
             routed = self._route_now(hop)
         except OSError as exc:
-            done(_transport_error(exc))
+            done(transport_error(exc))
             return
         if routed is not None:
             local, destination = routed
@@ -412,7 +304,7 @@ class SipEndpoint:
             if link is not None:
                 where = (link, destination.address)
                 build = factory(local)
-                self.transact(_Exchange(self, build, where, credentials=credentials, done=done))
+                self.transact(Exchange(self, build, where, credentials=credentials, done=done))
                 return
         task = self._loop.create_task(self._submit_later(hop, factory, credentials, done))
         self._tasks.add(task)
@@ -425,10 +317,10 @@ class SipEndpoint:
             local, destination = await self._route(hop)
             link = await self._link(destination)
         except OSError as exc:
-            done(_transport_error(exc))
+            done(transport_error(exc))
             return
         where = (link, destination.address)
-        self.transact(_Exchange(self, factory(local), where, credentials=credentials, done=done))
+        self.transact(Exchange(self, factory(local), where, credentials=credentials, done=done))
 
     def _open_link(self, destination: Destination) -> Link | None:
         if destination.protocol == "udp":
@@ -448,7 +340,7 @@ class SipEndpoint:
             destination.server_name,
         )
 
-    def transact(self, exchange: _Exchange) -> None:
+    def transact(self, exchange: Exchange) -> None:
         """Start the exchange's current request when the flow-control window has room."""
         if self._inflight >= WINDOW:
             self._waiting.append(exchange)
@@ -456,7 +348,7 @@ class SipEndpoint:
         self._inflight += 1
         self._start(exchange)
 
-    def _start(self, exchange: _Exchange) -> None:
+    def _start(self, exchange: Exchange) -> None:
         request = exchange.request
         link = exchange.link
         now = self._loop.time()

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
-from sipnotify.endpoint import Done, Factory, Final, Hop, Local
+from sipnotify.sending import Done, Factory, Final, Hop, Local
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError

@@ -22,7 +22,6 @@ from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
 from sipnotify.calls.outbound import OutboundCall, SendInvite
 from sipnotify.config.extensions import Dialplan, Extension
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.endpoint import Final, Local
 from sipnotify.notify import (
     Ids,
     InDialog,
@@ -33,6 +32,7 @@ from sipnotify.notify import (
     endpoint_targets,
 )
 from sipnotify.registrar import Registrar
+from sipnotify.sending import Final, Local
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError

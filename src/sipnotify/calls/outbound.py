@@ -17,8 +17,8 @@ from sipnotify.calls.call import NORMAL_CLEARING, CallContext
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint
-from sipnotify.endpoint import Hop, Local
 from sipnotify.notify import InDialog, Target
+from sipnotify.sending import Hop, Local
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uac_dialog
 from sipnotify.sip.errors import ParseError
