@@ -119,6 +119,14 @@ class ServerInvite:
         self._uas.respond_invite(self._key, self._server, status, data)
         return data
 
+    def refuse(self, status: int, reason: str, *, extra: Headers = ()) -> None:
+        """A final error before any call exists, sent statelessly (RFC 3261 §8.2.7): the
+        transaction is forgotten at once, so a flood of INVITEs that are refused (unknown
+        callers, unknown extensions) holds no memory; a retransmission is refused again and
+        the ACK finds nothing to do."""
+        self.respond(status, reason, extra=extra)
+        self._uas.forget(self._key)
+
     def send_again(self, data: bytes) -> None:
         self._server.link.send(data, self._server.address)
 
@@ -178,6 +186,9 @@ class Uas:
         now = self.host.now()
         self._send(server.txn.respond(status, data, now), server)
         self._settle(key, server, now)
+
+    def forget(self, key: Key) -> None:
+        self._servers.pop(key, None)
 
     def _invite_txn(self, link: Link) -> InviteServer:
         return InviteServer(reliable=link.protocol != "udp", timers=self._timers)

@@ -355,6 +355,38 @@ def test_unidentified_caller_is_challenged_then_refused(start_service: StartServ
         assert b"\r\nWWW-Authenticate: Digest " in challenge
 
 
+def test_refusals_are_stateless_and_a_flood_disturbs_no_one(
+    start_service: StartService, uas: Uas
+) -> None:
+    """A refused INVITE keeps no transaction (its retransmission is answered afresh, 100 Trying
+    included), so 3,000 of them hold nothing; a real call goes through afterwards."""
+    service = start(start_service)
+    sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+    with RawUac(service.sip_port(), user="mallory") as phone:
+        phone.invite("100", sdp)
+        first = [phone.response(), phone.response()]
+        phone.invite("100", sdp)  # the very same INVITE again
+        again = [phone.response(), phone.response()]
+        assert [m.split(b"\r\n", 1)[0] for m in first + again] == [
+            b"SIP/2.0 100 Trying", b"SIP/2.0 401 Unauthorized",
+        ] * 2  # fmt: skip
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.bind(("127.0.0.1", 0))
+    port = flood.getsockname()[1]
+    with flood:
+        for n in range(3000):
+            flood.sendto(
+                (f"INVITE sip:100@127.0.0.1 SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-flood-{n};rport\r\n"
+                 f"From: <sip:mallory@127.0.0.1:{port}>;tag=f{n}\r\nTo: <sip:100@127.0.0.1>\r\n"
+                 f"Call-ID: flood-{n}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+                 f"Content-Length: 0\r\n\r\n").encode(),
+                ("127.0.0.1", service.sip_port()),
+            )  # fmt: skip
+    alice = caller(uas, service, "uac_call_notify.xml", "1212")
+    assert alice.finish() == 0, alice.output + service.log()
+
+
 class RawUac:
     """A plain UDP phone for the refusals SIPp cannot easily provoke."""
 

@@ -87,7 +87,7 @@ class CallManager:
             return
         admitted = self._registrar.admit(request, invite.source[0], time.time())
         if not isinstance(admitted, Endpoint):
-            invite.respond(admitted.status, admitted.reason, extra=admitted.headers)
+            invite.refuse(admitted.status, admitted.reason, extra=admitted.headers)
             return
         self._start(invite, admitted)
 
@@ -224,7 +224,7 @@ class CallManager:
         if extension is None:
             log.info("call from %s to %s@%s: no such extension", endpoint.name, exten,
                      endpoint.context)  # fmt: skip
-            invite.respond(404, "Not Found")
+            invite.refuse(404, "Not Found")
             return
         try:
             offer = sdp.parse(request.body) if request.body else None
@@ -232,10 +232,10 @@ class CallManager:
                 sdp.choose(offer)
         except sdp.SdpError as exc:
             log.info("call from %s refused: %s", endpoint.name, exc)
-            invite.respond(488, "Not Acceptable Here")
+            invite.refuse(488, "Not Acceptable Here")
             return
         if self._full():
-            invite.respond(503, "Service Unavailable", extra=(("Retry-After", "5"),))
+            invite.refuse(503, "Service Unavailable", extra=(("Retry-After", "5"),))
             return
         number, name = _caller(request)
         channel = self.channels.create(
@@ -257,9 +257,9 @@ class CallManager:
     def _reinvite(self, invite: ServerInvite, local_tag: str) -> None:
         call = self._calls.get((invite.request.call_id, local_tag))
         if not isinstance(call, InboundCall) or call.dialog is None:
-            invite.respond(481, "Call/Transaction Does Not Exist")
+            invite.refuse(481, "Call/Transaction Does Not Exist")
         elif not call.dialog.accepts(invite.request):
-            invite.respond(500, "Server Internal Error", extra=(("Retry-After", "1"),))
+            invite.refuse(500, "Server Internal Error", extra=(("Retry-After", "1"),))
         else:
             call.reinvite(invite)
 
