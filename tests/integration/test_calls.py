@@ -779,3 +779,45 @@ def test_a_call_over_tcp(start_service: StartService, uas: Uas) -> None:
     (notify,) = notifies(alice)
     assert header(notify, "Via")[0].startswith("SIP/2.0/TCP ")
     assert header(notify, "Event") == ["Test"]
+
+
+def test_click_to_call_originate_then_dial(start_service: StartService, uas: Uas) -> None:
+    """Click-to-call: Originate rings the desk phone; once it answers, its channel runs
+    Dial(PJSIP/bob); bob answers and the two are bridged; hanging up the desk ends both."""
+    desk = uas("uas_call_answer.xml", timeout=25)
+    bob = uas("uas_call_answer.xml", timeout=25)
+    bob_conf = CALLEE.replace("callee", "bob").replace("{bob}", "{callee}")
+    service = start_service(
+        admin_conf(),
+        files={
+            "pjsip.conf": PJSIP
+            + CALLEE.replace("{callee}", str(desk.port))
+            + bob_conf.replace("{callee}", str(bob.port)),
+            "extensions.conf": "[calls]\nexten => bob,1,Dial(PJSIP/bob,10)\n same => n,Hangup()\n",
+        },
+    )
+    with events_session(service) as ami:
+        ami.send(
+            b"Action: Originate\r\nActionID: C\r\nChannel: PJSIP/callee\r\nContext: calls\r\n"
+            b'Exten: bob\r\nCallerID: "Bob" <bob>\r\nAsync: yes\r\n\r\n'
+        )
+        desk_up = wait_event(ami, lambda m: m.startswith(b"Event: OriginateResponse\r\n"))
+        assert b"\r\nResponse: Success\r\n" in desk_up
+        up = wait_event(
+            ami,
+            lambda m: (
+                m.startswith(b"Event: Newstate\r\n")
+                and b"Channel: PJSIP/bob-" in m
+                and b"ChannelStateDesc: Up" in m
+            ),
+        )
+        assert b"\r\nCallerIDNum: bob\r\nCallerIDName: Bob\r\n" in up
+        with RawAmi(service.port) as control:
+            control.login()
+            control.send(f"Action: Hangup\r\nChannel: {channel_of(desk_up)}\r\n\r\n".encode())
+            assert control.message() == b"Response: Success\r\nMessage: Channel Hungup\r\n\r\n"
+        hangups = {channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n")))
+                   for _ in "ab"}  # fmt: skip
+        assert hangups == {channel_of(desk_up), channel_of(up)}
+    assert desk.finish() == 0, desk.output + service.log()
+    assert bob.finish() == 0, bob.output + service.log()

@@ -149,9 +149,6 @@ async def dial(call: Leg, data: str, ctx: AppContext) -> bool:
     """Dial(PJSIP/a[&PJSIP/b][,timeout]): the caller hears ringing when a leg rings; the first
     leg to answer is bridged and the others cancelled; the dialplan goes on when the bridge
     ends with the caller still there, or when nobody answered within `timeout` seconds."""
-    if not isinstance(call, InboundCall):
-        log.warning("%s: Dial from an originated channel is not supported", call.channel.name)
-        return True
     spec, _, rest = data.partition(",")
     legs = []
     for name in (part.strip() for part in spec.split("&") if part.strip()):
@@ -184,7 +181,7 @@ def _seconds(text: str) -> float | None:
 
 
 async def _first_answer(
-    call: InboundCall, legs: list[OutboundCall], timeout: float | None
+    call: Leg, legs: list[OutboundCall], timeout: float | None
 ) -> OutboundCall | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (timeout if timeout is not None else MAX_WAIT)
@@ -211,9 +208,9 @@ async def _first_done(*waits: Awaitable[object], timeout: float | None = None) -
             task.cancel()
 
 
-def _bridge(caller: InboundCall, callee: OutboundCall) -> None:
+def _bridge(caller: Leg, callee: OutboundCall) -> None:
     """RTP from each phone goes out through the other leg's port to the other phone."""
-    theirs, ours = callee.remote_media, caller.offer
+    theirs, ours = callee.peer_media, caller.peer_media
     if caller.media is None or callee.media is None or theirs is None or ours is None:
         return
     caller.media.relay_to(callee.media, (theirs.address, theirs.port))

@@ -98,7 +98,7 @@ class InboundCall:
         return self.invite.request.call_id, self.invite.local_tag
 
     @property
-    def offer(self) -> sdp.Media | None:
+    def peer_media(self) -> sdp.Media | None:
         """Where the caller takes RTP: its offer, or its answer in the ACK."""
         return self._offer
 

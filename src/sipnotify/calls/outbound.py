@@ -56,7 +56,7 @@ class OutboundCall:
         self.target = target
         self.channel = channel
         self.media: MediaPort | None = None
-        self.remote_media: sdp.Media | None = None
+        self.peer_media: sdp.Media | None = None  # where the phone takes RTP (its answer)
         self.dialog: Dialog | None = None
         self.ended = False
         self.answered = asyncio.Event()
@@ -167,9 +167,9 @@ class OutboundCall:
         invite = self._invite.request
         self.dialog = uac_dialog(invite, response)
         try:
-            self.remote_media = sdp.parse(response.body)
+            self.peer_media = sdp.parse(response.body)
         except sdp.SdpError:
-            self.remote_media = None
+            self.peer_media = None
         self._ack = self._build_ack(self.dialog, invite)
         self._invite.send(self._ack)
         if self.ended:  # hung up while the 2xx was on its way: end it properly (§15)
