@@ -219,6 +219,9 @@ class CallManager:
 
     def _start(self, invite: ServerInvite, endpoint: Endpoint) -> None:
         request = invite.request
+        if not _tag(request.header("From")):
+            invite.refuse(400, "Bad Request")  # RFC 3261 §8.1.1.3: a dialog needs the From tag
+            return
         exten = _exten(request)
         extension = self._dialplan.find(endpoint.context, exten)
         if extension is None:

@@ -126,10 +126,6 @@ class Dialog:
         )
         return Request(method=method, uri=self.remote_target, headers=headers, body=body)
 
-    def next_hop(self) -> str:
-        """Where in-dialog requests go first: the first route, else the remote target."""
-        return self.route_set[0] if self.route_set else self.remote_target
-
 
 def uas_dialog(invite: Request, local_tag: str, *, confirmed: bool = False) -> Dialog:
     """§12.1.1: the dialog a UAS creates with its 1xx (with a tag) or 2xx to `invite`.
@@ -170,18 +166,6 @@ def uac_dialog(invite: Request, response: Response) -> Dialog:
         remote_cseq=None,
         state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
     )
-
-
-def request_dialog_id(request: Request) -> DialogId | None:
-    """The id a request names from our side (local tag = its To tag), or None without one."""
-    try:
-        to = parse_name_addr(request.header("To") or "").tag
-        from_ = parse_name_addr(request.header("From") or "").tag
-    except ParseError:
-        return None
-    if not to or not from_:
-        return None
-    return DialogId(request.call_id, to, from_)
 
 
 def _contact_uri(message: Request | Response) -> str:
