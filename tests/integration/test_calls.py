@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -154,6 +155,18 @@ def test_dialplan_app_keeps_the_order_written(start_service: StartService, uas: 
     assert body(notify) == b"Num-Potatoes: 23\r\nPotato-Quality: fair\r\n"
 
 
+@contextmanager
+def answered(service: Service, uas: Uas) -> Iterator[tuple[RawAmi, RawAmi, Sipp, str]]:
+    """alice calls 100 (Answer, Wait(20)) and waits for a BYE: an events session, a control
+    session, alice's SIPp and the channel's name, once it is Up."""
+    with events_session(service) as ami:
+        alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
+        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
+        with RawAmi(service.port) as control:
+            control.login()
+            yield ami, control, alice, name
+
+
 def events_session(service: Service) -> RawAmi:
     ami = RawAmi(service.port, timeout=20)
     ami.login()
@@ -258,40 +271,36 @@ def test_cli_command_and_sipnotify_notify_reach_a_channel(
 def test_core_show_channels_and_hangup_action(start_service: StartService, uas: Uas) -> None:
     """A call shows in CoreShowChannels; Hangup sends the BYE and the channel goes."""
     service = start(start_service)
-    with events_session(service) as ami:
-        alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
-        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
-        with RawAmi(service.port) as control:
-            control.login()
-            control.send(b"Action: CoreShowChannels\r\nActionID: CSC\r\n\r\n")
-            assert control.message() == (
-                b"Response: Success\r\nActionID: CSC\r\nEventList: start\r\n"
-                b"Message: Channels will follow\r\n\r\n"
-            )
-            item = control.message()
-            assert item.startswith(b"Event: CoreShowChannel\r\nActionID: CSC\r\nChannel: ")
-            assert b"\r\nApplication: Wait\r\nApplicationData: 20\r\nDuration: 00:00:0" in item
-            assert control.message() == (
-                b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
-                b"ListItems: 1\r\n\r\n"
-            )
-            control.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: alice\r\n\r\n")
+    with answered(service, uas) as (ami, control, alice, name):
+        control.send(b"Action: CoreShowChannels\r\nActionID: CSC\r\n\r\n")
+        assert control.message() == (
+            b"Response: Success\r\nActionID: CSC\r\nEventList: start\r\n"
+            b"Message: Channels will follow\r\n\r\n"
+        )
+        item = control.message()
+        assert item.startswith(b"Event: CoreShowChannel\r\nActionID: CSC\r\nChannel: ")
+        assert b"\r\nApplication: Wait\r\nApplicationData: 20\r\nDuration: 00:00:0" in item
+        assert control.message() == (
+            b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
+            b"ListItems: 1\r\n\r\n"
+        )
+        control.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: alice\r\n\r\n")
+        control.message()
+        detail = control.message()
+        assert detail.startswith(b"Event: EndpointDetail\r\n")
+        assert detail.endswith(b"\r\nDeviceState: In use\r\nActiveChannels: 1\r\n\r\n")
+        while not control.message().startswith(b"Event: EndpointDetailComplete"):
+            pass
+        control.send(f"Action: Hangup\r\nActionID: H\r\nChannel: {name}\r\n\r\n".encode())
+        assert (
             control.message()
-            detail = control.message()
-            assert detail.startswith(b"Event: EndpointDetail\r\n")
-            assert detail.endswith(b"\r\nDeviceState: In use\r\nActiveChannels: 1\r\n\r\n")
-            while not control.message().startswith(b"Event: EndpointDetailComplete"):
-                pass
-            control.send(f"Action: Hangup\r\nActionID: H\r\nChannel: {name}\r\n\r\n".encode())
-            assert (
-                control.message()
-                == b"Response: Success\r\nActionID: H\r\nMessage: Channel Hungup\r\n\r\n"
-            )
-            control.send(f"Action: Hangup\r\nActionID: H2\r\nChannel: {name}\r\n\r\n".encode())
-            assert (
-                control.message()
-                == b"Response: Error\r\nActionID: H2\r\nMessage: No such channel\r\n\r\n"
-            )
+            == b"Response: Success\r\nActionID: H\r\nMessage: Channel Hungup\r\n\r\n"
+        )
+        control.send(f"Action: Hangup\r\nActionID: H2\r\nChannel: {name}\r\n\r\n".encode())
+        assert (
+            control.message()
+            == b"Response: Error\r\nActionID: H2\r\nMessage: No such channel\r\n\r\n"
+        )
         hung = wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))
         assert channel_of(hung) == name
     assert alice.finish() == 0, alice.output + service.log()
@@ -643,26 +652,23 @@ def test_maxcalls_refuses_the_call_beyond_the_limit(start_service: StartService)
 
 def test_hangup_by_regex(start_service: StartService, uas: Uas) -> None:
     service = start(start_service)
-    with events_session(service) as ami:
-        alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
-        name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
-        with RawAmi(service.port) as control:
-            control.login()
-            control.send(b"Action: Hangup\r\nActionID: R\r\nChannel: /^PJSIP/alice-/\r\n\r\n")
-            assert control.message() == (
-                b"Response: Success\r\nActionID: R\r\nEventList: start\r\n"
-                b"Message: Channels hung up will follow\r\n\r\n"
-            )
-            assert (
-                control.message()
-                == f"Event: ChannelHungup\r\nChannel: {name}\r\nActionID: R\r\n\r\n".encode()
-            )
-            assert control.message().endswith(b"EventList: Complete\r\nListItems: 1\r\n\r\n")
-            control.send(b"Action: Hangup\r\nActionID: R2\r\nChannel: /(/\r\n\r\n")
-            assert (
-                control.message()
-                == b"Response: Error\r\nActionID: R2\r\nMessage: Regex compile failed on: (\r\n\r\n"
-            )
+    with answered(service, uas) as (ami, control, alice, name):
+        control.send(b"Action: Hangup\r\nActionID: R\r\nChannel: /^PJSIP/alice-/\r\n\r\n")
+        assert control.message() == (
+            b"Response: Success\r\nActionID: R\r\nEventList: start\r\n"
+            b"Message: Channels hung up will follow\r\n\r\n"
+        )
+        assert (
+            control.message()
+            == f"Event: ChannelHungup\r\nChannel: {name}\r\nActionID: R\r\n\r\n".encode()
+        )
+        assert control.message().endswith(b"EventList: Complete\r\nListItems: 1\r\n\r\n")
+        assert channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n"))) == name
+        control.send(b"Action: Hangup\r\nActionID: R2\r\nChannel: /(/\r\n\r\n")
+        assert (
+            control.message()
+            == b"Response: Error\r\nActionID: R2\r\nMessage: Regex compile failed on: (\r\n\r\n"
+        )
     assert alice.finish() == 0, alice.output + service.log()
 
 
