@@ -32,8 +32,10 @@ from sipnotify.sending import (
     Factory,
     Final,
     Hop,
+    Key,
     Link,
     Local,
+    bracketed,
     transport_error,
 )
 from sipnotify.sip import auth
@@ -70,7 +72,6 @@ ROUTE_CACHE = 4096
 # Deadlines this close together are handled in one wake-up of the shared timer.
 TIMER_SLACK = 0.01
 _BRANCH = re.compile(r";branch=([^;, \t]*)")
-Key = tuple[str, ...]  # (branch, method) for clients, (branch, sent-by, method) for servers
 
 
 @dataclass(slots=True)
@@ -417,7 +418,7 @@ class SipEndpoint:
         if host in ("0.0.0.0", "::"):
             host = self._source_ip(peer)
         suffix = "" if protocol == "udp" else f";transport={protocol.upper()}"
-        return f"sip:{_bracketed(host)}:{port}{suffix}"
+        return f"sip:{bracketed(host)}:{port}{suffix}"
 
     # -- the one timer ---------------------------------------------------------------------
 
@@ -511,10 +512,6 @@ class SipEndpoint:
         log.info("unparseable message from %s:%d: %s", *source, exc.reason)
         if answer is not None:
             link.send(answer, source)
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _branch(via: str) -> str:

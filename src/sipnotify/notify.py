@@ -20,7 +20,7 @@ from typing import Protocol
 
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
-from sipnotify.sending import Done, Factory, Final, Hop, Local
+from sipnotify.sending import Address, Done, Factory, Final, Hop, Local, bracketed, via
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
@@ -131,7 +131,6 @@ class InDialog:
     flow: tuple[str, tuple[str, int]] | None = None
 
 
-Address = tuple[str, int]
 Registered = Callable[[str], list[Binding]]
 
 
@@ -242,12 +241,12 @@ def request_factory(
     transport_param = "" if local.protocol == "udp" else f";transport={transport}"
     from_uri = _from_uri(user, endpoint.from_domain or local.host)
     contact_user = endpoint.contact_user or user.partition("@")[0]
-    contact = f"<sip:{contact_user}@{_host(local.host)}:{local.port}{transport_param}>"
+    contact = f"<sip:{contact_user}@{bracketed(local.host)}:{local.port}{transport_param}>"
     request_uri = _request_uri(target.uri, endpoint)
     new_id = ids or Ids()
     call_id, tag = new_id(), new_id()
     head = f"{method} {request_uri} SIP/2.0\r\nVia: SIP/2.0/{transport} "
-    head += f"{_host(local.host)}:{local.port};rport;branch="
+    head += f"{bracketed(local.host)}:{local.port};rport;branch="
     middle = (
         f"{via_suffix}\r\nFrom: <{from_uri}>;tag={tag}\r\nTo: <{target.uri.without_port()}>\r\n"
         f"Contact: {contact}\r\nCall-ID: {call_id}\r\nCSeq: "
@@ -293,7 +292,7 @@ def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tupl
 
 def _from_uri(user: str, host: str) -> str:
     """compat §1.6: a user with '@' is the whole URI; From carries no port (captures)."""
-    return f"sip:{user}" if "@" in user else f"sip:{user}@{_host(host)}"
+    return f"sip:{user}" if "@" in user else f"sip:{user}@{bracketed(host)}"
 
 
 def _request_uri(uri: SipUri, endpoint: Endpoint) -> str:
@@ -302,10 +301,6 @@ def _request_uri(uri: SipUri, endpoint: Endpoint) -> str:
     if endpoint.user_eq_phone and numeric and uri.param("user") is None:
         uri = uri.with_params((*uri.params, ("user", "phone")))
     return str(uri)
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _bracket(uri: str) -> str:
@@ -340,8 +335,6 @@ def in_dialog_factory(
     """compat §1.6: the NOTIFY from the dialog (same Call-ID, both tags, the next local CSeq
     — the factory's CSeq argument is not used —, the remote target, the route set), then
     Subscription-State and the user's headers and body, as out of dialog."""
-    suffix = "" if local.protocol == "udp" else ";alias"
-    sent_by = f"SIP/2.0/{local.protocol.upper()} {_host(local.host)}:{local.port};rport"
     trailing = (
         ("Subscription-State", "terminated"),
         *content.headers,
@@ -350,10 +343,10 @@ def in_dialog_factory(
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
 
     def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-        via = f"{sent_by};branch=z9hG4bKPj{ids()}{suffix}"
         extra = (*authorization, *trailing)
+        top = via(local, f"z9hG4bKPj{ids()}")
         return outgoing(
-            target.dialog.request("NOTIFY", via=via, contact=target.contact, extra=extra, body=body)
+            target.dialog.request("NOTIFY", via=top, contact=target.contact, extra=extra, body=body)
         )
 
     return build

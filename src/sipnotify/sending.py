@@ -25,6 +25,7 @@ from sipnotify.transport.udp import UdpTransport
 MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 Address = tuple[str, int]
 Link = UdpTransport | StreamConnection
+Key = tuple[str, ...]  # (branch, method) for clients, (branch, sent-by, method) for servers
 Build = Callable[[int, tuple[tuple[str, str], ...]], Outgoing]
 
 
@@ -72,6 +73,19 @@ class Hop:
     transport: str = ""
     proxy: str = ""
     flow: tuple[str, Address] | None = None
+
+
+def bracketed(host: str) -> str:
+    """A host as it stands in a URI or a Via: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def via(local: Local, branch: str) -> str:
+    """Our Via for a request leaving from `local` (RFC 3261 §18.1.1): `rport` asked for
+    (RFC 3581) and, over TCP/TLS, `alias` (RFC 5923), as pjsip sends it."""
+    alias = "" if local.protocol == "udp" else ";alias"
+    sent_by = f"{bracketed(local.host)}:{local.port}"
+    return f"SIP/2.0/{local.protocol.upper()} {sent_by};rport;branch={branch}{alias}"
 
 
 Done = Callable[[Final], None]

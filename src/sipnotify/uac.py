@@ -11,15 +11,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sipnotify.sending import Address, Key, Link
 from sipnotify.sip.invite import InviteClient, ack_for, cancel_for
 from sipnotify.sip.message import Request, Response, serialize
 from sipnotify.sip.transaction import Effect, Outcome, Provisional, State, Timers, Transmit
-from sipnotify.transport.stream import StreamConnection
-from sipnotify.transport.udp import UdpTransport
-
-Address = tuple[str, int]
-Link = UdpTransport | StreamConnection
-Key = tuple[str, ...]
 
 
 class CallEvents(Protocol):

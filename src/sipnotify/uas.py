@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sipnotify.registrar import Registrar
+from sipnotify.sending import Address, Key, Link
 from sipnotify.sip.invite import InviteServer
 from sipnotify.sip.message import Request, serialize
 from sipnotify.sip.registrar import Source
 from sipnotify.sip.responses import make_response
 from sipnotify.sip.transaction import Effect, NonInviteServer, State, Timers, Transmit
 from sipnotify.sip.uri import parse_uri
-from sipnotify.transport.stream import StreamConnection
-from sipnotify.transport.udp import UdpTransport
 
-Address = tuple[str, int]
-Link = UdpTransport | StreamConnection
-Key = tuple[str, ...]
 Headers = tuple[tuple[str, str], ...]
 Answer = tuple[int, str, Headers]
 Soon = Callable[[Callable[[], None]], object]  # loop.call_soon

@@ -32,7 +32,7 @@ from sipnotify.notify import (
     endpoint_targets,
 )
 from sipnotify.registrar import Registrar
-from sipnotify.sending import Final, Local
+from sipnotify.sending import Final, Local, via
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
@@ -127,11 +127,9 @@ class CallManager:
 
         def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
             def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-                via = f"SIP/2.0/{local.protocol.upper()} {local.host}:{local.port};rport"
-                return outgoing(dialog.request(
-                    "BYE", via=f"{via};branch=z9hG4bKPj{ids()}", contact=contact,
-                    extra=(*authorization, ("Max-Forwards", "70")),
-                ))  # fmt: skip
+                top = via(local, f"z9hG4bKPj{ids()}")
+                extra = (*authorization, ("Max-Forwards", "70"))
+                return outgoing(dialog.request("BYE", via=top, contact=contact, extra=extra))
 
             return build
 

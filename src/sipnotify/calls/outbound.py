@@ -18,7 +18,7 @@ from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.notify import InDialog, Target
-from sipnotify.sending import Hop, Local
+from sipnotify.sending import Hop, Local, bracketed, via
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uac_dialog
 from sipnotify.sip.errors import ParseError
@@ -106,20 +106,19 @@ class OutboundCall:
         ids = self._ctx.ids
         user = self.endpoint.from_user or "sipnotify"
         host = local.host
-        contact = f"sip:{user}@{host}:{local.port}"
+        contact = f"sip:{user}@{bracketed(host)}:{local.port}"
         if local.protocol != "udp":
             contact += f";transport={local.protocol.upper()}"
         self._contact = contact
-        via = f"SIP/2.0/{local.protocol.upper()} {host}:{local.port};rport;branch=z9hG4bKPj{ids()}"
-        offer = sdp.describe(
-            address=host, port=media_port, payloads=OFFER, session=hash(ids()) % 10**9
-        )
+        top = via(local, f"z9hG4bKPj{ids()}")
+        session = abs(hash(self._tag)) % 10**9
+        offer = sdp.describe(address=host, port=media_port, payloads=OFFER, session=session)
         name = self.channel.caller_name if self.channel.caller_name != "<unknown>" else ""
         display = f'"{name}" ' if name else ""
         self.call_id = ids()
         headers = (
-            ("Via", via),
-            ("From", f"{display}<sip:{user}@{host}>;tag={self._tag}"),
+            ("Via", top),
+            ("From", f"{display}<sip:{user}@{bracketed(host)}>;tag={self._tag}"),
             ("To", f"<{self.target.uri.without_port()}>"),
             ("Contact", f"<{contact}>"),
             ("Call-ID", self.call_id),
@@ -180,10 +179,10 @@ class OutboundCall:
 
     def _build_ack(self, dialog: Dialog, invite: Request) -> bytes:
         """§13.2.2.4: the INVITE's CSeq number, a new branch, the dialog's target and routes."""
-        via = invite.header_values("Via")[0].split(";branch=")[0]
+        sent_by = invite.header_values("Via")[0].split(";branch=")[0]  # the INVITE's, as sent
         ack = dialog.request(
             "ACK",
-            via=f"{via};branch=z9hG4bKPj{self._ctx.ids()}",
+            via=f"{sent_by};branch=z9hG4bKPj{self._ctx.ids()}",
             contact=self._contact,
             extra=(("Max-Forwards", "70"),),
             cseq=invite.cseq.number,
