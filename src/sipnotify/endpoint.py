@@ -14,7 +14,6 @@ import asyncio
 import heapq
 import itertools
 import logging
-import re
 import socket
 import time
 from collections import deque
@@ -41,7 +40,7 @@ from sipnotify.sending import (
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, outgoing
-from sipnotify.sip.parser import parse_message, peek_response
+from sipnotify.sip.parser import parse_message, peek_response, via_branch
 from sipnotify.sip.responses import bad_request
 from sipnotify.sip.transaction import (
     Effect,
@@ -71,7 +70,6 @@ RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped 
 ROUTE_CACHE = 4096
 # Deadlines this close together are handled in one wake-up of the shared timer.
 TIMER_SLACK = 0.01
-_BRANCH = re.compile(r";branch=([^;, \t]*)")
 
 
 @dataclass(slots=True)
@@ -368,9 +366,9 @@ class SipEndpoint:
             link.closed.add_done_callback(lost)
         exchange.started = time.perf_counter()  # the loop's clock may tick in milliseconds
         self._apply(key, client, txn.start())
-        self._arm(key, txn.next_deadline())
+        self.arm(key, txn.next_deadline())
         if reliable:  # over UDP, Timer E falls due at the same time
-            self._arm(key, client.slot_until)
+            self.arm(key, client.slot_until)
 
     def _apply(self, key: Key, client: _Client, effects: list[Effect]) -> None:
         for effect in effects:
@@ -402,9 +400,6 @@ class SipEndpoint:
     def now(self) -> float:
         return self._loop.time()
 
-    def arm(self, key: Key, deadline: float | None) -> None:
-        self._arm(key, deadline)
-
     def contact_for(self, link: Link, peer: str) -> str:
         """Our URI as `peer` reaches us over `link` (RFC 3261 §8.1.1.8), for Contact."""
         if isinstance(link, UdpTransport):
@@ -422,7 +417,8 @@ class SipEndpoint:
 
     # -- the one timer ---------------------------------------------------------------------
 
-    def _arm(self, key: Key, deadline: float | None) -> None:
+    def arm(self, key: Key, deadline: float | None) -> None:
+        """Wake the one timer at `deadline` for the transaction `key` (None: no deadline)."""
         if deadline is None:
             return
         heapq.heappush(self._heap, (deadline, next(self._seq), key))
@@ -456,7 +452,7 @@ class SipEndpoint:
             if deadline is not None and deadline <= now + TIMER_SLACK:
                 self._apply(key, client, client.txn.on_timer(max(now, deadline)))
                 if key in self._clients:
-                    self._arm(key, client.txn.next_deadline())
+                    self.arm(key, client.txn.next_deadline())
             return
         self.uas.due(key, now + TIMER_SLACK)
 
@@ -492,7 +488,7 @@ class SipEndpoint:
         return True
 
     def _on_response(self, response: Response) -> None:
-        key = (_branch(response.header("Via") or ""), response.cseq.method)
+        key = (via_branch(response.header("Via") or ""), response.cseq.method)
         client = self._clients.get(key)
         if client is None:
             invite = self._invites.get(key)
@@ -505,16 +501,10 @@ class SipEndpoint:
         self._release(client)
         self._apply(key, client, client.txn.receive(response, self._loop.time()))
         if key in self._clients:
-            self._arm(key, client.txn.next_deadline())
+            self.arm(key, client.txn.next_deadline())
 
     def _reject(self, data: bytes, exc: ParseError, source: Address, link: Link) -> None:
         answer = bad_request(data, exc, source)
         log.info("unparseable message from %s:%d: %s", *source, exc.reason)
         if answer is not None:
             link.send(answer, source)
-
-
-def _branch(via: str) -> str:
-    """The top Via's branch, cheaply: responses are matched on it (RFC 3261 §17.1.3)."""
-    found = _BRANCH.search(via)
-    return found.group(1) if found is not None else ""

@@ -55,11 +55,18 @@ def peek_response(data: bytes) -> ResponseHead | None:
             return None
         if key is not None and key not in found:
             found[key] = value
-    branch = _VIA_BRANCH.search(found.get("via", ""))
+    branch = via_branch(found.get("via", ""))
     number, _, method = found.get("cseq", "").strip().partition(" ")
-    if len(found) < 5 or branch is None or not number.isdigit() or not method.strip():
+    if len(found) < 5 or not branch or not number.isdigit() or not method.strip():
         return None
-    return ResponseHead(int(code), reason, branch.group(1), method.strip())
+    return ResponseHead(int(code), reason, branch, method.strip())
+
+
+def via_branch(via: str) -> str:
+    """The branch of the first Via in a Via header value ("" without one), read without
+    parsing the Via: responses are matched on it (RFC 3261 §17.1.3)."""
+    found = _VIA_BRANCH.search(via)
+    return found.group(1) if found is not None else ""
 
 
 def parse_message(data: bytes) -> Message:
