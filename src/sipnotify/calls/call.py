@@ -65,7 +65,55 @@ class CallContext(Protocol):
         """The call ended: drop it from every table."""
 
 
-class InboundCall:
+class CallLeg:
+    """What both directions of a call share: the endpoint and channel, the dialog, the media
+    port, the dialplan task, the Contact we give the phone and the connection to reach it by,
+    and ending exactly once, freeing all of it."""
+
+    contact = ""  # our Contact URI in this call
+    flow: tuple[str, tuple[str, int]] | None = None  # the TCP/TLS connection to the phone
+
+    def __init__(self, ctx: CallContext, endpoint: Endpoint, channel: Channel) -> None:
+        self._ctx = ctx
+        self.endpoint = endpoint
+        self.channel = channel
+        self.media: MediaPort | None = None
+        self.dialog: Dialog | None = None
+        self.ended = False
+        self.finished = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def _end(
+        self, cause: int, *, send_bye: bool, tasks: tuple[asyncio.Task[None] | None, ...]
+    ) -> None:
+        """Hang the channel up (with a BYE first when asked), close the media port, stop the
+        leg's tasks (not the one running this) and forget the call; once."""
+        if self.ended:
+            return
+        self.ended = True
+        self.finished.set()
+        if self.dialog is not None:
+            if send_bye:
+                self._ctx.send_bye(self.dialog, self.endpoint, self.contact, self.flow)
+            self.dialog.terminate()
+        self._ctx.channels.hang_up(self.channel, cause)
+        if self.media is not None:
+            self.media.close()
+        current = asyncio.current_task()
+        for task in (*tasks, self.task):
+            if task is not None and task is not current:
+                task.cancel()
+        self._ctx.forget(self)
+
+    def notify_target(self) -> InDialog | None:
+        """The in-dialog NOTIFY target while the dialog is early (a 1xx with a tag) or
+        confirmed (compat §1.6)."""
+        if self.ended or self.dialog is None:
+            return None
+        return InDialog(self.dialog, self.endpoint, self.contact, self.endpoint.name, self.flow)
+
+
+class InboundCall(CallLeg):
     def __init__(
         self,
         ctx: CallContext,
@@ -74,23 +122,18 @@ class InboundCall:
         channel: Channel,
         offer: sdp.Media | None,
     ) -> None:
-        self._ctx = ctx
+        super().__init__(ctx, endpoint, channel)
         self.invite = invite
-        self.endpoint = endpoint
-        self.channel = channel
+        self.contact = invite.contact
+        self.flow = (invite.protocol, invite.source) if invite.reliable else None
         self._offer = offer
         # An INVITE without SDP gets our offer in the 200 and its answer in the ACK (RFC 3264).
         self._payloads = (sdp.choose(offer),) if offer is not None else OFFER
         self._session = abs(hash(channel.uniqueid)) % 10**9
-        self.media: MediaPort | None = None
-        self.dialog: Dialog | None = None
-        self.ended = False
         self._answered = False
         self._acked = asyncio.Event()
-        self.finished = asyncio.Event()
         self._repeat: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self.task: asyncio.Task[None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -101,11 +144,6 @@ class InboundCall:
     def peer_media(self) -> sdp.Media | None:
         """Where the caller takes RTP: its offer, or its answer in the ACK."""
         return self._offer
-
-    @property
-    def flow(self) -> tuple[str, tuple[str, int]] | None:
-        """The TCP/TLS connection the call came in on, for requests back to the caller."""
-        return (self.invite.protocol, self.invite.source) if self.invite.reliable else None
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -222,34 +260,7 @@ class InboundCall:
             self._finish(cause, send_bye=True)
 
     def _finish(self, cause: int, *, send_bye: bool) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.finished.set()
-        if send_bye and self.dialog is not None:
-            self._ctx.send_bye(self.dialog, self.endpoint, self.invite.contact, self.flow)
-        if self.dialog is not None:
-            self.dialog.terminate()
-        self._ctx.channels.hang_up(self.channel, cause)
-        if self.media is not None:
-            self.media.close()
-        current = asyncio.current_task()
-        for task in (self._repeat, self._watchdog, self.task):
-            if task is not None and task is not current:
-                task.cancel()
-        self._ctx.forget(self)
-
-    def notify_target(self) -> InDialog | None:
-        """The in-dialog NOTIFY target while the dialog is early or confirmed (compat §1.6)."""
-        if self.ended or self.dialog is None:
-            return None
-        return InDialog(
-            dialog=self.dialog,
-            endpoint=self.endpoint,
-            contact=self.invite.contact,
-            label=self.endpoint.name,
-            flow=self.flow,
-        )
+        self._end(cause, send_bye=send_bye, tasks=(self._repeat, self._watchdog))
 
 
 def _sdp_headers() -> tuple[tuple[str, str], ...]:

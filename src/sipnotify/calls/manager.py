@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sipnotify.calls import apps
+from sipnotify.calls.apps import CallerId, Leg
 from sipnotify.calls.call import InboundCall
 from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
 from sipnotify.calls.outbound import OutboundCall, SendInvite
@@ -42,8 +43,6 @@ from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.uas import Answer, ServerInvite
 
 log = logging.getLogger("sipnotify.calls")
-Leg = InboundCall | OutboundCall
-CallerId = tuple[str, str] | None
 
 
 class CallManager:

@@ -13,11 +13,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from sipnotify.calls.call import NORMAL_CLEARING, CallContext
+from sipnotify.calls.call import NORMAL_CLEARING, CallContext, CallLeg
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint
-from sipnotify.notify import InDialog, Target
+from sipnotify.notify import Target
 from sipnotify.sending import Hop, Local, bracketed, via
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uac_dialog
@@ -47,27 +47,20 @@ NETWORK_OUT_OF_ORDER = 38
 SendInvite = Callable[[Hop, Callable[[Local], Request], "OutboundCall"], Awaitable[ClientInvite]]
 
 
-class OutboundCall:
+class OutboundCall(CallLeg):
     def __init__(
         self, ctx: CallContext, endpoint: Endpoint, target: Target, channel: Channel
     ) -> None:
-        self._ctx = ctx
-        self.endpoint = endpoint
+        super().__init__(ctx, endpoint, channel)
         self.target = target
-        self.channel = channel
-        self.media: MediaPort | None = None
+        self.flow = target.flow
         self.peer_media: sdp.Media | None = None  # where the phone takes RTP (its answer)
-        self.dialog: Dialog | None = None
-        self.ended = False
         self.answered = asyncio.Event()
-        self.finished = asyncio.Event()
         self.failure_cause: int | None = None
         self._invite: ClientInvite | None = None
         self._ack: bytes = b""
         self._tag = ctx.ids()
-        self._contact = ""
         self.call_id = ""
-        self.task: asyncio.Task[None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -109,7 +102,7 @@ class OutboundCall:
         contact = f"sip:{user}@{bracketed(host)}:{local.port}"
         if local.protocol != "udp":
             contact += f";transport={local.protocol.upper()}"
-        self._contact = contact
+        self.contact = contact
         top = via(local, f"z9hG4bKPj{ids()}")
         session = abs(hash(self._tag)) % 10**9
         offer = sdp.describe(address=host, port=media_port, payloads=OFFER, session=session)
@@ -172,7 +165,7 @@ class OutboundCall:
         self._ack = self._build_ack(self.dialog, invite)
         self._invite.send(self._ack)
         if self.ended:  # hung up while the 2xx was on its way: end it properly (§15)
-            self._ctx.send_bye(self.dialog, self.endpoint, self._contact, self.target.flow)
+            self._ctx.send_bye(self.dialog, self.endpoint, self.contact, self.flow)
             return
         self._ctx.channels.set_state(self.channel, ChannelState.UP)
         self.answered.set()
@@ -183,7 +176,7 @@ class OutboundCall:
         ack = dialog.request(
             "ACK",
             via=f"{sent_by};branch=z9hG4bKPj{self._ctx.ids()}",
-            contact=self._contact,
+            contact=self.contact,
             extra=(("Max-Forwards", "70"),),
             cseq=invite.cseq.number,
         )
@@ -197,29 +190,10 @@ class OutboundCall:
     def hang_up(self, cause: int = NORMAL_CLEARING) -> None:
         if self.ended:
             return
-        if self.answered.is_set() and self.dialog is not None:
-            self._ctx.send_bye(self.dialog, self.endpoint, self._contact, self.target.flow)
-        elif self._invite is not None:
+        answered = self.answered.is_set()
+        if not answered and self._invite is not None:
             self._invite.cancel()
-        self._finish(cause)
+        self._end(cause, send_bye=answered, tasks=())
 
     def _finish(self, cause: int) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.finished.set()
-        if self.dialog is not None:
-            self.dialog.terminate()
-        self._ctx.channels.hang_up(self.channel, cause)
-        if self.media is not None:
-            self.media.close()
-        if self.task is not None and self.task is not asyncio.current_task():
-            self.task.cancel()
-        self._ctx.forget(self)
-
-    def notify_target(self) -> InDialog | None:
-        """In the early dialog (after a 1xx with a tag) or the confirmed one (compat §1.6)."""
-        if self.ended or self.dialog is None:
-            return None
-        return InDialog(self.dialog, self.endpoint, self._contact, self.endpoint.name,
-                        self.target.flow)  # fmt: skip
+        self._end(cause, send_bye=False, tasks=())
