@@ -21,8 +21,8 @@ run: $(VENV)/.installed
 	$(BIN)/sipnotify serve
 
 ## peers: the real peers the tests drive: sipp (Debian's sip-tester), baresip and sipsak
-## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS) and
-## openssl (test certificates)
+## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS),
+## openssl (test certificates) and Debian's Perl AMI client (libasterisk-agi-perl)
 peers:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
@@ -30,6 +30,7 @@ peers:
 	command -v sipsak >/dev/null 2>&1 || missing="$$missing sipsak"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	perl -MAsterisk::Manager -e1 >/dev/null 2>&1 || missing="$$missing libasterisk-agi-perl"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

@@ -27,6 +27,7 @@ from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
 from sipnotify.registrar import Registrar
 from sipnotify.registry import Registry
+from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
 
 try:
@@ -85,11 +86,15 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
 async def run(config: Config, options: ServeOptions) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
     publish = _Publisher()
-    registry = Registry(
-        SqliteContactStore(options.data_dir / CONTACTS_FILE),
-        time.time(),
-        lambda binding, change: publish.contact(contact_events.registration(binding, change)),
-    )
+    try:
+        registry = Registry(
+            SqliteContactStore(options.data_dir / CONTACTS_FILE),
+            time.time(),
+            lambda binding, change: publish.contact(contact_events.registration(binding, change)),
+        )
+    except (OSError, StorageError) as exc:
+        log.error("cannot open the contact store in %s: %s", options.data_dir, _reason(exc))
+        return 1
     registrar = Registrar(config.pjsip, registry)
     sip = SipEndpoint(config.pjsip, registrar)
     try:
@@ -176,12 +181,21 @@ class _Publisher:
 
 
 async def _prune(registry: Registry) -> None:
-    """Drop expired registrations every PRUNE_INTERVAL seconds (Asterisk: 30)."""
+    """Drop expired registrations every PRUNE_INTERVAL seconds (Asterisk: 30). A store that
+    fails (locked, disk full) is reported and tried again at the next round."""
     while True:
         await asyncio.sleep(PRUNE_INTERVAL)
-        removed = registry.prune(time.time())
+        try:
+            removed = registry.prune(time.time())
+        except StorageError as exc:
+            log.error("cannot prune expired registrations (will retry): %s", exc)
+            continue
         if removed:
             log.info("removed %d expired registrations", removed)
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _announce_default_login(config: Config, data_dir: Path) -> None:

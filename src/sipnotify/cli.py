@@ -122,6 +122,11 @@ def _serve_or_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         logging.getLogger("sipnotify").error("configuration error: %s", exc)
         return 1
+    except OSError as exc:  # the data directory cannot be created or written
+        logging.getLogger("sipnotify").error(
+            "cannot keep the AMI secret in %s: %s", options.data_dir, exc.strerror or exc
+        )
+        return 1
     return app.serve(config, options)
 
 

@@ -72,7 +72,7 @@ async def listing(
     (such as `No Contacts found`) is an empty list."""
     reader, writer = await _connect(server)
     try:
-        messages = await _login(reader, writer, server.username, server.secret)
+        messages = await _login(reader, writer, server.username, server.secret, events="off")
         writer.write(encode([("Action", action), ("ActionID", "list"), *extra]))
         answer = await messages.next()
         items: list[AmiMessage] = []
@@ -94,12 +94,17 @@ async def _connect(server: Server) -> tuple[asyncio.StreamReader, asyncio.Stream
 
 
 async def _login(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, username: str, secret: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    username: str,
+    secret: str,
+    *,
+    events: str,
 ) -> _Messages:
     banner = await reader.readline()
     if not banner.startswith(b"Asterisk Call Manager/"):
         raise ClientError("the server did not greet as an AMI server")
-    writer.write(encode(_login_fields(username, secret)))
+    writer.write(encode(_login_fields(username, secret, events)))
     messages = _Messages(reader)
     answer = await messages.next()
     if answer.get("Response") != "Success":
@@ -107,13 +112,14 @@ async def _login(
     return messages
 
 
-def _login_fields(username: str, secret: str) -> list[tuple[str, str]]:
+def _login_fields(username: str, secret: str, events: str) -> list[tuple[str, str]]:
+    """PJSIPNotify's results are `system` events: a session that sends it takes those."""
     return [
         ("Action", "Login"),
         ("ActionID", "login"),
         ("Username", username),
         ("Secret", secret),
-        ("Events", "off"),
+        ("Events", events),
     ]
 
 
@@ -125,7 +131,7 @@ async def _converse(
     request: Request,
 ) -> list[TargetReport]:
     reports = _reports(request)
-    messages = await _login(reader, writer, username, secret)
+    messages = await _login(reader, writer, username, secret, events="system")
     writer.write(b"".join(_action(i, r, request) for i, r in enumerate(reports)))
     by_id = {str(i): report for i, report in enumerate(reports)}
     while not all(report.done for report in reports):

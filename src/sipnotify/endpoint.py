@@ -50,6 +50,7 @@ from sipnotify.sip.transaction import (
     Transmit,
 )
 from sipnotify.sip.uri import SipUri, parse_uri
+from sipnotify.throttle import Throttled
 from sipnotify.transport.stream import StreamConnection, StreamPool
 from sipnotify.transport.tls import client_context, server_context
 from sipnotify.transport.udp import UdpTransport
@@ -111,6 +112,7 @@ class SipEndpoint:
         self._invites: dict[Key, ClientInvite] = {}
         self._waiting: deque[Exchange] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._complaints = Throttled(log, self._loop.time)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -459,19 +461,26 @@ class SipEndpoint:
     # -- receiving -------------------------------------------------------------------------
 
     def _on_bytes(self, data: bytes, source: Address, link: Link) -> None:
+        """One message from a transport. Nothing a peer sends raises into the transport (which
+        would drop a TCP connection and log a traceback): what cannot be parsed is answered or
+        dropped, and a failure while handling it costs one rate-limited line."""
         if data.strip(b"\r\n") == b"":
             return  # a keep-alive
-        if data.startswith(b"SIP/2.0 ") and self._matched(data):
-            return
         try:
+            if data.startswith(b"SIP/2.0 ") and self._matched(data):
+                return
             message = parse_message(data)
         except ParseError as exc:
             self._reject(data, exc, source, link)
             return
-        if isinstance(message, Response):
-            self._on_response(message)
-        else:
-            self.uas.on_request(message, source, link, self._loop.call_soon)
+        try:
+            if isinstance(message, Response):
+                self._on_response(message)
+            else:
+                self.uas.on_request(message, source, link, self._loop.call_soon)
+        except Exception as exc:  # a peer's message must not take the transport down
+            self._complaints.warning("message from %s:%d dropped: %s: %s", *source,
+                                     type(exc).__name__, exc)  # fmt: skip
 
     def _matched(self, data: bytes) -> bool:
         """The answer to one of our non-INVITE requests that needs no more than its status
@@ -505,6 +514,6 @@ class SipEndpoint:
 
     def _reject(self, data: bytes, exc: ParseError, source: Address, link: Link) -> None:
         answer = bad_request(data, exc, source)
-        log.info("unparseable message from %s:%d: %s", *source, exc.reason)
+        self._complaints.warning("unparseable message from %s:%d: %s", *source, exc.reason)
         if answer is not None:
             link.send(answer, source)

@@ -24,7 +24,13 @@ from sipnotify.sending import Address, Done, Factory, Final, Hop, Local, bracket
 from sipnotify.sip.auth import Credentials
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Outgoing, content_length, header_lines, outgoing
+from sipnotify.sip.message import (
+    Outgoing,
+    canonical_name,
+    content_length,
+    header_lines,
+    outgoing,
+)
 from sipnotify.sip.registrar import Binding
 from sipnotify.sip.uri import SipUri, parse_uri
 
@@ -46,6 +52,14 @@ class NotifyError(Exception):
         self.message = message
 
 
+def shown(text: str) -> str:
+    """A user's text as an error message may quote it: control characters (CR, LF, NUL…)
+    written as escapes, so an echo can never add a line to a reply."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyContent:
     """User headers in order, and the body (None without a Content-Type)."""
@@ -64,8 +78,10 @@ def preset_content(items: tuple[tuple[str, str], ...]) -> NotifyContent:
 def build_content(items: Iterable[tuple[str, str]], *, from_ami: bool) -> NotifyContent:
     """Apply Asterisk's build_notify() to items from `Variable:` lines or a preset.
 
-    `Content-Length` is dropped only for AMI variables (compat §1.5). Raises NotifyError for a
-    name or value that would break the message: CR, LF or NUL, or a name that is not a token.
+    A compact form is the header it stands for (RFC 3261 §7.3.3): `l` is a Content-Length,
+    `v` a Via, `o` an Event. Content-Length is always computed, so a given one is dropped (with
+    a note for AMI variables, compat §1.5). Raises NotifyError for a name or value that would
+    break the message: CR, LF or NUL, or a name that is not a token.
     """
     headers: list[tuple[str, str]] = []
     content_type: str | None = None
@@ -73,9 +89,10 @@ def build_content(items: Iterable[tuple[str, str]], *, from_ami: bool) -> Notify
     has_event = False
     for name, value in items:
         _check_item(name, value)
-        lowered = name.lower()
-        if lowered == "content-length" and from_ami:
-            log.info("ignoring Content-Length in PJSIPNotify variables; it is computed")
+        lowered = canonical_name(name).lower()
+        if lowered == "content-length":
+            if from_ami:
+                log.info("ignoring %s in PJSIPNotify variables; it is computed", name)
         elif lowered in RESERVED:
             log.warning("cannot specify %s header, ignoring", name)
         elif lowered == "content-type":
@@ -102,7 +119,7 @@ def _join(lines: list[str]) -> str:
 
 def _check_item(name: str, value: str) -> None:
     if any(c in name or c in value for c in _FORBIDDEN_CHARS):
-        raise NotifyError(f"Variable '{name}' must not contain CR, LF or NUL")
+        raise NotifyError(f"Variable '{shown(name)}' must not contain CR, LF or NUL")
     if not set(name) <= _TOKEN:
         raise NotifyError(f"Invalid header name '{name}': use letters, digits and -.!%*_+`'~")
 
@@ -148,7 +165,7 @@ def endpoint_targets(
     """
     endpoint = config.endpoints.get(name)
     if endpoint is None:
-        raise NotifyError(f"Unable to retrieve endpoint {name}")
+        raise NotifyError(f"Unable to retrieve endpoint {shown(name)}")
     if not endpoint.aors:
         raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no AORs configured")
     targets = []
@@ -179,7 +196,9 @@ def uri_target(config: PjsipConfig, text: str) -> Target:
     try:
         uri = _contact_uri(text)
     except ParseError:
-        raise NotifyError(f"Unable to send NOTIFY: '{text}' is not a valid SIP URI") from None
+        raise NotifyError(
+            f"Unable to send NOTIFY: '{shown(text)}' is not a valid SIP URI"
+        ) from None
     name = config.global_.default_outbound_endpoint
     endpoint = config.endpoints.get(name)
     if endpoint is None:
@@ -278,7 +297,7 @@ class Ids:
 
 
 def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tuple[str, str], ...]:
-    names = {name.lower() for name, _ in content.headers}
+    names = {canonical_name(name).lower() for name, _ in content.headers}
     extra: list[tuple[str, str]] = []
     if "max-forwards" not in names:
         extra.append(("Max-Forwards", str(config.global_.max_forwards)))

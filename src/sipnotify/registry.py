@@ -6,11 +6,16 @@ Expired bindings are never returned, and are pruned from memory and store period
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+from sipnotify.sip.errors import ParseError
 from sipnotify.sip.registrar import Binding, Decision
+from sipnotify.sip.uri import parse_uri
 from sipnotify.storage.base import ContactStore
+
+log = logging.getLogger("sipnotify.registrar")
 
 # (binding, "Created" | "Updated" | "Removed")
 Listener = Callable[[Binding, str], None]
@@ -20,6 +25,17 @@ def _ignore(_binding: Binding, _change: str) -> None:
     return None
 
 
+def _usable(binding: Binding) -> bool:
+    """A stored contact is used only if its URI is one the registrar would accept today: a
+    row written by an older version, or by hand, must not put a CR or NUL on the wire."""
+    try:
+        parse_uri(binding.uri)
+    except ParseError as exc:
+        log.warning("stored contact of %s ignored: %s", binding.aor, exc.reason)
+        return False
+    return True
+
+
 class Registry:
     def __init__(self, store: ContactStore, now: float, listener: Listener = _ignore) -> None:
         self._store = store
@@ -27,7 +43,8 @@ class Registry:
         self._by_aor: dict[str, dict[str, Binding]] = defaultdict(dict)
         store.prune(now)
         for binding in store.load():
-            self._by_aor[binding.aor][binding.uri] = binding
+            if _usable(binding):
+                self._by_aor[binding.aor][binding.uri] = binding
 
     def bindings(self, aor: str, now: float) -> list[Binding]:
         """The unexpired bindings of `aor`, oldest registration first."""

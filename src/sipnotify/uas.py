@@ -8,6 +8,7 @@ where responses go (§18.2.2 with RFC 3581). `endpoint.py` owns the sockets and 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -16,17 +17,30 @@ from typing import Protocol
 
 from sipnotify.registrar import Registrar
 from sipnotify.sending import Address, Key, Link
+from sipnotify.sip.errors import ParseError
 from sipnotify.sip.invite import InviteServer
 from sipnotify.sip.message import Request, serialize
 from sipnotify.sip.registrar import Source
-from sipnotify.sip.responses import make_response
-from sipnotify.sip.transaction import Effect, NonInviteServer, State, Timers, Transmit
+from sipnotify.sip.responses import make_response, unsupported
+from sipnotify.sip.transaction import (
+    Effect,
+    NonInviteServer,
+    State,
+    Timers,
+    Transmit,
+    server_key,
+)
 from sipnotify.sip.uri import parse_uri
+from sipnotify.throttle import Throttled
 
 Headers = tuple[tuple[str, str], ...]
 Answer = tuple[int, str, Headers]
 Soon = Callable[[Callable[[], None]], object]  # loop.call_soon
 IN_DIALOG = frozenset(("BYE", "INFO", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PRACK"))
+# Option tags a request may `Require` of us (RFC 3261 §8.2.2.3): Path for registrations
+# through an edge proxy (RFC 3327). Any other is answered 420 Bad Extension.
+SUPPORTED = frozenset(("path",))
+log = logging.getLogger("sipnotify.sip")
 
 
 class Host(Protocol):
@@ -142,15 +156,14 @@ class Uas:
         self._timers = timers
         self._registrar = registrar
         self._servers: dict[Key, _Server] = {}
+        self._complaints = Throttled(log, host.now)
 
     def on_request(self, request: Request, source: Address, link: Link, soon: Soon) -> None:
-        via = request.top_via
-        sent_by = f"{via.host}:{via.port}"
         reply_to = self._reply_address(request, source, link)
         if request.method == "ACK":
-            self._on_ack(request, self._servers.get((via.branch, sent_by, "INVITE")))
+            self._on_ack(request, self._servers.get(server_key(request, "INVITE")))
             return
-        key = (via.branch, sent_by, request.method)
+        key = server_key(request)
         existing = self._servers.get(key)
         if existing is not None:
             self._send(existing.txn.request_again(), existing)
@@ -161,13 +174,32 @@ class Uas:
         server = _Server(NonInviteServer(reliable=link.protocol != "udp", timers=self._timers),
                          link, reply_to)  # fmt: skip
         self._servers[key] = server
-        status, reason, extra = self._answer(request, source, link.protocol, soon)
+        status, reason, extra = self._safe_answer(request, source, link.protocol, soon)
         response = make_response(
             request, status, reason, source, server=self.user_agent, extra=extra
         )
         now = self.host.now()
         self._send(server.txn.respond(status, serialize(response), now), server)
         self._settle(key, server, now)
+
+    def _safe_answer(self, request: Request, source: Address, protocol: str, soon: Soon) -> Answer:
+        """The answer, whatever goes wrong while finding it: a value the parser let through
+        but a rule cannot use is a 400, anything else a 500. The transaction stored for the
+        request always gets its final response, so it ends and its retransmissions are
+        answered."""
+        tags = unsupported(request, SUPPORTED)
+        if tags:
+            return 420, "Bad Extension", (("Unsupported", ", ".join(tags)),)
+        try:
+            return self._answer(request, source, protocol, soon)
+        except ParseError as exc:
+            self._complaints.warning("bad %s from %s:%d: %s", request.method, *source, exc.reason)
+            return 400, "Bad Request", ()
+        except Exception as exc:  # every request gets an answer
+            self._complaints.warning(
+                "%s from %s:%d failed: %s: %s", request.method, *source, type(exc).__name__, exc
+            )
+            return 500, "Server Internal Error", ()
 
     def due(self, key: Key, now: float) -> bool:
         """A timer of one of our transactions; False when the key is not ours."""
@@ -195,8 +227,18 @@ class Uas:
         self._servers[key] = server
         invite = ServerInvite(self, request, source, server, key)
         server.invite = invite
+        tags = unsupported(request, SUPPORTED)
+        if tags:
+            invite.refuse(420, "Bad Extension", extra=(("Unsupported", ", ".join(tags)),))
+            return
         invite.respond(100, "Trying")
-        self.calls.invite(invite)
+        try:
+            self.calls.invite(invite)
+        except Exception as exc:  # every INVITE gets a final answer
+            self._complaints.warning("INVITE from %s:%d failed: %s: %s", *source,
+                                     type(exc).__name__, exc)  # fmt: skip
+            if not invite.answered:
+                invite.refuse(500, "Server Internal Error")
 
     def _on_ack(self, request: Request, invite: _Server | None) -> None:
         """§17.2.3: an ACK with the INVITE's branch acknowledges a non-2xx final response and
@@ -204,9 +246,7 @@ class Uas:
         if invite is not None and invite.txn.state is State.COMPLETED:
             assert isinstance(invite.txn, InviteServer)
             invite.txn.ack(self.host.now())
-            via = request.top_via
-            key = (via.branch, f"{via.host}:{via.port}", "INVITE")
-            self.host.arm(key, invite.txn.next_deadline())
+            self.host.arm(server_key(request, "INVITE"), invite.txn.next_deadline())
         elif self.calls is not None:
             self.calls.ack(request)
 
@@ -227,8 +267,7 @@ class Uas:
     def _cancel(self, request: Request, soon: Soon) -> Answer:
         """§9.2: CANCEL names the INVITE transaction by its branch; 481 if there is none. The
         INVITE's 487 follows the CANCEL's 200."""
-        via = request.top_via
-        server = self._servers.get((via.branch, f"{via.host}:{via.port}", "INVITE"))
+        server = self._servers.get(server_key(request, "INVITE"))
         if server is None or server.invite is None:
             return 481, "Call/Transaction Does Not Exist", ()
         invite = server.invite

@@ -191,15 +191,28 @@ class RawAmi:
             return answer, events
         self.sock.settimeout(timeout)
         while not events or not events[-1].startswith(b"Event: PJSIPNotifyComplete"):
-            events.append(self.message())
+            message = self.message()
+            if message.startswith(b"Event: PJSIPNotify"):
+                events.append(message)
         return answer, events
 
-    def login(self, user: str = "admin", secret: str = "s3cret") -> None:
+    def login(
+        self,
+        user: str = "admin",
+        secret: str = "s3cret",
+        *,
+        events: str = "off",
+        booted: bool | None = None,
+    ) -> None:
+        """Log in; PJSIPNotify's result events need `events="system"` (or "on"). The
+        FullyBooted event a session taking system events hears is read unless `booted` is
+        False (a user without the `system` read class hears none)."""
         self.banner()
-        self.send(
-            f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n".encode()
-        )
+        login = f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: {events}\r\n"
+        self.send(login.encode() + b"\r\n")
         assert self.message() == b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
+        if booted if booted is not None else events != "off":
+            assert self.message().startswith(b"Event: FullyBooted\r\n")
 
 
 Uas = Callable[..., Sipp]

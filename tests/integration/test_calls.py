@@ -163,14 +163,14 @@ def answered(service: Service, uas: Uas) -> Iterator[tuple[RawAmi, RawAmi, Sipp,
         alice = caller(uas, service, "uac_call_wait_bye.xml", "100")
         name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
         with RawAmi(service.port) as control:
-            control.login()
+            control.login(events="system")
             yield ami, control, alice, name
 
 
 def events_session(service: Service) -> RawAmi:
     ami = RawAmi(service.port, timeout=20)
     ami.login()
-    ami.send(b"Action: Events\r\nEventMask: call\r\n\r\n")
+    ami.send(b"Action: Events\r\nEventMask: call,system\r\n\r\n")
     assert ami.message() == b"Response: Success\r\nEvents: On\r\n\r\n"
     return ami
 
@@ -205,7 +205,7 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
         up = wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n"))
         assert b"\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n" in up
         with RawAmi(service.port) as control:
-            control.login()
+            control.login(events="system")
             answer, events = control.notify(
                 f"ActionID: C1\r\nChannel: {name}\r\nVariable: Event=check-sync\r\n"
                 "Variable: Content-Type=text/plain\r\nVariable: Content=in-dialog\r\n"
@@ -242,7 +242,7 @@ def test_cli_command_and_sipnotify_notify_reach_a_channel(
         alice = caller(uas, service, "uac_call_two_notifies.xml", "100")
         name = channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Newstate\r\n")))
         with RawAmi(service.port) as control:
-            control.login()
+            control.login(events="system")
             control.send(
                 f"Action: Command\r\nActionID: K\r\nCommand: pjsip send notify test-notify "
                 f"channel {name} PJSIP/nobody-00000099\r\n\r\n".encode()
@@ -329,7 +329,7 @@ def test_calls_that_cannot_start_are_refused(
         assert final.startswith(b"SIP/2.0 " + status + b"\r\n")
         phone.ack(final)
     with RawAmi(service.port) as control:
-        control.login()
+        control.login(events="system")
         control.send(b"Action: CoreShowChannels\r\n\r\n")
         control.message()
         assert control.message().endswith(b"ListItems: 0\r\n\r\n")
@@ -493,7 +493,7 @@ def notify_when_ringing(service: Service, ami: RawAmi, pattern: str) -> tuple[st
     )
     name = channel_of(ringing)
     with RawAmi(service.port) as control:
-        control.login()
+        control.login(events="system")
         answer, events = control.notify(
             f"ActionID: T\r\nChannel: {name}\r\nVariable: Event=talk\r\n"
         )
@@ -540,7 +540,7 @@ def test_originate_to_nobody_fails(start_service: StartService, uas: Uas) -> Non
     callee = uas("uas_call_ring_notify.xml")
     service = start_with_callee(start_service, callee.port)
     with RawAmi(service.port) as control:
-        control.login()
+        control.login(events="system")
         control.send(
             b"Action: Originate\r\nActionID: O2\r\nChannel: PJSIP/nobody\r\nApplication: Wait\r\n\r\n"
         )
@@ -685,7 +685,7 @@ def test_originate_runs_an_extension_once_answered(start_service: StartService, 
         },
     )
     with RawAmi(service.port, timeout=20) as control:
-        control.login()
+        control.login(events="system")
         control.send(
             b"Action: Originate\r\nActionID: S\r\nChannel: PJSIP/callee\r\nContext: calls\r\n"
             b'Exten: talk\r\nPriority: 1\r\nCallerID: "Desk" <200>\r\n\r\n'
@@ -819,7 +819,7 @@ def test_click_to_call_originate_then_dial(start_service: StartService, uas: Uas
         )
         assert b"\r\nCallerIDNum: bob\r\nCallerIDName: Bob\r\n" in up
         with RawAmi(service.port) as control:
-            control.login()
+            control.login(events="system")
             control.send(f"Action: Hangup\r\nChannel: {channel_of(desk_up)}\r\n\r\n".encode())
             assert control.message() == b"Response: Success\r\nMessage: Channel Hungup\r\n\r\n"
         hangups = {channel_of(wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n")))

@@ -39,7 +39,7 @@ def test_cli_send_notify_testsuite_scenario(start_service: StartService, uas: Ua
     sipp = uas("uas_notify.xml")
     service = serve(start_service, sipp.port)
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         ami.send(
             b"Action: Command\r\nActionID: cli\r\nCommand: pjsip send notify test endpoint alice\r\n\r\n"
         )

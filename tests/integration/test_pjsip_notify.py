@@ -116,7 +116,7 @@ def exchange(
         contact = peer.contact if configured else "sip:nobody@127.0.0.1:9"
         service = start(start_service, pjsip_conf(contact, tls))
         with RawAmi(service.port) as ami:
-            ami.login()
+            ami.login(events="system")
             answer, events = ami.notify(headers(peer.contact))
         return answer, events, one_notify(peer.sipp), peer.contact
 
@@ -213,7 +213,7 @@ def test_every_sample_preset_on_the_wire(start_service: StartService, uas: Uas) 
     sipp = uas("uas_notify.xml", calls=len(presets))
     service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{sipp.port}"))
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         for name in presets:
             answer, events = ami.notify(f"Endpoint: user1\r\nOption: {name}\r\n")
             assert answer.endswith(b"NOTIFY sent\r\n\r\n"), name
@@ -248,7 +248,7 @@ def test_outbound_auth(
     conf = conf.replace("aors=user1\n", "aors=user1\noutbound_auth=phone-auth\n")
     service = start(start_service, conf)
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         _, events = ami.notify("Endpoint: user1\r\nVariable: Event=check-sync\r\n")
     assert sipp.finish() == (0 if expected == 200 else 97), sipp.output
     challenged, retried = sipp.received()
@@ -268,7 +268,7 @@ def test_a_phone_answering_489_is_reported(start_service: StartService, uas: Uas
     sipp = uas("uas_489.xml")
     service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{sipp.port}"))
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         answer, (event, complete) = ami.notify("Endpoint: user1\r\nOption: snom-reboot\r\n")
     assert sipp.finish() == 0
     assert answer.endswith(b"Message: NOTIFY sent\r\n\r\n")
@@ -284,7 +284,7 @@ def test_a_phone_that_never_answers_times_out(start_service: StartService) -> No
     )
     service = start(start_service, conf)
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         answer, (event, complete) = ami.notify(
             "ActionID: t\r\nEndpoint: user1\r\nOption: clear-mwi\r\n"
         )
@@ -301,7 +301,7 @@ def test_a_phone_that_never_answers_times_out(start_service: StartService) -> No
 def test_unreachable_tcp_contact_is_a_transport_error(start_service: StartService) -> None:
     service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{free_port()};transport=tcp"))
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         _, (event, _complete) = ami.notify("Endpoint: user1\r\nVariable: Event=check-sync\r\n")
     assert result(event, "Result") == "TransportError"
     assert "refused" in result(event, "Error").lower()
@@ -315,7 +315,7 @@ def test_every_contact_of_every_aor_is_notified(start_service: StartService, uas
     conf = conf.replace("aors=user1\n", "aors=user1, second\n")
     service = start(start_service, conf)
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         _, events = ami.notify(
             "ActionID: fan\r\nEndpoint: PJSIP/user1\r\nVariable: Event=check-sync\r\n"
         )
@@ -336,7 +336,7 @@ def test_a_pipelined_burst_loses_nothing(start_service: StartService, uas: Uas) 
     sipp = uas("uas_notify_hold.xml", calls=count, timeout=120, extra=("-buff_size", "4194304"))
     service = start(start_service, pjsip_conf(f"sip:user1@127.0.0.1:{sipp.port}"))
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         action = b"Action: PJSIPNotify\r\nActionID: %d\r\nEndpoint: user1\r\n"
         action += b"Option: aastra-check-cfg\r\n\r\n"
         ami.send(b"".join(action % i for i in range(count)))

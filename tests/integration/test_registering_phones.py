@@ -36,7 +36,7 @@ ctrl_tcp_listen\t\t127.0.0.1:{ctrl}
 
 def registered_contacts(service: Service) -> list[str]:
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         ami.send(b"Action: PJSIPShowContacts\r\n\r\n")
         first = ami.message()
         if not first.startswith(b"Response: Success"):
@@ -83,7 +83,7 @@ def test_baresip_registers_and_its_481_is_reported(
     (contact,) = registered_contacts(service)
     assert contact.startswith("sip:bob-")  # baresip's own Contact user, stored as given
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         answer, (event, complete) = ami.notify("Endpoint: bob\r\nVariable: Event=check-sync\r\n")
     assert answer.endswith(b"NOTIFY sent\r\n\r\n")
     assert result(event, "URI") == contact

@@ -80,7 +80,7 @@ def register(
 
 def notify(service: Service, endpoint: str) -> list[bytes]:
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         answer, events = ami.notify(f"Endpoint: {endpoint}\r\nVariable: Event=check-sync\r\n")
     assert answer.endswith(b"NOTIFY sent\r\n\r\n"), answer
     return events
@@ -123,7 +123,7 @@ def test_wrong_password_is_challenged_again_and_nothing_is_stored(
         b"SIP/2.0 401 Unauthorized",
     ]
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         ami.send(b"Action: PJSIPNotify\r\nEndpoint: bob\r\nVariable: Event=x\r\n\r\n")
         assert ami.message().endswith(
             b"Message: Unable to send NOTIFY: endpoint bob has no contacts\r\n\r\n"

@@ -100,7 +100,7 @@ def test_notifies_flow_while_garbage_arrives(start_service: StartService, uas: U
     service = start_service(admin_conf(), files={"pjsip.conf": PJSIP.format(port=sipp.port)})
     port = service.sip_port("udp")
     with RawAmi(service.port) as ami:
-        ami.login()
+        ami.login(events="system")
         for i in range(3):
             udp_exchange(port, b"\xde\xad" * (i + 1) * 300, expect_reply=False)
             _, events = ami.notify("Endpoint: alice\r\nVariable: Event=check-sync\r\n")

@@ -43,6 +43,11 @@ def test_specific_readings() -> None:
     wsinv = load("wsinv")
     assert wsinv.header("Subject") == "folded across three lines"
     assert wsinv.cseq.number == 8
+    assert (wsinv.top_via.transport, wsinv.top_via.host, wsinv.top_via.port) == (
+        "UDP",
+        "192.0.2.10",
+        5060,
+    )
     compact = load("compact")
     assert compact.header("Event") == "check-sync"
     assert compact.body == b"hello"
@@ -138,7 +143,8 @@ def test_parse_of_serialize_is_identity(
     assert parse_message(serialize(request)) == request
 
 
-_SPECIAL = {"Content-Length", "CSeq", "Via", "Max-Forwards", "To", "From", "Call-ID"}
+_SPECIAL = {"Content-Length", "CSeq", "Via", "Max-Forwards", "To", "From", "Call-ID",
+            "Content-Type", "Expires", "Event"}  # fmt: skip
 
 
 OK_200 = (

@@ -112,6 +112,11 @@ class AmiContext:
             if self.logins[key] <= 0:
                 del self.logins[key]
 
+    def delivers(self, session: SessionState, name: str, category: int) -> bool:
+        """Whether an event goes to `session`: its event mask and read classes take the
+        category, and manager.conf's `disabledevents` does not name it."""
+        return session.wants(category) and name not in self.manager.general.disabledevents
+
     def timestamp(self) -> float | None:
         """The wall-clock time to stamp events with, if manager.conf asks for it."""
         return self.wall_clock() if self.manager.general.timestampevents else None

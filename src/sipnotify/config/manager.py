@@ -22,7 +22,14 @@ _UNSUPPORTED_GENERAL = frozenset(
 )
 _UNSUPPORTED_USER = frozenset(("setvar", "eventfilter"))
 _BOOLEAN_GENERAL = frozenset(
-    ("enabled", "allowmultiplelogin", "displayconnects", "timestampevents", "brokeneventsaction")
+    (
+        "enabled",
+        "allowmultiplelogin",
+        "displayconnects",
+        "timestampevents",
+        "brokeneventsaction",
+        "notifyresults",
+    )
 )
 
 
@@ -40,6 +47,8 @@ class ManagerGeneral:
     timestampevents: bool = False
     brokeneventsaction: bool = False
     disabledevents: frozenset[str] = frozenset()
+    # sipnotify's own: PJSIPNotifyResult/PJSIPNotifyComplete after `NOTIFY sent` (no: never)
+    notifyresults: bool = True
 
 
 @dataclass(frozen=True, slots=True)

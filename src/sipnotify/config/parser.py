@@ -254,10 +254,15 @@ class _Reader:
         path = Path(argument)
         if not path.is_absolute():
             path = self._base_dir / path
-        if _GLOB_CHARS.isdisjoint(argument):
-            paths = [path] if path.exists() else []
-        else:
-            paths = [Path(p) for p in sorted(glob.glob(str(path)))]
+        try:
+            if _GLOB_CHARS.isdisjoint(argument):
+                paths = [path] if path.exists() else []
+            else:
+                paths = [Path(p) for p in sorted(glob.glob(str(path)))]
+        except OSError as exc:  # a name too long for the file system, a folder we may not read
+            raise ConfigError(
+                origin, f"cannot #include '{argument[:80]}': {exc.strerror}"
+            ) from None
         if not paths and not optional:
             raise ConfigError(
                 origin, f"the file '{argument}' was listed as a #include but it does not exist"

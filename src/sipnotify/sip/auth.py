@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.lexical import is_decimal
 from sipnotify.sip.message import Response
 
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
@@ -138,7 +139,7 @@ def make_nonce(now: int, secret: bytes) -> str:
 def nonce_age(nonce: str, secret: bytes, now: int) -> int | None:
     """Seconds since `nonce` was made here, or None if it was not made here."""
     stamp, _, signature = nonce.partition("/")
-    if not stamp.isdigit() or not hmac_equal(signature, _sign(stamp, secret)):
+    if not is_decimal(stamp) or not hmac_equal(signature, _sign(stamp, secret)):
         return None
     return now - int(stamp)
 

@@ -7,9 +7,11 @@ pjsip's spelling of Content-Length, which Asterisk users' captures show.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.lexical import decimal
 from sipnotify.sip.uri import Params, format_params, get_param, parse_params, split_header_values
 
 Headers = tuple[tuple[str, str], ...]
@@ -201,22 +203,27 @@ class Via:
         return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
+# RFC 3261 §20.42 and §25.1: sent-protocol = protocol-name SLASH protocol-version SLASH
+# transport, where SLASH = SWS "/" SWS, so blanks may stand around each slash (RFC 4475
+# "wsinv" folds a Via across lines there).
+_SENT_PROTOCOL = re.compile(r"\s*SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+", re.I)
+
+
 def parse_via(text: str) -> Via:
-    protocol, _, rest = text.strip().partition(" ")
-    parts = [p.strip() for p in protocol.split("/")]
-    if len(parts) != 3 or parts[0].upper() != "SIP" or not parts[2]:
-        raise ParseError(f"bad Via: {text!r}")
-    sent_by, _, params = rest.strip().partition(";")
+    found = _SENT_PROTOCOL.match(text)
+    if found is None:
+        raise ParseError(f"bad Via: {text[:60]!r}")
+    sent_by, _, params = text[found.end() :].partition(";")
     sent_by = sent_by.strip()
     if sent_by.startswith("["):
         end = sent_by.find("]")
         host, port_text = sent_by[: end + 1], sent_by[end + 2 :] if end >= 0 else ""
     else:
         host, _, port_text = sent_by.partition(":")
-    if not host or (port_text and not port_text.strip().isdigit()):
-        raise ParseError(f"bad Via sent-by: {text!r}")
-    port = int(port_text) if port_text else None
-    return Via(transport=parts[2].upper(), host=host, port=port, params=parse_params(params))
+    if not host or " " in host:
+        raise ParseError(f"bad Via sent-by: {text[:60]!r}")
+    port = decimal(port_text.strip(), "Via port", maximum=65535) if port_text else None
+    return Via(transport=found.group(1).upper(), host=host, port=port, params=parse_params(params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,6 @@ def parse_cseq(text: str) -> CSeq:
     """RFC 3261 §20.16: a 32-bit sequence number and a method."""
     number, _, method = text.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or len(number) > 10 or int(number) >= 2**31 or not method:
-        raise ParseError(f"bad CSeq: {text!r}")
-    return CSeq(number=int(number), method=method)
+    if not method:
+        raise ParseError(f"bad CSeq: {text[:40]!r}")
+    return CSeq(number=decimal(number, "CSeq", maximum=2**31 - 1), method=method)

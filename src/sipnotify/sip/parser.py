@@ -11,13 +11,20 @@ import re
 from dataclasses import dataclass
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.lexical import decimal, is_decimal
 from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
+from sipnotify.sip.uri import check_request_uri, parse_name_addr
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 # RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _REQUIRED = ("To", "From", "CSeq", "Call-ID", "Via")
+# RFC 3261 §7.3.1: only headers whose grammar is a comma-separated list may appear more than
+# once; these may not (RFC 4475 §3.3.4 "multi01" is the torture case).
+_SINGLE = frozenset(
+    ("To", "From", "CSeq", "Call-ID", "Max-Forwards", "Content-Type", "Expires", "Event")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +52,7 @@ def peek_response(data: bytes) -> ResponseHead | None:
         return None
     lines = data[:end].decode("utf-8", "surrogateescape").split("\r\n")
     code, _, reason = lines[0][8:].partition(" ")
-    if len(code) != 3 or not code.isdigit() or code[0] == "0":
+    if len(code) != 3 or not is_decimal(code) or code[0] == "0":
         return None
     found: dict[str, str] = {}
     for line in lines[1:]:
@@ -57,7 +64,7 @@ def peek_response(data: bytes) -> ResponseHead | None:
             found[key] = value
     branch = via_branch(found.get("via", ""))
     number, _, method = found.get("cseq", "").strip().partition(" ")
-    if len(found) < 5 or not branch or not number.isdigit() or not method.strip():
+    if len(found) < 5 or not branch or not is_decimal(number) or not method.strip():
         return None
     return ResponseHead(int(code), reason, branch, method.strip())
 
@@ -126,9 +133,7 @@ def _body(body: bytes, lengths: set[str]) -> bytes:
     if len(lengths) > 1:
         raise ParseError("conflicting Content-Length headers")
     (text,) = lengths
-    if not text.isdigit():
-        raise ParseError(f"bad Content-Length {text!r}")
-    length = int(text)
+    length = decimal(text, "Content-Length")
     if length > len(body):
         raise ParseError("body shorter than Content-Length")
     return body[:length]
@@ -151,12 +156,21 @@ def _start(line: str, headers: tuple[tuple[str, str], ...], body: bytes) -> Mess
 def _status_line(line: str, headers: tuple[tuple[str, str], ...], body: bytes) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version.upper() != "SIP/2.0" or len(code) != 3 or not code.isdigit() or code[0] == "0":
+    if version.upper() != "SIP/2.0" or len(code) != 3 or not is_decimal(code) or code[0] == "0":
         raise ParseError(f"malformed status line {line[:60]!r}")
     _check_required(headers)
     response = Response(status=int(code), reason=reason, headers=headers, body=body)
     parse_cseq(response.header("CSeq") or "")  # a response is matched on its Via branch and CSeq
     return response
+
+
+def _check_single(headers: tuple[tuple[str, str], ...]) -> None:
+    seen: set[str] = set()
+    for name, _ in headers:
+        if name in _SINGLE:
+            if name in seen:
+                raise ParseError(f"more than one {name} header")
+            seen.add(name)
 
 
 def _check_required(headers: tuple[tuple[str, str], ...]) -> None:
@@ -167,16 +181,25 @@ def _check_required(headers: tuple[tuple[str, str], ...]) -> None:
 
 
 def _check_request(request: Request) -> None:
-    """RFC 3261 §8.2: the mandatory headers must be there and make sense."""
+    """RFC 3261 §8.2: the mandatory headers must be there, once where their grammar allows
+    one value, and make sense; the Request-URI is a URI, not a name-addr (RFC 4475
+    "ltgtruri")."""
     _check_required(request.headers)
+    _check_single(request.headers)
+    check_request_uri(request.uri)
     cseq = parse_cseq(request.header("CSeq") or "")
     if cseq.method != request.method:
         raise ParseError("CSeq method does not match the request method")
-    for via in request.header_values("Via"):
+    vias = request.header_values("Via")
+    if not vias:
+        raise ParseError("empty Via")
+    for via in vias:
         parse_via(via)
+    for name in ("From", "To"):
+        parse_name_addr(request.header(name) or "")
     forwards = request.header("Max-Forwards")
-    if forwards is not None and (not forwards.isdigit() or int(forwards) > 255):
-        raise ParseError(f"bad Max-Forwards {forwards!r}")
+    if forwards is not None:
+        decimal(forwards, "Max-Forwards", maximum=255)
 
 
 class StreamFramer:
@@ -233,12 +256,18 @@ class StreamFramer:
 
 
 def _content_length(head: bytes) -> int:
-    """Content-Length (or `l`) from a header block; a stream message must carry one."""
+    """Content-Length (or `l`) from a header block; a stream message must carry exactly one.
+    Two that differ are refused here rather than trusting the first: the parser would refuse
+    the message, and the bytes the first one left over would be read as a second request
+    that its sender wrote whole (request smuggling)."""
+    found: set[bytes] = set()
     for line in head.split(b"\r\n")[1:]:
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() in (b"content-length", b"l"):
-            text = value.strip()
-            if not text.isdigit():
-                raise ParseError("bad Content-Length")
-            return int(text)
-    raise ParseError("stream message without Content-Length")
+            found.add(value.strip())
+    if not found:
+        raise ParseError("stream message without Content-Length")
+    if len(found) > 1:
+        raise ParseError("conflicting Content-Length headers")
+    (text,) = found
+    return decimal(text.decode("ascii", "replace"), "Content-Length")

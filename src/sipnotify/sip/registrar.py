@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from email.utils import formatdate
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.lexical import delta_seconds
 from sipnotify.sip.message import Request
 from sipnotify.sip.uri import SipUri, parse_name_addr
 
@@ -127,8 +128,7 @@ def _expires_header(request: Request, policy: Policy) -> int | None:
     text = request.header("Expires")
     if text is None:
         return policy.default_expiration
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    return delta_seconds(text.strip())
 
 
 def _binding(
@@ -144,7 +144,8 @@ def _binding(
 ) -> tuple[Binding, int]:
     contact = parse_name_addr(value)
     param = contact.param("expires")
-    expires = int(param) if param is not None and param.isdigit() else default
+    given = delta_seconds(param) if param is not None else None
+    expires = default if given is None else given
     if 0 < expires < policy.minimum_expiration:
         raise _TooBrief
     expires = min(expires, policy.maximum_expiration)

@@ -47,6 +47,15 @@ def make_response(
     return Response(status=status, reason=reason, headers=headers, body=body)
 
 
+def unsupported(request: Request, supported: frozenset[str]) -> tuple[str, ...]:
+    """RFC 3261 §8.2.2.3: the option tags of `Require` this UAS does not support, for a 420
+    with an `Unsupported` header listing them. ACK and CANCEL are never refused for them."""
+    if request.method in ("ACK", "CANCEL"):
+        return ()
+    required = request.header_values("Require")
+    return tuple(tag for tag in required if tag.lower() not in supported)
+
+
 def _stamp_via(text: str, source: Address) -> str:
     via = parse_via(text)
     params = [(k, v) for k, v in via.params if k.lower() not in ("received", "rport")]

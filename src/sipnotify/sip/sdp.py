@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sipnotify.sip.lexical import is_decimal
+
 CODECS = {0: "PCMU/8000", 8: "PCMA/8000"}
 
 
@@ -61,11 +63,12 @@ def _connection(value: str) -> str:
 
 def _audio(value: str) -> tuple[int, tuple[int, ...]]:
     parts = value.split()
-    if len(parts) < 4 or not parts[1].isdigit() or not all(p.isdigit() for p in parts[3:]):
-        raise SdpError(f"bad m= line {value!r}")
+    numbers = [parts[1], *parts[3:]]
+    if len(parts) < 4 or not all(is_decimal(p) for p in numbers):
+        raise SdpError(f"bad m= line {value[:60]!r}")
     port = int(parts[1])
     if port > 65535:
-        raise SdpError(f"bad port in m= line {value!r}")
+        raise SdpError(f"bad port in m= line {value[:60]!r}")
     return port, tuple(int(p) for p in parts[3:])
 
 

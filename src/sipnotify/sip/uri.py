@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.lexical import check_uri_chars, decimal
 
 Params = tuple[tuple[str, str | None], ...]
 _NOT_IN_USERINFO = frozenset(' \t<>"\r\n')  # RFC 3261 §25.1: none of these in a user part
@@ -91,7 +92,9 @@ class SipUri:
 
 def parse_uri(text: str) -> SipUri:
     """Parse a sip:/sips: URI; anything else raises ParseError."""
-    scheme, colon, rest = text.strip().partition(":")
+    text = text.strip()
+    check_uri_chars(text)
+    scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
     if not colon or scheme not in ("sip", "sips"):
         raise ParseError(f"not a SIP URI: {text!r}", 416)
@@ -116,6 +119,17 @@ def parse_uri(text: str) -> SipUri:
     )
 
 
+def check_request_uri(text: str) -> None:
+    """RFC 3261 §25.1: a Request-URI is an absolute URI in printable US-ASCII, never inside
+    `<>`; sip:/sips: ones must parse. Other schemes (tel:…) are left to the method's rules."""
+    check_uri_chars(text)
+    scheme, colon, _ = text.partition(":")
+    if not colon or not scheme[:1].isalpha() or "<" in text or ">" in text:
+        raise ParseError(f"bad Request-URI {text[:60]!r}")
+    if scheme.lower() in ("sip", "sips"):
+        parse_uri(text)
+
+
 def _hostport(text: str, whole: str) -> tuple[str, int | None]:
     if text.startswith("["):
         end = text.find("]")
@@ -135,9 +149,10 @@ def _hostport(text: str, whole: str) -> tuple[str, int | None]:
         raise ParseError(f"bad host in {whole!r}")
     if not port_text and ":" not in text.removeprefix(host):
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = decimal(port_text, "URI port", maximum=65535)
+    if port == 0:
         raise ParseError(f"bad port in {whole!r}")
-    return host, int(port_text)
+    return host, port
 
 
 @dataclass(frozen=True, slots=True)

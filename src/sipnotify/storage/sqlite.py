@@ -32,14 +32,20 @@ _UPSERT = (
 class SqliteContactStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Calls run on the event loop: never wait long for a lock another process holds.
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            # Calls run on the event loop: never wait long for a lock another process holds.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: {exc}") from exc
 
     def load(self) -> list[Binding]:
-        rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM contacts").fetchall()
+        try:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM contacts").fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
         return [Binding(*row) for row in rows]
 
     def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
@@ -51,8 +57,11 @@ class SqliteContactStore:
             raise StorageError(str(exc)) from exc
 
     def prune(self, now: float) -> int:
-        with self._transaction():
-            cursor = self._db.execute("DELETE FROM contacts WHERE expires_at <= ?", (now,))
+        try:
+            with self._transaction():
+                cursor = self._db.execute("DELETE FROM contacts WHERE expires_at <= ?", (now,))
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
         return cursor.rowcount
 
     def close(self) -> None:

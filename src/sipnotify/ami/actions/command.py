@@ -32,7 +32,7 @@ USAGE = (
 )
 
 
-def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
     words = request.get("Command").split()
     if [w.lower() for w in words[:3]] != ["pjsip", "send", "notify"] or ctx.notifier is None:
         text = " ".join(words)
@@ -48,18 +48,19 @@ def command(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Out
         return reply(_output(request, (f"Unable to find notify type '{kind}'",), ok=False))
     content = preset_content(preset.items)
     if mode == "channel":
-        return _channels(ctx, ctx.notifier, request, names, kind=kind, content=content)
+        return _channels(ctx, session, request, names, kind=kind, content=content)
     lines, targets = _targets(ctx.notifier, kind, mode, names)
     answer = _output(request, tuple(lines), ok=True)
     if not targets:
         return reply(answer)
-    followup = reporter(ctx, ctx.notifier.sending(targets, content), len(targets), request)
+    sending = ctx.notifier.sending(targets, content)
+    followup = reporter(ctx, session, sending, len(targets), request)
     return Outcome(replies=(answer,), followup=followup)
 
 
 def _channels(
     ctx: AmiContext,
-    notifier: Notifier,
+    session: SessionState,
     request: AmiMessage,
     names: list[str],
     *,
@@ -80,11 +81,14 @@ def _channels(
     if not found:
         return reply(answer)
 
+    notifier = ctx.notifier
+    assert notifier is not None  # command() checked it
+
     def send(report: Report) -> None:
         for target in found:
             notifier.send_in_dialog(target, content, report)
 
-    return Outcome(replies=(answer,), followup=reporter(ctx, send, len(found), request))
+    return Outcome(replies=(answer,), followup=reporter(ctx, session, send, len(found), request))
 
 
 def _targets(

@@ -34,7 +34,7 @@ def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcom
         )
     _start(ctx, session, user, request)
     out = [replies.success(request, "Authentication accepted")]
-    if session.send_events & permissions.SYSTEM and session.readperm & permissions.SYSTEM:
+    if ctx.delivers(session, "FullyBooted", permissions.SYSTEM):
         out.append(_fully_booted(ctx))
     return Outcome(replies=tuple(out))
 

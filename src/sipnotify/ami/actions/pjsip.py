@@ -35,6 +35,7 @@ from sipnotify.notify import (
     build_content,
     endpoint_targets,
     preset_content,
+    shown,
     uri_target,
 )
 
@@ -58,7 +59,7 @@ def strip_endpoint_prefix(name: str) -> str:
     return name
 
 
-def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
     option = _present(request, "Option")
     if bool(option) == bool(_present(request, "Variable")):
         return reply(replies.error(request, NEED_OPTION_OR_VARIABLE))
@@ -70,18 +71,20 @@ def pjsip_notify(ctx: AmiContext, _session: SessionState, request: AmiMessage) -
         return reply(replies.error(request, NEED_ONE_TARGET))
     notifier = ctx.notifier
     if channel:
-        return _in_dialog(ctx, request, option, channel)
+        return _in_dialog(ctx, session, request, option, channel)
     if notifier is None:
         return reply(replies.error(request, "PJSIP is not running"))
     try:
         targets, content = _prepare(notifier, request, option, endpoint, uri)
     except NotifyError as exc:
         return reply(replies.error(request, exc.message))
-    followup = reporter(ctx, notifier.sending(targets, content), len(targets), request)
+    followup = reporter(ctx, session, notifier.sending(targets, content), len(targets), request)
     return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
-def _in_dialog(ctx: AmiContext, request: AmiMessage, option: str, channel: str) -> Outcome:
+def _in_dialog(
+    ctx: AmiContext, session: SessionState, request: AmiMessage, option: str, channel: str
+) -> Outcome:
     """compat §1.6 in-dialog; the Option is honoured too (DIFFERENCES.md 3)."""
     notifier = ctx.notifier
     target = ctx.calls.notify_target(channel) if ctx.calls is not None else None
@@ -95,7 +98,7 @@ def _in_dialog(ctx: AmiContext, request: AmiMessage, option: str, channel: str) 
     def send(report: Report) -> None:
         notifier.send_in_dialog(target, content, report)
 
-    followup = reporter(ctx, send, 1, request)
+    followup = reporter(ctx, session, send, 1, request)
     return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
@@ -116,7 +119,7 @@ def _preset(notifier: Notifier, option: str) -> NotifyPreset | None:
         return None
     preset = notifier.presets.find(option)
     if preset is None:
-        raise NotifyError(f"Unable to find notify type '{option}'\n")
+        raise NotifyError(f"Unable to find notify type '{shown(option)}'\n")
     return preset
 
 
@@ -129,18 +132,30 @@ def _content(
     return build_content(split_variables(request.get_all("Variable")), from_ami=True)
 
 
-def reporter(ctx: AmiContext, send: Sending, total: int, request: AmiMessage) -> Followup:
+def reporter(
+    ctx: AmiContext, session: SessionState, send: Sending, total: int, request: AmiMessage
+) -> Followup:
     """Start sending; emit a PJSIPNotifyResult per contact, then the totals. Runs on
-    callbacks, not in a task: the follow-up is a future completed by the last result."""
+    callbacks, not in a task: the follow-up is a future completed by the last result.
+
+    The events are events like any other: they reach the session only when its event mask
+    and read classes take `system` and `disabledevents` does not name them; manager.conf's
+    `notifyresults = no` turns them off for everyone. A client written for Asterisk that
+    reads "the next message" as its answer then stays in step."""
     action_id = request.get("ActionID")
+    enabled = ctx.manager.general.notifyresults
 
     def report(emit: Emit) -> asyncio.Future[None]:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         counts = [0, 0]  # succeeded, failed
 
+        def tell(name: str, fields: Fields) -> None:
+            if enabled and ctx.delivers(session, name, permissions.SYSTEM):
+                emit(_event(ctx, name, action_id, fields))
+
         def one(result: NotifyResult) -> None:
             counts[not result.ok] += 1
-            emit(_event(ctx, "PJSIPNotifyResult", action_id, result_fields(result)))
+            tell("PJSIPNotifyResult", result_fields(result))
             if counts[0] + counts[1] < total:
                 return
             totals = (
@@ -148,7 +163,7 @@ def reporter(ctx: AmiContext, send: Sending, total: int, request: AmiMessage) ->
                 ("Succeeded", str(counts[0])),
                 ("Failed", str(counts[1])),
             )
-            emit(_event(ctx, "PJSIPNotifyComplete", action_id, totals))
+            tell("PJSIPNotifyComplete", totals)
             if not finished.done():
                 finished.set_result(None)
 
