@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from sipnotify.calls.call import NORMAL_CLEARING, InboundCall
+from sipnotify.calls.call import NORMAL_CLEARING, InboundCall, hangup_cause
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.outbound import OutboundCall
 from sipnotify.config.extensions import Extension
@@ -27,6 +27,7 @@ from sipnotify.notify import (
     preset_content,
     uri_target,
 )
+from sipnotify.numbers import seconds
 
 log = logging.getLogger("sipnotify.dialplan")
 MAX_WAIT = 86_400.0
@@ -82,12 +83,11 @@ async def progress(call: Leg, _data: str, _ctx: AppContext) -> bool:
 
 
 async def wait(call: Leg, data: str, _ctx: AppContext) -> bool:
-    try:
-        seconds = float(data.strip() or 0)
-    except ValueError:
-        log.warning("%s: Wait(%s): not a number of seconds", call.channel.name, data)
-        seconds = 0.0
-    await asyncio.sleep(min(max(seconds, 0.0), MAX_WAIT))
+    wait = seconds(data.strip() or "0")
+    if wait is None:
+        log.warning("%s: Wait(%s): not a number of seconds", call.channel.name, data[:40])
+        wait = 0.0
+    await asyncio.sleep(min(wait, MAX_WAIT))
     return True
 
 
@@ -97,8 +97,7 @@ async def noop(call: Leg, data: str, _ctx: AppContext) -> bool:
 
 
 async def hangup(call: Leg, data: str, _ctx: AppContext) -> bool:
-    text = data.strip()
-    call.hang_up(int(text) if text.isdigit() else NORMAL_CLEARING)
+    call.hang_up(hangup_cause(data.strip()))
     return False
 
 

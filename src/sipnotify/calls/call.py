@@ -17,6 +17,7 @@ from sipnotify.calls.channels import Channel, Channels, ChannelState
 from sipnotify.calls.media import MediaPort, watch
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.notify import Ids, InDialog
+from sipnotify.numbers import whole_number
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uas_dialog
 from sipnotify.sip.message import Request
@@ -41,8 +42,16 @@ CAUSE_TO_SIP = {
     42: (503, "Service Unavailable"),
 }
 NORMAL_CLEARING = 16
+MAX_CAUSE = 127  # Q.850 causes are 7 bits
 OFFER = (0, 8)  # PCMU, PCMA
 ALLOW = "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"
+
+
+def hangup_cause(text: str) -> int:
+    """A cause from AMI's `Cause` or Hangup()'s argument: 0 to 127; anything else (a word,
+    `²`, a thousand digits) hangs up with normal clearing, as Asterisk hangs up regardless."""
+    cause = whole_number(text, maximum=MAX_CAUSE)
+    return NORMAL_CLEARING if cause is None else cause
 
 
 class CallContext(Protocol):

@@ -10,9 +10,8 @@ from sipnotify.ami.actions.pjsip_show import event_list
 from sipnotify.ami.channel_events import block
 from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.calls.call import hangup_cause
 from sipnotify.calls.channels import Channel
-
-NORMAL_CLEARING = 16
 
 
 def core_show_channels(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
@@ -40,8 +39,7 @@ def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outc
     name = request.get("Channel").strip()
     if not name:
         return reply(replies.error(request, "No channel specified"))
-    cause_text = request.get("Cause").strip()
-    cause = int(cause_text) if cause_text.isdigit() else NORMAL_CLEARING
+    cause = hangup_cause(request.get("Cause").strip())
     calls = ctx.calls
     if name.startswith("/") or name.endswith("/"):
         return _hangup_matching(ctx, request, name, cause)

@@ -28,24 +28,40 @@ from sipnotify.calls.manager import CallManager
 from sipnotify.calls.outbound import OutboundCall
 from sipnotify.config.extensions import Extension, Step
 from sipnotify.config.parser import Origin
+from sipnotify.numbers import scan_int
 
 DEFAULT_TIMEOUT_MS = 30_000
 ANSWERED, NO_ANSWER, BUSY, FAILURE = "4", "3", "5", "0"
 BUSY_CAUSE = 17
 
 
-def originate(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+# An application named with Originate runs with the privileges of the AMI user. Those that
+# reach a shell, start other calls, or send NOTIFYs (which PJSIPNotify reserves to `system`)
+# need the `system` write class too, as Asterisk requires for its shell-reaching ones; so
+# do data that could expand a shell or an expression.
+_SYSTEM_ONLY_APPS = ("system", "exec", "agi", "mixmonitor", "externalivr", "originate", "notify")
+_SYSTEM_ONLY_DATA = ("SHELL", "EVAL")
+
+
+def originate(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
     channel = request.get("Channel").strip()
     if not channel:
         return reply(replies.error(request, "Channel not specified"))
-    priority_text = request.get("Priority").strip()
-    if priority_text and not priority_text.isdigit():
+    forbidden = _forbidden(session, request)
+    if forbidden:
+        return reply(replies.error(request, f"Originate Access Forbidden: {forbidden}"))
+    priority_text = request.get("Priority")
+    priority = scan_int(priority_text) if priority_text else 1
+    if priority is None or priority < 1:
         return reply(replies.error(request, "Invalid priority"))
-    timeout_text = request.get("Timeout").strip()
-    timeout = int(timeout_text) if timeout_text.isdigit() else DEFAULT_TIMEOUT_MS
+    timeout_text = request.get("Timeout")
+    timeout = scan_int(timeout_text) if timeout_text else DEFAULT_TIMEOUT_MS
+    if timeout is None:
+        return reply(replies.error(request, "Invalid timeout"))
     if ctx.calls is None:
         return reply(replies.error(request, "Originate failed"))
-    plan = _plan(ctx.calls, request, int(priority_text or 1))
+    plan = _plan(ctx.calls, request, priority)
+    timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT_MS
     if request.get("Async").strip().lower() in ("true", "yes", "1", "on"):
         queued = replies.success(request, "Originate successfully queued")
         return Outcome(replies=(queued,), followup=_async(ctx, ctx.calls, request, plan, timeout))
@@ -53,6 +69,18 @@ def originate(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> O
 
 
 Plan = tuple[Extension | None, int]
+
+
+def _forbidden(session: SessionState, request: AmiMessage) -> str:
+    """ "Application" or "Data" when the user may not run what was asked; "" otherwise."""
+    application = request.get("Application").lower()
+    if not application or session.writeperm & permissions.SYSTEM:
+        return ""
+    if any(word in application for word in _SYSTEM_ONLY_APPS):
+        return "Application"
+    if any(word in request.get("Data") for word in _SYSTEM_ONLY_DATA):
+        return "Data"
+    return ""
 
 
 def _plan(calls: CallManager, request: AmiMessage, priority: int) -> Plan:
