@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, replace
@@ -143,7 +144,8 @@ async def run(config: Config, options: ServeOptions) -> int:
         try:
             bound = await ami.start(general.bindaddr, port)
         except OSError as exc:
-            log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, exc.strerror)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, reason)
             await sip.close()
             registry.close()
             return 1

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sipnotify import __version__, app, client, show
+from sipnotify.config.load import Config
 from sipnotify.config.parser import ConfigError
 from sipnotify.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 
@@ -60,6 +61,7 @@ def _show_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser
     show_command.add_argument("what", choices=("endpoints", "contacts", "endpoint"))
     show_command.add_argument("name", nargs="?", default="", help="the endpoint, for `endpoint`")
     _ami_arguments(show_command)
+    show_command.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
 
 
 def _ami_arguments(command: argparse.ArgumentParser) -> None:
@@ -146,15 +148,25 @@ def _notify(args: argparse.Namespace) -> int:
         return 2
     request = client.Request(args.option, variables, args.endpoint, args.uri, args.channel)
     server = client.Server(args.host, args.port, args.username, secret)
+    reports = client.reports_for(request)
     try:
-        reports = asyncio.run(asyncio.wait_for(client.notify(server, request), args.timeout))
-    except (client.ClientError, TimeoutError) as exc:
-        print(f"sipnotify notify: {exc or 'timed out'}", file=sys.stderr)
+        asyncio.run(
+            asyncio.wait_for(client.notify(server, request, reports, _print_now), args.timeout)
+        )
+    except client.ClientError as exc:
+        print(f"sipnotify notify: {exc}", file=sys.stderr)
         return 1
-    for report in reports:
-        for line in client.describe(report):
-            print(line)
+    except TimeoutError:
+        for report in reports:
+            if not report.done:
+                _print_now(client.unfinished(report, args.timeout))
+        print(f"sipnotify notify: timed out after {args.timeout:g} s", file=sys.stderr)
+        return 1
     return 0 if all(report.ok for report in reports) else 1
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
 
 
 def _secret(args: argparse.Namespace) -> str | None:
@@ -162,7 +174,8 @@ def _secret(args: argparse.Namespace) -> str | None:
     if secret is None:
         print(
             f"sipnotify {args.command}: no AMI secret: pass --secret, set SIPNOTIFY_SECRET, or "
-            "start `sipnotify serve` once on the embedded defaults",
+            "start `sipnotify serve` once on the embedded defaults (no secret in "
+            f"{secret_path(args.data_dir)})",
             file=sys.stderr,
         )
     return secret
@@ -174,9 +187,18 @@ def _show(args: argparse.Namespace) -> int:
         return 2
     server = client.Server(args.host, args.port, args.username, secret)
     try:
-        lines, ok = asyncio.run(asyncio.wait_for(show.render(server, args.what, args.name), 30))
-    except (client.ClientError, TimeoutError) as exc:
-        print(f"sipnotify show: {exc or 'timed out'}", file=sys.stderr)
+        lines, ok = asyncio.run(
+            asyncio.wait_for(show.render(server, args.what, args.name), args.timeout)
+        )
+    except client.ClientError as exc:
+        print(f"sipnotify show: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print(
+            f"sipnotify show: no complete answer from {args.host}:{args.port} within "
+            f"{args.timeout:g} s",
+            file=sys.stderr,
+        )
         return 1
     for line in lines:
         print(line)
@@ -189,7 +211,13 @@ def _check(options: app.ServeOptions) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for warning in config.warnings:
+    except OSError as exc:
+        print(
+            f"error: cannot read {exc.filename or options.data_dir}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    for warning in _warnings(config, options):
         print(f"warning: {warning}", file=sys.stderr)
     users = len(config.manager.users)
     presets = len(config.notify.by_name)
@@ -200,3 +228,22 @@ def _check(options: app.ServeOptions) -> int:
         f"{len(pjsip.aors)} AORs)"
     )
     return 0
+
+
+def _warnings(config: Config, options: app.ServeOptions) -> list[str]:
+    """The configuration's warnings, and what a new user would want to be told: AMI off, no
+    SIP transport. On the embedded defaults before the first start, the missing `admin`
+    secret is not a problem: `serve` generates it."""
+    path = secret_path(options.data_dir)
+    first_start = options.config_dir is None and read_secret(path) is None
+    found = [str(w) for w in config.warnings if not (first_start and "has no secret" in w.message)]
+    if first_start:
+        print(f"note: the secret of '{DEFAULT_USER}' is generated at the first start into {path}")
+    if not config.manager.general.enabled:
+        found.append(
+            "AMI is disabled (manager.conf [general] has no 'enabled = yes'): "
+            "nothing can ask for a NOTIFY"
+        )
+    if not config.pjsip.transports:
+        found.append("pjsip.conf has no transport: no NOTIFY can be sent, no phone can register")
+    return found

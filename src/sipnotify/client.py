@@ -9,7 +9,7 @@ comma, quote or backslash in a value arrives as written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sipnotify.ami.codec import AmiDecoder, AmiMessage, FramingError, encode
@@ -24,8 +24,10 @@ class TargetReport:
     """What became of one target: an AMI error, or one result event per contact."""
 
     target: str
+    is_uri: bool = False
     error: str | None = None
     results: list[AmiMessage] = field(default_factory=list)
+    sent: bool = False  # the server answered `NOTIFY sent`
     done: bool = False
 
     @property
@@ -57,10 +59,28 @@ class Server:
     secret: str
 
 
-async def notify(server: Server, request: Request) -> list[TargetReport]:
+Show = Callable[[str], None]  # gets each line of the report as soon as it is known
+
+
+def reports_for(request: Request) -> list[TargetReport]:
+    """One report per target, in the order given: endpoints, URIs, channels."""
+    return [
+        *(TargetReport(t) for t in request.endpoints),
+        *(TargetReport(t, is_uri=True) for t in request.uris),
+        *(TargetReport(t) for t in request.channels),
+    ]
+
+
+async def notify(server: Server, request: Request, reports: list[TargetReport], show: Show) -> None:
+    """Fill `reports` as answers arrive, passing each line to `show` at once; returns when
+    every target is done. Cancelled (a timeout), `reports` keeps what had arrived."""
     reader, writer = await _connect(server)
     try:
-        return await _converse(reader, writer, server.username, server.secret, request)
+        messages = await _login(reader, writer, server.username, server.secret, events="system")
+        writer.write(b"".join(_action(i, r, request) for i, r in enumerate(reports)))
+        by_id = {str(i): report for i, report in enumerate(reports)}
+        while not all(report.done for report in reports):
+            _apply(await messages.next(), by_id, show)
     finally:
         writer.close()
 
@@ -123,26 +143,6 @@ def _login_fields(username: str, secret: str, events: str) -> list[tuple[str, st
     ]
 
 
-async def _converse(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    username: str,
-    secret: str,
-    request: Request,
-) -> list[TargetReport]:
-    reports = _reports(request)
-    messages = await _login(reader, writer, username, secret, events="system")
-    writer.write(b"".join(_action(i, r, request) for i, r in enumerate(reports)))
-    by_id = {str(i): report for i, report in enumerate(reports)}
-    while not all(report.done for report in reports):
-        _apply(await messages.next(), by_id)
-    return reports
-
-
-def _reports(request: Request) -> list[TargetReport]:
-    return [TargetReport(t) for t in (*request.endpoints, *request.uris, *request.channels)]
-
-
 def _action(index: int, report: TargetReport, request: Request) -> bytes:
     fields = [("Action", "PJSIPNotify"), ("ActionID", str(index))]
     kinds = ["Endpoint"] * len(request.endpoints) + ["URI"] * len(request.uris)
@@ -154,15 +154,19 @@ def _action(index: int, report: TargetReport, request: Request) -> bytes:
     return encode(fields)
 
 
-def _apply(message: AmiMessage, by_id: dict[str, TargetReport]) -> None:
+def _apply(message: AmiMessage, by_id: dict[str, TargetReport], show: Show) -> None:
     report = by_id.get(message.get("ActionID"))
     if report is None:
         return
     if message.get("Response") == "Error":
         report.error = message.get("Message").strip()
         report.done = True
+        show(f"{report.target}: error: {report.error}")
+    elif message.get("Response") == "Success":
+        report.sent = True
     elif message.get("Event") == "PJSIPNotifyResult":
         report.results.append(message)
+        show(describe(report, message))
     elif message.get("Event") == "PJSIPNotifyComplete":
         report.done = True
 
@@ -184,19 +188,26 @@ class _Messages:
         return self._ready.pop(0)
 
 
-def describe(report: TargetReport) -> list[str]:
-    """One line per contact: `target uri -> 200 OK (1.2 ms)`; or `target: error: …`."""
-    if report.error is not None:
-        return [f"{report.target}: error: {report.error}"]
-    lines = []
-    for result in report.results:
-        status = result.get("StatusCode")
-        if status:
-            answer = f"{status} {result.get('ReasonPhrase')}".rstrip()
-            usec = result.get("RoundtripUsec")
-            if usec.isdigit():
-                answer += f" ({int(usec) / 1000:.1f} ms)"
-        else:
-            answer = result.get("Error") or result.get("Result")
-        lines.append(f"{report.target} {result.get('URI')} -> {answer}")
-    return lines
+def describe(report: TargetReport, result: AmiMessage) -> str:
+    """One contact's answer: `alice sip:alice@192.0.2.5 -> 200 OK (1.2 ms)`; a URI target is
+    named once: `sip:x@192.0.2.9 -> timeout`."""
+    status = result.get("StatusCode")
+    if status:
+        answer = f"{status} {result.get('ReasonPhrase')}".rstrip()
+        usec = result.get("RoundtripUsec")
+        if usec.isascii() and usec.isdigit():
+            answer += f" ({int(usec) / 1000:.1f} ms)"
+    else:
+        answer = result.get("Error") or result.get("Result")
+    where = result.get("URI")
+    return f"{where} -> {answer}" if report.is_uri else f"{report.target} {where} -> {answer}"
+
+
+def unfinished(report: TargetReport, seconds: float) -> str:
+    """What to say of a target still waiting when the time is up."""
+    if not report.sent:
+        return f"{report.target}: no reply from the AMI server within {seconds:g} s"
+    return (
+        f"{report.target}: NOTIFY sent; no further result within {seconds:g} s "
+        "(the phone did not answer, or the server does not report results)"
+    )

@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import os
 import socket
 import time
 from collections import deque
@@ -73,6 +74,20 @@ ROUTE_CACHE = 4096
 TIMER_SLACK = 0.01
 
 
+def _udp_socket(transport: Transport) -> socket.socket:
+    """A bound UDP socket: binding it here keeps the kernel's reason (address in use) that
+    the event loop's own bind replaces with a generic message."""
+    family = socket.AF_INET6 if ":" in transport.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((transport.host, transport.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 @dataclass(slots=True)
 class _Client:
     """A client transaction in the table: its exchange, and its place in the window until
@@ -124,11 +139,17 @@ class SipEndpoint:
         return bound
 
     async def _bind(self, transport: Transport) -> str:
+        try:
+            return await self._bind_one(transport)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            where = f"{transport.protocol} {bracketed(transport.host)}:{transport.port}"
+            raise OSError(exc.errno, f"{transport.name} ({where}): {reason}") from None
+
+    async def _bind_one(self, transport: Transport) -> str:
         if transport.protocol == "udp":
             _, udp = await self._loop.create_datagram_endpoint(
-                lambda: UdpTransport(self._on_bytes),
-                local_addr=(transport.host, transport.port),
-                reuse_port=False,
+                lambda: UdpTransport(self._on_bytes), sock=_udp_socket(transport)
             )
             self._udp[transport.name] = udp
             udp.grow_receive_buffer(RECEIVE_BUFFER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from panoramisk import Manager
 
 from sipnotify.datadir import read_secret
 from tests.integration.conftest import RawAmi, StartService
+from tests.integration.ports import free_port
 
 
 def sipnotify(*args: str) -> subprocess.CompletedProcess[str]:
@@ -117,10 +119,63 @@ def test_serve_reports_a_port_in_use(start_service: StartService, tmp_path: Path
     )
     done = sipnotify("serve", "--config-dir", str(config), "--data-dir", str(tmp_path))
     assert done.returncode == 1
-    assert f"cannot listen for AMI on 127.0.0.1:{busy.port}" in done.stderr
+    assert f"cannot listen for AMI on 127.0.0.1:{busy.port}: Address already in use" in done.stderr
+
+
+def test_serve_reports_a_sip_port_in_use(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        done = sipnotify("serve", "--data-dir", str(tmp_path), "--ami-port", str(free_port()),
+                         "--sip-port", str(port))  # fmt: skip
+    assert done.returncode == 1
+    assert (
+        f"cannot start SIP transports: transport-udp (udp 127.0.0.1:{port}): Address already in use"
+    ) in done.stderr
+
+
+def test_check_config_before_the_first_start_notes_the_secret_to_come(tmp_path: Path) -> None:
+    done = sipnotify("check-config", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "has no secret" not in done.stderr
+    assert f"is generated at the first start into {tmp_path}/manager-secret.conf" in done.stdout
+
+
+def test_check_config_says_when_ami_is_off_and_nothing_listens_for_sip(tmp_path: Path) -> None:
+    (tmp_path / "manager.conf").write_text("[general]\nenabled=no\n")
+    done = sipnotify("check-config", "--config-dir", str(tmp_path))
+    assert done.returncode == 0
+    assert "warning: AMI is disabled" in done.stderr
+    assert "warning: pjsip.conf has no transport" in done.stderr
+
+
+def test_a_data_dir_that_cannot_be_made_is_an_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = sipnotify("serve", "--data-dir", str(blocker / "data"), "--ami-port", str(free_port()))
+    assert done.returncode == 1
+    assert f"{blocker}/data/manager-secret.conf': Not a directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_over_long_include_name_is_an_error_line(tmp_path: Path) -> None:
+    (tmp_path / "pjsip.conf").write_text("#include " + "x" * 5000 + "\n")
+    done = sipnotify("check-config", "--config-dir", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {tmp_path}/pjsip.conf:1: cannot #include 'xxx")
+    assert "Traceback" not in done.stderr
 
 
 def test_missing_config_dir_is_an_error(tmp_path: Path) -> None:
     done = sipnotify("check-config", "--config-dir", str(tmp_path / "nope"))
     assert done.returncode == 1
     assert "configuration directory not found" in done.stderr
+
+
+def test_a_contact_store_that_cannot_be_opened_is_an_error_line(tmp_path: Path) -> None:
+    (tmp_path / "contacts.sqlite3").mkdir(parents=True)  # a folder where the file should be
+    done = sipnotify("serve", "--data-dir", str(tmp_path), "--ami-port", str(free_port()),
+                     "--sip-port", "0")  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot open the contact store in {tmp_path}: " in done.stderr
+    assert "Traceback" not in done.stderr

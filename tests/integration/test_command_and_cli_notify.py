@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_notify_command_prints_each_answer(start_service: StartService, uas: Uas
         "--endpoint", "nobody",
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    lines = done.stdout.splitlines()
+    lines = sorted(done.stdout.splitlines())  # printed as they arrive
     assert lines[0].startswith(f"alice sip:alice@127.0.0.1:{ok.port} -> 200 OK (")
     assert lines[1].startswith(f"bob sip:bob@127.0.0.1:{refused.port} -> 489 Bad Event (")
     assert lines[2] == "nobody: error: Unable to retrieve endpoint nobody"
@@ -156,3 +157,48 @@ def test_notify_command_reports_a_bad_secret(start_service: StartService, tmp_pa
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip() == "sipnotify notify: login failed: Authentication failed"
+
+
+def test_notify_command_names_a_uri_target_once(start_service: StartService, uas: Uas) -> None:
+    sipp = uas("uas_notify.xml")
+    outbound = "[global]\ntype=global\ndefault_outbound_endpoint=alice\n"
+    service = serve(start_service, sipp.port, outbound)
+    uri = f"sip:carol@127.0.0.1:{sipp.port}"
+    done = sipnotify_notify(service, "--option", "test", "--uri", uri)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{uri} -> 200 OK (")
+    assert done.stdout.count(uri) == 1
+
+
+def test_notify_timeout_keeps_the_answers_received(start_service: StartService, uas: Uas) -> None:
+    """One phone answers, one never does: the answer is printed as it arrives, and the
+    timeout names the silent target instead of an empty message."""
+    ok = uas("uas_notify.xml")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        extra = f"[bob]\ntype=aor\ncontact=sip:bob@127.0.0.1:{silent.getsockname()[1]}\n"
+        service = serve(start_service, ok.port, extra + "[bob]\ntype=endpoint\naors=bob\n")
+        done = sipnotify_notify(service, "--option", "test", "--endpoint", "alice",
+                                "--endpoint", "bob", "--timeout", "2")  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"alice sip:alice@127.0.0.1:{ok.port} -> 200 OK (")
+    assert lines[1].startswith("bob: NOTIFY sent; no further result within 2 s")
+    assert done.stderr.strip() == "sipnotify notify: timed out after 2 s"
+
+
+def test_show_timeout_says_what_it_waited_for() -> None:
+    with socket.socket() as mute:  # accepts, never speaks
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        port = mute.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "sipnotify", "show", "contacts", "--port", str(port),
+             "--secret", "x", "--timeout", "1"],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == f"sipnotify show: no complete answer from 127.0.0.1:{port} within 1 s"
+    )
