@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from sipnotify.registrar import Registrar
 from sipnotify.registry import Registry
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.transport.stream import Limits
 
 try:
     import uvloop
@@ -97,7 +99,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         log.error("cannot open the contact store in %s: %s", options.data_dir, _reason(exc))
         return 1
     registrar = Registrar(config.pjsip, registry)
-    sip = SipEndpoint(config.pjsip, registrar)
+    sip = SipEndpoint(config.pjsip, registrar, limits=stream_limits(_descriptors()))
     try:
         for line in await sip.start():
             log.info("%s", line)
@@ -194,6 +196,27 @@ async def _prune(registry: Registry) -> None:
             continue
         if removed:
             log.info("removed %d expired registrations", removed)
+
+
+def _descriptors() -> int:
+    """Raise the soft limit on open files to the hard one (at most 65,536): every TCP/TLS
+    connection and AMI session holds one. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard if hard != resource.RLIM_INFINITY else 65536, 65536)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            log.debug("cannot raise the open-file limit from %d", soft)
+    return soft
+
+
+def stream_limits(descriptors: int) -> Limits:
+    """SIP TCP/TLS connections may use half of the descriptors left after a reserve for AMI
+    sessions, files and UDP sockets; one address at most a quarter of those."""
+    total = max(16, (descriptors - 256) // 2)
+    return Limits(total=total, per_address=max(4, total // 4))
 
 
 def _reason(exc: Exception) -> str:

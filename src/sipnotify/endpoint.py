@@ -52,7 +52,7 @@ from sipnotify.sip.transaction import (
 )
 from sipnotify.sip.uri import SipUri, parse_uri
 from sipnotify.throttle import Throttled
-from sipnotify.transport.stream import StreamConnection, StreamPool
+from sipnotify.transport.stream import DEFAULT_LIMITS, Limits, StreamConnection, StreamPool
 from sipnotify.transport.tls import client_context, server_context
 from sipnotify.transport.udp import UdpTransport
 from sipnotify.uac import CallEvents, ClientInvite
@@ -101,7 +101,13 @@ class _Client:
 
 
 class SipEndpoint:
-    def __init__(self, config: PjsipConfig, registrar: Registrar | None = None) -> None:
+    def __init__(
+        self,
+        config: PjsipConfig,
+        registrar: Registrar | None = None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         self._config = config
         self._loop = asyncio.get_running_loop()
         t1 = config.system.timer_t1 / 1000
@@ -109,7 +115,10 @@ class SipEndpoint:
         self._udp: dict[str, UdpTransport] = {}
         self._stream_ports: dict[str, int] = {}
         self._servers: list[asyncio.Server] = []
-        self._pool = StreamPool()
+        self._limits = limits
+        # Timer F bounds a TCP connect and TLS handshake too: a peer that stalls the handshake
+        # ends the transaction when its own timer would (RFC 3261 §17.1.2.2).
+        self._pool = StreamPool(limits, connect_timeout=64 * t1)
         self._clients: dict[Key, _Client] = {}
         self.uas = Uas(
             self,
@@ -136,6 +145,7 @@ class SipEndpoint:
         bound = []
         for transport in self._config.transports.values():
             bound.append(await self._bind(transport))
+        self._pool.start_sweeping()
         return bound
 
     async def _bind(self, transport: Transport) -> str:
@@ -156,10 +166,11 @@ class SipEndpoint:
             return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
         context = server_context(transport) if transport.protocol == "tls" else None
         server = await self._loop.create_server(
-            lambda: StreamConnection(transport.protocol, self._on_bytes, self._pool),
+            lambda: StreamConnection(transport.protocol, self._on_bytes, self._pool, inbound=True),
             transport.host,
             transport.port,
             ssl=context,
+            ssl_handshake_timeout=self._limits.first_message if context is not None else None,
             reuse_address=True,
         )
         self._servers.append(server)

@@ -64,6 +64,7 @@ class StartService(Protocol):
         *,
         extra_args: tuple[str, ...] = ...,
         files: dict[str, str] | None = ...,
+        open_files: int | None = ...,
     ) -> Service: ...
 
 
@@ -96,7 +97,9 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         *,
         extra_args: tuple[str, ...] = (),
         files: dict[str, str] | None = None,
+        open_files: int | None = None,
     ) -> Service:
+        """`open_files` sets the process's limit on open files (soft and hard)."""
         port = free_port()
         index = len(started)
         data_dir = tmp_path / f"data{index}"
@@ -111,9 +114,10 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
                 (config_dir / name).write_text(text)
             args += ["--config-dir", str(config_dir)]
         log_path = tmp_path / f"service{index}.log"
+        limit = [] if open_files is None else ["prlimit", f"--nofile={open_files}", "--"]
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sipnotify", "serve", *args],
+                [*limit, sys.executable, "-m", "sipnotify", "serve", *args],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

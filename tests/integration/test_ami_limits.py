@@ -168,6 +168,23 @@ def test_flood_of_unauthenticated_connections(start_service: StartService) -> No
     assert_served(service.port)
 
 
+def test_one_address_cannot_lock_out_the_others(start_service: StartService) -> None:
+    """`authlimit` alone lets one host hold every unauthenticated slot; the per-address cap
+    (`authlimitperaddress`, 10 by default) keeps room for everyone else."""
+    service = start_service(admin_conf())
+    opened = [socket.create_connection(("127.0.0.1", service.port), timeout=5) for _ in range(60)]
+    try:
+        wait_for(lambda: service.log().count("refused: authlimitperaddress 10") >= 50, 20,
+                 "50 refusals")  # fmt: skip
+        with RawAmi(service.port, source="127.0.0.2") as other:
+            other.login()
+            other.send(b"Action: Ping\r\n\r\n")
+            assert other.message().startswith(b"Response: Success\r\nPing: Pong\r\n")
+    finally:
+        for sock in opened:
+            sock.close()
+
+
 def _banner_again(port: int) -> bool:
     with RawAmi(port) as ami:
         try:

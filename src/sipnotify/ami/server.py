@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from typing import cast
 
 from sipnotify import permissions
@@ -36,7 +36,7 @@ class AmiServer:
 
     def __init__(self, ctx: AmiContext) -> None:
         self.ctx = ctx
-        self.unauthenticated = 0
+        self._waiting: Counter[str] = Counter()  # unauthenticated sessions by source address
         self._connections: set[AmiConnection] = set()
         self._servers: list[asyncio.Server] = []
         self._followups: set[asyncio.Future[None]] = set()
@@ -49,6 +49,24 @@ class AmiServer:
         )
         self._servers.append(server)
         return [cast(tuple[str, int], sock.getsockname()[:2]) for sock in server.sockets]
+
+    def admit(self, peer: str) -> str:
+        """Count a new unauthenticated session from `peer`; the reason to refuse it instead
+        ("" to admit): `authlimit` in all, or `authlimitperaddress` from one address, so one
+        host cannot lock everyone else out."""
+        general = self.ctx.manager.general
+        if self._waiting.total() >= general.authlimit:
+            return f"authlimit {general.authlimit}"
+        if self._waiting[peer] >= general.authlimitperaddress:
+            return f"authlimitperaddress {general.authlimitperaddress}"
+        self._waiting[peer] += 1
+        return ""
+
+    def authenticated(self, peer: str) -> None:
+        """An unauthenticated session from `peer` logged in or went away."""
+        self._waiting[peer] -= 1
+        if self._waiting[peer] <= 0:
+            del self._waiting[peer]
 
     def attach(self, connection: AmiConnection) -> None:
         self._connections.add(connection)
@@ -149,14 +167,14 @@ class AmiConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         general = self._ctx.manager.general
         peer = transport.get_extra_info("peername")
-        if self._server.unauthenticated >= general.authlimit:
-            log.warning("AMI connection from %s refused: authlimit %d", peer, general.authlimit)
+        self._session.peer = peer[0] if peer else ""
+        refused = self._server.admit(self._session.peer)
+        if refused:
+            log.warning("AMI connection from %s refused: %s", peer, refused)
             self._closing = True
             self._transport.close()
             return
-        self._server.unauthenticated += 1
         self._counted = True
-        self._session.peer = peer[0] if peer else ""
         self._server.attach(self)
         self._transport.set_write_buffer_limits(high=HIGH_WATER)
         self._transport.write(BANNER)
@@ -185,7 +203,7 @@ class AmiConnection(asyncio.Protocol):
         self._delayed = None
         self._pending.clear()
         if self._counted:
-            self._server.unauthenticated -= 1
+            self._server.authenticated(self._session.peer)
             self._counted = False
         if self._session.authenticated and self._session.displayconnects:
             log.info("Manager '%s' logged off from %s", self._session.username, self._session.peer)
@@ -295,7 +313,7 @@ class AmiConnection(asyncio.Protocol):
         if not (self._counted and self._session.authenticated):
             return
         self._counted = False
-        self._server.unauthenticated -= 1
+        self._server.authenticated(self._session.peer)
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None

@@ -42,6 +42,8 @@ class ManagerGeneral:
     bindaddr: str = "0.0.0.0"
     authtimeout: int = 30
     authlimit: int = 50
+    # sipnotify's own: unauthenticated sessions from one source address
+    authlimitperaddress: int = 10
     allowmultiplelogin: bool = True
     displayconnects: bool = True
     timestampevents: bool = False
@@ -121,7 +123,7 @@ def _general(
             fields[key] = values.integer(item, low=1024, high=65535)
         elif key == "bindaddr":
             fields[key] = values.address(item)
-        elif key in ("authtimeout", "authlimit"):
+        elif key in ("authtimeout", "authlimit", "authlimitperaddress"):
             fields[key] = values.integer(item, low=1)
         elif key == "disabledevents":
             fields[key] = frozenset(w.strip() for w in item.value.split(",") if w.strip())
