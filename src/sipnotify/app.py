@@ -23,6 +23,7 @@ from sipnotify.ami.session import Action, AmiContext
 from sipnotify.calls.channels import Channel
 from sipnotify.calls.manager import CallManager
 from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
+from sipnotify.config.parser import Concern
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
 from sipnotify.notify import Notifier
@@ -248,8 +249,15 @@ async def _wait_for_signal() -> None:
 
 def serve(config: Config, options: ServeOptions) -> int:
     log.info("sipnotify %s starting with configuration from %s", __version__, config.directory)
+    no_effect = [w for w in config.warnings if w.concern is Concern.NO_EFFECT]
     for warning in config.warnings:
-        log.warning("%s", warning)
+        if warning.concern is Concern.WARNING:
+            log.warning("%s", warning)
+        else:
+            log.debug("%s", warning)
+    if no_effect:
+        log.info("%d options have no effect in sipnotify (`sipnotify check-config` lists them)",
+                 len(no_effect))  # fmt: skip
     if uvloop is None:
         return asyncio.run(run(config, options))
     return uvloop.run(run(config, options))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipnotify.config.parser import ConfigError, parse_text
+from sipnotify.config.parser import Concern, ConfigError, parse_text
 from sipnotify.config.pjsip import load_pjsip
 
 
@@ -20,7 +20,11 @@ def test_objects_defaults_and_same_named_sections() -> None:
             name="pjsip.conf",
         )
     )
-    assert warnings == []
+    assert [(str(w), w.concern) for w in warnings] == [
+        ("pjsip.conf:21: 'allow' is accepted but has no effect in sipnotify", Concern.NO_EFFECT),
+        ("pjsip.conf:22: 'direct_media' is accepted but has no effect in sipnotify",
+         Concern.NO_EFFECT),
+    ]  # fmt: skip
     assert config.transports["udp"].bind == "0.0.0.0:5060"
     tls = config.transports["tls"]
     assert (tls.protocol, tls.bind, tls.method, tls.verify_server) == (

@@ -99,7 +99,7 @@ def test_a_stalled_tls_handshake_to_a_phone_ends_with_timer_f(
     start_service: StartService, tmp_path: Path
 ) -> None:
     """The phone accepts the TCP connection and never answers the TLS handshake: the NOTIFY
-    fails when Timer F (64 × T1; T1 = 100 ms here) would end its transaction."""
+    fails when Timer F (64 times T1, with T1 = 100 ms here) would end its transaction."""
     with socket.socket() as mute:
         mute.bind(("127.0.0.1", 0))
         mute.listen()

@@ -8,6 +8,7 @@ Every error and warning names the file and line it came from. Imports nothing of
 
 from __future__ import annotations
 
+import enum
 import glob
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,12 +41,21 @@ class ConfigError(Exception):
         self.message = message
 
 
+class Concern(enum.Enum):
+    """What a diagnostic is about: a line that may be wrong, or an option that is read and
+    accepted (Asterisk has it) but changes nothing in sipnotify."""
+
+    WARNING = "warning"
+    NO_EFFECT = "no effect"
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A warning about a configuration that is still usable."""
 
     origin: Origin
     message: str
+    concern: Concern = Concern.WARNING
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.message}"

@@ -17,7 +17,15 @@ from typing import Any
 
 from sipnotify import __version__
 from sipnotify.config import values
-from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, ParsedConfig, Section
+from sipnotify.config.parser import (
+    Concern,
+    ConfigError,
+    Diagnostic,
+    Item,
+    Origin,
+    ParsedConfig,
+    Section,
+)
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.uri import parse_uri
 
@@ -36,6 +44,8 @@ class Transport:
     priv_key_file: str = ""
     ca_list_file: str = ""
     verify_server: bool = False
+    verify_client: bool = False  # verify a client's certificate when it presents one
+    require_client_cert: bool = False  # refuse a client without a valid certificate
     method: str = "unspecified"
     origin: Origin = NOWHERE
 
@@ -106,7 +116,6 @@ class PjsipGlobal:
     default_outbound_endpoint: str = "default_outbound_endpoint"
     user_agent: str = f"sipnotify {__version__}"
     max_forwards: int = 70
-    default_from_user: str = "asterisk"
     default_realm: str = "asterisk"
 
 
@@ -115,7 +124,6 @@ class PjsipSystem:
     """`type=system` timers, in milliseconds (RFC 3261 T1 and Timer B)."""
 
     timer_t1: int = 500
-    timer_b: int = 32000
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +239,8 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "priv_key_file": ("priv_key_file", _text),
         "ca_list_file": ("ca_list_file", _text),
         "verify_server": ("verify_server", values.boolean),
+        "verify_client": ("verify_client", values.boolean),
+        "require_client_cert": ("require_client_cert", values.boolean),
         "method": ("method", _method),
     },
     "endpoint": {
@@ -275,19 +285,17 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "default_outbound_endpoint": ("default_outbound_endpoint", _text),
         "user_agent": ("user_agent", _text),
         "max_forwards": ("max_forwards", _max_forwards),
-        "default_from_user": ("default_from_user", _text),
         "default_realm": ("default_realm", _text),
     },
     "system": {
         "timer_t1": ("timer_t1", _timer),
-        "timer_b": ("timer_b", _timer),
     },
 }
 _ACCUMULATE = frozenset({("aor", "contact"), ("identify", "match")})
 _IGNORED = {
     "transport": "async_operations ca_list_path cipher domain external_media_address "
-    "external_signaling_address external_signaling_port local_net password require_client_cert "
-    "tos cos verify_client allow_reload symmetric_transport websocket_write_timeout "
+    "external_signaling_address external_signaling_port local_net password "
+    "tos cos allow_reload symmetric_transport websocket_write_timeout "
     "tcp_keepalive_enable tcp_keepalive_idle_time tcp_keepalive_interval_time "
     "tcp_keepalive_probe_count allow_wildcard_certs",
     "endpoint": "allow disallow direct_media mailboxes "
@@ -309,8 +317,8 @@ _IGNORED = {
     "max_initial_qualify_time regcontext mwi_tps_queue_high mwi_tps_queue_low "
     "mwi_disable_initial_unsolicited ignore_uri_user_options use_callerid_contact "
     "send_contact_status_on_update_registration taskprocessor_overload_trigger norefersub "
-    "allow_sending_180_after_183 all_codecs_on_empty_reinvite",
-    "system": "timer_t2 timer_t4 compact_headers threadpool_initial_size "
+    "allow_sending_180_after_183 all_codecs_on_empty_reinvite default_from_user",
+    "system": "timer_b timer_t2 timer_t4 compact_headers threadpool_initial_size "
     "threadpool_auto_increment threadpool_idle_timeout threadpool_max_size "
     "disable_tcp_switch follow_early_media_fork accept_multiple_sdp_answers "
     "disable_rport",
@@ -379,12 +387,12 @@ def _fields(section: Section, kind: str, warnings: list[Diagnostic]) -> dict[str
             continue
         option = known.get(key)
         if option is None:
-            if key not in ignored:
-                warnings.append(
-                    Diagnostic(
-                        item.origin, f"unknown option '{item.key}' for {kind} '{section.name}'"
-                    )
-                )
+            if key in ignored:
+                text = f"'{item.key}' is accepted but has no effect in sipnotify"
+                warnings.append(Diagnostic(item.origin, text, Concern.NO_EFFECT))
+            else:
+                text = f"unknown option '{item.key}' for {kind} '{section.name}'"
+                warnings.append(Diagnostic(item.origin, text))
             continue
         name, reader = option
         value = reader(item)

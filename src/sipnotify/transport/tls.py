@@ -1,5 +1,11 @@
 """TLS contexts for the transports of pjsip.conf (`cert_file`, `priv_key_file`,
-`ca_list_file`, `verify_server`, `method` as the minimum version)."""
+`ca_list_file`, `verify_server`, `verify_client`, `require_client_cert`, `method` as the
+minimum version).
+
+As a server: `require_client_cert` refuses a client without a certificate that verifies;
+`verify_client` alone verifies a certificate when the client presents one (a client without
+one is let in, a bad one is refused). Client certificates are verified against `ca_list_file`,
+else the system's trusted authorities."""
 
 from __future__ import annotations
 
@@ -21,6 +27,12 @@ def server_context(transport: Transport) -> ssl.SSLContext:
     context.load_cert_chain(transport.cert_file, transport.priv_key_file or None)
     if transport.ca_list_file:
         context.load_verify_locations(transport.ca_list_file)
+    elif transport.verify_client or transport.require_client_cert:
+        context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+    if transport.require_client_cert:
+        context.verify_mode = ssl.CERT_REQUIRED
+    elif transport.verify_client:
+        context.verify_mode = ssl.CERT_OPTIONAL
     _minimum(context, transport.method)
     return context
 
