@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers bench profile clean
+.PHONY: run test lint typecheck unit peers bench profile fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -52,6 +52,12 @@ test: peers lint typecheck unit
 ## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
 bench: $(VENV)/.installed peers
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+## fuzz: every parser entry point on mutated inputs (FUZZ_INPUTS in all, default 1,000,000),
+## failing on an undeclared exception, an input over 1 s, or a server transaction left open
+FUZZ_INPUTS ?= 1000000
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fuzzing --inputs $(FUZZ_INPUTS) $(FUZZ_ARGS)
 
 ## profile: B1's burst with py-spy sampling sipnotify; prints the hottest functions
 profile: $(VENV)/.installed peers

@@ -201,6 +201,11 @@ class Uas:
             )
             return 500, "Server Internal Error", ()
 
+    @property
+    def open_transactions(self) -> int:
+        """Server transactions not yet ended."""
+        return len(self._servers)
+
     def due(self, key: Key, now: float) -> bool:
         """A timer of one of our transactions; False when the key is not ours."""
         server = self._servers.get(key)

@@ -481,8 +481,9 @@ def start_with_callee(start_service: StartService, callee: int) -> Service:
     )
 
 
-def notify_when_ringing(service: Service, ami: RawAmi, pattern: str) -> tuple[str, list[bytes]]:
-    """Wait for the channel matching `pattern` to ring, then send it `Event: talk`."""
+def notify_when_ringing(service: Service, ami: RawAmi, pattern: str) -> tuple[bytes, list[bytes]]:
+    """Wait for the channel matching `pattern` to ring, then send it `Event: talk`; returns
+    the Newstate (Ringing) event and the NOTIFY's result events."""
     ringing = wait_event(
         ami,
         lambda m: (
@@ -498,7 +499,7 @@ def notify_when_ringing(service: Service, ami: RawAmi, pattern: str) -> tuple[st
             f"ActionID: T\r\nChannel: {name}\r\nVariable: Event=talk\r\n"
         )
     assert answer == b"Response: Success\r\nActionID: T\r\nMessage: NOTIFY sent\r\n\r\n"
-    return name, events
+    return ringing, events
 
 
 def test_originate_rings_then_talk_in_the_early_dialog(
@@ -517,7 +518,8 @@ def test_originate_rings_then_talk_in_the_early_dialog(
             ami.message()
             == b"Response: Success\r\nActionID: O1\r\nMessage: Originate successfully queued\r\n\r\n"
         )
-        name, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        ringing, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        name = channel_of(ringing)
         assert b"\r\nResult: Success\r\nStatusCode: 200\r\n" in events[0]
         response = wait_event(ami, lambda m: m.startswith(b"Event: OriginateResponse\r\n"))
         assert response.startswith(
@@ -563,8 +565,14 @@ def test_dial_then_talk_in_the_callee_early_dialog(start_service: StartService, 
     with events_session(service) as ami:
         alice = caller(uas, service, "uac_call_hangup.xml", "callee", "-d", "1500")
         first = wait_event(ami, lambda m: m.startswith(b"Event: Newchannel\r\n"))
-        name, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        ringing, events = notify_when_ringing(service, ami, r"Channel: PJSIP/callee-")
+        name = channel_of(ringing)
         assert b"\r\nResult: Success\r\n" in events[0]
+        # the callee's channel: its own number, and the caller on the connected line
+        assert (
+            b"\r\nCallerIDNum: callee\r\nCallerIDName: <unknown>\r\n"
+            b"ConnectedLineNum: alice\r\nConnectedLineName: alice\r\n"
+        ) in ringing
         hangups = [wait_event(ami, lambda m: m.startswith(b"Event: Hangup\r\n")) for _ in "ab"]
         assert {channel_of(h) for h in hangups} == {channel_of(first), name}
         uniqueid = re.search(rb"\r\nUniqueid: (\S+)\r\n", first)
@@ -574,6 +582,8 @@ def test_dial_then_talk_in_the_callee_early_dialog(start_service: StartService, 
     assert callee.finish() == 0, callee.output + service.log()
     (notify,) = notifies(callee)
     assert header(notify, "Event") == ["talk"]
+    # the caller's identity in From, as on the INVITE (not a name of our own)
+    assert header(notify, "From")[0].startswith('"alice" <sip:alice@127.0.0.1>;tag=')
     alice_ok = next(m for m in alice.received() if m.startswith(b"SIP/2.0 200"))
     assert b"m=audio " in body(alice_ok)
 
@@ -805,7 +815,7 @@ def test_click_to_call_originate_then_dial(start_service: StartService, uas: Uas
     with events_session(service) as ami:
         ami.send(
             b"Action: Originate\r\nActionID: C\r\nChannel: PJSIP/callee\r\nContext: calls\r\n"
-            b'Exten: bob\r\nCallerID: "Bob" <bob>\r\nAsync: yes\r\n\r\n'
+            b'Exten: bob\r\nCallerID: "Desk" <200>\r\nAsync: yes\r\n\r\n'
         )
         desk_up = wait_event(ami, lambda m: m.startswith(b"Event: OriginateResponse\r\n"))
         assert b"\r\nResponse: Success\r\n" in desk_up
@@ -817,7 +827,10 @@ def test_click_to_call_originate_then_dial(start_service: StartService, uas: Uas
                 and b"ChannelStateDesc: Up" in m
             ),
         )
-        assert b"\r\nCallerIDNum: bob\r\nCallerIDName: Bob\r\n" in up
+        assert (
+            b"\r\nCallerIDNum: bob\r\nCallerIDName: <unknown>\r\n"
+            b"ConnectedLineNum: 200\r\nConnectedLineName: Desk\r\n"
+        ) in up
         with RawAmi(service.port) as control:
             control.login(events="system")
             control.send(f"Action: Hangup\r\nChannel: {channel_of(desk_up)}\r\n\r\n".encode())
@@ -827,3 +840,6 @@ def test_click_to_call_originate_then_dial(start_service: StartService, uas: Uas
         assert hangups == {channel_of(desk_up), channel_of(up)}
     assert desk.finish() == 0, desk.output + service.log()
     assert bob.finish() == 0, bob.output + service.log()
+    for phone in (desk, bob):  # the Originate's CallerID calls both
+        invite = next(m for m in phone.received() if m.startswith(b"INVITE "))
+        assert header(invite, "From")[0].startswith('"Desk" <sip:200@127.0.0.1>;tag=')

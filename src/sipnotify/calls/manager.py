@@ -45,6 +45,9 @@ from sipnotify.uas import Answer, ServerInvite
 log = logging.getLogger("sipnotify.calls")
 
 
+UNKNOWN = ("<unknown>", "<unknown>")
+
+
 class CallManager:
     def __init__(
         self,
@@ -176,14 +179,21 @@ class CallManager:
             targets = endpoint_targets(self.config, endpoint_name, self.notifier.registered)
         except NotifyError:
             return None
-        number, name = caller_id or ((caller.caller_num, caller.caller_name) if caller else
-                                     ("<unknown>", "<unknown>"))  # fmt: skip
+        # Dial: the new channel's caller ID is the number dialed and its connected line the
+        # caller; Originate: both are the CallerID given (Asterisk's app_dial and Originate).
+        if caller_id is not None:
+            own = connected = caller_id
+        else:
+            own = (endpoint.name, "<unknown>")
+            connected = (caller.caller_num, caller.caller_name) if caller else UNKNOWN
         channel = self.channels.create(
             endpoint.name,
             state=ChannelState.DOWN,
             linked=caller,
-            caller_num=number,
-            caller_name=name,
+            caller_num=own[0],
+            caller_name=own[1],
+            connected_num=connected[0],
+            connected_name=connected[1],
             exten=endpoint.name,
         )
         call = OutboundCall(self, endpoint, targets[0], channel)

@@ -94,10 +94,19 @@ class OutboundCall(CallLeg):
     # -- the INVITE, for the endpoint ------------------------------------------------------
 
     def build_invite(self, local: Local, media_port: int) -> Request:
-        """The INVITE as chan_pjsip sends it: From the endpoint's from_user (or
-        `asterisk`-like name), To and Request-URI the contact, an SDP offer."""
+        """The INVITE as chan_pjsip sends it: From the endpoint's from_user, else the
+        channel's connected line (who is calling: the caller's number and name), else
+        `default_from_user`; To and Request-URI the contact; an SDP offer. Requests the call
+        sends later (BYE, an in-dialog NOTIFY) carry the same From."""
         ids = self._ctx.ids
-        user = self.endpoint.from_user or "sipnotify"
+        channel = self.channel
+        number = "" if channel.connected_num == "<unknown>" else channel.connected_num
+        user = self.endpoint.from_user or number or self._ctx.config.global_.default_from_user
+        name = (
+            ""
+            if self.endpoint.from_user or channel.connected_name == "<unknown>"
+            else (channel.connected_name)
+        )
         host = local.host
         contact = f"sip:{user}@{bracketed(host)}:{local.port}"
         if local.protocol != "udp":
@@ -106,7 +115,6 @@ class OutboundCall(CallLeg):
         top = via(local, f"z9hG4bKPj{ids()}")
         session = abs(hash(self._tag)) % 10**9
         offer = sdp.describe(address=host, port=media_port, payloads=OFFER, session=session)
-        name = self.channel.caller_name if self.channel.caller_name != "<unknown>" else ""
         display = f'"{name}" ' if name else ""
         self.call_id = ids()
         headers = (

@@ -114,6 +114,7 @@ class Auth:
 @dataclass(frozen=True, slots=True)
 class PjsipGlobal:
     default_outbound_endpoint: str = "default_outbound_endpoint"
+    default_from_user: str = "asterisk"  # From user of calls without a caller
     user_agent: str = f"sipnotify {__version__}"
     max_forwards: int = 70
     default_realm: str = "asterisk"
@@ -283,6 +284,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
     },
     "global": {
         "default_outbound_endpoint": ("default_outbound_endpoint", _text),
+        "default_from_user": ("default_from_user", _text),
         "user_agent": ("user_agent", _text),
         "max_forwards": ("max_forwards", _max_forwards),
         "default_realm": ("default_realm", _text),
@@ -317,7 +319,7 @@ _IGNORED = {
     "max_initial_qualify_time regcontext mwi_tps_queue_high mwi_tps_queue_low "
     "mwi_disable_initial_unsolicited ignore_uri_user_options use_callerid_contact "
     "send_contact_status_on_update_registration taskprocessor_overload_trigger norefersub "
-    "allow_sending_180_after_183 all_codecs_on_empty_reinvite default_from_user",
+    "allow_sending_180_after_183 all_codecs_on_empty_reinvite",
     "system": "timer_b timer_t2 timer_t4 compact_headers threadpool_initial_size "
     "threadpool_auto_increment threadpool_idle_timeout threadpool_max_size "
     "disable_tcp_switch follow_early_media_fork accept_multiple_sdp_answers "
