@@ -12,17 +12,26 @@ import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipnotify import __version__, permissions
 from sipnotify.ami import channel_events, contact_events
-from sipnotify.ami.actions import channels, command, core, originate, pjsip, pjsip_show
+from sipnotify.ami.actions import (
+    channels,
+    command,
+    core,
+    modules,
+    originate,
+    pjsip,
+    pjsip_show,
+)
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
 from sipnotify.calls.channels import Channel
 from sipnotify.calls.manager import CallManager
-from sipnotify.config.load import DEFAULTS_DIR, Config, load_config
+from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern
 from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
@@ -30,6 +39,7 @@ from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
 from sipnotify.registrar import Registrar
 from sipnotify.registry import Registry
+from sipnotify.reload import Reloader
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.transport.stream import Limits
@@ -64,6 +74,7 @@ def action_table() -> dict[str, Action]:
             *command.ACTIONS,
             *channels.ACTIONS,
             *originate.ACTIONS,
+            *modules.ACTIONS,
         )
     }
 
@@ -74,10 +85,8 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
     if options.config_dir is not None:
         return load_config(options.config_dir)
     if generate_secret:
-        path, _ = ensure_secret(options.data_dir)
-    else:
-        path = secret_path(options.data_dir)
-    config = load_config(DEFAULTS_DIR, manager_extra=[path])
+        ensure_secret(options.data_dir)
+    config = load_config(DEFAULTS_DIR, manager_extra=_manager_extra(options))
     if options.sip_port is None:
         return config
     transports = {
@@ -141,34 +150,107 @@ async def run(config: Config, options: ServeOptions) -> int:
     )
     ami = AmiServer(ctx)
     publish.server = ami
-    general = config.manager.general
-    if general.enabled:
-        port = options.ami_port if options.ami_port is not None else general.port
-        try:
-            bound = await ami.start(general.bindaddr, port)
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, reason)
-            await sip.close()
-            registry.close()
-            return 1
-        for host, bound_port in bound:
-            log.info("AMI listening on %s:%d", host, bound_port)
-    else:
-        log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
+    chores = _Chores(registry, checker)
+    running = _Running(notifier, calls, registrar, sip, ctx, chores)
+    ctx.reloader = Reloader(config, running.apply, manager_extra=_manager_extra(options))
+    if not await _listen(ami, config, options):
+        await sip.close()
+        registry.close()
+        return 1
     if options.config_dir is None:
         _announce_default_login(config, options.data_dir)
-    loop = asyncio.get_running_loop()
-    chores = [loop.create_task(_prune(registry)), loop.create_task(checker.run())]
-    await _wait_for_signal()
+    chores.start()
+    await _wait_for_signal(lambda: _sighup(ctx.reloader))
     log.info("shutting down")
-    for chore in chores:
-        chore.cancel()
+    chores.stop()
     calls.hang_up_all()
     await ami.shutdown(SHUTDOWN_GRACE)
     await sip.close()
     registry.close()
     return 0
+
+
+async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> bool:
+    """Start the AMI listener manager.conf asks for; False when it cannot bind."""
+    general = config.manager.general
+    if not general.enabled:
+        log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
+        return True
+    port = options.ami_port if options.ami_port is not None else general.port
+    try:
+        bound = await ami.start(general.bindaddr, port)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, reason)
+        return False
+    for host, bound_port in bound:
+        log.info("AMI listening on %s:%d", host, bound_port)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """The running parts a reload hands its new configuration to; registrations, calls and
+    sessions stay."""
+
+    notifier: Notifier
+    calls: CallManager
+    registrar: Registrar
+    sip: SipEndpoint
+    ctx: AmiContext
+    chores: _Chores
+
+    def apply(self, new: Config, parts: frozenset[Part]) -> None:
+        if Part.PJSIP in parts:
+            self.notifier.config = self.calls.config = new.pjsip
+            self.registrar.reconfigure(new.pjsip)
+            self.sip.reconfigure(new.pjsip)
+            self.chores.requalify()
+        if Part.NOTIFY in parts:
+            self.notifier.presets = new.notify
+        if Part.DIALPLAN in parts:
+            self.calls.dialplan = new.dialplan
+        if Part.MANAGER in parts:
+            general = self.ctx.manager.general
+            if new.manager.general != general:
+                log.warning("manager.conf [general] changes take effect at the next start")
+            self.ctx.manager = replace(new.manager, general=general)
+
+
+class _Chores:
+    """The periodic work: pruning expired registrations, and qualifying contacts (started
+    again after a reload, so new AORs are scheduled)."""
+
+    def __init__(self, registry: Registry, checker: Reachability) -> None:
+        self._registry = registry
+        self._checker = checker
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(_prune(self._registry)),
+                       loop.create_task(self._checker.run())]  # fmt: skip
+
+    def requalify(self) -> None:
+        if len(self._tasks) == 2:
+            self._tasks[1].cancel()
+            self._tasks[1] = asyncio.get_running_loop().create_task(self._checker.run())
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+def _sighup(reloader: Reloader | None) -> None:
+    """SIGHUP reloads everything, as `core reload` does."""
+    log.info("SIGHUP: reloading the configuration")
+    if reloader is not None:
+        reloader.reload(None)
+
+
+def _manager_extra(options: ServeOptions) -> list[Path]:
+    """The generated secret is read after manager.conf on the embedded defaults."""
+    return [secret_path(options.data_dir)] if options.config_dir is None else []
 
 
 class _Publisher:
@@ -235,15 +317,17 @@ def _announce_default_login(config: Config, data_dir: Path) -> None:
         )
 
 
-async def _wait_for_signal() -> None:
+async def _wait_for_signal(on_hangup: Callable[[], None]) -> None:
+    """Until SIGINT or SIGTERM; SIGHUP calls `on_hangup` meanwhile."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
 

@@ -19,7 +19,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import ip_address
 
 from sipnotify.config.pjsip import PjsipConfig, Transport
@@ -177,6 +177,15 @@ class SipEndpoint:
         port = server.sockets[0].getsockname()[1]
         self._stream_ports[transport.name] = int(port)
         return f"SIP {transport.name}: {transport.protocol} {transport.host}:{port}"
+
+    def reconfigure(self, config: PjsipConfig) -> None:
+        """A reloaded pjsip.conf: endpoints, AORs and options apply at once; the transports
+        bound at start stay until the next start (their sockets are open)."""
+        if config.transports != self._config.transports:
+            log.warning("transport changes in pjsip.conf take effect at the next start")
+        self._config = replace(config, transports=self._config.transports)
+        self._routes.clear()
+        self.uas.user_agent = config.global_.user_agent
 
     async def close(self) -> None:
         for udp in self._udp.values():

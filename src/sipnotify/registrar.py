@@ -41,6 +41,10 @@ class Registrar:
         self._registry = registry
         self._secret = secrets.token_bytes(16)
 
+    def reconfigure(self, config: PjsipConfig) -> None:
+        """Endpoints, AORs, auths and identifies after a reload; bindings stay."""
+        self._config = config
+
     def force_rport(self, request: Request, address: str) -> bool:
         """Whether responses go to the source port even without `;rport` (the identified
         endpoint's `force_rport`; yes for anyone unidentified, Asterisk's default)."""

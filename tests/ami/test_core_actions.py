@@ -194,6 +194,8 @@ def test_list_commands() -> None:
         b"ListCommands: List available manager commands. (Priv: <none>)\r\n"
         b"Login: Login Manager. (Priv: <none>)\r\n"
         b"Logoff: Logoff Manager. (Priv: <none>)\r\n"
+        b"ModuleCheck: Check if module is loaded. (Priv: system,all)\r\n"
+        b"ModuleLoad: Module management. (Priv: system,all)\r\n"
         b"Ping: Keepalive command. (Priv: <none>)\r\n"
         b"PJSIPNotify: Send NOTIFY to either an endpoint, an arbitrary URI, or inside a SIP "
         b"dialog. (Priv: system,all)\r\n"
@@ -204,6 +206,7 @@ def test_list_commands() -> None:
         b"PJSIPShowEndpoint: Detail listing of an endpoint and its objects. (Priv: system,all)\r\n"
         b"PJSIPShowEndpoints: Lists PJSIP endpoints. (Priv: system,all)\r\n"
         b"PJSIPShowRegistrationsInbound: Lists PJSIP inbound registrations. (Priv: system,all)\r\n"
+        b"Reload: Send a reload event. (Priv: system,config,all)\r\n"
         b"\r\n"
     )
 

@@ -260,6 +260,8 @@ class AmiConnection(asyncio.Protocol):
     def _deliver(self, outcome: Outcome) -> None:
         for fields in outcome.replies:
             self._write(encode(fields))
+        for event in outcome.broadcast:
+            self._server.publish(event.name, event.category, event.fields)
         if outcome.close:
             self.close()
         task = self._server.follow(outcome, self._sink)

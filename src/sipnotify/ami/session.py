@@ -20,6 +20,7 @@ from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
+from sipnotify.reload import Reloader
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
 
@@ -60,6 +61,15 @@ Followup = Callable[[Emit], Coroutine[Any, Any, None] | asyncio.Future[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class Broadcast:
+    """An event every session that takes it hears (a Reload, say)."""
+
+    name: str
+    category: int
+    fields: Fields
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What to send, after how long, whether to close the connection afterwards, and work
     that goes on after the reply and may send more messages to this session (`followup`).
@@ -71,6 +81,7 @@ class Outcome:
     close: bool = False
     followup: Followup | None = None
     exclusive: bool = False
+    broadcast: tuple[Broadcast, ...] = ()  # events for every session, after the replies
 
 
 Handler = Callable[["AmiContext", SessionState, AmiMessage], Outcome]
@@ -103,6 +114,7 @@ class AmiContext:
     notifier: Notifier | None = None
     reachability: Reachability | None = None
     calls: CallManager | None = None
+    reloader: Reloader | None = None
 
     def release(self, session: SessionState) -> None:
         """Forget a closed session's login (for `allowmultiplelogin = no`)."""

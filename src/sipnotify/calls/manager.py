@@ -65,7 +65,7 @@ class CallManager:
         self.ids: Ids = notifier.ids
         self.timers = timers
         self.channels = Channels(listener, time.time)
-        self._dialplan = dialplan
+        self.dialplan = dialplan
         self._registrar = registrar
         self._max_channels = max_channels
         self._calls: dict[tuple[str, str], Leg] = {}
@@ -220,7 +220,7 @@ class CallManager:
             log.error("a call's dialplan failed", exc_info=task.exception())
 
     def find_extension(self, context: str, exten: str) -> Extension | None:
-        return self._dialplan.find(context, exten)
+        return self.dialplan.find(context, exten)
 
     # -- starting a call ---------------------------------------------------------------------
 
@@ -230,7 +230,7 @@ class CallManager:
             invite.refuse(400, "Bad Request")  # RFC 3261 §8.1.1.3: a dialog needs the From tag
             return
         exten = _exten(request)
-        extension = self._dialplan.find(endpoint.context, exten)
+        extension = self.dialplan.find(endpoint.context, exten)
         if extension is None:
             log.info("call from %s to %s@%s: no such extension", endpoint.name, exten,
                      endpoint.context)  # fmt: skip

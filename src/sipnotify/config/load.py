@@ -7,8 +7,9 @@ embedded defaults live.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipnotify.config.asterisk import Options, load_options
@@ -36,6 +37,37 @@ class Config:
     dialplan: Dialplan
     options: Options
     warnings: tuple[Diagnostic, ...]
+
+
+class Part(enum.Enum):
+    """What a reload re-reads: each part is one Asterisk module's files."""
+
+    PJSIP = "pjsip.conf"
+    NOTIFY = "pjsip_notify.conf"
+    DIALPLAN = "extensions.conf"
+    MANAGER = "manager.conf"
+
+
+def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = ()) -> Config:
+    """`config` with one part read again from its directory; warnings are the new file's.
+
+    Raises ConfigError naming the file and line, and then nothing has changed."""
+    directory = config.directory
+    if part is Part.MANAGER:
+        acls, acl_warnings = named_acls(acl_conf := parse_file(directory / "acl.conf"))
+        parsed = parse_files([directory / "manager.conf", *manager_extra])
+        manager, found = load_manager(parsed, acls)
+        warnings = (*acl_conf.warnings, *acl_warnings, *parsed.warnings, *found)
+        return replace(config, manager=manager, warnings=warnings)
+    parsed = parse_file(directory / part.value)
+    if part is Part.PJSIP:
+        pjsip, found = load_pjsip(parsed)
+        return replace(config, pjsip=pjsip, warnings=(*parsed.warnings, *found))
+    if part is Part.NOTIFY:
+        notify, found = load_notify(parsed)
+        return replace(config, notify=notify, warnings=(*parsed.warnings, *found))
+    dialplan, found = load_extensions(parsed)
+    return replace(config, dialplan=dialplan, warnings=(*parsed.warnings, *found))
 
 
 def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Config:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sipnotify import permissions
 from sipnotify.ami import replies
+from sipnotify.ami.actions.modules import reload_event, run_reload
 from sipnotify.ami.actions.pjsip import reporter
 from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
@@ -24,6 +25,8 @@ from sipnotify.notify import (
     preset_content,
     uri_target,
 )
+from sipnotify.reload import Outcome as Reloaded
+from sipnotify.reload import Status
 
 USAGE = (
     "Usage: pjsip send notify <type> {endpoint|uri|channel} <peer> [<peer>...]",
@@ -32,9 +35,18 @@ USAGE = (
 )
 
 
+RELOADS = (["core", "reload"], ["manager", "reload"])
+
+
 def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
     words = request.get("Command").split()
-    if [w.lower() for w in words[:3]] != ["pjsip", "send", "notify"] or ctx.notifier is None:
+    lowered = [w.lower() for w in words]
+    if lowered[:2] == ["module", "reload"] or lowered in (
+        ["core", "reload"],
+        ["manager", "reload"],
+    ):
+        return _reload(ctx, request, words)
+    if lowered[:3] != ["pjsip", "send", "notify"] or ctx.notifier is None:
         text = " ".join(words)
         unknown = (
             f"No such command '{text}' (type 'core show help {text}' for other possible commands)"
@@ -56,6 +68,31 @@ def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outc
     sending = ctx.notifier.sending(targets, content)
     followup = reporter(ctx, session, sending, len(targets), request)
     return Outcome(replies=(answer,), followup=followup)
+
+
+def _reload(ctx: AmiContext, request: AmiMessage, words: list[str]) -> Outcome:
+    """`module reload [MODULE…]`, `core reload` (everything, one `Module: All` event) and
+    `manager reload` (manager.conf, no event), with Asterisk's CLI words."""
+    if words[0].lower() == "manager":
+        outcome = run_reload(ctx, "manager")
+        return reply(_output(request, _errors(outcome) or ("",), ok=True))
+    modules = words[2:]
+    if not modules:
+        outcome = run_reload(ctx, None)
+        event = reload_event("All", outcome.status)
+        answer = _output(request, _errors(outcome) or ("",), ok=True)
+        return Outcome(replies=(answer,), broadcast=(event,))
+    lines: list[str] = []
+    events = []
+    for module in modules:
+        outcome = run_reload(ctx, module)
+        lines += [CLI_RELOAD[outcome.status].format(module), *_errors(outcome)]
+        events.append(reload_event(module, outcome.status))
+    return Outcome(replies=(_output(request, tuple(lines), ok=True),), broadcast=tuple(events))
+
+
+def _errors(outcome: Reloaded) -> tuple[str, ...]:
+    return tuple(outcome.error.split("; ")) if outcome.error else ()
 
 
 def _channels(
@@ -106,6 +143,14 @@ def _targets(
         except NotifyError as exc:
             lines.append(exc.message)
     return lines, targets
+
+
+CLI_RELOAD = {
+    Status.SUCCESS: "Module '{}' reloaded successfully.",
+    Status.NOT_FOUND: "No such module '{}'",
+    Status.ERROR: "The module '{}' reported a reload failure",
+    Status.NOT_SUPPORTED: "The module '{}' does not support reloading",
+}
 
 
 def _output(request: AmiMessage, lines: tuple[str, ...], *, ok: bool) -> replies.Fields:
