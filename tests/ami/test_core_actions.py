@@ -205,6 +205,8 @@ def test_list_commands() -> None:
         b"PJSIPShowContacts: Lists PJSIP Contacts. (Priv: system,all)\r\n"
         b"PJSIPShowEndpoint: Detail listing of an endpoint and its objects. (Priv: system,all)\r\n"
         b"PJSIPShowEndpoints: Lists PJSIP endpoints. (Priv: system,all)\r\n"
+        b"PJSIPShowRegistrationInboundContactStatuses: Lists ContactStatuses for PJSIP inbound "
+        b"registrations. (Priv: system,all)\r\n"
         b"PJSIPShowRegistrationsInbound: Lists PJSIP inbound registrations. (Priv: system,all)\r\n"
         b"Reload: Send a reload event. (Priv: system,config,all)\r\n"
         b"\r\n"

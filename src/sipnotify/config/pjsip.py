@@ -48,6 +48,9 @@ class Transport:
     require_client_cert: bool = False  # refuse a client without a valid certificate
     method: str = "unspecified"
     origin: Origin = NOWHERE
+    # options Asterisk has and sipnotify accepts without acting on them, as written, in
+    # order (the show actions report them)
+    accepted: tuple[tuple[str, str], ...] = ()
 
     @property
     def bind(self) -> str:
@@ -73,6 +76,9 @@ class Endpoint:
     rtp_timeout: int = 0
     identify_by: tuple[str, ...] = ("username", "ip")
     origin: Origin = NOWHERE
+    # options Asterisk has and sipnotify accepts without acting on them, as written, in
+    # order (the show actions report them)
+    accepted: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,9 @@ class Aor:
     qualify_frequency: int = 0
     support_path: bool = False
     origin: Origin = NOWHERE
+    # options Asterisk has and sipnotify accepts without acting on them, as written, in
+    # order (the show actions report them)
+    accepted: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,9 @@ class Identify:
     endpoint: str = ""
     match: tuple[str, ...] = ()
     origin: Origin = NOWHERE
+    # options Asterisk has and sipnotify accepts without acting on them, as written, in
+    # order (the show actions report them)
+    accepted: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +120,9 @@ class Auth:
     md5_cred: str = ""
     realm: str = ""
     nonce_lifetime: int = 32
+    # options Asterisk has and sipnotify accepts without acting on them, as written, in
+    # order (the show actions report them)
+    accepted: tuple[tuple[str, str], ...] = ()
     origin: Origin = NOWHERE
 
 
@@ -293,6 +308,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
         "timer_t1": ("timer_t1", _timer),
     },
 }
+_KEEPS_ACCEPTED = frozenset(("transport", "endpoint", "aor", "identify", "auth"))
 _ACCUMULATE = frozenset({("aor", "contact"), ("identify", "match")})
 _IGNORED = {
     "transport": "async_operations ca_list_path cipher domain external_media_address "
@@ -392,6 +408,8 @@ def _fields(section: Section, kind: str, warnings: list[Diagnostic]) -> dict[str
             if key in ignored:
                 text = f"'{item.key}' is accepted but has no effect in sipnotify"
                 warnings.append(Diagnostic(item.origin, text, Concern.NO_EFFECT))
+                if kind in _KEEPS_ACCEPTED:
+                    fields["accepted"] = (*fields.get("accepted", ()), (key, item.value))
             else:
                 text = f"unknown option '{item.key}' for {kind} '{section.name}'"
                 warnings.append(Diagnostic(item.origin, text))

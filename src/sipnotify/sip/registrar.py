@@ -37,8 +37,13 @@ class Binding:
 
     @property
     def id(self) -> str:
-        """Asterisk's object name: `<aor>;@<md5 of the URI>`."""
-        return f"{self.aor};@{hashlib.md5(self.uri.encode()).hexdigest()}"
+        return contact_id(self.aor, self.uri)
+
+
+def contact_id(aor: str, uri: str, *, static: bool = False) -> str:
+    """Asterisk's contact object name: `<aor>;@<md5 of the URI>` for a registered contact,
+    `<aor>@@<md5 of the URI>` for a static one."""
+    return f"{aor}{'@@' if static else ';@'}{hashlib.md5(uri.encode()).hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from ipaddress import ip_network
 
 from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip import strip_endpoint_prefix
+from sipnotify.ami.actions.pjsip_objects import (
+    aor_fields,
+    auth_fields,
+    contact_list_fields,
+    contact_status_fields,
+    endpoint_fields,
+    identify_fields,
+    registration_fields,
+    transport_fields,
+)
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
 from sipnotify.calls.channels import Channel, ChannelState
-from sipnotify.config.pjsip import Aor, Auth, Endpoint, Identify, Transport
-from sipnotify.notify import Notifier, aor_targets
+from sipnotify.config.pjsip import Aor, Auth, Endpoint
+from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability, State
 from sipnotify.sip.registrar import Binding
 
@@ -78,10 +87,6 @@ def event_list(
 def _name(item: Endpoint | Aor | Auth) -> str:
     """Asterisk's sorcery containers list objects sorted by name."""
     return item.name
-
-
-def _yes(value: bool) -> str:
-    return "true" if value else "false"
 
 
 def _contacts_of(aor: Aor, registered: list[Binding]) -> list[str]:
@@ -142,7 +147,7 @@ def _endpoint_item(endpoint: Endpoint, notifier: Notifier, channels: list[Channe
 def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
     aors = sorted(notifier.config.aors.values(), key=_name) if notifier else []
-    items = [_aor_fields(a, notifier) for a in aors if notifier]
+    items = [aor_fields(a, _uris(a, notifier)) for a in aors if notifier]
     return _list(
         request,
         "A listing of AORs follows, presented as AorList events",
@@ -152,27 +157,8 @@ def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome
     )
 
 
-def _aor_fields(aor: Aor, notifier: Notifier) -> Fields:
-    uris = _contacts_of(aor, notifier.registered(aor.name))
-    return (
-        ("ObjectType", "aor"),
-        ("ObjectName", aor.name),
-        ("MinimumExpiration", str(aor.minimum_expiration)),
-        ("MaximumExpiration", str(aor.maximum_expiration)),
-        ("DefaultExpiration", str(aor.default_expiration)),
-        ("QualifyFrequency", str(aor.qualify_frequency)),
-        ("QualifyTimeout", "3.000000"),
-        ("Qualify2xxOnly", "false"),
-        ("AuthenticateQualify", "false"),
-        ("MaxContacts", str(aor.max_contacts)),
-        ("RemoveExisting", _yes(aor.remove_existing)),
-        ("RemoveUnavailable", "false"),
-        ("Mailboxes", ""),
-        ("VoicemailExtension", ""),
-        ("OutboundProxy", ""),
-        ("SupportPath", _yes(aor.support_path)),
-        ("Contacts", ",".join(f"{aor.name}/{uri}" for uri in uris)),
-    )
+def _uris(aor: Aor, notifier: Notifier) -> list[str]:
+    return _contacts_of(aor, notifier.registered(aor.name))
 
 
 def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
@@ -183,42 +169,19 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
         for name in sorted(notifier.config.aors):
             bindings += notifier.registered(name)
     checker = ctx.reachability
+    frequency = {name: aor.qualify_frequency for name, aor in notifier.config.aors.items()} if (
+        notifier is not None) else {}  # fmt: skip
     return _list(
         request,
         "A listing of Contacts follows, presented as ContactList events",
         "ContactList",
-        (_contact_fields(b, _state(checker, b)) for b in bindings),
+        (contact_list_fields(b, _state(checker, b), frequency.get(b.aor, 0)) for b in bindings),
         "No Contacts found\n",
     )
 
 
 def _state(checker: Reachability | None, binding: Binding) -> State:
     return checker.state(binding.aor, binding.uri) if checker else State("NonQualified")
-
-
-def _contact_fields(binding: Binding, state: State) -> Fields:
-    rtt = _rtt(state)
-    return (
-        ("ObjectType", "contact"),
-        ("ObjectName", binding.id),
-        ("ViaAddr", binding.via_addr),
-        ("QualifyTimeout", "3.000000"),
-        ("Qualify2xxOnly", "false"),
-        ("CallId", binding.call_id),
-        ("RegServer", ""),
-        ("PruneOnBoot", "no"),
-        ("Path", binding.path),
-        ("Endpoint", binding.endpoint),
-        ("ViaPort", str(binding.via_port)),
-        ("AuthenticateQualify", "no"),
-        ("Uri", binding.uri),
-        ("QualifyFrequency", "0"),
-        ("UserAgent", binding.user_agent),
-        ("ExpirationTime", str(int(binding.expires_at))),
-        ("OutboundProxy", ""),
-        ("Status", state.status),
-        ("RoundtripUsec", rtt),
-    )
 
 
 def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
@@ -228,38 +191,39 @@ def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcom
         request,
         "A listing of Auths follows, presented as AuthList events",
         "AuthList",
-        [_auth_fields(a) for a in auths],
+        [auth_fields(a) for a in auths],
         "No Auths found\n",
     )
 
 
-def _auth_fields(auth: Auth) -> Fields:
-    return (
-        ("ObjectType", "auth"),
-        ("ObjectName", auth.name),
-        ("Username", auth.username),
-        ("Password", auth.password),
-        ("Md5Cred", auth.md5_cred),
-        ("Realm", auth.realm),
-        ("NonceLifetime", str(auth.nonce_lifetime)),
-        ("AuthType", auth.auth_type),
-    )
-
-
 def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
-    """One InboundRegistrationDetail per AOR that has registrations; never an error."""
+    """One InboundRegistrationDetail per AOR, static contacts and all; never an error."""
     notifier = ctx.notifier
-    items: list[Fields] = []
-    if notifier is not None:
-        for aor in sorted(notifier.config.aors.values(), key=_name):
-            registered = notifier.registered(aor.name)
-            if registered:
-                ids = ",".join(b.id for b in registered)
-                items.append((*_aor_fields(aor, notifier)[:-1], ("Contacts", ids)))
+    aors = sorted(notifier.config.aors.values(), key=_name) if notifier else []
+    items = [registration_fields(a, _uris(a, notifier)) for a in aors if notifier]
     return _list(
         request,
         "Following are Events for each Inbound registration",
         "InboundRegistrationDetail",
+        items,
+        None,
+    )
+
+
+def show_registration_statuses(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+    """A ContactStatusDetail per registered contact (static ones are not registrations)."""
+    notifier = ctx.notifier
+    items: list[Fields] = []
+    if notifier is not None:
+        for aor in sorted(notifier.config.aors.values(), key=_name):
+            for binding in notifier.registered(aor.name):
+                state = _state(ctx.reachability, binding)
+                items.append(contact_status_fields(aor, binding.uri, binding.endpoint, state,
+                                                   binding))  # fmt: skip
+    return _list(
+        request,
+        "Following are ContactStatusEvents for each Inbound registration",
+        "ContactStatusDetail",
         items,
         None,
     )
@@ -291,99 +255,44 @@ def _endpoint_details(
     checker: Reachability | None,
     channels: list[Channel],
 ) -> list[tuple[str, Fields]]:
+    """In the order Asterisk's formatters run: the endpoint, its auths (inbound, then
+    outbound), its transport, each AOR followed by its contacts' statuses, its identifies."""
     config = notifier.config
     summary = _endpoint_item(endpoint, notifier, channels)
-    items: list[tuple[str, Fields]] = [("EndpointDetail", _endpoint_fields(endpoint, summary))]
+    computed = tuple(f for f in summary if f[0] in ("DeviceState", "ActiveChannels"))
     owner = (("EndpointName", endpoint.name),)
-    statuses: list[tuple[str, Fields]] = []
+    items: list[tuple[str, Fields]] = [("EndpointDetail", (*endpoint_fields(endpoint), *computed))]
+    for name in (*endpoint.auth, *endpoint.outbound_auth):
+        items.append(("AuthDetail", (*auth_fields(config.auths[name]), *owner)))
+    if endpoint.transport:
+        transport = transport_fields(config.transports[endpoint.transport])
+        items.append(("TransportDetail", (*transport, *owner)))
     for name in endpoint.aors:
         aor = config.aors.get(name)
-        if aor is None:
-            continue
-        registered = notifier.registered(name)
-        total = len(aor.contacts) + len(registered)
-        counts = (("TotalContacts", str(total)), ("ContactsRegistered", str(len(registered))))
-        items.append(("AorDetail", (*_aor_fields(aor, notifier), *counts, *owner)))
-        for target in aor_targets(endpoint, aor, registered):
-            fields = _status_fields(aor, str(target.uri), endpoint, checker)
-            statuses.append(("ContactStatusDetail", fields))
-    items += [("AuthDetail", (*_auth_fields(config.auths[n]), *owner)) for n in endpoint.auth]
-    if endpoint.transport:
-        transport = _transport_fields(config.transports[endpoint.transport])
-        items.append(("TransportDetail", (*transport, *owner)))
+        if aor is not None:
+            items += _aor_details(aor, endpoint, notifier.registered(name), checker)
     for identify in sorted(config.identifies.values(), key=lambda i: i.name):
         if identify.endpoint == endpoint.name:
-            items.append(("IdentifyDetail", _identify_fields(identify, endpoint.name)))
-    return items + statuses
+            items.append(("IdentifyDetail", (*identify_fields(identify), *owner)))
+    return items
 
 
-def _endpoint_fields(endpoint: Endpoint, summary: Fields) -> Fields:
-    """The endpoint's options that sipnotify reads, CamelCased as Asterisk names them."""
-    return (
-        ("ObjectType", "endpoint"),
-        ("ObjectName", endpoint.name),
-        ("Context", endpoint.context),
-        ("Aors", ",".join(endpoint.aors)),
-        ("Auth", ",".join(endpoint.auth)),
-        ("OutboundAuth", ",".join(endpoint.outbound_auth)),
-        ("Transport", endpoint.transport),
-        ("FromUser", endpoint.from_user),
-        ("FromDomain", endpoint.from_domain),
-        ("ContactUser", endpoint.contact_user),
-        ("OutboundProxy", endpoint.outbound_proxy),
-        ("UserEqPhone", _yes(endpoint.user_eq_phone)),
-        ("RewriteContact", _yes(endpoint.rewrite_contact)),
-        ("ForceRport", _yes(endpoint.force_rport)),
-        ("IdentifyBy", ",".join(endpoint.identify_by)),
-        *(f for f in summary if f[0] in ("DeviceState", "ActiveChannels")),
-    )
-
-
-def _transport_fields(transport: Transport) -> Fields:
-    return (
-        ("ObjectType", "transport"),
-        ("ObjectName", transport.name),
-        ("Protocol", transport.protocol),
-        ("Bind", transport.bind),
-        ("CaListFile", transport.ca_list_file),
-        ("CertFile", transport.cert_file),
-        ("PrivKeyFile", transport.priv_key_file),
-        ("VerifyServer", "Yes" if transport.verify_server else "No"),
-        ("Method", transport.method),
-    )
-
-
-def _identify_fields(identify: Identify, endpoint: str) -> Fields:
-    return (
-        ("ObjectType", "identify"),
-        ("ObjectName", identify.name),
-        ("Endpoint", identify.endpoint),
-        ("Match", ",".join(_netmask(n) for n in identify.match)),
-        ("EndpointName", endpoint),
-    )
-
-
-def _netmask(network: str) -> str:
-    """`127.0.0.1/32` as Asterisk prints it: `127.0.0.1/255.255.255.255`."""
-    net = ip_network(network)
-    return f"{net.network_address}/{net.netmask}" if net.version == 4 else network
-
-
-def _status_fields(aor: Aor, uri: str, endpoint: Endpoint, checker: Reachability | None) -> Fields:
-    state = checker.state(aor.name, uri) if checker else State("NonQualified")
-    return (
-        ("AOR", aor.name),
-        ("URI", uri),
-        ("Status", state.status),
-        ("RoundtripUsec", _rtt(state)),
-        ("EndpointName", endpoint.name),
-        ("QualifyFrequency", str(aor.qualify_frequency)),
-    )
-
-
-def _rtt(state: State) -> str:
-    reachable = state.status == "Reachable" and state.rtt is not None
-    return str(round((state.rtt or 0) * 1_000_000)) if reachable else "N/A"
+def _aor_details(
+    aor: Aor, endpoint: Endpoint, registered: list[Binding], checker: Reachability | None
+) -> list[tuple[str, Fields]]:
+    uris = _contacts_of(aor, registered)
+    counts = (("TotalContacts", str(len(uris))), ("ContactsRegistered", str(len(registered))),
+              ("EndpointName", endpoint.name))  # fmt: skip
+    items: list[tuple[str, Fields]] = [("AorDetail", (*aor_fields(aor, uris), *counts))]
+    for uri in aor.contacts:
+        state = checker.state(aor.name, uri) if checker else State("NonQualified")
+        items.append(("ContactStatusDetail",
+                      contact_status_fields(aor, uri, endpoint.name, state, None)))  # fmt: skip
+    for binding in registered:
+        fields = contact_status_fields(aor, binding.uri, endpoint.name, _state(checker, binding),
+                                       binding)  # fmt: skip
+        items.append(("ContactStatusDetail", fields))
+    return items
 
 
 def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
@@ -428,6 +337,12 @@ ACTIONS = (
         "Lists PJSIP inbound registrations.",
         permissions.SYSTEM,
         show_registrations,
+    ),
+    Action(
+        "PJSIPShowRegistrationInboundContactStatuses",
+        "Lists ContactStatuses for PJSIP inbound registrations.",
+        permissions.SYSTEM,
+        show_registration_statuses,
     ),
     Action(
         "PJSIPQualify",
