@@ -38,8 +38,9 @@ from sipnotify.endpoint import SipEndpoint
 from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
 from sipnotify.registrar import Registrar
-from sipnotify.registry import Registry
+from sipnotify.registry import Change, Registry
 from sipnotify.reload import Reloader
+from sipnotify.sip.registrar import Binding
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.transport.stream import Limits
@@ -103,7 +104,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         registry = Registry(
             SqliteContactStore(options.data_dir / CONTACTS_FILE),
             time.time(),
-            lambda binding, change: publish.contact(contact_events.registration(binding, change)),
+            publish.registration,
         )
     except (OSError, StorageError) as exc:
         log.error("cannot open the contact store in %s: %s", options.data_dir, _reason(exc))
@@ -124,6 +125,7 @@ async def run(config: Config, options: ServeOptions) -> int:
         sender=sip,
         registered=lambda aor: registry.bindings(aor, time.time()),
     )
+    publish.notifier = notifier
     checker = Reachability(
         notifier, lambda *change: publish.contact(contact_events.reachability(*change))
     )
@@ -254,13 +256,28 @@ def _manager_extra(options: ServeOptions) -> list[Path]:
 
 
 class _Publisher:
-    """ContactStatus and channel events go to the AMI server once it exists."""
+    """Registration, qualify and channel events go to the AMI server once it exists."""
 
     server: AmiServer | None = None
+    notifier: Notifier | None = None  # how many contacts an endpoint has
 
     def contact(self, fields: tuple[tuple[str, str], ...]) -> None:
         if self.server is not None:
             self.server.publish("ContactStatus", permissions.SYSTEM, fields)
+
+    def registration(self, binding: Binding, change: Change) -> None:
+        notifier = self.notifier
+        if self.server is None or notifier is None:
+            return
+        config = notifier.config
+        endpoint = config.endpoints.get(binding.endpoint)
+        aors = [config.aors[n] for n in (endpoint.aors if endpoint else ()) if n in config.aors]
+        remaining = sum(len(a.contacts) + len(notifier.registered(a.name)) for a in aors)
+        aor = config.aors.get(binding.aor)
+        qualified = aor is not None and aor.qualify_frequency > 0
+        for event in contact_events.registration(binding, change, remaining=remaining,
+                                                 qualified=qualified):  # fmt: skip
+            self.server.publish(event.name, event.category, event.fields)
 
     def channel(self, name: str, channel: Channel) -> None:
         if self.server is not None:

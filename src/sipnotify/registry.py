@@ -6,6 +6,7 @@ Expired bindings are never returned, and are pruned from memory and store period
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,11 +18,19 @@ from sipnotify.storage.base import ContactStore
 
 log = logging.getLogger("sipnotify.registrar")
 
-# (binding, "Created" | "Updated" | "Removed")
-Listener = Callable[[Binding, str], None]
+
+class Change(enum.Enum):
+    """What happened to a registered contact."""
+
+    CREATED = "Created"
+    UPDATED = "Updated"
+    REMOVED = "Removed"
 
 
-def _ignore(_binding: Binding, _change: str) -> None:
+Listener = Callable[[Binding, Change], None]
+
+
+def _ignore(_binding: Binding, _change: Change) -> None:
     return None
 
 
@@ -58,18 +67,18 @@ class Registry:
         self._store.change(decision.store, decision.drop)
         for binding in decision.drop:
             if self._by_aor[binding.aor].pop(binding.uri, None) is not None:
-                self._listener(binding, "Removed")
+                self._listener(binding, Change.REMOVED)
         for binding in decision.store:
             known = binding.uri in self._by_aor[binding.aor]
             self._by_aor[binding.aor][binding.uri] = binding
-            self._listener(binding, "Updated" if known else "Created")
+            self._listener(binding, Change.UPDATED if known else Change.CREATED)
 
     def prune(self, now: float) -> int:
         for aor, bindings in list(self._by_aor.items()):
             for uri, binding in list(bindings.items()):
                 if binding.expires_at <= now:
                     del bindings[uri]
-                    self._listener(binding, "Removed")
+                    self._listener(binding, Change.REMOVED)
             if not bindings:
                 del self._by_aor[aor]
         return self._store.prune(now)

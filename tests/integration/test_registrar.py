@@ -61,6 +61,7 @@ def register(
     hold_ms: int = 0,
     port: int | None = None,
     ooc: str = "uas_notify.xml",
+    expires: str = "600",
 ) -> Sipp:
     """Run SIPp's REGISTER scenario against the service; returns it (finished unless held)."""
     port = port or free_port()
@@ -71,7 +72,7 @@ def register(
         port=port,
         extra=(
             f"127.0.0.1:{service.sip_port(protocol)}",
-            "-set", "user", user, "-set", "contact", contact, "-set", "expires", "600",
+            "-set", "user", user, "-set", "contact", contact, "-set", "expires", expires,
             "-au", user, "-ap", password, "-d", str(hold_ms), "-oocsf",
             str(SCENARIOS / ooc),
         ),

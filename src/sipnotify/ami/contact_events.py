@@ -1,29 +1,56 @@
-"""The AMI `ContactStatus` event, from registrations and from qualify answers.
+"""The AMI events of registrations and qualify answers, as Asterisk 23 sends them.
 
-Fields: URI, ContactStatus (Created, Updated, Removed, Reachable, Unreachable), AOR,
-EndpointName, RoundtripUsec; registration changes add UserAgent, RegExpire, ViaAddress and
-CallID. Class `system`.
+A new contact: `PeerStatus` (Reachable, when the endpoint had no contact before, class
+`system`), `ContactStatus` (NonQualified, or Unknown until its AOR's first qualify), and
+`DeviceStateChange` (NOT_INUSE, class `call`). A refresh: nothing. A contact removed (un-REGISTER
+or expiry): `PeerStatus` Unreachable and `DeviceStateChange` UNAVAILABLE when it was the
+endpoint's last, and `ContactStatus` Removed. Qualify answers: `ContactStatus` Reachable or
+Unreachable with the round-trip time.
 """
 
 from __future__ import annotations
 
+from sipnotify import permissions
 from sipnotify.ami.codec import Fields
+from sipnotify.ami.session import Broadcast
 from sipnotify.reachability import State
+from sipnotify.registry import Change
 from sipnotify.sip.registrar import Binding
 
 
-def registration(binding: Binding, change: str) -> Fields:
-    return (
-        ("URI", binding.uri),
-        ("ContactStatus", change),
-        ("AOR", binding.aor),
-        ("EndpointName", binding.endpoint),
-        ("RoundtripUsec", "0"),
-        ("UserAgent", binding.user_agent),
-        ("RegExpire", str(int(binding.expires_at))),
-        ("ViaAddress", f"{binding.via_addr}:{binding.via_port}"),
-        ("CallID", binding.call_id),
-    )
+def registration(
+    binding: Binding, change: Change, *, remaining: int, qualified: bool
+) -> list[Broadcast]:
+    """The events of one change; `remaining` is how many contacts (static and registered)
+    the endpoint has after it."""
+    if change is Change.UPDATED:
+        return []
+    if change is Change.CREATED:
+        status = "Unknown" if qualified else "NonQualified"
+        first = remaining == 1
+        peer = [_peer(binding.endpoint, "Reachable")] if first else []
+        device = [_device(binding.endpoint, "NOT_INUSE")] if first else []
+        return [*peer, _contact(binding, status), *device]
+    last = remaining == 0
+    peer = [_peer(binding.endpoint, "Unreachable")] if last else []
+    device = [_device(binding.endpoint, "UNAVAILABLE")] if last else []
+    return [*peer, *device, _contact(binding, "Removed")]
+
+
+def _contact(binding: Binding, status: str) -> Broadcast:
+    fields = (("URI", binding.uri), ("ContactStatus", status), ("AOR", binding.aor),
+              ("EndpointName", binding.endpoint), ("RoundtripUsec", "0"))  # fmt: skip
+    return Broadcast("ContactStatus", permissions.SYSTEM, fields)
+
+
+def _peer(endpoint: str, status: str) -> Broadcast:
+    fields = (("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{endpoint}"), ("PeerStatus", status))
+    return Broadcast("PeerStatus", permissions.SYSTEM, fields)
+
+
+def _device(endpoint: str, state: str) -> Broadcast:
+    fields = (("Device", f"PJSIP/{endpoint}"), ("State", state))
+    return Broadcast("DeviceStateChange", permissions.CALL, fields)
 
 
 def reachability(aor: str, endpoint: str, uri: str, state: State) -> Fields:
