@@ -27,6 +27,7 @@ from sipnotify.ami.actions import (
     pjsip,
     pjsip_show,
 )
+from sipnotify.ami.security_events import security_event
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext
 from sipnotify.calls.channels import Channel
@@ -37,7 +38,7 @@ from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.endpoint import SipEndpoint
 from sipnotify.notify import Notifier
 from sipnotify.reachability import Reachability
-from sipnotify.registrar import Registrar
+from sipnotify.registrar import Registrar, SecurityEvent
 from sipnotify.registry import Change, Registry
 from sipnotify.reload import Reloader
 from sipnotify.sip.registrar import Binding
@@ -109,7 +110,7 @@ async def run(config: Config, options: ServeOptions) -> int:
     except (OSError, StorageError) as exc:
         log.error("cannot open the contact store in %s: %s", options.data_dir, _reason(exc))
         return 1
-    registrar = Registrar(config.pjsip, registry)
+    registrar = Registrar(config.pjsip, registry, publish.security)
     sip = SipEndpoint(config.pjsip, registrar, limits=stream_limits(_descriptors()))
     try:
         for line in await sip.start():
@@ -278,6 +279,11 @@ class _Publisher:
         for event in contact_events.registration(binding, change, remaining=remaining,
                                                  qualified=qualified):  # fmt: skip
             self.server.publish(event.name, event.category, event.fields)
+
+    def security(self, event: SecurityEvent) -> None:
+        if self.server is not None:
+            sent = security_event(event, time.time())
+            self.server.publish(sent.name, sent.category, sent.fields)
 
     def channel(self, name: str, channel: Channel) -> None:
         if self.server is not None:

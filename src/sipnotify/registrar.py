@@ -11,8 +11,10 @@ known one, then refused with 403, so users cannot be enumerated.
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
 
@@ -28,6 +30,31 @@ from sipnotify.storage.base import StorageError
 log = logging.getLogger("sipnotify.registrar")
 
 
+class Security(enum.Enum):
+    """The security events of a REGISTER's authentication (Asterisk's names)."""
+
+    CHALLENGE_SENT = "ChallengeSent"
+    SUCCESSFUL_AUTH = "SuccessfulAuth"
+    CHALLENGE_RESPONSE_FAILED = "ChallengeResponseFailed"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    kind: Security
+    account: str  # the endpoint, else the From user
+    call_id: str
+    source: Source
+    challenge: str = ""  # the nonce answered, for a failed response
+    response: str = ""  # the digest given, for a failed response
+
+
+SecurityListener = Callable[[SecurityEvent], None]
+
+
+def _unheard(_event: SecurityEvent) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
@@ -36,10 +63,13 @@ class Answer:
 
 
 class Registrar:
-    def __init__(self, config: PjsipConfig, registry: Registry) -> None:
+    def __init__(
+        self, config: PjsipConfig, registry: Registry, security: SecurityListener = _unheard
+    ) -> None:
         self._config = config
         self._registry = registry
         self._secret = secrets.token_bytes(16)
+        self._security = security
 
     def reconfigure(self, config: PjsipConfig) -> None:
         """Endpoints, AORs, auths and identifies after a reload; bindings stay."""
@@ -63,7 +93,7 @@ class Registrar:
 
     def handle(self, request: Request, source: Source, now: float) -> Answer:
         endpoint = self._identify(request, source.address)
-        challenge = self._authenticate(request, endpoint, int(now))
+        challenge = self._authenticate(request, endpoint, int(now), source)
         if challenge is not None:
             return challenge
         assert endpoint is not None  # _authenticate refuses unknown callers
@@ -137,13 +167,22 @@ class Registrar:
                 return endpoint
         return None
 
-    def _authenticate(self, request: Request, endpoint: Endpoint | None, now: int) -> Answer | None:
-        """None when the request may proceed; else the 401 (or 403) to send."""
+    def _authenticate(
+        self, request: Request, endpoint: Endpoint | None, now: int, source: Source | None = None
+    ) -> Answer | None:
+        """None when the request may proceed; else the 401 (or 403) to send. With `source`
+        (a REGISTER), the security listener hears each challenge, success and failure."""
+
+        def tell(kind: Security, answer: auth.Answer | None = None) -> None:
+            if source is not None:
+                self._tell(kind, request, endpoint, source, answer)
+
         if endpoint is not None and not endpoint.auth:
             return None
         realm = self._realm(endpoint)
         value = request.header("Authorization")
         if value is None:
+            tell(Security.CHALLENGE_SENT)
             return self._challenge(realm, now, stale=False)
         if endpoint is None:
             return Answer(403, "Forbidden")
@@ -153,11 +192,34 @@ class Registrar:
             return Answer(400, "Bad Request")
         age = auth.nonce_age(answer.nonce, self._secret, now)
         if age is None or not self._proves(answer, endpoint, request.method):
+            tell(Security.CHALLENGE_SENT)
+            tell(Security.CHALLENGE_RESPONSE_FAILED, answer)
             return self._challenge(realm, now, stale=False)
         lifetime = min(self._config.auths[name].nonce_lifetime for name in endpoint.auth)
         if age > lifetime:
+            tell(Security.CHALLENGE_SENT)
             return self._challenge(realm, now, stale=True)
+        tell(Security.SUCCESSFUL_AUTH)
         return None
+
+    def _tell(
+        self,
+        kind: Security,
+        request: Request,
+        endpoint: Endpoint | None,
+        source: Source,
+        answer: auth.Answer | None,
+    ) -> None:
+        if endpoint is not None:
+            account = endpoint.name
+        else:
+            try:
+                account = parse_name_addr(request.header("From") or "").uri.user or ""
+            except ParseError:
+                account = ""
+        self._security(SecurityEvent(kind, account, request.call_id, source,
+                                     answer.nonce if answer else "",
+                                     answer.response if answer else ""))  # fmt: skip
 
     def _proves(self, answer: auth.Answer, endpoint: Endpoint, method: str) -> bool:
         for name in endpoint.auth:

@@ -174,7 +174,7 @@ class Uas:
         server = _Server(NonInviteServer(reliable=link.protocol != "udp", timers=self._timers),
                          link, reply_to)  # fmt: skip
         self._servers[key] = server
-        status, reason, extra = self._safe_answer(request, source, link.protocol, soon)
+        status, reason, extra = self._safe_answer(request, source, link, soon)
         response = make_response(
             request, status, reason, source, server=self.user_agent, extra=extra
         )
@@ -182,7 +182,7 @@ class Uas:
         self._send(server.txn.respond(status, serialize(response), now), server)
         self._settle(key, server, now)
 
-    def _safe_answer(self, request: Request, source: Address, protocol: str, soon: Soon) -> Answer:
+    def _safe_answer(self, request: Request, source: Address, link: Link, soon: Soon) -> Answer:
         """The answer, whatever goes wrong while finding it: a value the parser let through
         but a rule cannot use is a 400, anything else a 500. The transaction stored for the
         request always gets its final response, so it ends and its retransmissions are
@@ -191,7 +191,7 @@ class Uas:
         if tags:
             return 420, "Bad Extension", (("Unsupported", ", ".join(tags)),)
         try:
-            return self._answer(request, source, protocol, soon)
+            return self._answer(request, source, link, soon)
         except ParseError as exc:
             self._complaints.warning("bad %s from %s:%d: %s", request.method, *source, exc.reason)
             return 400, "Bad Request", ()
@@ -255,12 +255,19 @@ class Uas:
         elif self.calls is not None:
             self.calls.ack(request)
 
-    def _answer(self, request: Request, source: Address, protocol: str, soon: Soon) -> Answer:
+    def _source(self, source: Address, link: Link) -> Source:
+        """Both ends of a REGISTER, for the registrar's security events."""
+        ours = self.host.contact_for(link, source[0]).removeprefix("sip:").partition(";")[0]
+        host, _, port = ours.rpartition(":")
+        return Source(address=source[0], port=source[1], protocol=link.protocol,
+                      local_host=host.strip("[]"), local_port=int(port))  # fmt: skip
+
+    def _answer(self, request: Request, source: Address, link: Link, soon: Soon) -> Answer:
         method = request.method
         if method == "OPTIONS":
             return 200, "OK", ()
         if method == "REGISTER" and self._registrar is not None:
-            where = Source(address=source[0], port=source[1], protocol=protocol)
+            where = self._source(source, link)
             answer = self._registrar.handle(request, where, time.time())
             return answer.status, answer.reason, answer.headers
         if method == "CANCEL":

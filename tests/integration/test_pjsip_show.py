@@ -399,3 +399,36 @@ def test_a_list_larger_than_the_output_cap_streams_in_order(
             == b"Event: ContactListComplete\r\nActionID: big\r\nEventList: Complete\r\nListItems: 100000\r\n\r\n"
         )
         assert ami.message().startswith(b"Response: Success\r\nActionID: after\r\nPing: Pong\r\n")
+
+
+def test_register_security_events(start_service: StartService, uas: Uas) -> None:
+    """A session taking `security` events hears ChallengeSent then SuccessfulAuth for a
+    REGISTER answered with the right password, ChallengeSent and ChallengeResponseFailed for a
+    wrong one (the first, unauthenticated attempt is challenged as always)."""
+    users = admin_conf() + "[watcher]\nsecret = w\nread = all\n"
+    service = start_service(users, files={"pjsip.conf": PJSIP})
+    sip_port = service.sip_port()
+    with RawAmi(service.port) as ami:
+        ami.login("watcher", "w", events="security", booted=False)
+        ami.sock.settimeout(10)
+        good = register(uas, service)
+        assert good.finish() == 0
+        sent, success = ami.message(), ami.message()
+        bad = register(uas, service, password="wrong")
+        bad.finish()
+        first, again, failed = ami.message(), ami.message(), ami.message()
+    address = f"LocalAddress: IPV4/UDP/127.0.0.1/{sip_port}\r\n"
+    for event, name in ((sent, b"ChallengeSent"), (success, b"SuccessfulAuth"),
+                        (first, b"ChallengeSent"), (again, b"ChallengeSent"),
+                        (failed, b"ChallengeResponseFailed")):  # fmt: skip
+        assert event.startswith(b"Event: " + name + b"\r\nPrivilege: security,all\r\nEventTV: ")
+        assert b"\r\nService: PJSIP\r\nEventVersion: 1\r\nAccountID: bob\r\nSessionID: " in event
+        assert address.encode() in event
+    assert sent.endswith(
+        f"RemoteAddress: IPV4/UDP/127.0.0.1/{good.port}\r\nChallenge: \r\n\r\n".encode()
+    )
+    assert b"\r\nSeverity: Informational\r\n" in success
+    assert success.endswith(b"\r\nUsingPassword: 1\r\n\r\n")
+    assert b"\r\nSeverity: Error\r\n" in failed
+    assert re.search(rb"\r\nChallenge: \d+/[0-9a-f]+\r\nResponse: [0-9a-f]{32}\r\n"
+                     rb"ExpectedResponse: \r\n\r\n$", failed)  # fmt: skip

@@ -108,5 +108,9 @@ def test_perl_asterisk_manager_stays_in_step(
         capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["notify: Success n1", "ping: Success p1", "logoff: Goodbye"]
+    assert done.stdout.splitlines() == [
+        "notify: Success NOTIFY sent",
+        "ping: Success Pong",
+        "logoff: Goodbye",
+    ]
     assert sipp.finish() == 0

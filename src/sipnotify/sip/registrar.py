@@ -66,6 +66,8 @@ class Source:
     address: str
     port: int
     protocol: str
+    local_host: str = ""  # where it arrived
+    local_port: int = 0
 
 
 @dataclass(frozen=True, slots=True)
