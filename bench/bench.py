@@ -146,8 +146,10 @@ class Ami:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
         ami = cls(reader, writer)
         await reader.readline()
-        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: off\r\n\r\n")
+        # PJSIPNotify's results are system events: the session takes them (and FullyBooted)
+        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: system\r\n\r\n")
         assert b"Authentication accepted" in await ami.message()
+        assert (await ami.message()).startswith(b"Event: FullyBooted\r\n")
         return ami
 
     async def message(self) -> bytes:
@@ -200,6 +202,8 @@ async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[flo
         message = await asyncio.wait_for(ami.message(), 120)
         now = time.perf_counter()
         head, _, rest = message.partition(b"\r\n")
+        if b"ActionID: " not in rest:
+            continue  # an event of the server's own, such as a ContactStatus
         action_id = int(rest.split(b"ActionID: ", 1)[1].split(b"\r\n", 1)[0])
         if head == b"Response: Success":
             replies.append(now - sent[action_id])

@@ -187,9 +187,9 @@ class Uas:
         but a rule cannot use is a 400, anything else a 500. The transaction stored for the
         request always gets its final response, so it ends and its retransmissions are
         answered."""
-        tags = unsupported(request, SUPPORTED)
-        if tags:
-            return 420, "Bad Extension", (("Unsupported", ", ".join(tags)),)
+        refused = _bad_extension(request)
+        if refused:
+            return 420, "Bad Extension", refused
         try:
             return self._answer(request, source, link, soon)
         except ParseError as exc:
@@ -232,9 +232,9 @@ class Uas:
         self._servers[key] = server
         invite = ServerInvite(self, request, source, server, key)
         server.invite = invite
-        tags = unsupported(request, SUPPORTED)
-        if tags:
-            invite.refuse(420, "Bad Extension", extra=(("Unsupported", ", ".join(tags)),))
+        refused = _bad_extension(request)
+        if refused:
+            invite.refuse(420, "Bad Extension", extra=refused)
             return
         invite.respond(100, "Trying")
         try:
@@ -316,6 +316,12 @@ class Uas:
             self._settle(key, server, now)
         else:
             self.host.arm(key, deadline)
+
+
+def _bad_extension(request: Request) -> Headers:
+    """The `Unsupported` header of a 420 for the request's unknown `Require` options, or ()."""
+    tags = unsupported(request, SUPPORTED)
+    return (("Unsupported", ", ".join(tags)),) if tags else ()
 
 
 def _has_to_tag(request: Request) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import decimal, is_decimal
 from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
-from sipnotify.sip.uri import check_request_uri, parse_name_addr
+from sipnotify.sip.uri import check_name_addr, check_request_uri
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -196,7 +196,7 @@ def _check_request(request: Request) -> None:
     for via in vias:
         parse_via(via)
     for name in ("From", "To"):
-        parse_name_addr(request.header(name) or "")
+        check_name_addr(request.header(name) or "")
     forwards = request.header("Max-Forwards")
     if forwards is not None:
         decimal(forwards, "Max-Forwards", maximum=255)
