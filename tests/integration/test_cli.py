@@ -179,3 +179,9 @@ def test_a_contact_store_that_cannot_be_opened_is_an_error_line(tmp_path: Path) 
     assert done.returncode == 1
     assert f"cannot open the contact store in {tmp_path}: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_no_secret_names_the_file_it_looked_in(tmp_path: Path) -> None:
+    done = sipnotify("show", "contacts", "--data-dir", str(tmp_path), "--port", str(free_port()))
+    assert done.returncode == 2
+    assert f"(no secret in {tmp_path}/manager-secret.conf)" in done.stderr

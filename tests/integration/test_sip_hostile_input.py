@@ -234,3 +234,20 @@ def test_compact_content_length_cannot_add_a_second_one(start_service: StartServ
     lengths = re.findall(rb"\r\n(?:Content-Length|l)[ \t]*:[ \t]*(\d+)", notify, re.IGNORECASE)
     assert lengths == [b"5"]
     assert notify.endswith(b"\r\n\r\nhello")
+
+
+def test_a_hostile_request_over_tcp_is_answered_and_the_connection_stays(
+    service: Service,
+) -> None:
+    """Before, a digit outside ASCII raised inside the transport and dropped the connection."""
+    request = (
+        "OPTIONS sip:s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK{b}\r\n"
+        "From: <sip:t@h>;tag=1\r\nTo: <sip:s@h>\r\nCall-ID: {b}\r\nCSeq: 1 OPTIONS\r\n"
+        "Max-Forwards: {m}\r\nContent-Length: 0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", service.sip_port("tcp")), timeout=5) as stream:
+        stream.sendall(request.format(b="sup", m="\u00b2").encode())
+        assert stream.recv(65536).startswith(b"SIP/2.0 400 Bad Request\r\n")
+        stream.sendall(request.format(b="fine", m="70").encode())
+        assert stream.recv(65536).startswith(b"SIP/2.0 200 OK\r\n")
+    assert "Traceback" not in service.log()

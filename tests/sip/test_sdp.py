@@ -28,6 +28,8 @@ def test_offer_is_read_and_g711_chosen_in_offer_order() -> None:
         b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n",
         b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n",
         "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\nö=1".encode(),
+        b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP " + b"9" * 5000 + b"\r\n",
+        "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4\u00b2 RTP/AVP 0\r\n".encode(),
     ],
 )
 def test_unusable_offers_raise(body: bytes) -> None:
