@@ -205,9 +205,10 @@ class _Running:
 
     def apply(self, new: Config, parts: frozenset[Part]) -> None:
         if Part.PJSIP in parts:
-            self.notifier.config = self.calls.config = new.pjsip
-            self.registrar.reconfigure(new.pjsip)
-            self.sip.reconfigure(new.pjsip)
+            pjsip = self.sip.running(new.pjsip)
+            self.notifier.config = self.calls.config = pjsip
+            self.registrar.reconfigure(pjsip)
+            self.sip.reconfigure(pjsip)
             self.chores.requalify()
         if Part.NOTIFY in parts:
             self.notifier.presets = new.notify

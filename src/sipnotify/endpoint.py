@@ -178,12 +178,16 @@ class SipEndpoint:
         self._stream_ports[transport.name] = int(port)
         return f"SIP {transport.name}: {transport.protocol} {transport.host}:{port}"
 
-    def reconfigure(self, config: PjsipConfig) -> None:
-        """A reloaded pjsip.conf: endpoints, AORs and options apply at once; the transports
-        bound at start stay until the next start (their sockets are open)."""
+    def running(self, config: PjsipConfig) -> PjsipConfig:
+        """A reloaded pjsip.conf as it can run now: the transports bound at start stay until
+        the next start (their sockets are open)."""
         if config.transports != self._config.transports:
             log.warning("transport changes in pjsip.conf take effect at the next start")
-        self._config = replace(config, transports=self._config.transports)
+        return replace(config, transports=self._config.transports)
+
+    def reconfigure(self, config: PjsipConfig) -> None:
+        """Endpoints, AORs and options of a reloaded pjsip.conf (see `running`) apply at once."""
+        self._config = config
         self._routes.clear()
         self.uas.user_agent = config.global_.user_agent
 
@@ -264,7 +268,10 @@ class SipEndpoint:
     def _transport_for(self, name: str, uri: SipUri) -> Transport:
         transports = self._config.transports
         if name:
-            return transports[name]
+            chosen = transports.get(name)
+            if chosen is None:  # added by a reload: transports bind at start
+                raise OSError(f"transport {name} is not running; it starts at the next start")
+            return chosen
         wanted = "tls" if uri.secure else (uri.param("transport") or "udp").lower()
         for transport in transports.values():
             if transport.protocol == wanted:

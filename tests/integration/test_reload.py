@@ -197,3 +197,24 @@ def test_manager_reload_and_sighup(service: Service) -> None:
     with RawAmi(service.port) as ami:
         ami.login()
         assert b"Unable to find notify type" not in notify_option(ami, "newsection")
+
+
+def test_a_transport_added_by_reload_waits_for_the_next_start(service: Service) -> None:
+    """Transports bind at start: an endpoint moved to a new one by a reload gets a clear
+    transport error, and everything else goes on."""
+    folder = config_dir(service)
+    (folder / "pjsip.conf").write_text(
+        PJSIP.replace("aors=alice\n", "aors=alice\ntransport=later\n")
+        + "[later]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n"
+        + "[alice]\ntype=aor\ncontact=sip:alice@127.0.0.1:9\n"
+    )
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+        assert ask(ami, "Action: Reload\r\nModule: res_pjsip.so\r\n").startswith(
+            b"Response: Success\r\n"
+        )
+        ami.message()  # the Reload event
+        _, events = ami.notify("Endpoint: alice\r\nVariable: Event=check-sync\r\n")
+    assert b"\r\nResult: TransportError\r\n" in events[0]
+    assert b"transport later is not running" in events[0]
+    assert "Traceback" not in service.log()
