@@ -1,4 +1,4 @@
-"""The PJSIPNotify rules of compat §1.5-1.6, without sockets."""
+"""The PJSIPNotify rules of behaviour: notify content, notify request, without sockets."""
 
 from __future__ import annotations
 

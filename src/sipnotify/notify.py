@@ -1,4 +1,5 @@
-"""The PJSIPNotify rules (compat §1.3 to §1.7, DIFFERENCES.md 1 and 2), independent of AMI.
+"""The PJSIPNotify rules (behaviour: notify checks, notify presets; deliberate differences 1
+and 2), independent of AMI.
 
 Owns: turning Option/Variable items into NOTIFY headers and body (reserved names, Content
 joining, a single Event, Content-Type), refusing what would inject a line, resolving targets
@@ -36,7 +37,7 @@ from sipnotify.sip.uri import SipUri, parse_uri
 
 log = logging.getLogger("sipnotify.notify")
 
-# compat §1.5: names a user may not set (compared case-insensitively, full names only).
+# behaviour: notify content: names a user may not set (compared case-insensitively).
 RESERVED = frozenset(
     ("call-id", "contact", "cseq", "to", "from", "record-route", "route", "request-uri", "via")
 )
@@ -80,8 +81,8 @@ def build_content(items: Iterable[tuple[str, str]], *, from_ami: bool) -> Notify
 
     A compact form is the header it stands for (RFC 3261 §7.3.3): `l` is a Content-Length,
     `v` a Via, `o` an Event. Content-Length is always computed, so a given one is dropped (with
-    a note for AMI variables, compat §1.5). Raises NotifyError for a name or value that would
-    break the message: CR, LF or NUL, or a name that is not a token.
+    a note for AMI variables; behaviour: notify content). Raises NotifyError for a name or value
+    that would break the message: CR, LF or NUL, or a name that is not a token.
     """
     headers: list[tuple[str, str]] = []
     content_type: str | None = None
@@ -137,9 +138,9 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class InDialog:
-    """A NOTIFY inside a call (compat §1.6): the call's dialog, the endpoint it belongs to, our
-    Contact in that dialog, the channel name it is reported under, and the TCP/TLS flow the
-    call came in on, if any."""
+    """A NOTIFY inside a call (behaviour: notify request): the call's dialog, the endpoint it
+    belongs to, our Contact in that dialog, the channel name it is reported under, and the
+    TCP/TLS flow the call came in on, if any."""
 
     dialog: Dialog
     endpoint: Endpoint
@@ -158,10 +159,11 @@ def no_registrations(_aor: str) -> list[Binding]:
 def endpoint_targets(
     config: PjsipConfig, name: str, registered: Registered = no_registrations
 ) -> list[Target]:
-    """Every contact of every AOR of the endpoint (compat §1.6): the static ones, then the
-    registered unexpired ones, AOR by AOR.
+    """Every contact of every AOR of the endpoint (behaviour: notify request): the static
+    ones, then the registered unexpired ones, AOR by AOR.
 
-    Raises NotifyError when Asterisk would answer `NOTIFY sent` for nothing (DIFFERENCES 1).
+    Raises NotifyError when Asterisk would answer `NOTIFY sent` for nothing (deliberate
+    difference 1).
     """
     endpoint = config.endpoints.get(name)
     if endpoint is None:
@@ -192,7 +194,7 @@ def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
 
 
 def uri_target(config: PjsipConfig, text: str) -> Target:
-    """An arbitrary URI, sent as the default outbound endpoint (compat §1.6)."""
+    """An arbitrary URI, sent as the default outbound endpoint (behaviour: notify request)."""
     try:
         uri = _contact_uri(text)
     except ParseError:
@@ -310,7 +312,8 @@ def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tupl
 
 
 def _from_uri(user: str, host: str) -> str:
-    """compat §1.6: a user with '@' is the whole URI; From carries no port (captures)."""
+    """behaviour: notify request: a user with '@' is the whole URI; From carries no port, as
+    Asterisk sends it."""
     return f"sip:{user}" if "@" in user else f"sip:{user}@{bracketed(host)}"
 
 
@@ -351,8 +354,8 @@ Sending = Callable[[Report], None]  # starts sending; reports each result
 def in_dialog_factory(
     target: InDialog, content: NotifyContent, local: Local, config: PjsipConfig, ids: Ids
 ) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
-    """compat §1.6: the NOTIFY from the dialog (same Call-ID, both tags, the next local CSeq
-    — the factory's CSeq argument is not used —, the remote target, the route set), then
+    """behaviour: notify request: the NOTIFY from the dialog (same Call-ID, both tags, the next
+    local CSeq — the factory's CSeq argument is not used —, the remote target, the route set), then
     Subscription-State and the user's headers and body, as out of dialog."""
     trailing = (
         ("Subscription-State", "terminated"),

@@ -1,4 +1,4 @@
-"""AMI framing (compat §3.1): sans-IO, so every rule is checked without a socket."""
+"""AMI framing (behaviour: AMI wire): sans-IO, so every rule is checked without a socket."""
 
 from __future__ import annotations
 

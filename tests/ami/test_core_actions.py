@@ -1,4 +1,4 @@
-"""Login, Challenge, Logoff, Ping, Events, ListCommands (compat §3.4), as exact bytes."""
+"""Login, Challenge, Logoff, Ping, Events, ListCommands (behaviour: AMI wire), as exact bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The generic request rules of compat §3.2, as exact bytes."""
+"""The generic request rules of behaviour: AMI wire, as exact bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""manager.conf and acl.conf into the manager model (compat §3.7)."""
+"""manager.conf and acl.conf into the manager model (behaviour: config)."""
 
 from __future__ import annotations
 

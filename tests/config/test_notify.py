@@ -1,4 +1,4 @@
-"""pjsip_notify.conf presets, including the embedded sample file (compat §2)."""
+"""pjsip_notify.conf presets, including the embedded sample file (behaviour: notify presets)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Asterisk config syntax reader against compat §4.3."""
+"""The Asterisk config syntax reader against behaviour: config."""
 
 from __future__ import annotations
 

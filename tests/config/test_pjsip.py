@@ -1,4 +1,5 @@
-"""pjsip.conf into the model (compat §4.1): types, lists, warnings and errors with file:line."""
+"""pjsip.conf into the model (behaviour: pjsip.conf): types, lists, warnings and errors with
+file:line."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Calls with SIPp: the dialplan application PJSIPNotify (compat §5.7), in-dialog NOTIFY to a
-channel (compat §1.6, capture C1-C3), channel events, CoreShowChannels and Hangup."""
+"""Calls with SIPp: the dialplan application PJSIPNotify (behaviour: notify app), in-dialog NOTIFY to a
+channel (behaviour: notify request, capture C1-C3), channel events, CoreShowChannels and Hangup."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def notifies(sipp: Sipp) -> list[bytes]:
 
 
 def test_dialplan_app_in_dialog_with_variables(start_service: StartService, uas: Uas) -> None:
-    """compat §5.7 iteration 1212: Answer, then PJSIPNotify(,&Event=Test&X-Data=Fun)."""
+    """behaviour: notify app iteration 1212: Answer, then PJSIPNotify(,&Event=Test&X-Data=Fun)."""
     service = start(start_service)
     alice = caller(uas, service, "uac_call_notify.xml", "1212")
     assert alice.finish() == 0, alice.output + service.log()
@@ -121,7 +121,7 @@ def test_dialplan_app_in_dialog_with_variables(start_service: StartService, uas:
 
 
 def test_dialplan_app_in_dialog_with_a_preset(start_service: StartService, uas: Uas) -> None:
-    """compat §5.7 iteration 2323: PJSIPNotify(,test-notify)."""
+    """behaviour: notify app iteration 2323: PJSIPNotify(,test-notify)."""
     service = start(start_service)
     alice = caller(uas, service, "uac_call_notify.xml", "2323")
     assert alice.finish() == 0, alice.output + service.log()
@@ -132,7 +132,7 @@ def test_dialplan_app_in_dialog_with_a_preset(start_service: StartService, uas: 
 
 
 def test_dialplan_app_to_a_uri(start_service: StartService, uas: Uas) -> None:
-    """compat §5.7 iteration 3434: an out-of-dialog NOTIFY to another UA during the call."""
+    """behaviour: notify app iteration 3434: an out-of-dialog NOTIFY to another UA during the call."""
     bob = uas("uas_notify.xml")
     service = start(start_service, bob=bob.port)
     alice = caller(uas, service, "uac_call_hangup.xml", "3434", "-d", "3000")
@@ -145,7 +145,7 @@ def test_dialplan_app_to_a_uri(start_service: StartService, uas: Uas) -> None:
 
 
 def test_dialplan_app_keeps_the_order_written(start_service: StartService, uas: Uas) -> None:
-    """compat §5.7 iteration 4545, with DIFFERENCES.md 4: the `&` list is not reversed."""
+    """behaviour: notify app iteration 4545, with deliberate difference 6: the `&` list is not reversed."""
     service = start(start_service)
     alice = caller(uas, service, "uac_call_notify.xml", "4545")
     assert alice.finish() == 0, alice.output + service.log()
@@ -192,7 +192,7 @@ def channel_of(message: bytes) -> str:
 
 def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> None:
     """Capture C1-C3: Channel=PJSIP/alice-… sends inside the call's dialog (Option honoured,
-    DIFFERENCES.md 3); after the caller's BYE the channel is gone."""
+    deliberate difference 5); after the caller's BYE the channel is gone."""
     service = start(start_service)
     with events_session(service) as ami:
         alice = caller(uas, service, "uac_call_two_notifies.xml", "100")
@@ -228,14 +228,14 @@ def test_pjsip_notify_to_a_channel(start_service: StartService, uas: Uas) -> Non
     assert body(first) == b"in-dialog"
     assert header(first, "Content-Type") == ["text/plain"]
     assert int(header(second, "CSeq")[0].split()[0]) == int(header(first, "CSeq")[0].split()[0]) + 1
-    assert header(second, "X-Data") == ["Fun"]  # the Option's preset (DIFFERENCES.md 3)
+    assert header(second, "X-Data") == ["Fun"]  # the Option's preset (deliberate difference 5)
     assert body(second) == b"Num-Potatoes: 23\r\nPotato-Quality: fair\r\n"
 
 
 def test_cli_command_and_sipnotify_notify_reach_a_channel(
     start_service: StartService, uas: Uas
 ) -> None:
-    """`pjsip send notify <type> channel <name>` (compat §1.8) and `sipnotify notify
+    """`pjsip send notify <type> channel <name>` (behaviour: notify CLI) and `sipnotify notify
     --channel`, each inside the call's dialog."""
     service = start(start_service)
     with events_session(service) as ami:
@@ -558,7 +558,7 @@ def test_originate_to_nobody_fails(start_service: StartService, uas: Uas) -> Non
 
 
 def test_dial_then_talk_in_the_callee_early_dialog(start_service: StartService, uas: Uas) -> None:
-    """compat §5.6: caller -> Dial(PJSIP/callee) -> callee rings -> PJSIPNotify Channel=
+    """behaviour: notify request: caller -> Dial(PJSIP/callee) -> callee rings -> PJSIPNotify Channel=
     <callee channel> Event: talk inside the early dialog -> callee answers -> caller BYE."""
     callee = uas("uas_call_ring_notify.xml", timeout=25)
     service = start_with_callee(start_service, callee.port)

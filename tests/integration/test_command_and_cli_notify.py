@@ -1,4 +1,4 @@
-"""`Action: Command` with `pjsip send notify` (compat §1.8, §5.1) and `sipnotify notify`."""
+"""`Action: Command` with `pjsip send notify` (behaviour: notify CLI) and `sipnotify notify`."""
 
 from __future__ import annotations
 

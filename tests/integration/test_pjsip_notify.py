@@ -1,8 +1,9 @@
 """PJSIPNotify end to end: AMI in, real NOTIFYs out to SIPp, each phone's answer reported.
 
-The testsuite scenarios of compat §5.2-5.5 over UDP, TCP and TLS (TLS through socat in front
-of SIPp, whose Debian build has no TLS), every sample preset on the wire, digest auth, a 489,
-a phone that never answers, and the error texts of compat §1.3 with DIFFERENCES.md 1.
+Asterisk's testsuite scenarios (behaviour: notify content, notify request) over UDP, TCP and
+TLS (TLS through socat in front of SIPp, whose Debian build has no TLS), every sample preset on
+the wire, digest auth, a 489, a phone that never answers, and the error texts (behaviour:
+notify checks) with deliberate difference 1.
 """
 
 from __future__ import annotations

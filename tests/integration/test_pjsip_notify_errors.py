@@ -1,5 +1,5 @@
-"""PJSIPNotify's error texts, byte for byte (compat §1.3, asterisk-captures.md E1-E11), and
-the errors sipnotify adds where Asterisk would claim success for nothing (DIFFERENCES.md 1)."""
+"""PJSIPNotify's error texts, byte for byte (behaviour: notify checks, the captured errors E1-E11), and
+the errors sipnotify adds where Asterisk would claim success for nothing (deliberate difference 1)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ CASES = [
     ("B1", "Endpoint:   \r\nURI: \r\nVariable: Event=x", ONE_TARGET),  # blanks are absent
     ("B2", "Endpoint: PJSIP/nosuch\r\nVariable: Event=x", b"Unable to retrieve endpoint nosuch"),
     ("B3", "Endpoint: SIP/PJSIP/nosuch\r\nVariable: Event=x", b"Unable to retrieve endpoint nosuch"),
-    # DIFFERENCES.md 1: Asterisk says "NOTIFY sent" here and sends nothing.
+    # deliberate difference 1: Asterisk says "NOTIFY sent" here and sends nothing.
     ("D1", "Endpoint: lonely\r\nVariable: Event=x",
      b"Unable to send NOTIFY: endpoint lonely has no AORs configured"),
     ("D2", "Endpoint: hollow\r\nVariable: Event=x",

@@ -1,4 +1,4 @@
-"""PJSIPShowEndpoints, PJSIPShowAors, PJSIPShowContacts and PJSIPQualify (compat §3.6, §5.8)."""
+"""PJSIPShowEndpoints, PJSIPShowAors, PJSIPShowContacts and PJSIPQualify (behaviour: show actions)."""
 
 from __future__ import annotations
 

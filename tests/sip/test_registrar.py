@@ -1,4 +1,5 @@
-"""REGISTER rules for one AOR (RFC 3261 §10.3, compat §4.2), without sockets or storage."""
+"""REGISTER rules for one AOR (RFC 3261 §10.3, behaviour: pjsip.conf), without sockets or
+storage."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Channel fields as AMI shows them (compat §3.5): the channel-state block of Newchannel,
+"""Channel fields as AMI shows them (behaviour: AMI events): the channel-state block of Newchannel,
 Newstate, Hangup (with Cause and Cause-txt) and CoreShowChannel. Class `call`.
 """
 

@@ -1,4 +1,4 @@
-"""AMI wire codec, sans I/O: bytes in, messages out; fields in, bytes out (compat §3.1).
+"""AMI wire codec, sans I/O: bytes in, messages out; fields in, bytes out (behaviour: AMI wire).
 
 Owns the framing rules of Asterisk's main/manager.c get_input()/do_message(): lines end in
 CRLF or a bare LF, a blank line ends a message, a line may take at most 1024 bytes with its

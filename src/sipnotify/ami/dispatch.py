@@ -1,4 +1,4 @@
-"""The generic request rules every AMI action passes through (compat §3.2, manager.c).
+"""The generic request rules every AMI action passes through (behaviour: AMI wire, manager.c).
 
 Owns, in Asterisk's order: missing Action, shutdown, login required, `Login Already In Use`,
 unknown action, and the write-class permission check; then hands over to the action.

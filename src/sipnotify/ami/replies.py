@@ -1,4 +1,5 @@
-"""The shapes of Asterisk's AMI replies and events, as ordered fields (compat §3.3, §3.5).
+"""The shapes of Asterisk's AMI replies and events, as ordered fields (behaviour: AMI wire,
+AMI events).
 
 Owns field order: `Response`, `ActionID` (only when the request had a non-empty one),
 `EventList`, `Message`, then any extra fields; events start `Event`, [`ActionID`],

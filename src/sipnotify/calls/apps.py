@@ -2,9 +2,9 @@
 
 Owns Answer, Ringing, Progress, Wait, NoOp, Hangup, Echo, Dial(PJSIP/a[&PJSIP/b][,timeout])
 (a second leg to each endpoint's first contact; the first to answer is bridged, RTP relayed
-both ways) and PJSIPNotify(to,content) (compat §1.9, with DIFFERENCES.md 4: the `&` list
-keeps the order written). Steps run in priority order; an unknown application, or running
-off the end of the extension, hangs up.
+both ways) and PJSIPNotify(to,content) (behaviour: notify app, with deliberate difference 6:
+the `&` list keeps the order written). Steps run in priority order; an unknown application,
+or running off the end of the extension, hangs up.
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ async def echo(call: Leg, _data: str, _ctx: AppContext) -> bool:
 
 
 async def pjsip_notify(call: Leg, data: str, ctx: AppContext) -> bool:
-    """compat §1.9: `to` empty sends inside this call's dialog, else to that URI; `content`
-    names a pjsip_notify.conf section, else is a `&name=value` list (kept in order)."""
+    """behaviour: notify app: `to` empty sends inside this call's dialog, else to that URI;
+    `content` names a pjsip_notify.conf section, else is a `&name=value` list (kept in order)."""
     to, _, spec = data.partition(",")
     notifier = ctx.notifier
     try:

@@ -116,7 +116,7 @@ class CallLeg:
 
     def notify_target(self) -> InDialog | None:
         """The in-dialog NOTIFY target while the dialog is early (a 1xx with a tag) or
-        confirmed (compat §1.6)."""
+        confirmed (behaviour: notify request)."""
         if self.ended or self.dialog is None:
             return None
         return InDialog(self.dialog, self.endpoint, self.contact, self.endpoint.name, self.flow)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 
 class ChannelState(enum.IntEnum):
-    """ast_state values (compat §3.5)."""
+    """ast_state values (behaviour: AMI events)."""
 
     DOWN = 0
     RING = 4

@@ -2,9 +2,9 @@
 
 Owns the INVITE with an SDP offer (PCMU and PCMA), the early dialog a provisional response
 with a To tag creates (the channel goes Ringing; an in-dialog NOTIFY can reach the phone
-there, compat §5.6), the ACK of the 2xx (RFC 3261 §13.2.2.4, repeated for every copy of the
-2xx), CANCEL while unanswered, BYE in both directions, and the hangup cause a refusal maps to
-(chan_pjsip's hangup_sip2cause).
+there, behaviour: notify request), the ACK of the 2xx (RFC 3261 §13.2.2.4, repeated for
+every copy of the 2xx), CANCEL while unanswered, BYE in both directions, and the hangup
+cause a refusal maps to (chan_pjsip's hangup_sip2cause).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """pjsip_notify.conf: the named NOTIFY presets that `Option:` selects.
 
 Owns the preset model: each section (but `[general]`) is a preset whose items are kept in
-file order as (name, value) pairs; names are looked up case-insensitively (compat §1.7).
+file order as (name, value) pairs; names are looked up case-insensitively (behaviour: notify
+presets).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""pjsip.conf as a typed, frozen model (compat §4.1): global, system, transport, endpoint,
+"""pjsip.conf as a typed, frozen model (behaviour: pjsip.conf): global, system, transport, endpoint,
 aor and auth objects.
 
 Owns Asterisk's sorcery rules as they matter here: every section needs `type=`, several

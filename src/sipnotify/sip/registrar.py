@@ -1,4 +1,4 @@
-"""REGISTER processing for one AOR (RFC 3261 §10.3, compat §4.2), sans I/O.
+"""REGISTER processing for one AOR (RFC 3261 §10.3, behaviour: pjsip.conf), sans I/O.
 
 Owns the binding rules once the endpoint is identified and authenticated and the AOR chosen:
 `Contact: *` with `Expires: 0`, expiry from the Contact's `expires`, then the `Expires` header,

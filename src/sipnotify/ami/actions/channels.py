@@ -1,4 +1,4 @@
-"""CoreShowChannels and Hangup (compat §3.6), over the calls layer's channels."""
+"""CoreShowChannels and Hangup (behaviour: show actions), over the calls layer's channels."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The AMI `Command` action, for the one CLI command sipnotify has: `pjsip send notify`.
 
 Owns the CLI's words and output lines exactly as Asterisk's res_pjsip_notify.c prints them
-(compat §1.8) and the Command reply shape (`Message: Command output follows`, one `Output:`
-line each). Endpoint targets are not prefix-stripped here, as in Asterisk's CLI. The NOTIFYs
-that go out are reported with the same result events as the PJSIPNotify action.
+(behaviour: notify CLI) and the Command reply shape (`Message: Command output follows`, one
+`Output:` line each). Endpoint targets are not prefix-stripped here, as in Asterisk's CLI.
+The NOTIFYs that go out are reported with the same result events as the PJSIPNotify action.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _channels(
     kind: str,
     content: NotifyContent,
 ) -> Outcome:
-    """`channel` targets: a NOTIFY inside each named call's dialog (compat §1.8)."""
+    """`channel` targets: a NOTIFY inside each named call's dialog (behaviour: notify CLI)."""
     lines: list[str] = []
     found: list[InDialog] = []
     for name in names:

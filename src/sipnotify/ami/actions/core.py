@@ -1,4 +1,4 @@
-"""The core AMI actions of Asterisk's main/manager.c (compat §3.4).
+"""The core AMI actions of Asterisk's main/manager.c (behaviour: AMI wire).
 
 Owns Login (plain and Challenge/MD5), Challenge, Logoff, Ping, Events and ListCommands,
 byte for byte as Asterisk answers them.

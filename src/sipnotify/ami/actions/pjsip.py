@@ -1,4 +1,4 @@
-"""The PJSIPNotify AMI action (compat §1.2 to §1.4), with DIFFERENCES.md 1 and 2.
+"""The PJSIPNotify AMI action (behaviour: notify checks), with deliberate differences 1 and 2.
 
 Owns translating the AMI request into the notify rules and their errors into Asterisk's exact
 texts, in Asterisk's check order; the `NOTIFY sent` reply; and the result events that follow
@@ -85,7 +85,7 @@ def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) ->
 def _in_dialog(
     ctx: AmiContext, session: SessionState, request: AmiMessage, option: str, channel: str
 ) -> Outcome:
-    """compat §1.6 in-dialog; the Option is honoured too (DIFFERENCES.md 3)."""
+    """behaviour: notify request in-dialog; the Option is honoured too (deliberate difference 5)."""
     notifier = ctx.notifier
     target = ctx.calls.notify_target(channel) if ctx.calls is not None else None
     if target is None or notifier is None:

@@ -1,6 +1,6 @@
 """The PJSIP list actions (PJSIPShowEndpoints, PJSIPShowEndpoint, PJSIPShowAors,
 PJSIPShowAuths, PJSIPShowContacts, PJSIPShowRegistrationsInbound) and PJSIPQualify
-(compat §3.6, §5.8).
+(behaviour: show actions).
 
 Owns the list framing (a reply with `EventList: start`, one event per item with the ActionID
 right after `Event:` and no Privilege line, then `<Name>Complete` with `EventList: Complete`
