@@ -183,8 +183,7 @@ async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> bool
     try:
         bound = await ami.start(general.bindaddr, port)
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, reason)
+        log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, _reason(exc))
         return False
     for host, bound_port in bound:
         log.info("AMI listening on %s:%d", host, bound_port)
@@ -327,7 +326,8 @@ def stream_limits(descriptors: int) -> Limits:
 
 
 def _reason(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    """The kernel's words for an OSError (asyncio wraps them in longer ones), else the text."""
+    return os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
 
 
 def _announce_default_login(config: Config, data_dir: Path) -> None:

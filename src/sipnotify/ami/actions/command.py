@@ -41,10 +41,7 @@ RELOADS = (["core", "reload"], ["manager", "reload"])
 def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
     words = request.get("Command").split()
     lowered = [w.lower() for w in words]
-    if lowered[:2] == ["module", "reload"] or lowered in (
-        ["core", "reload"],
-        ["manager", "reload"],
-    ):
+    if lowered[:2] == ["module", "reload"] or lowered in RELOADS:
         return _reload(ctx, request, words)
     if lowered[:3] != ["pjsip", "send", "notify"] or ctx.notifier is None:
         text = " ".join(words)

@@ -81,23 +81,20 @@ def _module_reload(
     ctx: AmiContext, request: AmiMessage, module: str | None, *, refresh: bool
 ) -> Outcome:
     outcome = run_reload(ctx, module)
-    event = reload_event(module or "All", outcome.status)
+    events: tuple[Broadcast, ...] = (reload_event(module or "All", outcome.status),)
     if outcome.status is not Status.SUCCESS:
         text = "Could not reload module." if module else "Could not reload all modules"
-        return Outcome(replies=(replies.error(request, _message(text, outcome)),),
-                       broadcast=(event,))  # fmt: skip
-    if module is None:
-        return Outcome(replies=(replies.success(request, "All modules reloaded"),),
-                       broadcast=(event,))  # fmt: skip
-    if not refresh:
-        return Outcome(replies=(replies.success(request, "Module reloaded."),),
-                       broadcast=(event,))  # fmt: skip
-    status = (("Module", module), ("Status", "Success"))
-    return Outcome(
-        replies=(replies.success(request, "Module unloaded and loaded."),),
-        broadcast=(Broadcast("Unload", permissions.SYSTEM, status),
-                   Broadcast("Load", permissions.SYSTEM, status)),
-    )  # fmt: skip
+        answer = replies.error(request, _message(text, outcome))
+    elif module is None:
+        answer = replies.success(request, "All modules reloaded")
+    elif not refresh:
+        answer = replies.success(request, "Module reloaded.")
+    else:
+        answer = replies.success(request, "Module unloaded and loaded.")
+        status = (("Module", module), ("Status", "Success"))
+        events = (Broadcast("Unload", permissions.SYSTEM, status),
+                  Broadcast("Load", permissions.SYSTEM, status))  # fmt: skip
+    return Outcome(replies=(answer,), broadcast=events)
 
 
 ACTIONS = (
