@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipnotify.acl import DENY_ALL, Acl, parse_rules
+from sipnotify.config.acl import DENY_ALL, Acl, parse_rules
 
 
 def acl(*pairs: tuple[str, str]) -> Acl:

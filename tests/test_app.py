@@ -31,7 +31,7 @@ def test_the_prune_chore_logs_a_storage_error_and_tries_again(
     registry = FlakyRegistry()
 
     async def run() -> None:
-        chore = asyncio.create_task(app._prune(registry))  # type: ignore[arg-type]
+        chore = asyncio.create_task(app._prune(registry))
         for _ in range(1000):
             if registry.calls >= 2:
                 break

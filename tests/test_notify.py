@@ -8,18 +8,13 @@ import pytest
 
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
-from sipnotify.notify import (
-    NotifyContent,
-    NotifyError,
-    build_content,
-    credentials_for,
-    endpoint_targets,
-    request_factory,
-    uri_target,
-)
-from sipnotify.sending import Local
+from sipnotify.notify.content import NotifyContent, NotifyError, build_content
+from sipnotify.notify.requests import credentials_for, request_factory
+from sipnotify.notify.targets import endpoint_targets, uri_target
+from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, serialize
 from sipnotify.sip.parser import parse_message
+from sipnotify.ua.addresses import Local
 
 
 def content(*items: tuple[str, str], from_ami: bool = True) -> NotifyContent:
@@ -62,12 +57,12 @@ def test_content_type_without_content_sends_an_empty_body() -> None:
     conf = config()
     target = endpoint_targets(conf, "alice")[0]
     c = content(("Content-Type", "application/x-empty"))
-    request = wire(request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
+    request = wire(request_factory(target, c, HERE, conf, ids=Ids())(1, ()))
     assert request.header("Content-Type") == "application/x-empty"
     assert request.body == b""
     assert serialize(request).endswith(b"Content-Length:  0\r\n\r\n")
     odd = content(("Content-Type", "plain"), ("Content", "x"))
-    built = wire(request_factory(target, odd, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
+    built = wire(request_factory(target, odd, HERE, conf, ids=Ids())(1, ()))
     assert built.header("Content-Type") == "plain/"  # a missing subtype is empty
 
 
@@ -110,6 +105,9 @@ default_outbound_endpoint=alice
 """
 
 
+HERE = Local("udp", "192.0.2.1", 5060)
+
+
 def config() -> PjsipConfig:
     loaded, warnings = load_pjsip(parse_text(CONF, name="pjsip.conf"))
     assert [w.message for w in warnings] == ["endpoint 'alice': AOR 'missing' does not exist"]
@@ -149,7 +147,7 @@ def test_request_is_built_as_asterisk_builds_it() -> None:
     conf = config()
     target = endpoint_targets(conf, "alice")[1]
     c = content(("Event", "check-sync"), ("Content-Type", "text/plain"), ("Content", "hi"))
-    build = request_factory(target, c, Local("tcp", "192.0.2.1", 5060), conf)
+    build = request_factory(target, c, Local("tcp", "192.0.2.1", 5060), conf, ids=Ids())
     first = wire(build(100, ()))
     again = wire(build(101, (("Authorization", "Digest x"),)))
     assert first.uri == "sip:2001@192.0.2.6;user=phone"
@@ -183,7 +181,7 @@ def test_user_values_win_and_body_needs_a_content_type() -> None:
     target = uri_target(conf, "sip:5551234@192.0.2.9:5080")
     target = type(target)(endpoint=plain, uri=target.uri, label="")
     c = content(("User-Agent", "mine"), ("Content", "dropped"))
-    request = wire(request_factory(target, c, Local("udp", "192.0.2.1", 5060), conf)(1, ()))
+    request = wire(request_factory(target, c, HERE, conf, ids=Ids())(1, ()))
     assert request.header_values("User-Agent") == ["mine"]
     assert request.body == b""
     assert request.header("Content-Type") is None

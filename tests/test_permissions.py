@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipnotify import permissions as p
+from sipnotify.config import permissions as p
 
 
 @pytest.mark.parametrize(

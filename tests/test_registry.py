@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sipnotify.registry import Registry
+from sipnotify.registrar.registry import Registry
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage.sqlite import SqliteContactStore
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from sipnotify.throttle import Throttled
+from sipnotify.ua.throttle import Throttled
 
 
 def test_a_flood_is_a_few_lines_and_the_rest_are_counted(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,5 +1,5 @@
 """`python -m sipnotify` runs the command line."""
 
-from sipnotify.cli import main
+from sipnotify.cli.main import main
 
 raise SystemExit(main())

@@ -7,6 +7,7 @@ accepting, let queued work finish within a bound, and close every session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -15,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
-from sipnotify import __version__, permissions
+from sipnotify import __version__
 from sipnotify.ami import channel_events, contact_events
 from sipnotify.ami.actions import (
     channels,
@@ -27,24 +29,31 @@ from sipnotify.ami.actions import (
     pjsip,
     pjsip_show,
 )
+from sipnotify.ami.audience import Audience
 from sipnotify.ami.security_events import security_event
 from sipnotify.ami.server import AmiServer
-from sipnotify.ami.session import Action, AmiContext
-from sipnotify.calls.channels import Channel
+from sipnotify.ami.session import Action, AmiContext, ManagerSettings
 from sipnotify.calls.manager import CallManager
+from sipnotify.clock import Clock
+from sipnotify.config import permissions
+from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern
-from sipnotify.datadir import DEFAULT_USER, ensure_secret, secret_path
-from sipnotify.endpoint import SipEndpoint
-from sipnotify.notify import Notifier
-from sipnotify.reachability import Reachability
-from sipnotify.registrar import Registrar, SecurityEvent
-from sipnotify.registry import Change, Registry
-from sipnotify.reload import Reloader
-from sipnotify.sip.registrar import Binding
+from sipnotify.config.pjsip import PjsipConfig
+from sipnotify.config.reload import Reloader
+from sipnotify.notify.notifier import Notifier
+from sipnotify.registrar.reachability import Reachability
+from sipnotify.registrar.registry import Registry
+from sipnotify.registrar.service import Registrar
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.transport.stream import Limits
+from sipnotify.ua.endpoint import SipEndpoint
+from sipnotify.ua.routing import Router
+from sipnotify.ua.server import Uas
+from sipnotify.ua.transports import Transports
 
 try:
     import uvloop
@@ -98,96 +107,146 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
     return replace(config, pjsip=replace(config.pjsip, transports=transports))
 
 
-async def run(config: Config, options: ServeOptions) -> int:
-    """Serve until SIGINT or SIGTERM; returns the process exit code."""
-    publish = _Publisher()
-    try:
-        registry = Registry(
-            SqliteContactStore(options.data_dir / CONTACTS_FILE),
-            time.time(),
-            publish.registration,
+class StartupError(Exception):
+    """A part could not start; the message says which and why."""
+
+
+class Server:
+    """One sipnotify process. `run` builds every part in order, each with its collaborators
+    (the store, the AMI audience, the registrar, the SIP endpoint, PJSIPNotify, qualify,
+    calls, the server side of SIP, the AMI server), starts them, serves until SIGINT or
+    SIGTERM (SIGHUP reloads), and stops them in the reverse order with one exit stack."""
+
+    def __init__(
+        self, config: Config, options: ServeOptions, *, clock: Clock | None = None,
+        ids: Ids | None = None,
+    ) -> None:  # fmt: skip
+        self._config = config
+        self._options = options
+        self._clock = clock or Clock()
+        self._ids = ids or Ids()
+
+    async def run(self) -> int:
+        """Serve until SIGINT or SIGTERM; returns the process exit code."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                reloader = await self._startup(stack)
+            except StartupError as exc:
+                log.error("%s", exc)
+                return 1
+            await _wait_for_signal(lambda: _sighup(reloader))
+            log.info("shutting down")
+        return 0
+
+    async def _startup(self, stack: contextlib.AsyncExitStack) -> Reloader:
+        config, options, clock, ids = self._config, self._options, self._clock, self._ids
+        registry = _open_registry(options.data_dir, clock.wall())
+        stack.callback(registry.close)
+        audience = Audience(config.manager.general, clock.wall)
+        registrar = Registrar(
+            config.pjsip,
+            registry,
+            security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
+            contacts=lambda change: audience.publish_all(contact_events.registration(change)),
         )
-    except (OSError, StorageError) as exc:
-        log.error("cannot open the contact store in %s: %s", options.data_dir, _reason(exc))
-        return 1
-    registrar = Registrar(config.pjsip, registry, publish.security)
-    sip = SipEndpoint(config.pjsip, registrar, limits=stream_limits(_descriptors()))
+        timers = timers_of(config.pjsip)
+        transports = Transports(config.pjsip.transports, limits=stream_limits(_descriptors()),
+                                connect_timeout=timers.timeout)  # fmt: skip
+        router = Router(config.pjsip, transports)
+        sip = SipEndpoint(transports, router, timers, clock=clock.monotonic, ids=ids)
+        stack.callback(sip.close)
+        notifier = Notifier(
+            config=config.pjsip,
+            presets=config.notify,
+            sender=sip,
+            ids=ids,
+            registered=lambda aor: registrar.bindings(aor, clock.wall()),
+        )
+        checker = Reachability(
+            notifier,
+            lambda *change: audience.publish(
+                "ContactStatus", permissions.SYSTEM, contact_events.reachability(*change)
+            ),
+            clock=clock.monotonic,
+        )
+        calls = CallManager(
+            config=config.pjsip,
+            dialplan=config.dialplan,
+            registrar=registrar,
+            notifier=notifier,
+            timers=timers,
+            send_invite=sip.invite,
+            listener=lambda name, channel: audience.publish(
+                name, permissions.CALL, channel_events.event_fields(name, channel)
+            ),
+            max_channels=config.options.maxcalls,
+            wall_clock=clock.wall,
+        )
+        uas = Uas(sip, registrar=registrar, calls=calls, user_agent=config.pjsip.global_.user_agent,
+                  ids=ids, soon=asyncio.get_running_loop().call_soon,
+                  wall_clock=clock.wall)  # fmt: skip
+        try:
+            for line in await sip.start(uas):
+                log.info("%s", line)
+        except OSError as exc:
+            raise StartupError(f"cannot start SIP transports: {exc.strerror or exc}") from None
+        chores = _Chores(registrar, checker, clock.wall)
+        settings = ManagerSettings(config.manager)
+        running = _Running(notifier, calls, registrar, sip, uas, settings, chores)
+        reloader = Reloader(config, running.apply, manager_extra=_manager_extra(options))
+        now = clock.wall()
+        ctx = AmiContext(
+            settings=settings,
+            actions=action_table(),
+            audience=audience,
+            notifier=notifier,
+            reachability=checker,
+            calls=calls,
+            reload=reloader.reload,
+            started_at=now,
+            reloaded_at=now,
+            wall_clock=clock.wall,
+        )
+        ami = AmiServer(ctx)
+        await _listen(ami, config, options)
+        stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
+        stack.callback(calls.hang_up_all)
+        if options.config_dir is None:
+            _announce_default_login(config, options.data_dir)
+        chores.start()
+        stack.callback(chores.stop)
+        return reloader
+
+
+def timers_of(pjsip: PjsipConfig) -> Timers:
+    """The transaction timers of pjsip.conf's [system]: T1, and Timer B for every
+    transaction timeout (behaviour: system timers)."""
+    t1 = pjsip.system.timer_t1 / 1000
+    return Timers(t1=t1, t2=max(4.0, t1), t4=5.0, timeout=pjsip.system.timer_b / 1000)
+
+
+def _open_registry(data_dir: Path, now: float) -> Registry:
     try:
-        for line in await sip.start():
-            log.info("%s", line)
-    except OSError as exc:
-        log.error("cannot start SIP transports: %s", exc.strerror or exc)
-        await sip.close()
-        registry.close()
-        return 1
-    notifier = Notifier(
-        config=config.pjsip,
-        presets=config.notify,
-        sender=sip,
-        registered=lambda aor: registry.bindings(aor, time.time()),
-    )
-    publish.notifier = notifier
-    checker = Reachability(
-        notifier, lambda *change: publish.contact(contact_events.reachability(*change))
-    )
-    calls = CallManager(
-        config=config.pjsip,
-        dialplan=config.dialplan,
-        registrar=registrar,
-        notifier=notifier,
-        timers=sip.timers,
-        listener=publish.channel,
-        max_channels=config.options.maxcalls,
-    )
-    sip.uas.calls = calls
-    calls.attach(sip.invite)
-    now = time.time()
-    ctx = AmiContext(
-        manager=config.manager,
-        actions=action_table(),
-        started_at=now,
-        reloaded_at=now,
-        notifier=notifier,
-        reachability=checker,
-        calls=calls,
-    )
-    ami = AmiServer(ctx)
-    publish.server = ami
-    chores = _Chores(registry, checker)
-    running = _Running(notifier, calls, registrar, sip, ctx, chores)
-    ctx.reloader = Reloader(config, running.apply, manager_extra=_manager_extra(options))
-    if not await _listen(ami, config, options):
-        await sip.close()
-        registry.close()
-        return 1
-    if options.config_dir is None:
-        _announce_default_login(config, options.data_dir)
-    chores.start()
-    await _wait_for_signal(lambda: _sighup(ctx.reloader))
-    log.info("shutting down")
-    chores.stop()
-    calls.hang_up_all()
-    await ami.shutdown(SHUTDOWN_GRACE)
-    await sip.close()
-    registry.close()
-    return 0
+        return Registry(SqliteContactStore(data_dir / CONTACTS_FILE), now)
+    except (OSError, StorageError) as exc:
+        raise StartupError(f"cannot open the contact store in {data_dir}: {_reason(exc)}") from None
 
 
-async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> bool:
-    """Start the AMI listener manager.conf asks for; False when it cannot bind."""
+async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> None:
+    """Start the AMI listener manager.conf asks for."""
     general = config.manager.general
     if not general.enabled:
         log.warning("AMI is disabled: manager.conf [general] has no 'enabled = yes'")
-        return True
+        return
     port = options.ami_port if options.ami_port is not None else general.port
     try:
         bound = await ami.start(general.bindaddr, port)
     except OSError as exc:
-        log.error("cannot listen for AMI on %s:%d: %s", general.bindaddr, port, _reason(exc))
-        return False
+        raise StartupError(
+            f"cannot listen for AMI on {general.bindaddr}:{port}: {_reason(exc)}"
+        ) from None
     for host, bound_port in bound:
         log.info("AMI listening on %s:%d", host, bound_port)
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +258,8 @@ class _Running:
     calls: CallManager
     registrar: Registrar
     sip: SipEndpoint
-    ctx: AmiContext
+    uas: Uas
+    settings: ManagerSettings
     chores: _Chores
 
     def apply(self, new: Config, parts: frozenset[Part]) -> None:
@@ -207,31 +267,34 @@ class _Running:
             pjsip = self.sip.running(new.pjsip)
             self.notifier.config = self.calls.config = pjsip
             self.registrar.reconfigure(pjsip)
-            self.sip.reconfigure(pjsip)
+            self.sip.router.reconfigure(pjsip)
+            self.uas.user_agent = pjsip.global_.user_agent
             self.chores.requalify()
         if Part.NOTIFY in parts:
             self.notifier.presets = new.notify
         if Part.DIALPLAN in parts:
             self.calls.dialplan = new.dialplan
         if Part.MANAGER in parts:
-            general = self.ctx.manager.general
+            general = self.settings.config.general
             if new.manager.general != general:
                 log.warning("manager.conf [general] changes take effect at the next start")
-            self.ctx.manager = replace(new.manager, general=general)
+            self.settings.config = replace(new.manager, general=general)
 
 
 class _Chores:
     """The periodic work: pruning expired registrations, and qualifying contacts (started
     again after a reload, so new AORs are scheduled)."""
 
-    def __init__(self, registry: Registry, checker: Reachability) -> None:
-        self._registry = registry
+    def __init__(self, registrar: Registrar, checker: Reachability,
+                 wall: Callable[[], float]) -> None:  # fmt: skip
+        self._registrar = registrar
         self._checker = checker
+        self._wall = wall
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(_prune(self._registry)),
+        self._tasks = [loop.create_task(_prune(self._registrar, self._wall)),
                        loop.create_task(self._checker.run())]  # fmt: skip
 
     def requalify(self) -> None:
@@ -244,11 +307,10 @@ class _Chores:
             task.cancel()
 
 
-def _sighup(reloader: Reloader | None) -> None:
+def _sighup(reloader: Reloader) -> None:
     """SIGHUP reloads everything, as `core reload` does."""
     log.info("SIGHUP: reloading the configuration")
-    if reloader is not None:
-        reloader.reload(None)
+    reloader.reload(None)
 
 
 def _manager_extra(options: ServeOptions) -> list[Path]:
@@ -256,47 +318,17 @@ def _manager_extra(options: ServeOptions) -> list[Path]:
     return [secret_path(options.data_dir)] if options.config_dir is None else []
 
 
-class _Publisher:
-    """Registration, qualify and channel events go to the AMI server once it exists."""
-
-    server: AmiServer | None = None
-    notifier: Notifier | None = None  # how many contacts an endpoint has
-
-    def contact(self, fields: tuple[tuple[str, str], ...]) -> None:
-        if self.server is not None:
-            self.server.publish("ContactStatus", permissions.SYSTEM, fields)
-
-    def registration(self, binding: Binding, change: Change) -> None:
-        notifier = self.notifier
-        if self.server is None or notifier is None:
-            return
-        config = notifier.config
-        endpoint = config.endpoints.get(binding.endpoint)
-        aors = [config.aors[n] for n in (endpoint.aors if endpoint else ()) if n in config.aors]
-        remaining = sum(len(a.contacts) + len(notifier.registered(a.name)) for a in aors)
-        aor = config.aors.get(binding.aor)
-        qualified = aor is not None and aor.qualify_frequency > 0
-        for event in contact_events.registration(binding, change, remaining=remaining,
-                                                 qualified=qualified):  # fmt: skip
-            self.server.publish(event.name, event.category, event.fields)
-
-    def security(self, event: SecurityEvent) -> None:
-        if self.server is not None:
-            sent = security_event(event, time.time())
-            self.server.publish(sent.name, sent.category, sent.fields)
-
-    def channel(self, name: str, channel: Channel) -> None:
-        if self.server is not None:
-            self.server.publish(name, permissions.CALL, channel_events.event_fields(name, channel))
+class Pruner(Protocol):
+    def prune(self, now: float) -> int: ...
 
 
-async def _prune(registry: Registry) -> None:
+async def _prune(registrar: Pruner, wall: Callable[[], float] = time.time) -> None:
     """Drop expired registrations every PRUNE_INTERVAL seconds (Asterisk: 30). A store that
     fails (locked, disk full) is reported and tried again at the next round."""
     while True:
         await asyncio.sleep(PRUNE_INTERVAL)
         try:
-            removed = registry.prune(time.time())
+            removed = registrar.prune(wall())
         except StorageError as exc:
             log.error("cannot prune expired registrations (will retry): %s", exc)
             continue
@@ -366,6 +398,7 @@ def serve(config: Config, options: ServeOptions) -> int:
     if no_effect:
         log.info("%d options have no effect in sipnotify (`sipnotify check-config` lists them)",
                  len(no_effect))  # fmt: skip
+    server = Server(config, options)
     if uvloop is None:
-        return asyncio.run(run(config, options))
-    return uvloop.run(run(config, options))
+        return asyncio.run(server.run())
+    return uvloop.run(server.run())

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sipnotify.ami.audience import Audience
 from sipnotify.ami.codec import AmiDecoder, AmiMessage, encode
 from sipnotify.ami.dispatch import handle
-from sipnotify.ami.session import AmiContext, Outcome, SessionState
+from sipnotify.ami.session import AmiContext, ManagerSettings, Outcome, SessionState
 from sipnotify.app import action_table
+from sipnotify.calls.manager import CallManager
+from sipnotify.config.extensions import Dialplan
 from sipnotify.config.manager import load_manager, named_acls
+from sipnotify.config.notify import load_notify
 from sipnotify.config.parser import parse_text
+from sipnotify.config.pjsip import load_pjsip
+from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import Status
+from sipnotify.notify.notifier import Notifier
+from sipnotify.notify.requests import Factory
+from sipnotify.registrar.reachability import Reachability
+from sipnotify.registrar.registry import Registry
+from sipnotify.registrar.service import Registrar
+from sipnotify.sip.auth import Credentials
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.message import Outgoing, Request
+from sipnotify.sip.transactions.exchange import Final
+from sipnotify.sip.transactions.machines import Timers
+from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.ua.addresses import Hop, Local
+from sipnotify.ua.client import ClientInvite
 
+NOTIFY_CONF = """
+[clear-mwi]
+Event=message-summary
+Content-Type=application/simple-message-summary
+Content=Messages-Waiting: no
+Content=Message-Account: sip:asterisk@127.0.0.1
+Content=Voice-Message: 0/0 (0/0)
+Content=
+"""
 MANAGER_CONF = """
 [general]
 enabled = yes
@@ -32,12 +66,66 @@ permit = 127.0.0.1
 """
 
 
-def context(manager_conf: str = MANAGER_CONF) -> AmiContext:
+class FakeSender:
+    """The SIP endpoint at the AMI layer's edge: every request is answered `answer` at once,
+    and kept in `sent` (its hop, and the request its factory builds)."""
+
+    def __init__(self, answer: Final | None = None) -> None:
+        self.answer = answer or Final(200, "OK", None, 0.0015)
+        self.sent: list[tuple[Hop, Outgoing]] = []
+
+    def request(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials]
+    ) -> asyncio.Future[Final]:
+        del credentials
+        self.sent.append((hop, factory(Local("udp", "192.0.2.5", 5060))(1, ())))
+        result: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
+        result.set_result(self.answer)
+        return result
+
+
+@dataclass
+class Reloads:
+    """The reloader at the AMI layer's edge: what was asked, and the outcome to give."""
+
+    outcome: Reloaded = field(default_factory=lambda: Reloaded(Status.SUCCESS))
+    asked: list[str | None] = field(default_factory=list)
+
+    def __call__(self, name: str | None) -> Reloaded:
+        self.asked.append(name)
+        return self.outcome
+
+
+async def _no_invite(_hop: Hop, _build: Callable[[Local], Request], _call: object) -> ClientInvite:
+    raise OSError("no SIP in this test")
+
+
+def context(
+    manager_conf: str = MANAGER_CONF, pjsip_conf: str = "", *, sender: FakeSender | None = None
+) -> AmiContext:
+    """Every part an action reaches, real, with fakes at their edges (no sockets, no clock)."""
     acls, _ = named_acls(parse_text(""))
     manager, _ = load_manager(parse_text(manager_conf, name="manager.conf"), acls)
+    pjsip, _ = load_pjsip(parse_text(pjsip_conf, name="pjsip.conf"))
+    presets, _ = load_notify(parse_text(NOTIFY_CONF, name="pjsip_notify.conf"))
+    ids = Ids("test", seed=1)
+    audience = Audience(manager.general, lambda: 1042.5)
+    registry = Registry(SqliteContactStore(Path(":memory:")), 0.0)
+    registrar = Registrar(pjsip, registry, security=lambda _e: None, contacts=lambda _c: None)
+    notifier = Notifier(config=pjsip, presets=presets, sender=sender or FakeSender(), ids=ids,
+                        registered=lambda aor: registrar.bindings(aor, 1042.5))  # fmt: skip
+    calls = CallManager(config=pjsip, dialplan=Dialplan(), registrar=registrar,
+                        notifier=notifier, timers=Timers(), send_invite=_no_invite,
+                        listener=lambda _name, _channel: None, max_channels=0,
+                        wall_clock=lambda: 1042.5)  # fmt: skip
     return AmiContext(
-        manager=manager,
+        settings=ManagerSettings(manager),
         actions=action_table(),
+        audience=audience,
+        notifier=notifier,
+        reachability=Reachability(notifier, lambda *_change: None, clock=lambda: 0.0),
+        calls=calls,
+        reload=Reloads(),
         started_at=1000.0,
         reloaded_at=1000.0,
         wall_clock=lambda: 1042.5,

@@ -4,14 +4,15 @@ DeviceStateChange are left out (the endpoint still has, or already had, another 
 from __future__ import annotations
 
 from sipnotify.ami.contact_events import registration
-from sipnotify.registry import Change
+from sipnotify.registrar.registry import Change
+from sipnotify.registrar.service import ContactChange
 from sipnotify.sip.registrar import Binding
 
 BOB = Binding(aor="bob", uri="sip:bob@192.0.2.1:5060", expires_at=100.0, endpoint="bob")
 
 
 def names(change: Change, remaining: int, *, qualified: bool = False) -> list[str]:
-    return [e.name for e in registration(BOB, change, remaining=remaining, qualified=qualified)]
+    return [e.name for e in registration(ContactChange(BOB, change, remaining, qualified))]
 
 
 def test_first_and_last_contacts_change_the_peer_and_device() -> None:
@@ -26,5 +27,5 @@ def test_other_contacts_keep_the_peer_and_device_as_they_were() -> None:
 
 
 def test_a_qualified_aor_starts_unknown() -> None:
-    (event,) = registration(BOB, Change.CREATED, remaining=3, qualified=True)
+    (event,) = registration(ContactChange(BOB, Change.CREATED, 3, qualified=True))
     assert ("ContactStatus", "Unknown") in event.fields

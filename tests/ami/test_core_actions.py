@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from sipnotify import permissions
+from sipnotify.config import permissions
 from tests.ami.helpers import Session, context
 
 FULLY_BOOTED = (

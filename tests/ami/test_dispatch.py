@@ -5,7 +5,7 @@ from __future__ import annotations
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
-from sipnotify.permissions import SYSTEM
+from sipnotify.config.permissions import SYSTEM
 from tests.ami.helpers import Session, context
 
 

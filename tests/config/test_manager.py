@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipnotify import permissions
+from sipnotify.config import permissions
 from sipnotify.config.manager import ManagerConfig, load_manager, named_acls
 from sipnotify.config.parser import ConfigError, parse_text
 

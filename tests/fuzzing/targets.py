@@ -8,20 +8,25 @@ on a fake clock, the clock is run past every timer, and no transaction may be le
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 from sipnotify.ami.codec import AmiDecoder
 from sipnotify.ami.variables import split_variables
 from sipnotify.config.parser import ConfigError, parse_text
-from sipnotify.sending import Address, Key
+from sipnotify.config.pjsip import PjsipConfig
+from sipnotify.registrar.registry import Registry
+from sipnotify.registrar.service import Registrar
 from sipnotify.sip import auth, sdp
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request, parse_cseq, parse_via
 from sipnotify.sip.parser import StreamFramer, parse_message, peek_response
 from sipnotify.sip.registrar import Policy, Source, register
-from sipnotify.sip.transaction import Timers
 from sipnotify.sip.uri import parse_name_addr, parse_uri
-from sipnotify.uas import Uas
+from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.ua.server import Reply, ServerInvite, Uas
+from tests.ua.memory import MemoryHost, MemoryLink
 
 
 class OpenTransaction(AssertionError):
@@ -71,55 +76,44 @@ def _registrar(data: bytes) -> object:
                     source=Source("192.0.2.1", 5060, "udp"), now=1000.0)  # fmt: skip
 
 
-@dataclass
-class _Link:
-    protocol: str = "udp"
-    sent: list[bytes] = field(default_factory=list)
+class _RefusingCalls:
+    """The calls layer at the server side's edge: every INVITE refused, no call exists."""
 
-    def send(self, data: bytes, _address: Address | None = None) -> None:
-        self.sent.append(data)
+    def invite(self, invite: ServerInvite) -> None:
+        invite.refuse(404, "Not Found")
 
+    def ack(self, request: Request) -> None:
+        del request
 
-@dataclass
-class _Host:
-    """The endpoint as the server side sees it, on a clock the target turns by hand."""
+    def cancel(self, invite: ServerInvite) -> None:
+        invite.respond(487, "Request Terminated")
 
-    clock: float = 0.0
-    armed: list[tuple[float, Key]] = field(default_factory=list)
-
-    def now(self) -> float:
-        return self.clock
-
-    def arm(self, key: Key, deadline: float | None) -> None:
-        if deadline is not None:
-            self.armed.append((deadline, key))
-
-    def contact_for(self, _link: object, _peer: str) -> str:
-        return "sip:127.0.0.1:5060"
+    def in_dialog(self, request: Request) -> Reply:
+        del request
+        return 481, "Call/Transaction Does Not Exist", ()
 
 
 def _server(data: bytes) -> object:
-    """The server side whole, with no registrar and no calls: every request is answered and
-    its transaction ends once its timers (J at most 32 s) have run."""
+    """The server side whole, with an empty registrar and no calls: every request is
+    answered and its transaction ends once its timers (J at most 32 s) have run."""
     message = parse_message(data)
     if not isinstance(message, Request):
         return None
-    host = _Host()
-    uas = Uas(host, timers=Timers(), user_agent="fuzz", registrar=None)
-    link = _Link()
-    uas.on_request(message, ("192.0.2.1", 5060), link, lambda call: call())  # type: ignore[arg-type]
-    for _ in range(64):
-        if not host.armed:
-            break
-        host.armed.sort()
-        deadline, key = host.armed.pop(0)
-        host.clock = max(host.clock, deadline)
-        uas.due(key, host.clock)
-    if uas.open_transactions:
-        raise OpenTransaction(f"{uas.open_transactions} transaction(s) left open")
+    host = MemoryHost()
+    registry = Registry(SqliteContactStore(Path(":memory:")), 0.0)
+    registrar = Registrar(PjsipConfig(), registry, security=lambda _e: None,
+                          contacts=lambda _c: None)  # fmt: skip
+    uas = Uas(host, registrar=registrar, calls=_RefusingCalls(), user_agent="fuzz",
+              ids=Ids("fuzz", 0), soon=lambda call: call(), wall_clock=lambda: 0.0)  # fmt: skip
+    link = MemoryLink()
+    uas.receive(message, ("192.0.2.1", 5060), link)
+    host.advance(64.0)
+    registry.close()
+    if host.layer.open_servers:
+        raise OpenTransaction(f"{host.layer.open_servers} transaction(s) left open")
     if message.method != "ACK" and not link.sent:
         raise OpenTransaction("a request was not answered")
-    return link.sent
+    return [sent for sent, _ in link.sent]
 
 
 TARGETS = (

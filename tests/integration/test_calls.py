@@ -20,6 +20,7 @@ from tests.integration.sipp import Sipp, body, header
 PJSIP = """[system]
 type=system
 timer_t1=100
+timer_b=6400
 [global]
 type=global
 default_outbound_endpoint=default_outbound_endpoint

@@ -13,7 +13,7 @@ from typing import Any
 
 from panoramisk import Manager
 
-from sipnotify.datadir import read_secret
+from sipnotify.config.datadir import read_secret
 from tests.integration.conftest import RawAmi, StartService
 from tests.integration.ports import free_port
 

@@ -281,7 +281,7 @@ def test_a_phone_answering_489_is_reported(start_service: StartService, uas: Uas
 def test_a_phone_that_never_answers_times_out(start_service: StartService) -> None:
     silent = free_port()  # nothing listens there
     conf = pjsip_conf(
-        f"sip:user1@127.0.0.1:{silent}", extra="[system]\ntype=system\ntimer_t1=100\n"
+        f"sip:user1@127.0.0.1:{silent}", extra="[system]\ntype=system\ntimer_t1=100\ntimer_b=6400\n"
     )
     service = start(start_service, conf)
     with RawAmi(service.port) as ami:

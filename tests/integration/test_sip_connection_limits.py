@@ -105,7 +105,7 @@ def test_a_stalled_tls_handshake_to_a_phone_ends_with_timer_f(
         mute.listen()
         contact = f"sip:alice@127.0.0.1:{mute.getsockname()[1]}\\;transport=tls"  # \; in .conf
         conf = pjsip(tmp_path) + (
-            "[system]\ntype=system\ntimer_t1=100\n"
+            "[system]\ntype=system\ntimer_t1=100\ntimer_b=6400\n"
             f"[alice]\ntype=aor\ncontact={contact}\n[alice]\ntype=endpoint\naors=alice\n"
         )
         service = start_service(admin_conf(), files={"pjsip.conf": conf})

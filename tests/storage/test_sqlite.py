@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sipnotify.registry import Registry
+from sipnotify.registrar.registry import Registry
 from sipnotify.sip.registrar import Binding, Decision
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
@@ -35,7 +35,7 @@ def test_registry_hides_expired_and_prunes(tmp_path: Path) -> None:
     registry = Registry(store, now=50.0)  # start-up prunes what expired
     assert [b.uri for b in registry.bindings("bob", 60.0)] == ["sip:new@h"]
     assert registry.bindings("bob", 1000.0) == []
-    assert registry.prune(1000.0) == 1
+    assert registry.prune(1000.0, lambda _b, _c: None) == 1
     assert store.load() == []
 
 
@@ -43,12 +43,13 @@ def test_a_storage_failure_changes_nothing(tmp_path: Path) -> None:
     store = SqliteContactStore(tmp_path / "c.sqlite3")
     registry = Registry(store, now=0.0)
     kept = binding("sip:kept@h", 500.0)
-    registry.apply(Decision(200, "OK", store=(kept,)))
+    registry.apply(Decision(200, "OK", store=(kept,)), lambda _b, _c: None)
     lock = sqlite3.connect(tmp_path / "c.sqlite3", timeout=0)
     lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database
     try:
+        changed = Decision(200, "OK", store=(binding("sip:new@h", 600.0),), drop=(kept,))
         with pytest.raises(StorageError):
-            registry.apply(Decision(200, "OK", store=(binding("sip:new@h", 600.0),), drop=(kept,)))
+            registry.apply(changed, lambda _b, _c: None)
     finally:
         lock.rollback()
         lock.close()

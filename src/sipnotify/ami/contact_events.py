@@ -10,19 +10,20 @@ Unreachable with the round-trip time.
 
 from __future__ import annotations
 
-from sipnotify import permissions
+from sipnotify.ami.audience import Broadcast
 from sipnotify.ami.codec import Fields
-from sipnotify.ami.session import Broadcast
-from sipnotify.reachability import State
-from sipnotify.registry import Change
+from sipnotify.config import permissions
+from sipnotify.registrar.reachability import State
+from sipnotify.registrar.registry import Change
+from sipnotify.registrar.service import ContactChange
 from sipnotify.sip.registrar import Binding
 
 
-def registration(
-    binding: Binding, change: Change, *, remaining: int, qualified: bool
-) -> list[Broadcast]:
+def registration(changed: ContactChange) -> list[Broadcast]:
     """The events of one change; `remaining` is how many contacts (static and registered)
     the endpoint has after it."""
+    binding, change = changed.binding, changed.change
+    remaining, qualified = changed.remaining, changed.qualified
     if change is Change.UPDATED:
         return []
     if change is Change.CREATED:

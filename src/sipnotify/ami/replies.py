@@ -8,8 +8,8 @@ Owns field order: `Response`, `ActionID` (only when the request had a non-empty 
 
 from __future__ import annotations
 
-from sipnotify import permissions
 from sipnotify.ami.codec import AmiMessage, Fields
+from sipnotify.config import permissions
 
 __all__ = ["Fields", "error", "event", "format_timestamp", "response", "success"]
 

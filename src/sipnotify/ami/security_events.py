@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from sipnotify import permissions
-from sipnotify.ami.session import Broadcast
-from sipnotify.registrar import Security, SecurityEvent
+from sipnotify.ami.audience import Broadcast
+from sipnotify.config import permissions
+from sipnotify.registrar.service import Security, SecurityEvent
 
 _SEVERITY = {Security.CHALLENGE_RESPONSE_FAILED: "Error"}
 

@@ -15,11 +15,10 @@ import logging
 from collections import Counter, deque
 from typing import cast
 
-from sipnotify import permissions
-from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiDecoder, Fields, Incoming, encode
 from sipnotify.ami.dispatch import handle
 from sipnotify.ami.session import AmiContext, Emit, Outcome, SessionState
+from sipnotify.config import permissions
 
 log = logging.getLogger("sipnotify.ami")
 
@@ -37,7 +36,7 @@ class AmiServer:
     def __init__(self, ctx: AmiContext) -> None:
         self.ctx = ctx
         self._waiting: Counter[str] = Counter()  # unauthenticated sessions by source address
-        self._connections: set[AmiConnection] = set()
+        self._audience = ctx.audience
         self._servers: list[asyncio.Server] = []
         self._followups: set[asyncio.Future[None]] = set()
 
@@ -69,10 +68,10 @@ class AmiServer:
             del self._waiting[peer]
 
     def attach(self, connection: AmiConnection) -> None:
-        self._connections.add(connection)
+        self._audience.join(connection)
 
     def detach(self, connection: AmiConnection) -> None:
-        self._connections.discard(connection)
+        self._audience.leave(connection)
 
     def follow(self, outcome: Outcome, emit: Emit) -> asyncio.Future[None] | None:
         """Run an action's follow-up work; it may emit messages to its session later."""
@@ -88,20 +87,12 @@ class AmiServer:
         if not task.cancelled() and task.exception() is not None:
             log.error("AMI action follow-up failed", exc_info=task.exception())
 
-    def publish(self, name: str, category: int, fields: Fields) -> None:
-        """Send an event to every session whose permissions and event mask take it."""
-        if name in self.ctx.manager.general.disabledevents:
-            return
-        data = encode(replies.event(name, category, fields, timestamp=self.ctx.timestamp()))
-        for connection in self._connections:
-            connection.send_event(category, data)
-
     async def shutdown(self, grace: float) -> None:
         """Stop accepting, tell sessions, let queued work finish within `grace`, close."""
         self.ctx.shutting_down = True
         for server in self._servers:
             server.close()
-        self.publish(
+        self._audience.publish(
             "Shutdown", permissions.SYSTEM, (("Shutdown", "Cleanly"), ("Restart", "False"))
         )
         loop = asyncio.get_running_loop()
@@ -110,15 +101,18 @@ class AmiServer:
             await asyncio.sleep(0.05)
         for task in list(self._followups):
             task.cancel()
-        for connection in list(self._connections):
+        for connection in self._connections():
             connection.close()
-        while self._connections and loop.time() < deadline + 1.0:
+        while self._audience and loop.time() < deadline + 1.0:
             await asyncio.sleep(0.05)
-        for connection in list(self._connections):
+        for connection in self._connections():
             connection.abort()
 
+    def _connections(self) -> list[AmiConnection]:
+        return [c for c in self._audience if isinstance(c, AmiConnection)]
+
     def _busy(self) -> bool:
-        return bool(self._followups) or any(c.busy for c in self._connections)
+        return bool(self._followups) or any(c.busy for c in self._connections())
 
 
 class AmiConnection(asyncio.Protocol):
@@ -131,7 +125,7 @@ class AmiConnection(asyncio.Protocol):
         self._decoder = AmiDecoder()
         self._pending: deque[Incoming] = deque()
         self._transport: asyncio.Transport | None = None
-        self._session = SessionState(peer="")
+        self.session = SessionState(peer="")
         self._counted = False
         self._auth_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
@@ -167,8 +161,8 @@ class AmiConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         general = self._ctx.manager.general
         peer = transport.get_extra_info("peername")
-        self._session.peer = peer[0] if peer else ""
-        refused = self._server.admit(self._session.peer)
+        self.session.peer = peer[0] if peer else ""
+        refused = self._server.admit(self.session.peer)
         if refused:
             log.warning("AMI connection from %s refused: %s", peer, refused)
             self._closing = True
@@ -195,7 +189,7 @@ class AmiConnection(asyncio.Protocol):
         if self._exclusive is not None:
             self._exclusive.cancel()
         if exc is not None:
-            log.debug("AMI connection from %s lost: %s", self._session.peer, exc)
+            log.debug("AMI connection from %s lost: %s", self.session.peer, exc)
         self._closing = True
         for timer in (self._auth_timer, self._write_timer, self._delayed):
             if timer is not None:
@@ -203,18 +197,18 @@ class AmiConnection(asyncio.Protocol):
         self._delayed = None
         self._pending.clear()
         if self._counted:
-            self._server.authenticated(self._session.peer)
+            self._server.authenticated(self.session.peer)
             self._counted = False
-        if self._session.authenticated and self._session.displayconnects:
-            log.info("Manager '%s' logged off from %s", self._session.username, self._session.peer)
-        self._ctx.release(self._session)
+        if self.session.authenticated and self.session.displayconnects:
+            log.info("Manager '%s' logged off from %s", self.session.username, self.session.peer)
+        self._ctx.release(self.session)
         self._server.detach(self)
 
     def pause_writing(self) -> None:
         self._write_paused = True
         self._drained.clear()
         self._flow()
-        timeout = self._session.writetimeout_ms / 1000
+        timeout = self.session.writetimeout_ms / 1000
         self._write_timer = self._loop.call_later(timeout, self._not_reading)
 
     def resume_writing(self) -> None:
@@ -225,8 +219,8 @@ class AmiConnection(asyncio.Protocol):
             self._write_timer = None
         self._run()
 
-    def send_event(self, category: int, data: bytes) -> None:
-        if not self._closing and self._session.wants(category):
+    def send_event(self, data: bytes) -> None:
+        if not self._closing:
             self._write(data)
 
     def close(self) -> None:
@@ -242,7 +236,7 @@ class AmiConnection(asyncio.Protocol):
 
     def _run(self) -> None:
         while self._pending and not self._held:
-            outcome = handle(self._ctx, self._session, self._pending.popleft())
+            outcome = handle(self._ctx, self.session, self._pending.popleft())
             self._note_login()
             if outcome.delay:
                 self._delayed = self._loop.call_later(outcome.delay, self._deliver_later, outcome)
@@ -260,8 +254,7 @@ class AmiConnection(asyncio.Protocol):
     def _deliver(self, outcome: Outcome) -> None:
         for fields in outcome.replies:
             self._write(encode(fields))
-        for event in outcome.broadcast:
-            self._server.publish(event.name, event.category, event.fields)
+        self._ctx.audience.publish_all(outcome.broadcast)
         if outcome.close:
             self.close()
         task = self._server.follow(outcome, self._sink)
@@ -308,19 +301,19 @@ class AmiConnection(asyncio.Protocol):
         transport.write(b"".join(self._out))
         self._out.clear()
         if transport.get_write_buffer_size() > HARD_CAP:
-            log.warning("AMI session from %s is not reading; dropped", self._session.peer)
+            log.warning("AMI session from %s is not reading; dropped", self.session.peer)
             self.abort()
 
     def _note_login(self) -> None:
-        if not (self._counted and self._session.authenticated):
+        if not (self._counted and self.session.authenticated):
             return
         self._counted = False
-        self._server.authenticated(self._session.peer)
+        self._server.authenticated(self.session.peer)
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
-        if self._session.displayconnects:
-            log.info("Manager '%s' logged on from %s", self._session.username, self._session.peer)
+        if self.session.displayconnects:
+            log.info("Manager '%s' logged on from %s", self.session.username, self.session.peer)
 
     def _flow(self) -> None:
         if self._transport is None or self._closing:
@@ -335,10 +328,10 @@ class AmiConnection(asyncio.Protocol):
 
     def _auth_timeout(self) -> None:
         self._auth_timer = None
-        if not self._session.authenticated:
+        if not self.session.authenticated:
             log.info(
                 "AMI client from %s failed to authenticate in %d seconds",
-                self._session.peer,
+                self.session.peer,
                 self._ctx.manager.general.authtimeout,
             )
             self.close()
@@ -347,8 +340,8 @@ class AmiConnection(asyncio.Protocol):
         self._write_timer = None
         log.warning(
             "AMI session from %s stopped reading for %d ms; dropped",
-            self._session.peer,
-            self._session.writetimeout_ms,
+            self.session.peer,
+            self.session.writetimeout_ms,
         )
         self.abort()
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sipnotify.ami.audience import Audience, Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
-from sipnotify.notify import Notifier
-from sipnotify.reachability import Reachability
-from sipnotify.reload import Reloader
+from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.notify.notifier import Notifier
+from sipnotify.registrar.reachability import Reachability
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
 
@@ -61,15 +62,6 @@ Followup = Callable[[Emit], Coroutine[Any, Any, None] | asyncio.Future[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Broadcast:
-    """An event every session that takes it hears (a Reload, say)."""
-
-    name: str
-    category: int
-    fields: Fields
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """What to send, after how long, whether to close the connection afterwards, and work
     that goes on after the reply and may send more messages to this session (`followup`).
@@ -100,21 +92,34 @@ def _challenge() -> str:
 
 
 @dataclass(slots=True)
+class ManagerSettings:
+    """manager.conf as it runs now: a reload replaces `config` (its [general] stays as it
+    was at start)."""
+
+    config: ManagerConfig
+
+
+@dataclass(slots=True)
 class AmiContext:
     """Server-wide facts an action may read; the adapter owns the I/O around it."""
 
-    manager: ManagerConfig
+    settings: ManagerSettings
     actions: Mapping[str, Action]
+    audience: Audience
+    notifier: Notifier
+    reachability: Reachability
+    calls: CallManager
+    reload: Callable[[str | None], Reloaded]  # one module by name, or everything for None
     started_at: float
     reloaded_at: float
     wall_clock: Callable[[], float] = time.time
     new_challenge: Callable[[], str] = _challenge
     logins: Counter[str] = field(default_factory=Counter)
     shutting_down: bool = False
-    notifier: Notifier | None = None
-    reachability: Reachability | None = None
-    calls: CallManager | None = None
-    reloader: Reloader | None = None
+
+    @property
+    def manager(self) -> ManagerConfig:
+        return self.settings.config
 
     def release(self, session: SessionState) -> None:
         """Forget a closed session's login (for `allowmultiplelogin = no`)."""
@@ -123,15 +128,6 @@ class AmiContext:
             self.logins[key] -= 1
             if self.logins[key] <= 0:
                 del self.logins[key]
-
-    def delivers(self, session: SessionState, name: str, category: int) -> bool:
-        """Whether an event goes to `session`: its event mask and read classes take the
-        category, and manager.conf's `disabledevents` does not name it."""
-        return session.wants(category) and name not in self.manager.general.disabledevents
-
-    def timestamp(self) -> float | None:
-        """The wall-clock time to stamp events with, if manager.conf asks for it."""
-        return self.wall_clock() if self.manager.general.timestampevents else None
 
 
 def reply(*fields: Fields) -> Outcome:

@@ -18,16 +18,10 @@ from sipnotify.calls.call import NORMAL_CLEARING, InboundCall, hangup_cause
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.outbound import OutboundCall
 from sipnotify.config.extensions import Extension
-from sipnotify.notify import (
-    Notifier,
-    NotifyContent,
-    NotifyError,
-    NotifyResult,
-    build_content,
-    preset_content,
-    uri_target,
-)
-from sipnotify.numbers import seconds
+from sipnotify.config.numbers import seconds
+from sipnotify.notify.content import NotifyContent, NotifyError, build_content, preset_content
+from sipnotify.notify.notifier import Notifier, NotifyResult
+from sipnotify.notify.targets import uri_target
 
 log = logging.getLogger("sipnotify.dialplan")
 MAX_WAIT = 86_400.0

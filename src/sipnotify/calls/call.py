@@ -15,14 +15,15 @@ from typing import Protocol
 
 from sipnotify.calls.channels import Channel, Channels, ChannelState
 from sipnotify.calls.media import MediaPort, watch
+from sipnotify.config.numbers import whole_number
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.notify import Ids, InDialog
-from sipnotify.numbers import whole_number
+from sipnotify.notify.targets import InDialog
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uas_dialog
+from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request
-from sipnotify.sip.transaction import Timers
-from sipnotify.uas import ServerInvite
+from sipnotify.sip.transactions.machines import Timers
+from sipnotify.ua.server import ServerInvite
 
 log = logging.getLogger("sipnotify.calls")
 

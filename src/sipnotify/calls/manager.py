@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -23,24 +22,21 @@ from sipnotify.calls.channels import Channel, Channels, ChannelState, Listener
 from sipnotify.calls.outbound import OutboundCall, SendInvite
 from sipnotify.config.extensions import Dialplan, Extension
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.notify import (
-    Ids,
-    InDialog,
-    Notifier,
-    NotifyError,
-    credentials_for,
-    dialog_hop,
-    endpoint_targets,
-)
-from sipnotify.registrar import Registrar
-from sipnotify.sending import Final, Local, via
+from sipnotify.notify.content import NotifyError
+from sipnotify.notify.notifier import Notifier
+from sipnotify.notify.requests import credentials_for
+from sipnotify.notify.targets import InDialog, dialog_hop, endpoint_targets
+from sipnotify.registrar.service import Registrar
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
+from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, outgoing
-from sipnotify.sip.transaction import Timers
+from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.sip.transactions.machines import Timers
 from sipnotify.sip.uri import parse_name_addr, parse_uri
-from sipnotify.uas import Answer, ServerInvite
+from sipnotify.ua.addresses import Local, via
+from sipnotify.ua.server import Reply, ServerInvite
 
 log = logging.getLogger("sipnotify.calls")
 
@@ -57,29 +53,28 @@ class CallManager:
         registrar: Registrar,
         notifier: Notifier,
         timers: Timers,
+        send_invite: SendInvite,
         listener: Listener,
         max_channels: int,
+        wall_clock: Callable[[], float],
     ) -> None:
         self.config = config
         self.notifier = notifier
         self.ids: Ids = notifier.ids
         self.timers = timers
-        self.channels = Channels(listener, time.time)
+        self._wall_clock = wall_clock
+        self.channels = Channels(listener, wall_clock)
         self.dialplan = dialplan
         self._registrar = registrar
         self._max_channels = max_channels
         self._calls: dict[tuple[str, str], Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._send_invite: SendInvite | None = None
+        self._send_invite = send_invite
         self._media_host = next(
             (t.host for t in config.transports.values() if t.protocol == "udp"), "127.0.0.1"
         )
 
-    def attach(self, send_invite: SendInvite) -> None:
-        """How outgoing calls send their INVITE (the endpoint, built after this)."""
-        self._send_invite = send_invite
-
-    # -- uas.Calls ---------------------------------------------------------------------------
+    # -- ua.server.Calls ---------------------------------------------------------------------------
 
     def invite(self, invite: ServerInvite) -> None:
         request = invite.request
@@ -87,7 +82,7 @@ class CallManager:
         if local_tag:
             self._reinvite(invite, local_tag)
             return
-        admitted = self._registrar.admit(request, invite.source[0], time.time())
+        admitted = self._registrar.admit(request, invite.source[0], self._wall_clock())
         if not isinstance(admitted, Endpoint):
             invite.refuse(admitted.status, admitted.reason, extra=admitted.headers)
             return
@@ -105,7 +100,7 @@ class CallManager:
         else:
             invite.respond(487, "Request Terminated")
 
-    def in_dialog(self, request: Request) -> Answer:
+    def in_dialog(self, request: Request) -> Reply:
         call = self._calls.get((request.call_id, _tag(request.header("To"))))
         if call is None or call.dialog is None:
             return 481, "Call/Transaction Does Not Exist", ()
@@ -127,20 +122,22 @@ class CallManager:
         """RFC 3261 §15.1.1: BYE inside the dialog, to its remote target via its route set."""
         ids = self.ids
 
-        def factory(local: Local) -> Callable[[int, tuple[tuple[str, str], ...]], Outgoing]:
+        def factory(local: Local) -> Build:
             def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-                top = via(local, f"z9hG4bKPj{ids()}")
+                top = via(local, ids.branch())
                 extra = (*authorization, ("Max-Forwards", "70"))
                 return outgoing(dialog.request("BYE", via=top, contact=contact, extra=extra))
 
             return build
 
-        def done(final: Final) -> None:
+        def done(answered: asyncio.Future[Final]) -> None:
+            final = answered.result()
             if final.status is None or final.status >= 300:
                 log.info("BYE to %s: %s", dialog.remote_target, final.status or final.error)
 
         hop = dialog_hop(dialog, endpoint, flow)
-        self.notifier.sender.submit(hop, factory, credentials_for(endpoint, self.config), done)
+        credentials = credentials_for(endpoint, self.config)
+        self.notifier.sender.request(hop, factory, credentials).add_done_callback(done)
 
     def forget(self, call: object) -> None:
         for key, known in list(self._calls.items()):
@@ -173,7 +170,7 @@ class CallManager:
         """A new channel calling `endpoint_name`'s first contact (Newchannel, state Down);
         None when the endpoint does not exist or has no contact."""
         endpoint = self.config.endpoints.get(endpoint_name)
-        if endpoint is None or self._send_invite is None or self._full():
+        if endpoint is None or self._full():
             return None
         try:
             targets = endpoint_targets(self.config, endpoint_name, self.notifier.registered)

@@ -17,13 +17,14 @@ from sipnotify.calls.call import NORMAL_CLEARING, CallContext, CallLeg
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.calls.media import MediaPort
 from sipnotify.config.pjsip import Endpoint
-from sipnotify.notify import Target
-from sipnotify.sending import Hop, Local, bracketed, via
+from sipnotify.notify.targets import Target
 from sipnotify.sip import sdp
 from sipnotify.sip.dialog import Dialog, uac_dialog
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, serialize
-from sipnotify.uac import ClientInvite
+from sipnotify.sip.transactions.machines import ErrorKind, Outcome
+from sipnotify.ua.addresses import Hop, Local, bracketed, via
+from sipnotify.ua.client import ClientInvite
 
 log = logging.getLogger("sipnotify.calls")
 
@@ -112,7 +113,7 @@ class OutboundCall(CallLeg):
         if local.protocol != "udp":
             contact += f";transport={local.protocol.upper()}"
         self.contact = contact
-        top = via(local, f"z9hG4bKPj{ids()}")
+        top = via(local, ids.branch())
         session = abs(hash(self._tag)) % 10**9
         offer = sdp.describe(address=host, port=media_port, payloads=OFFER, session=session)
         display = f'"{name}" ' if name else ""
@@ -123,7 +124,7 @@ class OutboundCall(CallLeg):
             ("To", f"<{self.target.uri.without_port()}>"),
             ("Contact", f"<{contact}>"),
             ("Call-ID", self.call_id),
-            ("CSeq", f"{abs(hash(ids())) % 65535 + 1} INVITE"),
+            ("CSeq", f"{ids.cseq()} INVITE"),
             ("Max-Forwards", "70"),
             ("User-Agent", self._ctx.config.global_.user_agent),
             ("Allow", "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"),
@@ -131,7 +132,7 @@ class OutboundCall(CallLeg):
         )
         return Request(method="INVITE", uri=str(self.target.uri), headers=headers, body=offer)
 
-    # -- uac.CallEvents --------------------------------------------------------------------
+    # -- ua.client.CallEvents --------------------------------------------------------------------
 
     def provisional(self, response: Response) -> None:
         """§12.1.2: a 1xx with a To tag makes the early dialog; 180/183 ring the channel."""
@@ -147,13 +148,15 @@ class OutboundCall(CallLeg):
         if response.status in (180, 183):
             self._ctx.channels.set_state(self.channel, ChannelState.RINGING)
 
-    def final(self, response: Response | None, error: str | None) -> None:
+    def final(self, outcome: Outcome) -> None:
+        response, failure = outcome.response, outcome.failure
         if response is not None and 200 <= response.status < 300:
             self._accepted(response)
             return
         status = response.status if response is not None else None
-        log.info("call to %s failed: %s", self.target.uri, status or error)
-        cause = SIP_TO_CAUSE.get(status or 0, 18 if error == "timeout" else 34)
+        log.info("call to %s failed: %s", self.target.uri, status or failure)
+        timed_out = failure is not None and failure.kind is ErrorKind.TIMEOUT
+        cause = SIP_TO_CAUSE.get(status or 0, 18 if timed_out else 34)
         self.failure_cause = cause
         self._finish(cause)
 

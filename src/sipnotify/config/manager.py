@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sipnotify import permissions
-from sipnotify.acl import DENY_ALL, Acl, AclRule, parse_rules
-from sipnotify.config import values
+from sipnotify.config import permissions, values
+from sipnotify.config.acl import DENY_ALL, Acl, AclRule, parse_rules
 from sipnotify.config.parser import ConfigError, Diagnostic, Item, ParsedConfig, Section
 
 DEFAULT_PORT = 5038

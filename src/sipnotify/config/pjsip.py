@@ -11,7 +11,7 @@ file:line; invalid values are ConfigErrors.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_network
 from typing import Any
 
@@ -137,9 +137,11 @@ class PjsipGlobal:
 
 @dataclass(frozen=True, slots=True)
 class PjsipSystem:
-    """`type=system` timers, in milliseconds (RFC 3261 T1 and Timer B)."""
+    """`type=system` timers, in milliseconds (behaviour: system timers): T1, the round-trip
+    estimate, and Timer B, every transaction's timeout (never below 64 * T1)."""
 
     timer_t1: int = 500
+    timer_b: int = 32000
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
     },
     "system": {
         "timer_t1": ("timer_t1", _timer),
+        "timer_b": ("timer_b", _timer),
     },
 }
 _KEEPS_ACCEPTED = frozenset(("transport", "endpoint", "aor", "identify", "auth"))
@@ -336,7 +339,7 @@ _IGNORED = {
     "mwi_disable_initial_unsolicited ignore_uri_user_options use_callerid_contact "
     "send_contact_status_on_update_registration taskprocessor_overload_trigger norefersub "
     "allow_sending_180_after_183 all_codecs_on_empty_reinvite",
-    "system": "timer_b timer_t2 timer_t4 compact_headers threadpool_initial_size "
+    "system": "timer_t2 timer_t4 compact_headers threadpool_initial_size "
     "threadpool_auto_increment threadpool_idle_timeout threadpool_max_size "
     "disable_tcp_switch follow_early_media_fork accept_multiple_sdp_answers "
     "disable_rport",
@@ -369,7 +372,7 @@ def load_pjsip(parsed: ParsedConfig) -> tuple[PjsipConfig, list[Diagnostic]]:
         found[kind].setdefault(section.name, {}).update(fields)
     config = PjsipConfig(
         global_=PjsipGlobal(**_single(found["global"])),
-        system=PjsipSystem(**_single(found["system"])),
+        system=_system(found["system"], warnings),
         transports={n: _transport(n, f) for n, f in found["transport"].items()},
         endpoints={n: Endpoint(name=n, **f) for n, f in found["endpoint"].items()},
         aors={n: Aor(name=n, **f) for n, f in found["aor"].items()},
@@ -420,6 +423,17 @@ def _fields(section: Section, kind: str, warnings: list[Diagnostic]) -> dict[str
             value = fields.get(name, ()) + value
         fields[name] = value
     return fields
+
+
+def _system(sections: dict[str, dict[str, Any]], warnings: list[Diagnostic]) -> PjsipSystem:
+    """behaviour: system timers: a Timer B below 64 * T1 is raised to it, with a warning."""
+    system = PjsipSystem(**_single(sections))
+    floor = 64 * system.timer_t1
+    if system.timer_b < floor:
+        origin = next(iter(sections.values()))["origin"]
+        warnings.append(Diagnostic(origin, f"Timer B setting is too low. Setting to {floor}"))
+        system = replace(system, timer_b=floor)
+    return system
 
 
 def _single(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -7,8 +7,6 @@ back through NAT.
 
 from __future__ import annotations
 
-import uuid
-
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, parse_via
 
@@ -23,18 +21,17 @@ def make_response(
     *,
     server: str,
     extra: tuple[tuple[str, str], ...] = (),
-    to_tag: str | None = None,
+    to_tag: str,
     body: bytes = b"",
 ) -> Response:
     """RFC 3261 §8.2.6: a response copying Via, From, To, Call-ID and CSeq; the top Via gains
-    `received` and a filled `rport` (RFC 3581 §4). A To without a tag gets `to_tag` (a new
-    random one when None; none at all when empty, as for 100 Trying)."""
+    `received` and a filled `rport` (RFC 3581 §4). A To without a tag gets `to_tag` (none at
+    all when empty, as for 100 Trying)."""
     vias = request.header_values("Via")
     vias[0] = _stamp_via(vias[0], source)
     to = request.header("To") or ""
     if ";tag=" not in to.replace(" ", ""):
-        tag = str(uuid.uuid4()) if to_tag is None else to_tag
-        to += f";tag={tag}" if tag else ""
+        to += f";tag={to_tag}" if to_tag else ""
     headers = (
         *(("Via", v) for v in vias),
         ("From", request.header("From") or ""),

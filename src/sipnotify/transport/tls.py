@@ -10,8 +10,26 @@ else the system's trusted authorities."""
 from __future__ import annotations
 
 import ssl
+from typing import Protocol
 
-from sipnotify.config.pjsip import Transport
+
+class Transport(Protocol):
+    """A transport's TLS options (config.pjsip.Transport has them)."""
+
+    @property
+    def cert_file(self) -> str: ...
+    @property
+    def priv_key_file(self) -> str: ...
+    @property
+    def ca_list_file(self) -> str: ...
+    @property
+    def verify_server(self) -> bool: ...
+    @property
+    def verify_client(self) -> bool: ...
+    @property
+    def require_client_cert(self) -> bool: ...
+    @property
+    def method(self) -> str: ...
 
 
 def client_context(transport: Transport) -> ssl.SSLContext:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
 from sipnotify.ami.channel_events import block
@@ -12,15 +11,14 @@ from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
 from sipnotify.calls.call import hangup_cause
 from sipnotify.calls.channels import Channel
+from sipnotify.config import permissions
 
 
 def core_show_channels(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
     calls = ctx.calls
-    channels = list(calls.channels) if calls is not None else []
+    channels = list(calls.channels)
     items = [
-        ("CoreShowChannel", (*block(c), *_running(c, calls.channels.duration(c))))
-        for c in channels
-        if calls is not None
+        ("CoreShowChannel", (*block(c), *_running(c, calls.channels.duration(c)))) for c in channels
     ]
     return event_list(request, "Channels will follow", items, "CoreShowChannelsComplete")
 
@@ -43,8 +41,8 @@ def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outc
     calls = ctx.calls
     if name.startswith("/") or name.endswith("/"):
         return _hangup_matching(ctx, request, name, cause)
-    channel = calls.channels.get(name) if calls is not None else None
-    if calls is None or channel is None:
+    channel = calls.channels.get(name)
+    if channel is None:
         return reply(replies.error(request, "No such channel"))
     calls.hang_up(channel, cause)
     return reply(replies.success(request, "Channel Hungup"))
@@ -60,10 +58,9 @@ def _hangup_matching(ctx: AmiContext, request: AmiMessage, text: str, cause: int
     except re.error:
         return reply(replies.error(request, f"Regex compile failed on: {text[1:-1]}"))
     calls = ctx.calls
-    matched = calls.channels.matching(pattern) if calls is not None else []
+    matched = calls.channels.matching(pattern)
     for channel in matched:
-        if calls is not None:
-            calls.hang_up(channel, cause)
+        calls.hang_up(channel, cause)
     items = [("ChannelHungup", (("Channel", c.name),)) for c in matched]
     return event_list(
         request, "Channels hung up will follow", items, "ChannelsHungupListComplete", id_after=1

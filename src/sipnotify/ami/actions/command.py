@@ -8,25 +8,17 @@ The NOTIFYs that go out are reported with the same result events as the PJSIPNot
 
 from __future__ import annotations
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.actions.modules import reload_event, run_reload
 from sipnotify.ami.actions.pjsip import reporter
 from sipnotify.ami.codec import AmiMessage
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
-from sipnotify.notify import (
-    InDialog,
-    Notifier,
-    NotifyContent,
-    NotifyError,
-    Report,
-    Target,
-    endpoint_targets,
-    preset_content,
-    uri_target,
-)
-from sipnotify.reload import Outcome as Reloaded
-from sipnotify.reload import Status
+from sipnotify.config import permissions
+from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import Status
+from sipnotify.notify.content import NotifyContent, NotifyError, preset_content
+from sipnotify.notify.notifier import Notifier, Report
+from sipnotify.notify.targets import InDialog, Target, endpoint_targets, uri_target
 
 USAGE = (
     "Usage: pjsip send notify <type> {endpoint|uri|channel} <peer> [<peer>...]",
@@ -43,7 +35,7 @@ def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outc
     lowered = [w.lower() for w in words]
     if lowered[:2] == ["module", "reload"] or lowered in RELOADS:
         return _reload(ctx, request, words)
-    if lowered[:3] != ["pjsip", "send", "notify"] or ctx.notifier is None:
+    if lowered[:3] != ["pjsip", "send", "notify"]:
         text = " ".join(words)
         unknown = (
             f"No such command '{text}' (type 'core show help {text}' for other possible commands)"
@@ -106,7 +98,7 @@ def _channels(
     found: list[InDialog] = []
     for name in names:
         lines.append(f"Sending NOTIFY of type '{kind}' to '{name}'")
-        target = ctx.calls.notify_target(name) if ctx.calls is not None else None
+        target = ctx.calls.notify_target(name)
         if target is None:
             lines.append(f"Unable to find channel {name}")
         else:
@@ -116,7 +108,6 @@ def _channels(
         return reply(answer)
 
     notifier = ctx.notifier
-    assert notifier is not None  # command() checked it
 
     def send(report: Report) -> None:
         for target in found:

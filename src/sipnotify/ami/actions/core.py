@@ -10,10 +10,10 @@ import hashlib
 import hmac
 import logging
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.config import permissions
 from sipnotify.config.manager import ManagerUser
 
 log = logging.getLogger("sipnotify.ami")
@@ -34,7 +34,7 @@ def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcom
         )
     _start(ctx, session, user, request)
     out = [replies.success(request, "Authentication accepted")]
-    if ctx.delivers(session, "FullyBooted", permissions.SYSTEM):
+    if ctx.audience.delivers(session, "FullyBooted", permissions.SYSTEM):
         out.append(_fully_booted(ctx))
     return Outcome(replies=tuple(out))
 

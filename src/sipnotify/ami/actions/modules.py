@@ -8,12 +8,13 @@ error, and `refresh` is a reload.
 
 from __future__ import annotations
 
-from sipnotify import permissions
 from sipnotify.ami import replies
+from sipnotify.ami.audience import Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
-from sipnotify.ami.session import Action, AmiContext, Broadcast, Outcome, SessionState, reply
-from sipnotify.reload import Outcome as Reloaded
-from sipnotify.reload import Status, is_loaded
+from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.config import permissions
+from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import Status, is_loaded
 
 RELOAD_MESSAGES = {
     Status.SUCCESS: "Module Reloaded",
@@ -30,9 +31,7 @@ def reload_event(module: str, status: Status) -> Broadcast:
 
 
 def run_reload(ctx: AmiContext, module: str | None) -> Reloaded:
-    if ctx.reloader is None:
-        return Reloaded(Status.NOT_FOUND)
-    outcome = ctx.reloader.reload(module)
+    outcome = ctx.reload(module)
     if outcome.status is Status.SUCCESS or outcome.error:
         ctx.reloaded_at = ctx.wall_clock()
     return outcome

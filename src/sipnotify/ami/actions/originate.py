@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import (
@@ -26,9 +25,10 @@ from sipnotify.ami.session import (
 )
 from sipnotify.calls.manager import CallManager
 from sipnotify.calls.outbound import OutboundCall
+from sipnotify.config import permissions
 from sipnotify.config.extensions import Extension, Step
+from sipnotify.config.numbers import scan_int
 from sipnotify.config.parser import Origin
-from sipnotify.numbers import scan_int
 
 DEFAULT_TIMEOUT_MS = 30_000
 ANSWERED, NO_ANSWER, BUSY, FAILURE = "4", "3", "5", "0"
@@ -58,8 +58,6 @@ def originate(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Ou
     timeout = scan_int(timeout_text) if timeout_text else DEFAULT_TIMEOUT_MS
     if timeout is None:
         return reply(replies.error(request, "Invalid timeout"))
-    if ctx.calls is None:
-        return reply(replies.error(request, "Originate failed"))
     plan = _plan(ctx.calls, request, priority)
     timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT_MS
     if request.get("Async").strip().lower() in ("true", "yes", "1", "on"):
@@ -162,7 +160,7 @@ def _async(
                 permissions.CALL,
                 fields,
                 action_id=request.get("ActionID"),
-                timestamp=ctx.timestamp(),
+                timestamp=ctx.audience.timestamp(),
             )
         )
 

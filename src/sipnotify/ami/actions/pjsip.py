@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import (
@@ -23,21 +22,17 @@ from sipnotify.ami.session import (
     reply,
 )
 from sipnotify.ami.variables import split_variables
+from sipnotify.config import permissions
 from sipnotify.config.notify import NotifyPreset
-from sipnotify.notify import (
-    Notifier,
+from sipnotify.notify.content import (
     NotifyContent,
     NotifyError,
-    NotifyResult,
-    Report,
-    Sending,
-    Target,
     build_content,
-    endpoint_targets,
     preset_content,
     shown,
-    uri_target,
 )
+from sipnotify.notify.notifier import Notifier, NotifyResult, Report, Sending
+from sipnotify.notify.targets import Target, endpoint_targets, uri_target
 
 _BLANKS = "".join(chr(c) for c in range(1, 33))
 NEED_OPTION_OR_VARIABLE = (
@@ -72,8 +67,6 @@ def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) ->
     notifier = ctx.notifier
     if channel:
         return _in_dialog(ctx, session, request, option, channel)
-    if notifier is None:
-        return reply(replies.error(request, "PJSIP is not running"))
     try:
         targets, content = _prepare(notifier, request, option, endpoint, uri)
     except NotifyError as exc:
@@ -87,8 +80,8 @@ def _in_dialog(
 ) -> Outcome:
     """behaviour: notify request in-dialog; the Option is honoured too (deliberate difference 5)."""
     notifier = ctx.notifier
-    target = ctx.calls.notify_target(channel) if ctx.calls is not None else None
-    if target is None or notifier is None:
+    target = ctx.calls.notify_target(channel)
+    if target is None:
         return reply(replies.error(request, "Channel not found"))
     try:
         content = _content(notifier, request, option)
@@ -150,7 +143,7 @@ def reporter(
         counts = [0, 0]  # succeeded, failed
 
         def tell(name: str, fields: Fields) -> None:
-            if enabled and ctx.delivers(session, name, permissions.SYSTEM):
+            if enabled and ctx.audience.delivers(session, name, permissions.SYSTEM):
                 emit(_event(ctx, name, action_id, fields))
 
         def one(result: NotifyResult) -> None:
@@ -178,7 +171,7 @@ def result_fields(result: NotifyResult) -> Fields:
     ReasonPhrase, RoundtripUsec and, for errors, Error."""
     if result.status is not None:
         outcome = "Success" if result.ok else "Failure"
-    elif result.error == "timeout":
+    elif result.timed_out:
         outcome = "Timeout"
     else:
         outcome = "TransportError"
@@ -197,7 +190,7 @@ def result_fields(result: NotifyResult) -> Fields:
 
 
 def _event(ctx: AmiContext, name: str, action_id: str, fields: Fields) -> Fields:
-    stamp = ctx.timestamp()
+    stamp = ctx.audience.timestamp()
     return replies.event(name, permissions.SYSTEM, fields, action_id=action_id, timestamp=stamp)
 
 

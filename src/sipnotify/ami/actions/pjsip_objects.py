@@ -14,7 +14,7 @@ from ipaddress import ip_network
 
 from sipnotify.ami.codec import Fields
 from sipnotify.config.pjsip import Aor, Auth, Endpoint, Identify, Transport
-from sipnotify.reachability import State
+from sipnotify.registrar.reachability import State
 from sipnotify.sip.registrar import Binding, contact_id
 
 # Field=default, in the order Asterisk 23.4.1 sends them (after ObjectType and ObjectName).

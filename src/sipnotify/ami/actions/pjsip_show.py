@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from sipnotify import permissions
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip import strip_endpoint_prefix
 from sipnotify.ami.actions.pjsip_objects import (
@@ -29,9 +28,10 @@ from sipnotify.ami.actions.pjsip_objects import (
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
 from sipnotify.calls.channels import Channel, ChannelState
+from sipnotify.config import permissions
 from sipnotify.config.pjsip import Aor, Auth, Endpoint
-from sipnotify.notify import Notifier
-from sipnotify.reachability import Reachability, State
+from sipnotify.notify.notifier import Notifier
+from sipnotify.registrar.reachability import Reachability, State
 from sipnotify.sip.registrar import Binding
 
 STREAM_BATCH = 256  # list items written between waits for the client to read
@@ -108,7 +108,7 @@ def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Ou
 
 def _channels(ctx: AmiContext, endpoint: Endpoint) -> list[Channel]:
     calls = ctx.calls
-    return [c for c in calls.channels if c.endpoint == endpoint.name] if calls is not None else []
+    return [c for c in calls.channels if c.endpoint == endpoint.name]
 
 
 def _device_state(channels: list[Channel], reachable: bool) -> str:

@@ -27,11 +27,7 @@ class Change(enum.Enum):
     REMOVED = "Removed"
 
 
-Listener = Callable[[Binding, Change], None]
-
-
-def _ignore(_binding: Binding, _change: Change) -> None:
-    return None
+Tell = Callable[[Binding, Change], None]  # told of each change as it is made
 
 
 def _usable(binding: Binding) -> bool:
@@ -46,9 +42,8 @@ def _usable(binding: Binding) -> bool:
 
 
 class Registry:
-    def __init__(self, store: ContactStore, now: float, listener: Listener = _ignore) -> None:
+    def __init__(self, store: ContactStore, now: float) -> None:
         self._store = store
-        self._listener = listener
         self._by_aor: dict[str, dict[str, Binding]] = defaultdict(dict)
         store.prune(now)
         for binding in store.load():
@@ -62,23 +57,26 @@ class Registry:
     def all(self, now: float) -> list[Binding]:
         return [b for aor in sorted(self._by_aor) for b in self.bindings(aor, now)]
 
-    def apply(self, decision: Decision) -> None:
-        """Store first (raises StorageError, leaving everything as it was), then remember."""
+    def apply(self, decision: Decision, tell: Tell) -> None:
+        """Store first (raises StorageError, leaving everything as it was), then remember,
+        telling of each change right after it is made."""
         self._store.change(decision.store, decision.drop)
         for binding in decision.drop:
             if self._by_aor[binding.aor].pop(binding.uri, None) is not None:
-                self._listener(binding, Change.REMOVED)
+                tell(binding, Change.REMOVED)
         for binding in decision.store:
             known = binding.uri in self._by_aor[binding.aor]
             self._by_aor[binding.aor][binding.uri] = binding
-            self._listener(binding, Change.UPDATED if known else Change.CREATED)
+            tell(binding, Change.UPDATED if known else Change.CREATED)
 
-    def prune(self, now: float) -> int:
+    def prune(self, now: float, tell: Tell) -> int:
+        """Forget expired bindings, in memory and in the store, telling of each; returns how
+        many rows the store dropped."""
         for aor, bindings in list(self._by_aor.items()):
             for uri, binding in list(bindings.items()):
                 if binding.expires_at <= now:
                     del bindings[uri]
-                    self._listener(binding, Change.REMOVED)
+                    tell(binding, Change.REMOVED)
             if not bindings:
                 del self._by_aor[aor]
         return self._store.prune(now)

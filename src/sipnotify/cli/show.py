@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sipnotify import client
 from sipnotify.ami.codec import AmiMessage
+from sipnotify.cli import amiclient as client
 
 
 async def render(server: client.Server, what: str, name: str) -> tuple[list[str], bool]:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
 
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
-from sipnotify.registry import Registry
+from sipnotify.registrar.registry import Change, Registry
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
-from sipnotify.sip.registrar import Decision, Policy, Source, register
+from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
 from sipnotify.sip.uri import parse_name_addr
 from sipnotify.storage.base import StorageError
 
@@ -51,8 +51,19 @@ class SecurityEvent:
 SecurityListener = Callable[[SecurityEvent], None]
 
 
-def _unheard(_event: SecurityEvent) -> None:
-    return None
+@dataclass(frozen=True, slots=True)
+class ContactChange:
+    """A registered contact came, was refreshed or went; `remaining` counts the contacts the
+    endpoint still has in all its AORs (static ones too), `qualified` whether its AOR is
+    qualified (both shape the AMI events)."""
+
+    binding: Binding
+    change: Change
+    remaining: int
+    qualified: bool
+
+
+ContactListener = Callable[[ContactChange], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +75,33 @@ class Answer:
 
 class Registrar:
     def __init__(
-        self, config: PjsipConfig, registry: Registry, security: SecurityListener = _unheard
-    ) -> None:
+        self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
+        contacts: ContactListener,
+    ) -> None:  # fmt: skip
         self._config = config
         self._registry = registry
         self._secret = secrets.token_bytes(16)
         self._security = security
+        self._contacts = contacts
+
+    def bindings(self, aor: str, now: float) -> list[Binding]:
+        """The unexpired registered contacts of `aor`."""
+        return self._registry.bindings(aor, now)
+
+    def prune(self, now: float) -> int:
+        """Forget expired registrations, telling of each; returns how many the store held."""
+        return self._registry.prune(now, lambda b, change: self._changed(b, change, now))
+
+    def _changed(self, binding: Binding, change: Change, now: float) -> None:
+        """One change, as the registry stands right after it."""
+        config = self._config
+        endpoint = config.endpoints.get(binding.endpoint)
+        names = endpoint.aors if endpoint is not None else ()
+        aors = [config.aors[name] for name in names if name in config.aors]
+        remaining = sum(len(a.contacts) + len(self.bindings(a.name, now)) for a in aors)
+        aor = config.aors.get(binding.aor)
+        qualified = aor is not None and aor.qualify_frequency > 0
+        self._contacts(ContactChange(binding, change, remaining, qualified))
 
     def reconfigure(self, config: PjsipConfig) -> None:
         """Endpoints, AORs, auths and identifies after a reload; bindings stay."""
@@ -106,7 +138,7 @@ class Registrar:
         decision = self._decide(request, endpoint, aor_name, source, now)
         if decision.status == 200:
             try:
-                self._registry.apply(decision)
+                self._registry.apply(decision, lambda b, change: self._changed(b, change, now))
             except StorageError as exc:
                 log.error("cannot store the registration of %s: %s", aor_name, exc)
                 return Answer(500, "Server Internal Error")

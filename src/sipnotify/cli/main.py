@@ -14,10 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipnotify import __version__, app, client, show
+from sipnotify import __version__, app
+from sipnotify.cli import amiclient as client
+from sipnotify.cli import show
+from sipnotify.config.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 from sipnotify.config.load import Config
 from sipnotify.config.parser import ConfigError
-from sipnotify.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sipnotify.notify import Notifier, Target, aor_targets, qualify
+from sipnotify.notify.notifier import Notifier, qualify
+from sipnotify.notify.targets import Target, aor_targets
 
 log = logging.getLogger("sipnotify.qualify")
 TICK = 1.0  # seconds between looks at the schedule
@@ -31,9 +31,12 @@ Listener = Callable[[str, str, str, State], None]
 
 
 class Reachability:
-    def __init__(self, notifier: Notifier, listener: Listener) -> None:
+    def __init__(
+        self, notifier: Notifier, listener: Listener, *, clock: Callable[[], float]
+    ) -> None:
         self._notifier = notifier
         self._listener = listener
+        self._clock = clock
         self._states: dict[tuple[str, str], State] = {}
         self._due: dict[tuple[str, str], float] = {}
 
@@ -59,7 +62,7 @@ class Reachability:
             if name in config.aors and config.aors[name].qualify_frequency
         ]
         while True:
-            now = time.monotonic()
+            now = self._clock()
             due: list[tuple[str, Target]] = []
             for owner, aor in scheduled:
                 for target in aor_targets(owner, aor, self._notifier.registered(aor.name)):

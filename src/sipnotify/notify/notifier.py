@@ -1,0 +1,132 @@
+"""PJSIPNotify's whole job for one configuration: sending to every target at once through
+a `Sender` (the SIP endpoint) and reporting each contact's answer; and qualify's OPTIONS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sipnotify.config.notify import NotifyPresets
+from sipnotify.config.pjsip import PjsipConfig
+from sipnotify.notify.content import NotifyContent
+from sipnotify.notify.requests import Factory, credentials_for, in_dialog_factory, request_factory
+from sipnotify.notify.targets import (
+    InDialog,
+    Registered,
+    Target,
+    dialog_hop,
+    no_registrations,
+    target_hop,
+)
+from sipnotify.sip.auth import Credentials
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.sip.transactions.machines import ErrorKind, Failure
+from sipnotify.ua.addresses import Hop, Local
+
+log = logging.getLogger("sipnotify.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyResult:
+    """What one contact answered: a final status, or a failure (timeout, transport)."""
+
+    label: str
+    uri: str
+    status: int | None
+    reason: str
+    failure: Failure | None
+    rtt: float | None
+
+    @classmethod
+    def of(cls, label: str, uri: str, final: Final) -> NotifyResult:
+        return cls(label, uri, final.status, final.reason, final.failure, final.rtt)
+
+    @property
+    def error(self) -> str | None:
+        """The failure as it is reported ("timeout", "transport error: …"), or None."""
+        return None if self.failure is None else str(self.failure)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.failure is not None and self.failure.kind is ErrorKind.TIMEOUT
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Sender(Protocol):
+    """What sending needs from the SIP endpoint (ua.endpoint.SipEndpoint implements it)."""
+
+    def request(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials]
+    ) -> asyncio.Future[Final]: ...
+
+
+Report = Callable[[NotifyResult], None]
+Sending = Callable[[Report], None]  # starts sending; reports each result
+
+
+@dataclass(slots=True)
+class Notifier:
+    """PJSIPNotify's whole job for one configuration: presets, targets, sending."""
+
+    config: PjsipConfig
+    presets: NotifyPresets
+    sender: Sender
+    ids: Ids
+    registered: Registered = no_registrations
+
+    def send(self, targets: list[Target], content: NotifyContent, report: Report) -> None:
+        """Send to every target at once; `report` gets each contact's result as it arrives
+        (possibly before this returns, for a contact that cannot be reached at all)."""
+        for target in targets:
+            self._send_one(target, content, report)
+
+    def sending(self, targets: list[Target], content: NotifyContent) -> Sending:
+        """`send` for these targets, to be started with the report callback."""
+        return lambda report: self.send(targets, content, report)
+
+    def send_in_dialog(self, target: InDialog, content: NotifyContent, report: Report) -> None:
+        """One NOTIFY inside a call's dialog; `report` gets its result."""
+        config, ids, endpoint = self.config, self.ids, target.endpoint
+
+        def factory(local: Local) -> Build:
+            return in_dialog_factory(target, content, local, config, ids)
+
+        def done(answered: asyncio.Future[Final]) -> None:
+            report(NotifyResult.of(target.label, target.dialog.remote_target, answered.result()))
+
+        hop = dialog_hop(target.dialog, endpoint, target.flow)
+        self.sender.request(hop, factory, credentials_for(endpoint, config)).add_done_callback(done)
+
+    def _send_one(self, target: Target, content: NotifyContent, report: Report) -> None:
+        config, ids = self.config, self.ids
+        label, uri = target.label, str(target.uri)
+
+        def factory(local: Local) -> Build:
+            return request_factory(target, content, local, config, ids=ids)
+
+        def done(answered: asyncio.Future[Final]) -> None:
+            report(NotifyResult.of(label, uri, answered.result()))
+
+        credentials = credentials_for(target.endpoint, config)
+        self.sender.request(target_hop(target), factory, credentials).add_done_callback(done)
+
+
+async def qualify(notifier: Notifier, target: Target) -> Final:
+    """An OPTIONS to the target (RFC 3261 §11); any final answer means it is reachable."""
+    config = notifier.config
+
+    def factory(local: Local) -> Build:
+        empty = NotifyContent(headers=())
+        return request_factory(target, empty, local, config, method="OPTIONS", ids=notifier.ids)
+
+    return await notifier.sender.request(
+        target_hop(target), factory, credentials_for(target.endpoint, config)
+    )

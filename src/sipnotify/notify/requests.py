@@ -1,0 +1,145 @@
+"""The NOTIFY (or OPTIONS) on the wire, exactly as Asterisk builds it (behaviour: notify
+request): formatted once per target, with only the branch, CSeq and Authorization filled in per
+attempt (the hot path), in and out of a dialog; and an endpoint's outbound credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.notify.content import NotifyContent
+from sipnotify.notify.targets import InDialog, Target
+from sipnotify.sip.auth import Credentials
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.message import (
+    Outgoing,
+    canonical_name,
+    content_length,
+    header_lines,
+    outgoing,
+)
+from sipnotify.sip.transactions.exchange import Build
+from sipnotify.sip.uri import SipUri
+from sipnotify.ua.addresses import Local, bracketed, via
+
+log = logging.getLogger("sipnotify.notify")
+
+
+Factory = Callable[[Local], Build]
+
+
+def request_factory(
+    target: Target,
+    content: NotifyContent,
+    local: Local,
+    config: PjsipConfig,
+    *,
+    ids: Ids,
+    method: str = "NOTIFY",
+) -> Build:
+    """The NOTIFY for `target`, as Asterisk builds it (header order from the captures);
+    the factory takes the CSeq number and any Authorization headers, so a challenge can be
+    answered with the same Call-ID and From tag. Everything but the branch, the CSeq and the
+    Authorization is formatted once, here (the hot path)."""
+    endpoint = target.endpoint
+    user = endpoint.from_user or endpoint.name
+    transport = local.protocol.upper()
+    via_suffix = "" if local.protocol == "udp" else ";alias"
+    transport_param = "" if local.protocol == "udp" else f";transport={transport}"
+    from_uri = _from_uri(user, endpoint.from_domain or local.host)
+    contact_user = endpoint.contact_user or user.partition("@")[0]
+    contact = f"<sip:{contact_user}@{bracketed(local.host)}:{local.port}{transport_param}>"
+    request_uri = _request_uri(target.uri, endpoint)
+    call_id, tag = ids(), ids()
+    head = f"{method} {request_uri} SIP/2.0\r\nVia: SIP/2.0/{transport} "
+    head += f"{bracketed(local.host)}:{local.port};rport;branch="
+    middle = (
+        f"{via_suffix}\r\nFrom: <{from_uri}>;tag={tag}\r\nTo: <{target.uri.without_port()}>\r\n"
+        f"Contact: {contact}\r\nCall-ID: {call_id}\r\nCSeq: "
+    )
+    route = f"Route: {_bracket(endpoint.outbound_proxy)}\r\n" if endpoint.outbound_proxy else ""
+    state = (("Subscription-State", "terminated"),) if method == "NOTIFY" else ()
+    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+    trailing = header_lines((*state, *content.headers, *_trailing_headers(content, config)))
+    tail = (trailing + content_length(len(body))).encode("utf-8", "surrogateescape") + body
+
+    def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
+        branch = ids.branch()
+        text = f"{head}{branch}{middle}{cseq} {method}\r\n{route}{header_lines(authorization)}"
+        return Outgoing(method, request_uri, branch, text.encode("utf-8", "surrogateescape") + tail)
+
+    return build
+
+
+def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tuple[str, str], ...]:
+    names = {canonical_name(name).lower() for name, _ in content.headers}
+    extra: list[tuple[str, str]] = []
+    if "max-forwards" not in names:
+        extra.append(("Max-Forwards", str(config.global_.max_forwards)))
+    if "user-agent" not in names:
+        extra.append(("User-Agent", config.global_.user_agent))
+    if content.content_type is not None:
+        kind = content.content_type
+        extra.append(("Content-Type", kind if "/" in kind else f"{kind}/"))
+    return tuple(extra)
+
+
+def _from_uri(user: str, host: str) -> str:
+    """behaviour: notify request: a user with '@' is the whole URI; From carries no port, as
+    Asterisk sends it."""
+    return f"sip:{user}" if "@" in user else f"sip:{user}@{bracketed(host)}"
+
+
+def _request_uri(uri: SipUri, endpoint: Endpoint) -> str:
+    """`user_eq_phone=yes` adds `;user=phone` to a numeric user part."""
+    numeric = bool(uri.user) and (uri.user or "").lstrip("+").isdigit()
+    if endpoint.user_eq_phone and numeric and uri.param("user") is None:
+        uri = uri.with_params((*uri.params, ("user", "phone")))
+    return str(uri)
+
+
+def _bracket(uri: str) -> str:
+    uri = uri.strip()
+    return uri if uri.startswith("<") else f"<{uri}>"
+
+
+def credentials_for(endpoint: Endpoint, config: PjsipConfig) -> list[Credentials]:
+    """The endpoint's `outbound_auth` sections as digest credentials."""
+    found = []
+    for name in endpoint.outbound_auth:
+        auth = config.auths[name]
+        md5 = auth.md5_cred if auth.auth_type == "md5" and auth.md5_cred else None
+        found.append(
+            Credentials(
+                username=auth.username,
+                password=auth.password,
+                md5_ha1=md5,
+                realm=auth.realm or None,
+            )
+        )
+    return found
+
+
+def in_dialog_factory(
+    target: InDialog, content: NotifyContent, local: Local, config: PjsipConfig, ids: Ids
+) -> Build:
+    """behaviour: notify request: the NOTIFY from the dialog (same Call-ID, both tags, the next
+    local CSeq — the factory's CSeq argument is not used —, the remote target, the route set), then
+    Subscription-State and the user's headers and body, as out of dialog."""
+    trailing = (
+        ("Subscription-State", "terminated"),
+        *content.headers,
+        *_trailing_headers(content, config),
+    )
+    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+
+    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
+        extra = (*authorization, *trailing)
+        top = via(local, ids.branch())
+        return outgoing(
+            target.dialog.request("NOTIFY", via=top, contact=target.contact, extra=extra, body=body)
+        )
+
+    return build

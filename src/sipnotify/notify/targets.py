@@ -1,0 +1,126 @@
+"""Whom a PJSIPNotify reaches (behaviour: notify request; deliberate difference 1): an
+endpoint's contacts in every AOR (static, then registered), a URI through the default outbound
+endpoint, or a call's dialog; and the hop each request takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
+from sipnotify.notify.content import NotifyError, shown
+from sipnotify.sip.dialog import Dialog
+from sipnotify.sip.errors import ParseError
+from sipnotify.sip.registrar import Binding
+from sipnotify.sip.uri import SipUri, parse_uri
+from sipnotify.ua.addresses import Address, Hop
+
+log = logging.getLogger("sipnotify.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, and for a
+    contact registered over TCP/TLS the connection it registered on."""
+
+    endpoint: Endpoint
+    uri: SipUri
+    label: str
+    flow: tuple[str, tuple[str, int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InDialog:
+    """A NOTIFY inside a call (behaviour: notify request): the call's dialog, the endpoint it
+    belongs to, our Contact in that dialog, the channel name it is reported under, and the
+    TCP/TLS flow the call came in on, if any."""
+
+    dialog: Dialog
+    endpoint: Endpoint
+    contact: str
+    label: str
+    flow: tuple[str, tuple[str, int]] | None = None
+
+
+Registered = Callable[[str], list[Binding]]
+
+
+def no_registrations(_aor: str) -> list[Binding]:
+    return []
+
+
+def endpoint_targets(
+    config: PjsipConfig, name: str, registered: Registered = no_registrations
+) -> list[Target]:
+    """Every contact of every AOR of the endpoint (behaviour: notify request): the static
+    ones, then the registered unexpired ones, AOR by AOR.
+
+    Raises NotifyError when Asterisk would answer `NOTIFY sent` for nothing (deliberate
+    difference 1).
+    """
+    endpoint = config.endpoints.get(name)
+    if endpoint is None:
+        raise NotifyError(f"Unable to retrieve endpoint {shown(name)}")
+    if not endpoint.aors:
+        raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no AORs configured")
+    targets = []
+    for aor_name in endpoint.aors:
+        aor = config.aors.get(aor_name)
+        if aor is not None:
+            targets += aor_targets(endpoint, aor, registered(aor_name))
+    if not targets:
+        raise NotifyError(f"Unable to send NOTIFY: endpoint {name} has no contacts")
+    return targets
+
+
+def aor_targets(endpoint: Endpoint, aor: Aor, bindings: list[Binding]) -> list[Target]:
+    """The AOR's static contacts, then its registered ones, as seen by `endpoint`."""
+    static = [Target(endpoint, _contact_uri(c), endpoint.name) for c in aor.contacts]
+    return static + [_registered(endpoint, b, endpoint.name) for b in bindings]
+
+
+def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
+    flow = None
+    if binding.protocol != "udp":
+        flow = (binding.protocol, (binding.via_addr, binding.via_port))
+    return Target(endpoint, _contact_uri(binding.uri), name, flow)
+
+
+def uri_target(config: PjsipConfig, text: str) -> Target:
+    """An arbitrary URI, sent as the default outbound endpoint (behaviour: notify request)."""
+    try:
+        uri = _contact_uri(text)
+    except ParseError:
+        raise NotifyError(
+            f"Unable to send NOTIFY: '{shown(text)}' is not a valid SIP URI"
+        ) from None
+    name = config.global_.default_outbound_endpoint
+    endpoint = config.endpoints.get(name)
+    if endpoint is None:
+        raise NotifyError(
+            "Unable to send NOTIFY: no default outbound endpoint; set "
+            "default_outbound_endpoint in pjsip.conf [global] to an existing endpoint"
+        )
+    return Target(endpoint=endpoint, uri=uri, label="")
+
+
+@functools.lru_cache(maxsize=65536)
+def _contact_uri(text: str) -> SipUri:
+    """A contact's URI; cached, since the same static and registered contacts are notified
+    over and over (SipUri is immutable)."""
+    return parse_uri(text.strip().removeprefix("<").removesuffix(">"))
+
+
+def dialog_hop(dialog: Dialog, endpoint: Endpoint, flow: tuple[str, Address] | None) -> Hop:
+    """Where a request inside `dialog` goes: the remote target, through the first route."""
+    uri = parse_uri(dialog.remote_target)
+    first = dialog.route_set[0] if dialog.route_set else ""
+    return Hop(uri, endpoint.transport, first, flow)
+
+
+def target_hop(target: Target) -> Hop:
+    endpoint = target.endpoint
+    return Hop(target.uri, endpoint.transport, endpoint.outbound_proxy, target.flow)

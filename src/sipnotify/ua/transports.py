@@ -1,0 +1,125 @@
+"""The sockets of pjsip.conf's transports: UDP sockets, TCP/TLS listeners, and the pool of
+TCP/TLS connections in both directions. Bytes received go to one `Deliver` callback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+
+from sipnotify.config.pjsip import Transport
+from sipnotify.transport.stream import Limits, StreamConnection, StreamPool
+from sipnotify.transport.tls import client_context, server_context
+from sipnotify.transport.udp import UdpTransport
+from sipnotify.ua.addresses import Address, Destination, bracketed
+
+Link = UdpTransport | StreamConnection
+Deliver = Callable[[bytes, Address, Link], None]
+RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
+
+
+def _udp_socket(transport: Transport) -> socket.socket:
+    """A bound UDP socket: binding it here keeps the kernel's reason (address in use) that
+    the event loop's own bind replaces with a generic message."""
+    family = socket.AF_INET6 if ":" in transport.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((transport.host, transport.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class Transports:
+    """`transports` are pjsip.conf's, bound by `start` and kept until `close` (a reload does
+    not rebind them). `connect_timeout` bounds opening a TCP/TLS connection (Timer F: a peer
+    that stalls the handshake ends the transaction when its own timer would, RFC 3261
+    §17.1.2.2)."""
+
+    _deliver: Deliver  # set by `start`: nothing arrives before
+
+    def __init__(
+        self, transports: Mapping[str, Transport], *, limits: Limits, connect_timeout: float
+    ) -> None:
+        self.config = transports
+        self._limits = limits
+        self.pool = StreamPool(limits, connect_timeout=connect_timeout)
+        self._udp: dict[str, UdpTransport] = {}
+        self._stream_ports: dict[str, int] = {}
+        self._servers: list[asyncio.Server] = []
+
+    async def start(self, deliver: Deliver) -> list[str]:
+        """Bind every transport; returns lines saying what listens where."""
+        self._deliver = deliver
+        bound = [await self._bind(transport) for transport in self.config.values()]
+        self.pool.start_sweeping()
+        return bound
+
+    async def _bind(self, transport: Transport) -> str:
+        try:
+            return await self._bind_one(transport)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            where = f"{transport.protocol} {bracketed(transport.host)}:{transport.port}"
+            raise OSError(exc.errno, f"{transport.name} ({where}): {reason}") from None
+
+    async def _bind_one(self, transport: Transport) -> str:
+        loop = asyncio.get_running_loop()
+        if transport.protocol == "udp":
+            _, udp = await loop.create_datagram_endpoint(
+                lambda: UdpTransport(self._deliver), sock=_udp_socket(transport)
+            )
+            self._udp[transport.name] = udp
+            udp.grow_receive_buffer(RECEIVE_BUFFER)
+            return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
+        context = server_context(transport) if transport.protocol == "tls" else None
+        server = await loop.create_server(
+            lambda: StreamConnection(transport.protocol, self._deliver, self.pool, inbound=True),
+            transport.host,
+            transport.port,
+            ssl=context,
+            ssl_handshake_timeout=self._limits.first_message if context is not None else None,
+            reuse_address=True,
+        )
+        self._servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        self._stream_ports[transport.name] = int(port)
+        return f"SIP {transport.name}: {transport.protocol} {transport.host}:{port}"
+
+    def local_port(self, transport: Transport) -> int:
+        if transport.protocol == "udp":
+            return self._udp[transport.name].port
+        return self._stream_ports.get(transport.name, transport.port)
+
+    def link_now(self, destination: Destination) -> Link | None:
+        """The link to `destination` when no connection must be opened first."""
+        if destination.protocol == "udp":
+            return self._udp[destination.transport]
+        return self.pool.open(destination.protocol, destination.address)
+
+    async def link(self, destination: Destination) -> Link:
+        """The link to `destination`, opening a TCP/TLS connection if none is open."""
+        if destination.protocol == "udp":
+            return self._udp[destination.transport]
+        transport = self.config[destination.transport]
+        context = client_context(transport) if destination.protocol == "tls" else None
+        return await self.pool.get(
+            destination.protocol,
+            destination.address,
+            self._deliver,
+            context,
+            destination.server_name,
+        )
+
+    def has_flow(self, protocol: str, address: Address) -> bool:
+        return self.pool.has(protocol, address)
+
+    def close(self) -> None:
+        for udp in self._udp.values():
+            udp.close()
+        for server in self._servers:
+            server.close()
+        self.pool.close_all()
