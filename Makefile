@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers bench profile fuzz clean
+.PHONY: run test lint typecheck unit peers bench profile fuzz coverage clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -52,6 +52,23 @@ test: peers lint typecheck unit
 ## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
 bench: $(VENV)/.installed peers
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+## coverage: line coverage of src/ for the unit tests alone (no sockets, no subprocesses),
+## then for the whole suite (the integration tests' sipnotify processes included)
+coverage: $(VENV)/.installed-test peers
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider --ignore=tests/integration
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report --precision=1 > .coverage-unit.txt
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report --precision=1 > .coverage-all.txt
+	@echo; echo "== unit tests alone =="; cat .coverage-unit.txt
+	@echo; echo "== whole suite =="; cat .coverage-all.txt
+	@echo; printf "unit tests alone: %s%%   whole suite: %s%%\n" \
+	  "$$(tail -1 .coverage-unit.txt | awk '{print $$NF}' | tr -d %)" \
+	  "$$(tail -1 .coverage-all.txt | awk '{print $$NF}' | tr -d %)"
 
 ## fuzz: every parser entry point on mutated inputs (FUZZ_INPUTS in all, default 1,000,000),
 ## failing on an undeclared exception, an input over 1 s, or a server transaction left open

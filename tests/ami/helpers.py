@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sipnotify.ami.audience import Audience
-from sipnotify.ami.codec import AmiDecoder, AmiMessage, encode
+from sipnotify.ami.codec import AmiDecoder, AmiMessage, Fields, encode
 from sipnotify.ami.dispatch import handle
 from sipnotify.ami.session import AmiContext, ManagerSettings, Outcome, SessionState
 from sipnotify.app import action_table
@@ -147,9 +147,36 @@ class Session:
     def send(self, raw: str) -> bytes:
         return b"".join(encode(fields) for fields in self.outcome(raw).replies)
 
+    def run(self, raw: str) -> list[dict[str, str]]:
+        """The reply and every message its follow-up emits (results, lists), in order, each
+        as a dict of its fields; the follow-up runs to its end on an event loop."""
+        outcome = self.outcome(raw)
+        messages = [dict(fields) for fields in outcome.replies]
+        if outcome.followup is not None:
+            followup = outcome.followup
+
+            async def follow() -> None:
+                await followup(_Collect(messages))
+
+            asyncio.run(follow())
+        return messages
+
     def login(self, user: str = "admin", secret: str = "s3cret", events: str = "") -> bytes:
         extra = f"Events: {events}\r\n" if events else ""
         return self.send(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n{extra}\r\n")
+
+
+class _Collect:
+    """The session's sink, as a follow-up sees it: messages are kept, never held up."""
+
+    def __init__(self, into: list[dict[str, str]]) -> None:
+        self._into = into
+
+    def __call__(self, fields: Fields) -> None:
+        self._into.append(dict(fields))
+
+    async def drain(self) -> None:
+        return None
 
 
 def message(*fields: tuple[str, str]) -> AmiMessage:

@@ -204,6 +204,7 @@ class TransactionLayer:
         self._invites[invite.key] = invite
         self._watch(invite)
         self._apply(invite, txn.start(), now)
+        self._arm(invite, txn.next_deadline())
         return invite
 
     def _watch(self, entry: _Entry) -> None:
