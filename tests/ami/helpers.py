@@ -101,7 +101,11 @@ async def _no_invite(_hop: Hop, _build: Callable[[Local], Request], _call: objec
 
 
 def context(
-    manager_conf: str = MANAGER_CONF, pjsip_conf: str = "", *, sender: FakeSender | None = None
+    manager_conf: str = MANAGER_CONF,
+    pjsip_conf: str = "",
+    *,
+    sender: FakeSender | None = None,
+    registry: Registry | None = None,
 ) -> AmiContext:
     """Every part an action reaches, real, with fakes at their edges (no sockets, no clock)."""
     acls, _ = named_acls(parse_text(""))
@@ -110,7 +114,7 @@ def context(
     presets, _ = load_notify(parse_text(NOTIFY_CONF, name="pjsip_notify.conf"))
     ids = Ids("test", seed=1)
     audience = Audience(manager.general, lambda: 1042.5)
-    registry = Registry(SqliteContactStore(Path(":memory:")), 0.0)
+    registry = registry or Registry(SqliteContactStore(Path(":memory:")), 0.0)
     registrar = Registrar(pjsip, registry, security=lambda _e: None, contacts=lambda _c: None)
     notifier = Notifier(config=pjsip, presets=presets, sender=sender or FakeSender(), ids=ids,
                         registered=lambda aor: registrar.bindings(aor, 1042.5))  # fmt: skip
@@ -150,8 +154,15 @@ class Session:
     def run(self, raw: str) -> list[dict[str, str]]:
         """The reply and every message its follow-up emits (results, lists), in order, each
         as a dict of its fields; the follow-up runs to its end on an event loop."""
+        return [dict(fields) for fields in self.messages(raw)]
+
+    def wire(self, raw: str) -> bytes:
+        """`run`'s messages as the session's client reads them, byte for byte."""
+        return b"".join(encode(fields) for fields in self.messages(raw))
+
+    def messages(self, raw: str) -> list[Fields]:
         outcome = self.outcome(raw)
-        messages = [dict(fields) for fields in outcome.replies]
+        messages = list(outcome.replies)
         if outcome.followup is not None:
             followup = outcome.followup
 
@@ -169,11 +180,11 @@ class Session:
 class _Collect:
     """The session's sink, as a follow-up sees it: messages are kept, never held up."""
 
-    def __init__(self, into: list[dict[str, str]]) -> None:
+    def __init__(self, into: list[Fields]) -> None:
         self._into = into
 
     def __call__(self, fields: Fields) -> None:
-        self._into.append(dict(fields))
+        self._into.append(fields)
 
     async def drain(self) -> None:
         return None

@@ -95,8 +95,8 @@ def _contacts_of(aor: Aor, registered: list[Binding]) -> list[str]:
 
 def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
-    endpoints = sorted(notifier.config.endpoints.values(), key=_name) if notifier else []
-    items = [_endpoint_item(e, notifier, _channels(ctx, e)) for e in endpoints if notifier]
+    endpoints = sorted(notifier.config.endpoints.values(), key=_name)
+    items = [_endpoint_item(e, notifier, _channels(ctx, e)) for e in endpoints]
     return _list(
         request,
         "A listing of Endpoints follows, presented as EndpointList events",
@@ -146,8 +146,8 @@ def _endpoint_item(endpoint: Endpoint, notifier: Notifier, channels: list[Channe
 
 def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
-    aors = sorted(notifier.config.aors.values(), key=_name) if notifier else []
-    items = [aor_fields(a, _uris(a, notifier)) for a in aors if notifier]
+    aors = sorted(notifier.config.aors.values(), key=_name)
+    items = [aor_fields(a, _uris(a, notifier)) for a in aors]
     return _list(
         request,
         "A listing of AORs follows, presented as AorList events",
@@ -165,12 +165,10 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     """Registered (stored) contacts only, as Asterisk lists them."""
     notifier = ctx.notifier
     bindings = []
-    if notifier is not None:
-        for name in sorted(notifier.config.aors):
-            bindings += notifier.registered(name)
+    for name in sorted(notifier.config.aors):
+        bindings += notifier.registered(name)
     checker = ctx.reachability
-    frequency = {name: aor.qualify_frequency for name, aor in notifier.config.aors.items()} if (
-        notifier is not None) else {}  # fmt: skip
+    frequency = {name: aor.qualify_frequency for name, aor in notifier.config.aors.items()}
     return _list(
         request,
         "A listing of Contacts follows, presented as ContactList events",
@@ -180,13 +178,13 @@ def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
     )
 
 
-def _state(checker: Reachability | None, binding: Binding) -> State:
-    return checker.state(binding.aor, binding.uri) if checker else State("NonQualified")
+def _state(checker: Reachability, binding: Binding) -> State:
+    return checker.state(binding.aor, binding.uri)
 
 
 def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
-    auths = sorted(notifier.config.auths.values(), key=_name) if notifier else []
+    auths = sorted(notifier.config.auths.values(), key=_name)
     return _list(
         request,
         "A listing of Auths follows, presented as AuthList events",
@@ -199,8 +197,8 @@ def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcom
 def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     """One InboundRegistrationDetail per AOR, static contacts and all; never an error."""
     notifier = ctx.notifier
-    aors = sorted(notifier.config.aors.values(), key=_name) if notifier else []
-    items = [registration_fields(a, _uris(a, notifier)) for a in aors if notifier]
+    aors = sorted(notifier.config.aors.values(), key=_name)
+    items = [registration_fields(a, _uris(a, notifier)) for a in aors]
     return _list(
         request,
         "Following are Events for each Inbound registration",
@@ -214,12 +212,11 @@ def show_registration_statuses(ctx: AmiContext, _s: SessionState, request: AmiMe
     """A ContactStatusDetail per registered contact (static ones are not registrations)."""
     notifier = ctx.notifier
     items: list[Fields] = []
-    if notifier is not None:
-        for aor in sorted(notifier.config.aors.values(), key=_name):
-            for binding in notifier.registered(aor.name):
-                state = _state(ctx.reachability, binding)
-                items.append(contact_status_fields(aor, binding.uri, binding.endpoint, state,
-                                                   binding))  # fmt: skip
+    for aor in sorted(notifier.config.aors.values(), key=_name):
+        for binding in notifier.registered(aor.name):
+            state = _state(ctx.reachability, binding)
+            items.append(contact_status_fields(aor, binding.uri, binding.endpoint, state,
+                                               binding))  # fmt: skip
     return _list(
         request,
         "Following are ContactStatusEvents for each Inbound registration",
@@ -237,7 +234,7 @@ def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
         return reply(replies.error(request, "PJSIPShowEndpoint requires an endpoint name\n"))
     name = raw[6:] if raw[:6].lower() == "pjsip/" else raw  # only pjsip/ is stripped here
     notifier = ctx.notifier
-    if notifier is None or name not in notifier.config.endpoints:
+    if name not in notifier.config.endpoints:
         return reply(replies.error(request, f"Unable to retrieve endpoint {name}\n"))
     endpoint = notifier.config.endpoints[name]
     items = _endpoint_details(notifier, endpoint, ctx.reachability, _channels(ctx, endpoint))
@@ -252,7 +249,7 @@ def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Out
 def _endpoint_details(
     notifier: Notifier,
     endpoint: Endpoint,
-    checker: Reachability | None,
+    checker: Reachability,
     channels: list[Channel],
 ) -> list[tuple[str, Fields]]:
     """In the order Asterisk's formatters run: the endpoint, its auths (inbound, then
@@ -278,7 +275,7 @@ def _endpoint_details(
 
 
 def _aor_details(
-    aor: Aor, endpoint: Endpoint, registered: list[Binding], checker: Reachability | None
+    aor: Aor, endpoint: Endpoint, registered: list[Binding], checker: Reachability
 ) -> list[tuple[str, Fields]]:
     uris = _contacts_of(aor, registered)
     counts = (("TotalContacts", str(len(uris))), ("ContactsRegistered", str(len(registered))),
@@ -301,15 +298,14 @@ def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     notifier = ctx.notifier
     if not name:
         return reply(replies.error(request, "Endpoint parameter missing."))
-    if notifier is None or name not in notifier.config.endpoints:
+    if name not in notifier.config.endpoints:
         return reply(replies.error(request, "Unable to retrieve endpoint\n"))
     if not notifier.config.endpoints[name].aors:
         return reply(replies.error(request, "No AoRs configured for endpoint\n"))
     checker = ctx.reachability
 
     async def send(_emit: Emit) -> None:
-        if checker is not None:
-            await checker.qualify_endpoint(name)
+        await checker.qualify_endpoint(name)
 
     return Outcome(
         replies=(replies.success(request, "Endpoint found, will qualify"),), followup=send
