@@ -10,7 +10,7 @@ from pathlib import Path
 from sipnotify.ami.audience import Audience
 from sipnotify.ami.codec import AmiDecoder, AmiMessage, Fields, encode
 from sipnotify.ami.dispatch import handle
-from sipnotify.ami.session import AmiContext, ManagerSettings, Outcome, SessionState
+from sipnotify.ami.session import ActionResult, AmiContext, ManagerSettings, SessionState
 from sipnotify.app import action_table
 from sipnotify.calls.manager import CallManager
 from sipnotify.config.extensions import Dialplan
@@ -18,7 +18,7 @@ from sipnotify.config.manager import load_manager, named_acls
 from sipnotify.config.notify import load_notify
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
-from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status
 from sipnotify.notify.notifier import Notifier
 from sipnotify.notify.requests import Factory
@@ -32,7 +32,7 @@ from sipnotify.sip.transactions.exchange import Final
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.ua.addresses import Hop, Local
-from sipnotify.ua.client import ClientInvite
+from sipnotify.ua.client import OutgoingInvite
 
 NOTIFY_CONF = """
 [clear-mwi]
@@ -96,7 +96,9 @@ class Reloads:
         return self.outcome
 
 
-async def _no_invite(_hop: Hop, _build: Callable[[Local], Request], _call: object) -> ClientInvite:
+async def _no_invite(
+    _hop: Hop, _build: Callable[[Local], Request], _call: object
+) -> OutgoingInvite:
     raise OSError("no SIP in this test")
 
 
@@ -144,7 +146,7 @@ class Session:
         self.ctx = ctx or context()
         self.state = SessionState(peer=peer)
 
-    def outcome(self, raw: str) -> Outcome:
+    def outcome(self, raw: str) -> ActionResult:
         (incoming,) = AmiDecoder().feed(raw.encode())
         return handle(self.ctx, self.state, incoming)
 

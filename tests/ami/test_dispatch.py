@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage
-from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.config.permissions import SYSTEM
 from tests.ami.helpers import Session, context
 
@@ -79,7 +79,7 @@ def test_multiple_logins_allowed_by_default() -> None:
 def test_write_class_is_checked_before_the_action_runs() -> None:
     ran: list[str] = []
 
-    def secret_action(_ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+    def secret_action(_ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
         ran.append(request.action)
         return reply(replies.success(request, "ran"))
 

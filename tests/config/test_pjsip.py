@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sipnotify.app import timers_of
 from sipnotify.config.parser import Concern, ConfigError, parse_text
 from sipnotify.config.pjsip import load_pjsip
 
@@ -74,3 +75,20 @@ def test_invalid_values_stop_with_file_and_line(text: str, line: int, needle: st
         load_pjsip(parse_text(text, name="pjsip.conf"))
     assert str(caught.value).startswith(f"pjsip.conf:{line}: ")
     assert needle in str(caught.value)
+
+
+def test_timer_b_is_every_transactions_timeout_and_never_below_64_t1() -> None:
+    config, warnings = load_pjsip(
+        parse_text("[system]\ntype=system\ntimer_t1=100\ntimer_b=10000\n", name="pjsip.conf")
+    )
+    assert (config.system.timer_t1, config.system.timer_b, warnings) == (100, 10000, [])
+    timers = timers_of(config)
+    assert (timers.t1, timers.timeout) == (0.1, 10.0)
+    low, warnings = load_pjsip(
+        parse_text("[system]\ntype=system\ntimer_t1=500\ntimer_b=1000\n", name="pjsip.conf")
+    )
+    assert low.system.timer_b == 32000
+    assert [str(w) for w in warnings] == [
+        "pjsip.conf:1: Timer B setting is too low. Setting to 32000"
+    ]
+    assert timers_of(load_pjsip(parse_text(""))[0]).timeout == 32.0  # Asterisk's default

@@ -23,9 +23,10 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request, parse_cseq, parse_via
 from sipnotify.sip.parser import StreamFramer, parse_message, peek_response
 from sipnotify.sip.registrar import Policy, Source, register
+from sipnotify.sip.responses import Reply
 from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.storage.sqlite import SqliteContactStore
-from sipnotify.ua.server import Reply, ServerInvite, Uas
+from sipnotify.ua.server import IncomingInvite, Uas
 from tests.ua.memory import MemoryHost, MemoryLink
 
 
@@ -79,18 +80,18 @@ def _registrar(data: bytes) -> object:
 class _RefusingCalls:
     """The calls layer at the server side's edge: every INVITE refused, no call exists."""
 
-    def invite(self, invite: ServerInvite) -> None:
+    def invite(self, invite: IncomingInvite) -> None:
         invite.refuse(404, "Not Found")
 
     def ack(self, request: Request) -> None:
         del request
 
-    def cancel(self, invite: ServerInvite) -> None:
+    def cancel(self, invite: IncomingInvite) -> None:
         invite.respond(487, "Request Terminated")
 
     def in_dialog(self, request: Request) -> Reply:
         del request
-        return 481, "Call/Transaction Does Not Exist", ()
+        return Reply(481, "Call/Transaction Does Not Exist")
 
 
 def _server(data: bytes) -> object:

@@ -18,8 +18,9 @@ from sipnotify.sip.auth import Credentials
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, Response, outgoing
 from sipnotify.sip.parser import parse_message
+from sipnotify.sip.responses import Reply
 from sipnotify.sip.transactions.exchange import Exchange, Final
-from sipnotify.sip.transactions.layer import ClientTransaction
+from sipnotify.sip.transactions.layer import InviteTransaction
 from sipnotify.sip.transactions.machines import (
     TIMEOUT,
     Outcome,
@@ -29,7 +30,7 @@ from sipnotify.sip.transactions.machines import (
     cancel_for,
 )
 from sipnotify.storage.sqlite import SqliteContactStore
-from sipnotify.ua.server import Reply, ServerInvite, Uas
+from sipnotify.ua.server import IncomingInvite, Uas
 from tests.ua.memory import MemoryHost, MemoryLink
 
 PJSIP = """
@@ -55,24 +56,24 @@ Drop = Callable[[bytes], bool]
 class Calls:
     """The calls layer at the UAS's edge: keeps what it is handed; the test answers."""
 
-    invites: list[ServerInvite] = field(default_factory=list)
+    invites: list[IncomingInvite] = field(default_factory=list)
     acks: list[Request] = field(default_factory=list)
-    cancelled: list[ServerInvite] = field(default_factory=list)
+    cancelled: list[IncomingInvite] = field(default_factory=list)
     in_dialog_requests: list[Request] = field(default_factory=list)
 
-    def invite(self, invite: ServerInvite) -> None:
+    def invite(self, invite: IncomingInvite) -> None:
         self.invites.append(invite)
 
     def ack(self, request: Request) -> None:
         self.acks.append(request)
 
-    def cancel(self, invite: ServerInvite) -> None:
+    def cancel(self, invite: IncomingInvite) -> None:
         self.cancelled.append(invite)
         invite.respond(487, "Request Terminated")
 
     def in_dialog(self, request: Request) -> Reply:
         self.in_dialog_requests.append(request)
-        return 200, "OK", ()
+        return Reply(200, "OK")
 
 
 class Pair:
@@ -132,7 +133,7 @@ class Pair:
         self.client.send(exchange)
         return exchange
 
-    def invite(self) -> ClientTransaction:
+    def invite(self) -> InviteTransaction:
         request = invite_request(self.ids)
         txn = self.client.layer.invite(request, self.to_server, UAS, self.client.clock)
         self.client.drain()

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, FramingError, Incoming
-from sipnotify.ami.session import AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import ActionResult, AmiContext, SessionState, reply
 
 _WITHOUT_LOGIN = frozenset(("login", "logoff", "challenge"))
 _FAILURE_DELAY = 1.0
 
 
-def handle(ctx: AmiContext, session: SessionState, incoming: Incoming) -> Outcome:
+def handle(ctx: AmiContext, session: SessionState, incoming: Incoming) -> ActionResult:
     """Answer one decoded request."""
     if isinstance(incoming, FramingError):
         return reply(replies.error(incoming.message, incoming.text))
     return _dispatch(ctx, session, incoming)
 
 
-def _dispatch(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def _dispatch(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     name = request.action
     if not name:
         return reply(replies.error(request, "Missing action in request"))
@@ -32,7 +32,7 @@ def _dispatch(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Ou
         if lowered not in _WITHOUT_LOGIN:
             return reply(replies.error(request, "Permission denied"))
         if lowered != "logoff" and _login_in_use(ctx, request):
-            return Outcome(
+            return ActionResult(
                 replies=(replies.error(request, "Login Already In Use"),),
                 delay=_FAILURE_DELAY,
                 close=True,

@@ -17,7 +17,7 @@ from typing import cast
 
 from sipnotify.ami.codec import AmiDecoder, Fields, Incoming, encode
 from sipnotify.ami.dispatch import handle
-from sipnotify.ami.session import AmiContext, Emit, Outcome, SessionState
+from sipnotify.ami.session import ActionResult, AmiContext, Emit, SessionState
 from sipnotify.config import permissions
 
 log = logging.getLogger("sipnotify.ami")
@@ -73,7 +73,7 @@ class AmiServer:
     def detach(self, connection: AmiConnection) -> None:
         self._audience.leave(connection)
 
-    def follow(self, outcome: Outcome, emit: Emit) -> asyncio.Future[None] | None:
+    def follow(self, outcome: ActionResult, emit: Emit) -> asyncio.Future[None] | None:
         """Run an action's follow-up work; it may emit messages to its session later."""
         if outcome.followup is None:
             return None
@@ -246,12 +246,12 @@ class AmiConnection(asyncio.Protocol):
         if self._eof and not self.busy:
             self.close()
 
-    def _deliver_later(self, outcome: Outcome) -> None:
+    def _deliver_later(self, outcome: ActionResult) -> None:
         self._delayed = None
         self._deliver(outcome)
         self._run()
 
-    def _deliver(self, outcome: Outcome) -> None:
+    def _deliver(self, outcome: ActionResult) -> None:
         for fields in outcome.replies:
             self._write(encode(fields))
         self._ctx.audience.publish_all(outcome.broadcast)

@@ -2,7 +2,7 @@
 
 Owns what one AMI connection knows (authenticated, user, permissions, event mask, MD5
 challenge) and what every action may consult (configuration, clocks, the action table,
-who is logged in), plus the `Outcome` an action returns for the adapter to carry out.
+who is logged in), plus the `ActionResult` an action returns for the adapter to carry out.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sipnotify.ami.audience import Audience, Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
-from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
 
@@ -62,7 +62,7 @@ Followup = Callable[[Emit], Coroutine[Any, Any, None] | asyncio.Future[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ActionResult:
     """What to send, after how long, whether to close the connection afterwards, and work
     that goes on after the reply and may send more messages to this session (`followup`).
     An `exclusive` follow-up holds the session's later requests until it is done, so that
@@ -76,7 +76,7 @@ class Outcome:
     broadcast: tuple[Broadcast, ...] = ()  # events for every session, after the replies
 
 
-Handler = Callable[["AmiContext", SessionState, AmiMessage], Outcome]
+Handler = Callable[["AmiContext", SessionState, AmiMessage], ActionResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,5 +130,5 @@ class AmiContext:
                 del self.logins[key]
 
 
-def reply(*fields: Fields) -> Outcome:
-    return Outcome(replies=fields)
+def reply(*fields: Fields) -> ActionResult:
+    return ActionResult(replies=fields)

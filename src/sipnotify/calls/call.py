@@ -23,7 +23,7 @@ from sipnotify.sip.dialog import Dialog, uas_dialog
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request
 from sipnotify.sip.transactions.machines import Timers
-from sipnotify.ua.server import ServerInvite
+from sipnotify.ua.server import IncomingInvite
 
 log = logging.getLogger("sipnotify.calls")
 
@@ -127,7 +127,7 @@ class InboundCall(CallLeg):
     def __init__(
         self,
         ctx: CallContext,
-        invite: ServerInvite,
+        invite: IncomingInvite,
         endpoint: Endpoint,
         channel: Channel,
         offer: sdp.Media | None,
@@ -246,7 +246,7 @@ class InboundCall(CallLeg):
             self.invite.respond(487, "Request Terminated")
         self._finish(NORMAL_CLEARING, send_bye=False)
 
-    def reinvite(self, invite: ServerInvite) -> None:
+    def reinvite(self, invite: IncomingInvite) -> None:
         """§14.2: a re-INVITE keeps the call: the same SDP answer again."""
         if self.dialog is not None:
             self.dialog.refresh_target(invite.request)

@@ -32,11 +32,12 @@ from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, outgoing
+from sipnotify.sip.responses import Reply
 from sipnotify.sip.transactions.exchange import Build, Final
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.ua.addresses import Local, via
-from sipnotify.ua.server import Reply, ServerInvite
+from sipnotify.ua.server import IncomingInvite
 
 log = logging.getLogger("sipnotify.calls")
 
@@ -76,7 +77,7 @@ class CallManager:
 
     # -- ua.server.Calls ---------------------------------------------------------------------------
 
-    def invite(self, invite: ServerInvite) -> None:
+    def invite(self, invite: IncomingInvite) -> None:
         request = invite.request
         local_tag = _tag(request.header("To"))
         if local_tag:
@@ -93,7 +94,7 @@ class CallManager:
         if isinstance(call, InboundCall):
             call.acknowledged(request)
 
-    def cancel(self, invite: ServerInvite) -> None:
+    def cancel(self, invite: IncomingInvite) -> None:
         call = self._calls.get((invite.request.call_id, invite.local_tag))
         if isinstance(call, InboundCall):
             call.cancelled()
@@ -103,12 +104,12 @@ class CallManager:
     def in_dialog(self, request: Request) -> Reply:
         call = self._calls.get((request.call_id, _tag(request.header("To"))))
         if call is None or call.dialog is None:
-            return 481, "Call/Transaction Does Not Exist", ()
+            return Reply(481, "Call/Transaction Does Not Exist")
         if not call.dialog.accepts(request):
-            return 500, "Server Internal Error", (("Retry-After", "1"),)
+            return Reply(500, "Server Internal Error", (("Retry-After", "1"),))
         if request.method == "BYE":
             call.peer_hung_up()
-        return 200, "OK", ()
+        return Reply(200, "OK")
 
     # -- calls.call.CallContext ------------------------------------------------------------
 
@@ -221,7 +222,7 @@ class CallManager:
 
     # -- starting a call ---------------------------------------------------------------------
 
-    def _start(self, invite: ServerInvite, endpoint: Endpoint) -> None:
+    def _start(self, invite: IncomingInvite, endpoint: Endpoint) -> None:
         request = invite.request
         if not _tag(request.header("From")):
             invite.refuse(400, "Bad Request")  # RFC 3261 §8.1.1.3: a dialog needs the From tag
@@ -261,7 +262,7 @@ class CallManager:
         """asterisk.conf `maxcalls` (0: no limit) is reached."""
         return 0 < self._max_channels <= len(self.channels)
 
-    def _reinvite(self, invite: ServerInvite, local_tag: str) -> None:
+    def _reinvite(self, invite: IncomingInvite, local_tag: str) -> None:
         call = self._calls.get((invite.request.call_id, local_tag))
         if not isinstance(call, InboundCall) or call.dialog is None:
             invite.refuse(481, "Call/Transaction Does Not Exist")

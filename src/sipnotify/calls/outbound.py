@@ -24,7 +24,7 @@ from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, serialize
 from sipnotify.sip.transactions.machines import ErrorKind, Outcome
 from sipnotify.ua.addresses import Hop, Local, bracketed, via
-from sipnotify.ua.client import ClientInvite
+from sipnotify.ua.client import OutgoingInvite
 
 log = logging.getLogger("sipnotify.calls")
 
@@ -45,7 +45,7 @@ OFFER = (0, 8)
 NETWORK_OUT_OF_ORDER = 38
 
 
-SendInvite = Callable[[Hop, Callable[[Local], Request], "OutboundCall"], Awaitable[ClientInvite]]
+SendInvite = Callable[[Hop, Callable[[Local], Request], "OutboundCall"], Awaitable[OutgoingInvite]]
 
 
 class OutboundCall(CallLeg):
@@ -58,7 +58,7 @@ class OutboundCall(CallLeg):
         self.peer_media: sdp.Media | None = None  # where the phone takes RTP (its answer)
         self.answered = asyncio.Event()
         self.failure_cause: int | None = None
-        self._invite: ClientInvite | None = None
+        self._invite: OutgoingInvite | None = None
         self._ack: bytes = b""
         self._tag = ctx.ids()
         self.call_id = ""

@@ -54,7 +54,7 @@ class Status(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ReloadResult:
     status: Status
     error: str = ""  # for ERROR: `FILE:LINE: reason` of each part that failed
 
@@ -82,7 +82,7 @@ class Reloader:
         self._apply = apply
         self._manager_extra = tuple(manager_extra)
 
-    def reload(self, name: str | None) -> Outcome:
+    def reload(self, name: str | None) -> ReloadResult:
         """Reload one module by name, or every part for None."""
         if name is None:
             return self._parts(tuple(Part))
@@ -90,9 +90,9 @@ class Reloader:
         part = RELOADABLE.get(found)
         if part is not None:
             return self._parts((part,))
-        return Outcome(Status.NOT_SUPPORTED if found in LOADED else Status.NOT_FOUND)
+        return ReloadResult(Status.NOT_SUPPORTED if found in LOADED else Status.NOT_FOUND)
 
-    def _parts(self, parts: tuple[Part, ...]) -> Outcome:
+    def _parts(self, parts: tuple[Part, ...]) -> ReloadResult:
         config = self.config
         applied: set[Part] = set()
         errors: list[str] = []
@@ -112,5 +112,5 @@ class Reloader:
             self._apply(config, frozenset(applied))
             log.info("reloaded %s", ", ".join(sorted(p.value for p in applied)))
         if errors:
-            return Outcome(Status.ERROR, "; ".join(errors))
-        return Outcome(Status.SUCCESS)
+            return ReloadResult(Status.ERROR, "; ".join(errors))
+        return ReloadResult(Status.SUCCESS)

@@ -24,6 +24,7 @@ from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
+from sipnotify.sip.responses import Reply
 from sipnotify.sip.uri import parse_name_addr
 from sipnotify.storage.base import StorageError
 
@@ -66,13 +67,6 @@ class ContactChange:
 ContactListener = Callable[[ContactChange], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 class Registrar:
     def __init__(
         self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
@@ -113,7 +107,7 @@ class Registrar:
         endpoint = self._identify(request, address)
         return endpoint is None or endpoint.force_rport
 
-    def admit(self, request: Request, address: str, now: float) -> Endpoint | Answer:
+    def admit(self, request: Request, address: str, now: float) -> Endpoint | Reply:
         """Who sent a request other than REGISTER (an INVITE), proven as for REGISTER: the
         endpoint, or the 401 (or 403) to answer."""
         endpoint = self._identify(request, address)
@@ -123,7 +117,7 @@ class Registrar:
         assert endpoint is not None  # _authenticate refuses unknown callers
         return endpoint
 
-    def handle(self, request: Request, source: Source, now: float) -> Answer:
+    def handle(self, request: Request, source: Source, now: float) -> Reply:
         endpoint = self._identify(request, source.address)
         challenge = self._authenticate(request, endpoint, int(now), source)
         if challenge is not None:
@@ -132,17 +126,17 @@ class Registrar:
         try:
             aor_name = parse_name_addr(request.header("To") or "").uri.user or ""
         except ParseError:
-            return Answer(400, "Bad Request")
+            return Reply(400, "Bad Request")
         if aor_name not in endpoint.aors or aor_name not in self._config.aors:
-            return Answer(404, "Not Found")
+            return Reply(404, "Not Found")
         decision = self._decide(request, endpoint, aor_name, source, now)
         if decision.status == 200:
             try:
                 self._registry.apply(decision, lambda b, change: self._changed(b, change, now))
             except StorageError as exc:
                 log.error("cannot store the registration of %s: %s", aor_name, exc)
-                return Answer(500, "Server Internal Error")
-        return Answer(decision.status, decision.reason, decision.headers)
+                return Reply(500, "Server Internal Error")
+        return Reply(decision.status, decision.reason, decision.headers)
 
     def _decide(
         self, request: Request, endpoint: Endpoint, aor_name: str, source: Source, now: float
@@ -201,11 +195,11 @@ class Registrar:
 
     def _authenticate(
         self, request: Request, endpoint: Endpoint | None, now: int, source: Source | None = None
-    ) -> Answer | None:
+    ) -> Reply | None:
         """None when the request may proceed; else the 401 (or 403) to send. With `source`
         (a REGISTER), the security listener hears each challenge, success and failure."""
 
-        def tell(kind: Security, answer: auth.Answer | None = None) -> None:
+        def tell(kind: Security, answer: auth.Authorization | None = None) -> None:
             if source is not None:
                 self._tell(kind, request, endpoint, source, answer)
 
@@ -217,11 +211,11 @@ class Registrar:
             tell(Security.CHALLENGE_SENT)
             return self._challenge(realm, now, stale=False)
         if endpoint is None:
-            return Answer(403, "Forbidden")
+            return Reply(403, "Forbidden")
         try:
             answer = auth.parse_answer(value)
         except ParseError:
-            return Answer(400, "Bad Request")
+            return Reply(400, "Bad Request")
         age = auth.nonce_age(answer.nonce, self._secret, now)
         if age is None or not self._proves(answer, endpoint, request.method):
             tell(Security.CHALLENGE_SENT)
@@ -240,7 +234,7 @@ class Registrar:
         request: Request,
         endpoint: Endpoint | None,
         source: Source,
-        answer: auth.Answer | None,
+        answer: auth.Authorization | None,
     ) -> None:
         if endpoint is not None:
             account = endpoint.name
@@ -253,7 +247,7 @@ class Registrar:
                                      answer.nonce if answer else "",
                                      answer.response if answer else ""))  # fmt: skip
 
-    def _proves(self, answer: auth.Answer, endpoint: Endpoint, method: str) -> bool:
+    def _proves(self, answer: auth.Authorization, endpoint: Endpoint, method: str) -> bool:
         for name in endpoint.auth:
             section = self._config.auths[name]
             if section.username != answer.username:
@@ -271,10 +265,10 @@ class Registrar:
                     return self._config.auths[name].realm
         return self._config.global_.default_realm
 
-    def _challenge(self, realm: str, now: int, *, stale: bool) -> Answer:
+    def _challenge(self, realm: str, now: int, *, stale: bool) -> Reply:
         nonce = auth.make_nonce(now, self._secret)
         value = auth.challenge_value(realm, nonce, stale=stale)
-        return Answer(401, "Unauthorized", (("WWW-Authenticate", value),))
+        return Reply(401, "Unauthorized", (("WWW-Authenticate", value),))
 
 
 def _matches(address: str, networks: tuple[str, ...]) -> bool:

@@ -155,7 +155,7 @@ def challenge_value(realm: str, nonce: str, *, stale: bool = False) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class Authorization:
     """A parsed `Authorization` value."""
 
     username: str
@@ -169,13 +169,13 @@ class Answer:
     cnonce: str
 
 
-def parse_answer(value: str) -> Answer:
+def parse_answer(value: str) -> Authorization:
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() != "digest":
         raise ParseError(f"unsupported auth scheme {scheme!r}")
     fields = _auth_params(rest)
     try:
-        return Answer(
+        return Authorization(
             username=fields["username"],
             realm=fields["realm"],
             nonce=fields["nonce"],
@@ -190,7 +190,7 @@ def parse_answer(value: str) -> Answer:
         raise ParseError(f"Authorization without {missing}") from None
 
 
-def verify(answer: Answer, credentials: Credentials, method: str) -> bool:
+def verify(answer: Authorization, credentials: Credentials, method: str) -> bool:
     """Whether `answer` proves the password, computed over the digest `uri` exactly as the
     client sent it (it need not equal the Request-URI byte for byte)."""
     if answer.algorithm not in _HASHES or answer.qop not in ("", "auth"):

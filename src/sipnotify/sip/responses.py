@@ -7,10 +7,21 @@ back through NAT.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, Response, parse_via
 
 Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a request is to be answered with: a status, its reason, and extra headers."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def make_response(

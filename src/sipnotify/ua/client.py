@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sipnotify.sip.message import Outgoing, Request, Response, outgoing
 from sipnotify.sip.transactions.exchange import Link
-from sipnotify.sip.transactions.layer import ClientTransaction
+from sipnotify.sip.transactions.layer import InviteTransaction
 from sipnotify.sip.transactions.machines import Outcome, Passed, State, cancel_for
 from sipnotify.ua.addresses import Address
 
@@ -31,8 +31,8 @@ class CancelSender(Protocol):
     def send_on(self, request: Outgoing, link: Link, address: Address) -> object: ...
 
 
-class ClientInvite:
-    def __init__(self, host: CancelSender, txn: ClientTransaction, events: CallEvents) -> None:
+class OutgoingInvite:
+    def __init__(self, host: CancelSender, txn: InviteTransaction, events: CallEvents) -> None:
         self._host = host
         self._txn = txn
         self._events = events

@@ -25,9 +25,9 @@ from sipnotify.sip.transactions.exchange import Build, Exchange, Final
 from sipnotify.sip.transactions.exchange import Link as CoreLink
 from sipnotify.sip.transactions.layer import (
     Broken,
-    ClientTransaction,
     Ended,
     InviteEvent,
+    InviteTransaction,
     Send,
     ServerTransaction,
     TransactionLayer,
@@ -35,7 +35,7 @@ from sipnotify.sip.transactions.layer import (
 from sipnotify.sip.transactions.machines import ErrorKind, Failure, Timers
 from sipnotify.transport.stream import StreamConnection
 from sipnotify.ua.addresses import Address, Hop, Local
-from sipnotify.ua.client import CallEvents, ClientInvite
+from sipnotify.ua.client import CallEvents, OutgoingInvite
 from sipnotify.ua.routing import Router
 from sipnotify.ua.throttle import Throttled
 from sipnotify.ua.transports import Link, Transports
@@ -152,14 +152,14 @@ class SipEndpoint:
         self._drain()
 
     async def invite(self, hop: Hop, build: Callable[[Local], Request],
-                     events: CallEvents) -> ClientInvite:  # fmt: skip
+                     events: CallEvents) -> OutgoingInvite:  # fmt: skip
         """Route and send an INVITE; the call hears of its responses through `events`.
         Raises OSError when it cannot be sent."""
         local, destination = await self.router.route(hop)
         link = await self.transports.link(destination)
         self._watch(link)
         txn = self.layer.invite(build(local), link, destination.address, self.now())
-        invite = txn.user = ClientInvite(self, txn, events)
+        invite = txn.user = OutgoingInvite(self, txn, events)
         self._drain()
         return invite
 
@@ -263,7 +263,7 @@ class SipEndpoint:
         self._drain()
 
 
-def _invite_of(txn: ClientTransaction) -> ClientInvite:
+def _invite_of(txn: InviteTransaction) -> OutgoingInvite:
     invite = txn.user
-    assert isinstance(invite, ClientInvite)
+    assert isinstance(invite, OutgoingInvite)
     return invite

@@ -1,7 +1,7 @@
 """The server side of the user agent: what each request received is answered.
 
 OPTIONS here; REGISTER by the registrar; INVITE, the ACK of a 2xx, CANCEL (RFC 3261 §9.2)
-and requests inside a call by the calls layer, through the `ServerInvite` a call answers;
+and requests inside a call by the calls layer, through the `IncomingInvite` a call answers;
 where responses go (§18.2.2 with RFC 3581). The transactions themselves (retransmissions,
 matching, timers) are the transaction layer's; the endpoint feeds it and hands new requests
 here with their server transaction.
@@ -18,7 +18,7 @@ from sipnotify.sip.errors import ParseError
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request, serialize
 from sipnotify.sip.registrar import Source
-from sipnotify.sip.responses import make_response, unsupported
+from sipnotify.sip.responses import Reply, make_response, unsupported
 from sipnotify.sip.transactions.exchange import Link
 from sipnotify.sip.transactions.layer import ServerTransaction
 from sipnotify.sip.uri import parse_uri
@@ -26,7 +26,6 @@ from sipnotify.ua.addresses import Address
 from sipnotify.ua.throttle import Throttled
 
 Headers = tuple[tuple[str, str], ...]
-Reply = tuple[int, str, Headers]  # status, reason, extra headers
 Soon = Callable[[Callable[[], None]], object]  # loop.call_soon
 IN_DIALOG = frozenset(("BYE", "INFO", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PRACK"))
 # Option tags a request may `Require` of us (RFC 3261 §8.2.2.3): Path for registrations
@@ -59,20 +58,20 @@ class Host(Protocol):
 class Calls(Protocol):
     """The calls layer, as the server side sees it."""
 
-    def invite(self, invite: ServerInvite) -> None:
+    def invite(self, invite: IncomingInvite) -> None:
         """A new INVITE (a retransmission never reaches here)."""
 
     def ack(self, request: Request) -> None:
         """The ACK of a 2xx (its own transaction; §13.2.2.4)."""
 
-    def cancel(self, invite: ServerInvite) -> None:
+    def cancel(self, invite: IncomingInvite) -> None:
         """The caller gave up before the final answer (§9.2); answer 487."""
 
     def in_dialog(self, request: Request) -> Reply:
         """BYE, INFO, NOTIFY… inside a call: the answer (481 when there is no such call)."""
 
 
-class ServerInvite:
+class IncomingInvite:
     """The server side of one INVITE, for the call that answers it. Every response carries the
     same To tag; a 2xx ends the transaction and the call repeats it until the ACK
     (§13.3.1.4) with `send_again`."""
@@ -154,10 +153,11 @@ class Uas:
         if request.method == "INVITE":
             self._on_invite(server, source)
             return
-        status, reason, extra = self._safe_answer(request, source, server.link)
-        response = make_response(request, status, reason, source, server=self.user_agent,
-                                 extra=extra, to_tag=self.ids())  # fmt: skip
-        self.host.respond(server, status, serialize(response))
+        answer = self._safe_answer(request, source, server.link)
+        response = make_response(request, answer.status, answer.reason, source,
+                                 server=self.user_agent, extra=answer.headers,
+                                 to_tag=self.ids())  # fmt: skip
+        self.host.respond(server, answer.status, serialize(response))
 
     def _safe_answer(self, request: Request, source: Address, link: Link) -> Reply:
         """The answer, whatever goes wrong while finding it: a value the parser let through
@@ -166,21 +166,21 @@ class Uas:
         answered."""
         refused = _bad_extension(request)
         if refused:
-            return 420, "Bad Extension", refused
+            return Reply(420, "Bad Extension", refused)
         try:
             return self._answer(request, source, link)
         except ParseError as exc:
             self._complaints.warning("bad %s from %s:%d: %s", request.method, *source, exc.reason)
-            return 400, "Bad Request", ()
+            return Reply(400, "Bad Request")
         except Exception as exc:  # every request gets an answer
             self._complaints.warning(
                 "%s from %s:%d failed: %s: %s", request.method, *source, type(exc).__name__, exc
             )
-            return 500, "Server Internal Error", ()
+            return Reply(500, "Server Internal Error")
 
     def _on_invite(self, server: ServerTransaction, source: Address) -> None:
         """§17.2.1: a new INVITE gets 100 Trying at once (as Asterisk), then the call decides."""
-        invite = ServerInvite(self, server, source)
+        invite = IncomingInvite(self, server, source)
         server.user = invite
         refused = _bad_extension(server.request)
         if refused:
@@ -205,30 +205,29 @@ class Uas:
     def _answer(self, request: Request, source: Address, link: Link) -> Reply:
         method = request.method
         if method == "OPTIONS":
-            return 200, "OK", ()
+            return Reply(200, "OK")
         if method == "REGISTER":
-            answer = self._registrar.handle(request, self._source(source, link), self._wall_clock())
-            return answer.status, answer.reason, answer.headers
+            return self._registrar.handle(request, self._source(source, link), self._wall_clock())
         if method == "CANCEL":
             return self._cancel(request)
         if method in IN_DIALOG and _has_to_tag(request):
             return self._calls.in_dialog(request)
-        return 501, "Not Implemented", ()
+        return Reply(501, "Not Implemented")
 
     def _cancel(self, request: Request) -> Reply:
         """§9.2: CANCEL names the INVITE transaction by its branch; 481 if there is none. The
         INVITE's 487 follows the CANCEL's 200."""
         server = self._servers_invite(request)
         if server is None:
-            return 481, "Call/Transaction Does Not Exist", ()
+            return Reply(481, "Call/Transaction Does Not Exist")
         if not server.answered:
             calls = self._calls
             self._soon(lambda: calls.cancel(server))
-        return 200, "OK", ()
+        return Reply(200, "OK")
 
-    def _servers_invite(self, request: Request) -> ServerInvite | None:
+    def _servers_invite(self, request: Request) -> IncomingInvite | None:
         found = self.host.server_for(request, "INVITE")
-        return found.user if found is not None and isinstance(found.user, ServerInvite) else None
+        return found.user if found is not None and isinstance(found.user, IncomingInvite) else None
 
     def reply_address(self, request: Request, source: Address, link: Link) -> Address:
         """RFC 3261 §18.2.2 with RFC 3581: over UDP a response goes to the source address and,

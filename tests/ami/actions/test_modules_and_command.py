@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status
 from tests.ami.helpers import FakeSender, Reloads, Session, context
 

@@ -8,13 +8,15 @@ from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
 from sipnotify.ami.channel_events import block
 from sipnotify.ami.codec import AmiMessage
-from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.calls.call import hangup_cause
 from sipnotify.calls.channels import Channel
 from sipnotify.config import permissions
 
 
-def core_show_channels(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def core_show_channels(
+    ctx: AmiContext, _session: SessionState, request: AmiMessage
+) -> ActionResult:
     calls = ctx.calls
     channels = list(calls.channels)
     items = [
@@ -32,7 +34,7 @@ def _running(channel: Channel, duration: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     """Hang up one channel by name, or every channel whose name matches `/regex/`."""
     name = request.get("Channel").strip()
     if not name:
@@ -48,7 +50,7 @@ def hangup(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outc
     return reply(replies.success(request, "Channel Hungup"))
 
 
-def _hangup_matching(ctx: AmiContext, request: AmiMessage, text: str, cause: int) -> Outcome:
+def _hangup_matching(ctx: AmiContext, request: AmiMessage, text: str, cause: int) -> ActionResult:
     if len(text) < 2 or not (text.startswith("/") and text.endswith("/")):
         return reply(
             replies.error(request, "Regex format invalid, Channel param should be /regex/")

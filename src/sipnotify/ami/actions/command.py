@@ -12,9 +12,9 @@ from sipnotify.ami import replies
 from sipnotify.ami.actions.modules import reload_event, run_reload
 from sipnotify.ami.actions.pjsip import reporter
 from sipnotify.ami.codec import AmiMessage
-from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.config import permissions
-from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status
 from sipnotify.notify.content import NotifyContent, NotifyError, preset_content
 from sipnotify.notify.notifier import Notifier, Report
@@ -30,7 +30,7 @@ USAGE = (
 RELOADS = (["core", "reload"], ["manager", "reload"])
 
 
-def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     words = request.get("Command").split()
     lowered = [w.lower() for w in words]
     if lowered[:2] == ["module", "reload"] or lowered in RELOADS:
@@ -56,10 +56,10 @@ def command(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outc
         return reply(answer)
     sending = ctx.notifier.sending(targets, content)
     followup = reporter(ctx, session, sending, len(targets), request)
-    return Outcome(replies=(answer,), followup=followup)
+    return ActionResult(replies=(answer,), followup=followup)
 
 
-def _reload(ctx: AmiContext, request: AmiMessage, words: list[str]) -> Outcome:
+def _reload(ctx: AmiContext, request: AmiMessage, words: list[str]) -> ActionResult:
     """`module reload [MODULE…]`, `core reload` (everything, one `Module: All` event) and
     `manager reload` (manager.conf, no event), with Asterisk's CLI words."""
     if words[0].lower() == "manager":
@@ -70,14 +70,14 @@ def _reload(ctx: AmiContext, request: AmiMessage, words: list[str]) -> Outcome:
         outcome = run_reload(ctx, None)
         event = reload_event("All", outcome.status)
         answer = _output(request, _errors(outcome) or ("",), ok=True)
-        return Outcome(replies=(answer,), broadcast=(event,))
+        return ActionResult(replies=(answer,), broadcast=(event,))
     lines: list[str] = []
     events = []
     for module in modules:
         outcome = run_reload(ctx, module)
         lines += [CLI_RELOAD[outcome.status].format(module), *_errors(outcome)]
         events.append(reload_event(module, outcome.status))
-    return Outcome(replies=(_output(request, tuple(lines), ok=True),), broadcast=tuple(events))
+    return ActionResult(replies=(_output(request, tuple(lines), ok=True),), broadcast=tuple(events))
 
 
 def _errors(outcome: Reloaded) -> tuple[str, ...]:
@@ -92,7 +92,7 @@ def _channels(
     *,
     kind: str,
     content: NotifyContent,
-) -> Outcome:
+) -> ActionResult:
     """`channel` targets: a NOTIFY inside each named call's dialog (behaviour: notify CLI)."""
     lines: list[str] = []
     found: list[InDialog] = []
@@ -113,7 +113,9 @@ def _channels(
         for target in found:
             notifier.send_in_dialog(target, content, report)
 
-    return Outcome(replies=(answer,), followup=reporter(ctx, session, send, len(found), request))
+    return ActionResult(
+        replies=(answer,), followup=reporter(ctx, session, send, len(found), request)
+    )
 
 
 def _targets(

@@ -12,7 +12,7 @@ import logging
 
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
-from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.config import permissions
 from sipnotify.config.manager import ManagerUser
 
@@ -21,13 +21,13 @@ log = logging.getLogger("sipnotify.ami")
 _LOGIN_FAILURE_DELAY = 1.0
 
 
-def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     if session.authenticated:
         return reply(replies.success(request, "Already authenticated"))
     user = _authenticate(ctx, session, request)
     if user is None:
         log.warning("%s failed to authenticate as '%s'", session.peer, request.get("Username"))
-        return Outcome(
+        return ActionResult(
             replies=(replies.error(request, "Authentication failed"),),
             delay=_LOGIN_FAILURE_DELAY,
             close=True,
@@ -36,7 +36,7 @@ def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcom
     out = [replies.success(request, "Authentication accepted")]
     if ctx.audience.delivers(session, "FullyBooted", permissions.SYSTEM):
         out.append(_fully_booted(ctx))
-    return Outcome(replies=tuple(out))
+    return ActionResult(replies=tuple(out))
 
 
 def _authenticate(
@@ -91,7 +91,7 @@ def _fully_booted(ctx: AmiContext) -> Fields:
     )
 
 
-def challenge(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def challenge(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     if request.get("AuthType").lower() != "md5":
         return reply(replies.error(request, "Must specify AuthType"))
     if not session.challenge:
@@ -99,30 +99,30 @@ def challenge(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Ou
     return reply(replies.success(request, extra=(("Challenge", session.challenge),)))
 
 
-def logoff(_ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def logoff(_ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     goodbye = replies.response(request, "Goodbye", "Thanks for all the fish.")
-    return Outcome(replies=(goodbye,), close=True)
+    return ActionResult(replies=(goodbye,), close=True)
 
 
-def ping(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def ping(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     stamp = replies.format_timestamp(ctx.wall_clock())
     return reply(replies.success(request, extra=(("Ping", "Pong"), ("Timestamp", stamp))))
 
 
-def events(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def events(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     """Asterisk's action_events(), including `brokeneventsaction` (no reply for "all")."""
     mask = permissions.parse_event_mask(request.get("EventMask"))
     if mask is not None:
         session.send_events = mask
     if ctx.manager.general.brokeneventsaction and (mask is None or mask == permissions.ALL):
-        return Outcome(replies=())
+        return ActionResult(replies=())
     if mask is None:
         return reply(replies.error(request, "Invalid event mask"))
     state = "On" if mask else "Off"
     return reply(replies.response(request, "Success", extra=(("Events", state),)))
 
 
-def list_commands(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def list_commands(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     lines = tuple(
         (action.name, f"{action.synopsis} (Priv: {permissions.privilege_text(action.authority)})")
         for _, action in sorted(ctx.actions.items())

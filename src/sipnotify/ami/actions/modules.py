@@ -11,9 +11,9 @@ from __future__ import annotations
 from sipnotify.ami import replies
 from sipnotify.ami.audience import Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
-from sipnotify.ami.session import Action, AmiContext, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.config import permissions
-from sipnotify.config.reload import Outcome as Reloaded
+from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status, is_loaded
 
 RELOAD_MESSAGES = {
@@ -41,7 +41,7 @@ def _message(words: str, outcome: Reloaded) -> str:
     return f"{words}: {outcome.error}" if outcome.error else words
 
 
-def reload_action(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def reload_action(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     module = request.get("Module").strip() or None
     outcome = run_reload(ctx, module)
     words = RELOAD_MESSAGES[outcome.status]
@@ -49,16 +49,18 @@ def reload_action(ctx: AmiContext, _session: SessionState, request: AmiMessage) 
         answer = replies.success(request, words)
     else:
         answer = replies.error(request, _message(words, outcome))
-    return Outcome(replies=(answer,), broadcast=(reload_event(module or "All", outcome.status),))
+    return ActionResult(
+        replies=(answer,), broadcast=(reload_event(module or "All", outcome.status),)
+    )
 
 
-def module_check(_ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def module_check(_ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     if not is_loaded(request.get("Module")):
         return reply(replies.error(request, "Module not loaded"))
     return reply(replies.success(request, extra=(("Version", ""),)))
 
 
-def module_load(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> Outcome:
+def module_load(ctx: AmiContext, _session: SessionState, request: AmiMessage) -> ActionResult:
     module = request.get("Module").strip()
     kind = request.get("LoadType").strip().lower()
     if kind in ("reload", "refresh"):
@@ -78,7 +80,7 @@ def module_load(ctx: AmiContext, _session: SessionState, request: AmiMessage) ->
 
 def _module_reload(
     ctx: AmiContext, request: AmiMessage, module: str | None, *, refresh: bool
-) -> Outcome:
+) -> ActionResult:
     outcome = run_reload(ctx, module)
     events: tuple[Broadcast, ...] = (reload_event(module or "All", outcome.status),)
     if outcome.status is not Status.SUCCESS:
@@ -93,7 +95,7 @@ def _module_reload(
         status = (("Module", module), ("Status", "Success"))
         events = (Broadcast("Unload", permissions.SYSTEM, status),
                   Broadcast("Load", permissions.SYSTEM, status))  # fmt: skip
-    return Outcome(replies=(answer,), broadcast=events)
+    return ActionResult(replies=(answer,), broadcast=events)
 
 
 ACTIONS = (

@@ -16,10 +16,10 @@ from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import (
     Action,
+    ActionResult,
     AmiContext,
     Emit,
     Followup,
-    Outcome,
     SessionState,
     reply,
 )
@@ -43,7 +43,7 @@ _SYSTEM_ONLY_APPS = ("system", "exec", "agi", "mixmonitor", "externalivr", "orig
 _SYSTEM_ONLY_DATA = ("SHELL", "EVAL")
 
 
-def originate(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def originate(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     channel = request.get("Channel").strip()
     if not channel:
         return reply(replies.error(request, "Channel not specified"))
@@ -62,8 +62,12 @@ def originate(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Ou
     timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT_MS
     if request.get("Async").strip().lower() in ("true", "yes", "1", "on"):
         queued = replies.success(request, "Originate successfully queued")
-        return Outcome(replies=(queued,), followup=_async(ctx, ctx.calls, request, plan, timeout))
-    return Outcome(replies=(), followup=_sync(ctx.calls, request, plan, timeout), exclusive=True)
+        return ActionResult(
+            replies=(queued,), followup=_async(ctx, ctx.calls, request, plan, timeout)
+        )
+    return ActionResult(
+        replies=(), followup=_sync(ctx.calls, request, plan, timeout), exclusive=True
+    )
 
 
 Plan = tuple[Extension | None, int]

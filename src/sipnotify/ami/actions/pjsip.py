@@ -14,10 +14,10 @@ from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import (
     Action,
+    ActionResult,
     AmiContext,
     Emit,
     Followup,
-    Outcome,
     SessionState,
     reply,
 )
@@ -54,7 +54,7 @@ def strip_endpoint_prefix(name: str) -> str:
     return name
 
 
-def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Outcome:
+def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) -> ActionResult:
     option = _present(request, "Option")
     if bool(option) == bool(_present(request, "Variable")):
         return reply(replies.error(request, NEED_OPTION_OR_VARIABLE))
@@ -72,12 +72,12 @@ def pjsip_notify(ctx: AmiContext, session: SessionState, request: AmiMessage) ->
     except NotifyError as exc:
         return reply(replies.error(request, exc.message))
     followup = reporter(ctx, session, notifier.sending(targets, content), len(targets), request)
-    return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
+    return ActionResult(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
 def _in_dialog(
     ctx: AmiContext, session: SessionState, request: AmiMessage, option: str, channel: str
-) -> Outcome:
+) -> ActionResult:
     """behaviour: notify request in-dialog; the Option is honoured too (deliberate difference 5)."""
     notifier = ctx.notifier
     target = ctx.calls.notify_target(channel)
@@ -92,7 +92,7 @@ def _in_dialog(
         notifier.send_in_dialog(target, content, report)
 
     followup = reporter(ctx, session, send, 1, request)
-    return Outcome(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
+    return ActionResult(replies=(replies.success(request, "NOTIFY sent"),), followup=followup)
 
 
 def _prepare(

@@ -26,7 +26,7 @@ from sipnotify.ami.actions.pjsip_objects import (
     transport_fields,
 )
 from sipnotify.ami.codec import AmiMessage, Fields
-from sipnotify.ami.session import Action, AmiContext, Emit, Outcome, SessionState, reply
+from sipnotify.ami.session import Action, ActionResult, AmiContext, Emit, SessionState, reply
 from sipnotify.calls.channels import Channel, ChannelState
 from sipnotify.config import permissions
 from sipnotify.config.pjsip import Aor, Auth, Endpoint
@@ -39,7 +39,7 @@ STREAM_BATCH = 256  # list items written between waits for the client to read
 
 def _list(
     request: AmiMessage, start: str, event: str, items: Iterable[Fields], empty: str | None
-) -> Outcome:
+) -> ActionResult:
     """A list reply; with `empty` None an empty list is still a list (ListItems: 0)."""
     iterator = iter(items)
     first = next(iterator, None)
@@ -56,7 +56,7 @@ def event_list(
     complete: str,
     *,
     id_after: int = 0,
-) -> Outcome:
+) -> ActionResult:
     """The start reply now; the items and the completion event stream after it, waiting for
     the client to read (a list of 100,000 contacts is tens of megabytes), while the session's
     later requests wait, so nothing is interleaved with the list. An item's ActionID follows
@@ -81,7 +81,7 @@ def event_list(
         )
 
     started = replies.response(request, "Success", start, eventlist="start")
-    return Outcome(replies=(started,), followup=stream, exclusive=True)
+    return ActionResult(replies=(started,), followup=stream, exclusive=True)
 
 
 def _name(item: Endpoint | Aor | Auth) -> str:
@@ -93,7 +93,7 @@ def _contacts_of(aor: Aor, registered: list[Binding]) -> list[str]:
     return [*aor.contacts, *(b.uri for b in registered)]
 
 
-def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_endpoints(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     notifier = ctx.notifier
     endpoints = sorted(notifier.config.endpoints.values(), key=_name)
     items = [_endpoint_item(e, notifier, _channels(ctx, e)) for e in endpoints]
@@ -144,7 +144,7 @@ def _endpoint_item(endpoint: Endpoint, notifier: Notifier, channels: list[Channe
     )
 
 
-def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_aors(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     notifier = ctx.notifier
     aors = sorted(notifier.config.aors.values(), key=_name)
     items = [aor_fields(a, _uris(a, notifier)) for a in aors]
@@ -161,7 +161,7 @@ def _uris(aor: Aor, notifier: Notifier) -> list[str]:
     return _contacts_of(aor, notifier.registered(aor.name))
 
 
-def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_contacts(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     """Registered (stored) contacts only, as Asterisk lists them."""
     notifier = ctx.notifier
     bindings = []
@@ -182,7 +182,7 @@ def _state(checker: Reachability, binding: Binding) -> State:
     return checker.state(binding.aor, binding.uri)
 
 
-def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     notifier = ctx.notifier
     auths = sorted(notifier.config.auths.values(), key=_name)
     return _list(
@@ -194,7 +194,7 @@ def show_auths(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcom
     )
 
 
-def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     """One InboundRegistrationDetail per AOR, static contacts and all; never an error."""
     notifier = ctx.notifier
     aors = sorted(notifier.config.aors.values(), key=_name)
@@ -208,7 +208,9 @@ def show_registrations(ctx: AmiContext, _s: SessionState, request: AmiMessage) -
     )
 
 
-def show_registration_statuses(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_registration_statuses(
+    ctx: AmiContext, _s: SessionState, request: AmiMessage
+) -> ActionResult:
     """A ContactStatusDetail per registered contact (static ones are not registrations)."""
     notifier = ctx.notifier
     items: list[Fields] = []
@@ -226,7 +228,7 @@ def show_registration_statuses(ctx: AmiContext, _s: SessionState, request: AmiMe
     )
 
 
-def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def show_endpoint(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     """EndpointDetail, then AorDetail, AuthDetail, TransportDetail, IdentifyDetail and
     ContactStatusDetail for every object associated with the endpoint."""
     raw = request.get("Endpoint")
@@ -292,7 +294,7 @@ def _aor_details(
     return items
 
 
-def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
+def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     """PJSIPQualify: OPTIONS to every contact of the endpoint; each answer is announced."""
     name = strip_endpoint_prefix(request.get("Endpoint"))
     notifier = ctx.notifier
@@ -307,7 +309,7 @@ def qualify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Outcome:
     async def send(_emit: Emit) -> None:
         await checker.qualify_endpoint(name)
 
-    return Outcome(
+    return ActionResult(
         replies=(replies.success(request, "Endpoint found, will qualify"),), followup=send
     )
 

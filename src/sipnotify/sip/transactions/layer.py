@@ -68,7 +68,7 @@ class InviteEvent:
     """A response for an INVITE sent with `invite` (`Passed`: a 1xx or a 2xx copy), or how it
     ended (`Outcome`)."""
 
-    invite: ClientTransaction
+    invite: InviteTransaction
     effect: Passed | Outcome
 
 
@@ -109,7 +109,7 @@ class _Client(_Entry):
         self.holding = True
 
 
-class ClientTransaction(_Entry):
+class InviteTransaction(_Entry):
     """An INVITE client transaction; `user` is what the call that sent it keeps on it."""
 
     __slots__ = ("user",)
@@ -146,7 +146,7 @@ class TransactionLayer:
         self.timers = timers
         self._window = window
         self._clients: dict[Key, _Client] = {}
-        self._invites: dict[Key, ClientTransaction] = {}
+        self._invites: dict[Key, InviteTransaction] = {}
         self._servers: dict[Key, ServerTransaction] = {}
         self._on_link: dict[Link, set[_Entry]] = {}  # reliable links' client transactions
         self._heap: list[tuple[float, int, _Entry]] = []
@@ -196,11 +196,11 @@ class TransactionLayer:
 
     def invite(
         self, request: Request, link: Link, address: Address, now: float
-    ) -> ClientTransaction:
+    ) -> InviteTransaction:
         """Send an INVITE (no flow-control slot: calls are few); its responses come back as
         `InviteEvent`s."""
         txn = InviteClient(request, reliable=link.protocol != "udp", now=now, timers=self.timers)
-        invite = ClientTransaction((request.top_via.branch, "INVITE"), txn, link, address)
+        invite = InviteTransaction((request.top_via.branch, "INVITE"), txn, link, address)
         self._invites[invite.key] = invite
         self._watch(invite)
         self._apply(invite, txn.start(), now)
@@ -358,7 +358,7 @@ class TransactionLayer:
             elif isinstance(entry, _Client):
                 if isinstance(effect, Outcome) and entry.alive:
                     self._finish(entry, effect, now)
-            elif isinstance(entry, ClientTransaction):
+            elif isinstance(entry, InviteTransaction):
                 self._events.append(InviteEvent(entry, effect))
 
     def _finish(self, client: _Client, outcome: Outcome, now: float) -> None:
@@ -380,7 +380,7 @@ class TransactionLayer:
         if isinstance(entry, _Client):
             del self._clients[entry.key]
             self._release(entry, now)
-        elif isinstance(entry, ClientTransaction):
+        elif isinstance(entry, InviteTransaction):
             del self._invites[entry.key]
         else:
             self._servers.pop(entry.key, None)
