@@ -1,5 +1,5 @@
 """Reload, ModuleCheck and ModuleLoad as Asterisk answers them, for the modules sipnotify
-stands in for (`reload.py` says which), and the `Reload` event every session hears.
+stands in for (`config/reload.py` says which), and the `Reload` event every session hears.
 
 A file with an error keeps the running configuration; the error reply names the file and
 line after Asterisk's own words. sipnotify's modules cannot be unloaded: `unload` is an
