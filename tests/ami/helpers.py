@@ -77,11 +77,17 @@ class FakeSender:
     def request(
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
     ) -> asyncio.Future[Final]:
+        result: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
+        self.send(hop, factory, credentials, result.set_result)
+        return result
+
+    def send(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials],
+        done: Callable[[Final], None],
+    ) -> None:  # fmt: skip
         del credentials
         self.sent.append((hop, factory(Local("udp", "192.0.2.5", 5060))(1, ())))
-        result: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
-        result.set_result(self.answer)
-        return result
+        done(self.answer)
 
 
 @dataclass

@@ -95,7 +95,7 @@ class MemoryHost:
         self.clock = max(self.clock, to)
 
     def drain(self) -> None:
-        for event in self.layer.events():
+        while (event := self.layer.next_event()) is not None:
             if isinstance(event, Send):
                 event.link.send(event.data, event.address)
             elif isinstance(event, Ended):

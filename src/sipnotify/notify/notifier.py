@@ -65,7 +65,14 @@ class Sender(Protocol):
 
     def request(
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
-    ) -> asyncio.Future[Final]: ...
+    ) -> asyncio.Future[Final]:
+        """One request; the future has its final result."""
+
+    def send(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials],
+        done: Callable[[Final], None],
+    ) -> None:  # fmt: skip
+        """One request of a fan-out; `done` is called once with its final result."""
 
 
 Report = Callable[[NotifyResult], None]
@@ -112,11 +119,11 @@ class Notifier:
         def factory(local: Local) -> Build:
             return request_factory(target, content, local, config, ids=ids)
 
-        def done(answered: asyncio.Future[Final]) -> None:
-            report(NotifyResult.of(label, uri, answered.result()))
+        def done(final: Final) -> None:
+            report(NotifyResult.of(label, uri, final))
 
         credentials = credentials_for(target.endpoint, config)
-        self.sender.request(target_hop(target), factory, credentials).add_done_callback(done)
+        self.sender.send(target_hop(target), factory, credentials, done)
 
 
 async def qualify(notifier: Notifier, target: Target) -> Final:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Protocol
 
 from sipnotify.config.pjsip import PjsipConfig
@@ -21,8 +22,7 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, Response
 from sipnotify.sip.parser import parse_message
 from sipnotify.sip.responses import bad_request
-from sipnotify.sip.transactions.exchange import Build, Exchange, Final
-from sipnotify.sip.transactions.exchange import Link as CoreLink
+from sipnotify.sip.transactions.exchange import Build, Exchange, Final, Link
 from sipnotify.sip.transactions.layer import (
     Broken,
     Ended,
@@ -38,19 +38,25 @@ from sipnotify.ua.addresses import Address, Hop, Local
 from sipnotify.ua.client import CallEvents, OutgoingInvite
 from sipnotify.ua.routing import Router
 from sipnotify.ua.throttle import Throttled
-from sipnotify.ua.transports import Link, Transports
+from sipnotify.ua.transports import Transports
 
 log = logging.getLogger("sipnotify.sip")
 
 # Deadlines this close together are handled in one wake-up of the timer.
 TIMER_SLACK = 0.01
 Factory = Callable[[Local], Build]
+Done = Callable[[Final], None]
 
 
 class RequestHandler(Protocol):
     """The server side, as the endpoint hands it requests (`server.Uas`)."""
 
     def receive(self, request: Request, source: Address, link: Link) -> None: ...
+
+
+def _resolve(result: asyncio.Future[Final], final: Final) -> None:
+    if not result.done():  # a waiter may have given up (a cancelled qualify)
+        result.set_result(final)
 
 
 def failed(exc: OSError) -> Final:
@@ -72,7 +78,7 @@ class SipEndpoint:
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
-        self._results: dict[Exchange, asyncio.Future[Final]] = {}
+        self._results: dict[Exchange, Done] = {}
         self._watched: set[StreamConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._complaints = Throttled(log, clock)
@@ -105,48 +111,53 @@ class SipEndpoint:
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
     ) -> asyncio.Future[Final]:
         """Route, build and send one request; the future has its final result (never an
-        exception). The common case (an address over UDP, or a connection already open) runs
-        without a task; a name to resolve or a connection to open continues in one."""
+        exception)."""
         result: asyncio.Future[Final] = self._loop.create_future()
+        self.send(hop, factory, credentials, partial(_resolve, result))
+        return result
+
+    def send(self, hop: Hop, factory: Factory, credentials: list[Credentials], done: Done) -> None:
+        """`request` for a fan-out: `done` is called once with the final result, with no
+        future per request (two fewer objects for each of thousands of contacts). The common
+        case (an address over UDP, or a connection already open) runs without a task; a name
+        to resolve or a connection to open continues in one."""
         try:
             routed = self.router.route_now(hop)
         except OSError as exc:
-            result.set_result(failed(exc))
-            return result
+            done(failed(exc))
+            return
         if routed is not None:
             local, destination = routed
             link = self.transports.link_now(destination)
             if link is not None:
-                self._send(factory(local), link, destination.address, credentials, result)
-                return result
-        task = self._loop.create_task(self._request_later(hop, factory, credentials, result))
+                self._send(factory(local), link, destination.address, credentials, done)
+                return
+        task = self._loop.create_task(self._send_later(hop, factory, credentials, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return result
 
-    async def _request_later(
-        self, hop: Hop, factory: Factory, credentials: list[Credentials],
-        result: asyncio.Future[Final],
-    ) -> None:  # fmt: skip
+    async def _send_later(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials], done: Done
+    ) -> None:
         try:
             local, destination = await self.router.route(hop)
             link = await self.transports.link(destination)
         except OSError as exc:
-            result.set_result(failed(exc))
+            done(failed(exc))
             return
-        self._send(factory(local), link, destination.address, credentials, result)
+        self._send(factory(local), link, destination.address, credentials, done)
 
-    def send_on(self, request: Outgoing, link: CoreLink, address: Address) -> asyncio.Future[Final]:
+    def send_on(self, request: Outgoing, link: Link, address: Address) -> asyncio.Future[Final]:
         """A request over a link already chosen (a CANCEL goes where its INVITE went)."""
         result: asyncio.Future[Final] = self._loop.create_future()
-        self._send(lambda _cseq, _auth: request, link, address, [], result)
+        self._send(lambda _cseq, _auth: request, link, address, [], partial(_resolve, result))
         return result
 
-    def _send(self, build: Build, link: CoreLink, address: Address,
-              credentials: list[Credentials], result: asyncio.Future[Final]) -> None:  # fmt: skip
+    def _send(self, build: Build, link: Link, address: Address,
+              credentials: list[Credentials], done: Done) -> None:  # fmt: skip
         exchange = Exchange(build, link, address, credentials=credentials, cseq=self._ids.cseq(),
                             cnonce=self._ids)  # fmt: skip
-        self._results[exchange] = result
+        self._results[exchange] = done
         self._watch(link)
         self.layer.send(exchange, self.now())
         self._drain()
@@ -163,7 +174,7 @@ class SipEndpoint:
         self._drain()
         return invite
 
-    def _watch(self, link: CoreLink) -> None:
+    def _watch(self, link: Link) -> None:
         """Tell the layer when a TCP/TLS connection its transactions use closes."""
         if isinstance(link, StreamConnection) and link not in self._watched:
             self._watched.add(link)
@@ -176,9 +187,7 @@ class SipEndpoint:
 
     # -- what the server side calls (server.Host) ------------------------------------------
 
-    def accept(
-        self, request: Request, link: CoreLink, address: Address
-    ) -> ServerTransaction | None:
+    def accept(self, request: Request, link: Link, address: Address) -> ServerTransaction | None:
         server = self.layer.receive_request(request, link, address, self.now())
         self._drain()
         return server
@@ -196,7 +205,7 @@ class SipEndpoint:
     def server_for(self, request: Request, method: str) -> ServerTransaction | None:
         return self.layer.server_for(request, method)
 
-    def contact_for(self, link: CoreLink, peer: str) -> str:
+    def contact_for(self, link: Link, peer: str) -> str:
         return self.router.contact_for(link, peer)
 
     # -- receiving -------------------------------------------------------------------------
@@ -234,13 +243,14 @@ class SipEndpoint:
     # -- carrying out what the layer returns, and the one timer ----------------------------
 
     def _drain(self) -> None:
-        for event in self.layer.events():
+        layer = self.layer
+        while (event := layer.next_event()) is not None:
             if isinstance(event, Send):
                 event.link.send(event.data, event.address)
             elif isinstance(event, Ended):
-                result = self._results.pop(event.exchange, None)
-                if result is not None and not result.done():
-                    result.set_result(event.final)
+                done = self._results.pop(event.exchange, None)
+                if done is not None:
+                    done(event.final)
             elif isinstance(event, InviteEvent):
                 _invite_of(event.invite).on_event(event.effect)
             elif isinstance(event, Broken):

@@ -9,12 +9,12 @@ import socket
 from collections.abc import Callable, Mapping
 
 from sipnotify.config.pjsip import Transport
+from sipnotify.sip.transactions.exchange import Link
 from sipnotify.transport.stream import Limits, StreamConnection, StreamPool
 from sipnotify.transport.tls import client_context, server_context
 from sipnotify.transport.udp import UdpTransport
 from sipnotify.ua.addresses import Address, Destination, bracketed
 
-Link = UdpTransport | StreamConnection
 Deliver = Callable[[bytes, Address, Link], None]
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
 
@@ -94,13 +94,13 @@ class Transports:
             return self._udp[transport.name].port
         return self._stream_ports.get(transport.name, transport.port)
 
-    def link_now(self, destination: Destination) -> Link | None:
+    def link_now(self, destination: Destination) -> UdpTransport | StreamConnection | None:
         """The link to `destination` when no connection must be opened first."""
         if destination.protocol == "udp":
             return self._udp[destination.transport]
         return self.pool.open(destination.protocol, destination.address)
 
-    async def link(self, destination: Destination) -> Link:
+    async def link(self, destination: Destination) -> UdpTransport | StreamConnection:
         """The link to `destination`, opening a TCP/TLS connection if none is open."""
         if destination.protocol == "udp":
             return self._udp[destination.transport]

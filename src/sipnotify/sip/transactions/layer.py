@@ -2,11 +2,11 @@
 timer heap for all of them, the flow-control window, and matching.
 
 Shaped like a QUIC connection in aioquic: the owner feeds it messages with `now` (a response
-with `receive_response` or, for the common 2xx, `receive_head`; a request with `receive_request`
-or `receive_ack`), sends with `send` (non-INVITE, through the window) and `invite`, asks
-`get_timer()` and calls `handle_timer(now)` when it falls due, then takes the effects with
-`events()`: bytes to send (`Send`), an exchange's final result (`Ended`), an INVITE's responses
-(`InviteEvent`). It never touches a socket or a clock.
+with `receive_response` or, for the common 2xx, `receive_head`; a request with
+`receive_request` or `receive_ack`), sends with `send` (non-INVITE, through the window) and
+`invite`, asks `get_timer()` and calls `handle_timer(now)` when it falls due, then takes the
+effects one by one with `next_event()`: bytes to send (`Send`), an exchange's final result
+(`Ended`), an INVITE's responses (`InviteEvent`). It never touches a socket or a clock.
 """
 
 from __future__ import annotations
@@ -149,18 +149,20 @@ class TransactionLayer:
         self._invites: dict[Key, InviteTransaction] = {}
         self._servers: dict[Key, ServerTransaction] = {}
         self._on_link: dict[Link, set[_Entry]] = {}  # reliable links' client transactions
-        self._heap: list[tuple[float, int, _Entry]] = []
+        # (deadline, tie-breaker, key): keys, not entries, so a finished transaction is freed
+        # at once rather than when its last deadline would have fallen due
+        self._heap: list[tuple[float, int, Key]] = []
         self._seq = itertools.count()
         self._inflight = 0
         self._waiting: deque[Exchange] = deque()
-        self._events: list[Event] = []
+        self._events: deque[Event] = deque()
 
     # -- what the owner reads --------------------------------------------------------------
 
-    def events(self) -> list[Event]:
-        """The effects of everything fed in since the last call, in order."""
-        events, self._events = self._events, []
-        return events
+    def next_event(self) -> Event | None:
+        """The next effect of what was fed in, in order; None when there is none left. Safe to
+        call again while carrying one out (a result may send the next request)."""
+        return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
         """When `handle_timer` should next be called (None: nothing is timed)."""
@@ -316,8 +318,9 @@ class TransactionLayer:
         """Every deadline at or before `now`."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, _, entry = heapq.heappop(heap)
-            if not entry.alive:
+            _, _, key = heapq.heappop(heap)
+            entry = self._clients.get(key) or self._invites.get(key) or self._servers.get(key)
+            if entry is None:
                 continue
             if isinstance(entry, _Client) and entry.holding and entry.slot_until <= now:
                 self._release(entry, now)
@@ -327,7 +330,7 @@ class TransactionLayer:
 
     def _arm(self, entry: _Entry, deadline: float | None) -> None:
         if deadline is not None:
-            heapq.heappush(self._heap, (deadline, next(self._seq), entry))
+            heapq.heappush(self._heap, (deadline, next(self._seq), entry.key))
 
     # -- carrying out ----------------------------------------------------------------------
 

@@ -39,6 +39,10 @@ class State(enum.Enum):
     ACCEPTED = "Accepted"  # INVITE client and server after a 2xx (RFC 6026)
     TERMINATED = "Terminated"
 
+    # Members are singletons compared by identity: hashing by identity keeps the (State,
+    # Input) lookups of every step in C (Enum's own __hash__ is Python code).
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     REQUEST = "request"  # the request again: a retransmission reached the server
@@ -58,6 +62,8 @@ class Input(enum.Enum):
     TIMER_J = "Timer J"  # wait for non-INVITE request retransmissions
     TIMER_K = "Timer K"  # wait for response retransmissions
     TIMER_M = "Timer M"  # wait for 2xx retransmissions (RFC 6026)
+
+    __hash__ = object.__hash__  # as State's
 
     @staticmethod
     def of(status: int) -> Input:
