@@ -1,0 +1,108 @@
+"""The transaction layer on its own: the window, a connection that closes, shutting down, a
+user's mistake turned into a `Broken` event, and server transactions found and forgotten."""
+
+from __future__ import annotations
+
+from sipnotify.sip.message import Outgoing, Request, outgoing
+from sipnotify.sip.transactions.exchange import Exchange, Final
+from sipnotify.sip.transactions.layer import (
+    Broken,
+    Ended,
+    Event,
+    InviteEvent,
+    Send,
+    TransactionLayer,
+)
+from sipnotify.sip.transactions.machines import ErrorKind, Failure, Outcome, State, Timers
+from tests.ua.memory import MemoryLink
+
+T = Timers(t1=0.5, t2=4.0, t4=5.0, timeout=32.0)
+PEER = ("192.0.2.9", 5060)
+
+
+def request(method: str, branch: str) -> Request:
+    return Request(method=method, uri="sip:x@192.0.2.9", headers=(
+        ("Via", f"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}"), ("From", "<sip:a@h>;tag=1"),
+        ("To", "<sip:x@h>"), ("Call-ID", f"c-{branch}"), ("CSeq", f"1 {method}"),
+    ))  # fmt: skip
+
+
+def exchange(branch: str, link: MemoryLink) -> Exchange:
+    sent = outgoing(request("OPTIONS", branch))
+
+    def build(_cseq: int, _auth: tuple[tuple[str, str], ...]) -> Outgoing:
+        return sent
+
+    return Exchange(build, link, PEER, credentials=[], cseq=1, cnonce=lambda: "c")
+
+
+def drain(layer: TransactionLayer) -> list[Event]:
+    events = []
+    while (event := layer.next_event()) is not None:
+        events.append(event)
+    return events
+
+
+def test_a_slot_frees_after_t1_when_a_peer_is_silent() -> None:
+    layer, link = TransactionLayer(T, window=1), MemoryLink(protocol="tcp")
+    layer.send(exchange("a", link), 0.0)
+    layer.send(exchange("b", link), 0.0)
+    assert [type(e) for e in drain(layer)] == [Send]  # b waits for the only slot
+    layer.handle_timer(0.5)  # T1: a holds its slot no longer
+    sent = [e for e in drain(layer) if isinstance(e, Send)]
+    assert len(sent) == 1
+    assert b"z9hG4bKb" in sent[0].data
+
+
+def test_a_closed_connection_fails_its_transactions() -> None:
+    layer, link = TransactionLayer(T), MemoryLink(protocol="tls")
+    waiting = exchange("a", link)
+    layer.send(waiting, 0.0)
+    drain(layer)
+    layer.connection_lost(link, 1.0)
+    (ended,) = drain(layer)
+    closed = Failure(ErrorKind.TRANSPORT, "connection closed")
+    assert ended == Ended(waiting, Final(None, "", closed, None))
+    assert str(closed) == "transport error: connection closed"
+
+
+def test_shutting_down_ends_what_waits_and_what_is_under_way() -> None:
+    layer, link = TransactionLayer(T, window=1), MemoryLink()
+    first, second = exchange("a", link), exchange("b", link)
+    layer.send(first, 0.0)
+    layer.send(second, 0.0)
+    invite = layer.invite(request("INVITE", "i"), link, PEER, 0.0)
+    drain(layer)
+    layer.close(1.0)
+    events = drain(layer)
+    stopped = Failure(ErrorKind.SHUTDOWN)
+    assert Ended(second, Final(None, "", stopped, None)) in events
+    assert Ended(first, Final(None, "", stopped, None)) in events
+    assert InviteEvent(invite, Outcome(failure=stopped)) in events
+    assert layer.get_timer() is None
+
+
+def test_a_users_mistake_ends_the_transaction_with_a_broken_event() -> None:
+    layer, link = TransactionLayer(T), MemoryLink()
+    server = layer.receive_request(request("INVITE", "s"), link, PEER, 0.0)
+    assert server is not None
+    layer.respond(server, 486, b"SIP/2.0 486 Busy Here\r\n\r\n", 0.0)
+    layer.respond(server, 180, b"SIP/2.0 180 Ringing\r\n\r\n", 0.1)  # after a final: a bug
+    events = drain(layer)
+    assert isinstance(events[-1], Broken)
+    assert events[-1].error.state is State.COMPLETED
+    assert layer.open_servers == 0
+
+
+def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None:
+    layer, link = TransactionLayer(T), MemoryLink()
+    invite = request("INVITE", "s")
+    server = layer.receive_request(invite, link, PEER, 0.0)
+    assert server is not None
+    assert layer.receive_request(invite, link, PEER, 0.1) is None  # a copy: absorbed
+    assert layer.server_for(request("CANCEL", "s"), "INVITE") is server
+    ack = request("ACK", "s")
+    assert layer.receive_ack(ack, 0.2) is False  # no failure answered yet: the call's ACK
+    layer.forget(server)
+    assert layer.open_servers == 0
+    assert layer.server_for(request("CANCEL", "s"), "INVITE") is None
