@@ -66,9 +66,9 @@ coverage: $(VENV)/.installed-test peers
 	$(BIN)/coverage report --precision=1 > .coverage-all.txt
 	@echo; echo "== unit tests alone =="; cat .coverage-unit.txt
 	@echo; echo "== whole suite =="; cat .coverage-all.txt
-	@echo; printf "unit tests alone: %s%%   whole suite: %s%%\n" \
-	  "$$(tail -1 .coverage-unit.txt | awk '{print $$NF}' | tr -d %)" \
-	  "$$(tail -1 .coverage-all.txt | awk '{print $$NF}' | tr -d %)"
+	@echo; printf "unit tests alone: %s   whole suite: %s\n" \
+	  "$$(grep ^TOTAL .coverage-unit.txt | awk '{print $$NF}')" \
+	  "$$(grep ^TOTAL .coverage-all.txt | awk '{print $$NF}')"
 
 ## fuzz: every parser entry point on mutated inputs (FUZZ_INPUTS in all, default 1,000,000),
 ## failing on an undeclared exception, an input over 1 s, or a server transaction left open

@@ -134,10 +134,14 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         return service
 
     yield start
-    for service in started:
+    for service in started:  # stopped as an operator would, so `make coverage` sees them end
         if service.process.poll() is None:
-            service.process.kill()
-            service.process.wait(timeout=10)
+            service.process.send_signal(signal.SIGTERM)
+            try:
+                service.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait(timeout=10)
 
 
 class RawAmi:

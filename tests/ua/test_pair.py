@@ -30,6 +30,7 @@ from sipnotify.sip.transactions.machines import (
     cancel_for,
 )
 from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.ua.client import OutgoingInvite
 from sipnotify.ua.server import IncomingInvite, Uas
 from tests.ua.memory import MemoryHost, MemoryLink
 
@@ -367,3 +368,84 @@ def test_a_response_to_nothing_is_dropped(pair: Pair) -> None:
     ))  # fmt: skip
     pair.client.layer.receive_response(stray, 0.0)
     assert pair.client.layer.next_event() is None
+
+
+class CancelThroughPair:
+    """The endpoint as an outgoing INVITE sees it: a CANCEL goes out through the UAC's layer."""
+
+    def __init__(self, pair: Pair) -> None:
+        self._pair = pair
+
+    def send_on(self, request: Outgoing, link: object, address: tuple[str, int]) -> None:
+        del link, address
+        self._pair.send(lambda _cseq, _auth: request)
+
+
+@dataclass
+class Heard:
+    """What an outgoing call is told."""
+
+    provisional: list[int] = field(default_factory=list)
+    finals: list[Outcome] = field(default_factory=list)
+    repeated: int = 0
+
+
+class CallHears:
+    def __init__(self) -> None:
+        self.heard = Heard()
+
+    def provisional(self, response: Response) -> None:
+        self.heard.provisional.append(response.status)
+
+    def final(self, outcome: Outcome) -> None:
+        self.heard.finals.append(outcome)
+
+    def repeated(self, response: Response) -> None:
+        del response
+        self.heard.repeated += 1
+
+
+def outgoing_invite(pair: Pair, events: CallHears) -> OutgoingInvite:
+    txn = pair.invite()
+    invite = txn.user = OutgoingInvite(CancelThroughPair(pair), txn, events)
+    return invite
+
+
+def deliver_invite_events(pair: Pair, invite: OutgoingInvite) -> None:
+    for event in pair.client.invite_events:
+        invite.on_event(event.effect)
+    pair.client.invite_events.clear()
+
+
+def test_an_outgoing_call_cancelled_before_any_answer_cancels_once_it_rings(pair: Pair) -> None:
+    events = CallHears()
+    invite = outgoing_invite(pair, events)
+    invite.cancel()  # §9.1: nothing may be cancelled before a provisional response
+    assert pair.to_server.sent[-1][0].startswith(b"INVITE ")
+    pair.carry()
+    deliver_invite_events(pair, invite)  # the 100 Trying: now the CANCEL goes
+    assert events.heard.provisional == [100]
+    pair.carry()
+    assert any(first_line(r) == "CANCEL sip:bob@192.0.2.5 SIP/2.0" for r in pair.received)
+    deliver_invite_events(pair, invite)
+    (final,) = events.heard.finals
+    assert final.response is not None
+    assert final.response.status == 487
+
+
+def test_an_outgoing_call_hears_the_answer_and_its_copies(pair: Pair) -> None:
+    events = CallHears()
+    invite = outgoing_invite(pair, events)
+    pair.carry()
+    (incoming,) = pair.calls.invites
+    data = incoming.respond(200, "OK")
+    pair.carry()
+    deliver_invite_events(pair, invite)
+    incoming.send_again(data)  # the 2xx again, as the call repeats it until the ACK
+    pair.carry()
+    deliver_invite_events(pair, invite)
+    assert [o.response.status for o in events.heard.finals if o.response] == [200]
+    assert events.heard.repeated == 1
+    invite.send(b"ACK sip:bob@192.0.2.5 SIP/2.0\r\n\r\n")
+    assert pair.to_server.sent[-1][0].startswith(b"ACK ")
+    assert invite.request.method == "INVITE"

@@ -14,6 +14,7 @@ from sipnotify.sip.transactions.layer import (
     TransactionLayer,
 )
 from sipnotify.sip.transactions.machines import ErrorKind, Failure, Outcome, State, Timers
+from sipnotify.sip.transactions.matching import server_key
 from tests.ua.memory import MemoryLink
 
 T = Timers(t1=0.5, t2=4.0, t4=5.0, timeout=32.0)
@@ -106,3 +107,15 @@ def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None
     layer.forget(server)
     assert layer.open_servers == 0
     assert layer.server_for(request("CANCEL", "s"), "INVITE") is None
+
+
+def test_a_request_without_the_magic_cookie_is_matched_the_rfc_2543_way() -> None:
+    old = Request(method="OPTIONS", uri="sip:x@192.0.2.9", headers=(
+        ("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=1234"), ("From", "<sip:a@h>;tag=9"),
+        ("To", "<sip:x@h>"), ("Call-ID", "old-1"), ("CSeq", "7 OPTIONS"),
+    ))  # fmt: skip
+    key = server_key(old)
+    assert key[1:] == ("192.0.2.1:5060", "OPTIONS")
+    assert "old-1" in key[0]
+    assert "\n9\n" in key[0]
+    assert server_key(old, "INVITE")[2] == "INVITE"
