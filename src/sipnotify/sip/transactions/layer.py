@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sipnotify.sip.message import Request, Response
 from sipnotify.sip.parser import peek_response, via_branch
@@ -46,8 +46,9 @@ from sipnotify.sip.transactions.matching import Key, server_key
 WINDOW = 128
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+# The effects are immutable values made for every datagram and every result, so they are
+# named tuples: built in C, where a frozen dataclass sets each field through a Python call.
+class Send(NamedTuple):
     """Bytes for `address` over `link`."""
 
     link: Link
@@ -55,16 +56,14 @@ class Send:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Ended:
+class Ended(NamedTuple):
     """An exchange's final result."""
 
     exchange: Exchange
     final: Final
 
 
-@dataclass(frozen=True, slots=True)
-class InviteEvent:
+class InviteEvent(NamedTuple):
     """A response for an INVITE sent with `invite` (`Passed`: a 1xx or a 2xx copy), or how it
     ended (`Outcome`)."""
 
@@ -72,8 +71,7 @@ class InviteEvent:
     effect: Passed | Outcome
 
 
-@dataclass(frozen=True, slots=True)
-class Broken:
+class Broken(NamedTuple):
     """A transaction's machine met an input its table lacks; it was terminated."""
 
     error: TransactionError
