@@ -11,11 +11,12 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "sipnotify"
 
 # module (or package prefix) -> prefixes of modules it must never import (ours or stdlib).
 # The tree, bottom up: the sans-IO SIP core; transports; config; storage; the user agent (ua);
-# PJSIPNotify's rules (notify); the registrar service; calls; AMI; the command line; app.
+# PJSIPNotify's rules (notify); fleet operations; the registrar service; calls; AMI; the
+# command line; app.
 EVERYTHING_ABOVE_SIP = (
     "sipnotify.transport", "sipnotify.config", "sipnotify.storage", "sipnotify.ua",
-    "sipnotify.notify", "sipnotify.registrar", "sipnotify.calls", "sipnotify.ami",
-    "sipnotify.cli", "sipnotify.app", "sipnotify.clock",
+    "sipnotify.notify", "sipnotify.fleet", "sipnotify.registrar", "sipnotify.calls",
+    "sipnotify.ami", "sipnotify.cli", "sipnotify.app", "sipnotify.clock",
 )  # fmt: skip
 IO = ("asyncio", "socket", "sqlite3", "ssl", "time", "uuid", "selectors")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -32,6 +33,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     ),
     "sipnotify.config": (
         "sipnotify.transport", "sipnotify.storage", "sipnotify.ua", "sipnotify.notify",
+        "sipnotify.fleet",
         "sipnotify.registrar", "sipnotify.calls", "sipnotify.ami", "sipnotify.cli",
         "sipnotify.app", "asyncio", "socket",
     ),
@@ -47,11 +49,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sipnotify.notify": (
         "sipnotify.transport", "sipnotify.storage", "sipnotify.registrar", "sipnotify.calls",
         "sipnotify.ami", "sipnotify.cli", "sipnotify.app", "sipnotify.ua.endpoint",
-        "sipnotify.ua.server", "socket",
+        "sipnotify.ua.server", "sipnotify.fleet", "socket",
     ),
     "sipnotify.registrar": (
         "sipnotify.transport", "sipnotify.ua", "sipnotify.calls", "sipnotify.ami",
         "sipnotify.cli", "sipnotify.app", "sipnotify.storage.sqlite", "socket",
+    ),
+    "sipnotify.fleet": (
+        "sipnotify.transport", "sipnotify.storage", "sipnotify.calls", "sipnotify.ami",
+        "sipnotify.cli", "sipnotify.app", "sipnotify.ua.endpoint", "sipnotify.ua.server",
+        "asyncio", "socket",
     ),
     "sipnotify.calls": (
         "sipnotify.transport", "sipnotify.storage", "sipnotify.ua.endpoint", "sipnotify.ami",

@@ -28,7 +28,9 @@ def test_check_config_counts_what_it_read(
     assert main(["check-config", "--config-dir", str(folder), "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out
-    assert "(1 AMI users, 1 notify types, 1 transports, 1 endpoints, 1 AORs)" in out
+    assert "(1 AMI users, 1 notify types, 1 transports, 1 endpoints, 1 AORs, 13 phone vendors)" in (
+        out
+    )
 
 
 def test_check_config_names_the_file_and_line(
@@ -80,3 +82,11 @@ def test_sip_port_applies_to_the_embedded_defaults_only(
     code = main(["serve", "--config-dir", str(tmp_path), "--sip-port", "5070"])
     assert code == 2
     assert "--sip-port applies to the embedded defaults only" in capsys.readouterr().err
+
+
+def test_check_config_names_a_broken_vendor_catalogue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write(tmp_path, vendors_conf="[lab]\ntype=vendor\nuser_agent=(\n")
+    assert main(["check-config", "--config-dir", str(folder), "--data-dir", str(tmp_path)]) == 1
+    assert "vendors.conf:3: user_agent '(' is not a regular expression" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from sipnotify.cli import show
 from sipnotify.config.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 from sipnotify.config.load import Config
 from sipnotify.config.parser import ConfigError
+from sipnotify.fleet.catalogue import load_catalogue
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -210,6 +211,7 @@ def _show(args: argparse.Namespace) -> int:
 def _check(options: app.ServeOptions) -> int:
     try:
         config = app.load(options, generate_secret=False)
+        catalogue = load_catalogue(options.config_dir)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -227,7 +229,7 @@ def _check(options: app.ServeOptions) -> int:
     print(
         f"configuration OK: {config.directory} ({users} AMI users, {presets} notify types, "
         f"{len(pjsip.transports)} transports, {len(pjsip.endpoints)} endpoints, "
-        f"{len(pjsip.aors)} AORs)"
+        f"{len(pjsip.aors)} AORs, {len(catalogue.vendors)} phone vendors)"
     )
     return 0
 
