@@ -1,0 +1,116 @@
+"""SQLite job store, the embedded default: the contacts' file holds the jobs too (two more
+tables), with the same durability (WAL, synchronous=NORMAL: a recorded answer survives a
+restart or `kill -9`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sipnotify.storage.base import StorageError
+from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
+
+LOCK_TIMEOUT = 0.5  # seconds
+Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/_PHONE_COLUMNS
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY, ord TEXT, selection TEXT, created_at REAL, start_at REAL,
+        deadline REAL, state TEXT)""",
+    """CREATE TABLE IF NOT EXISTS job_phones (
+        job_id TEXT, seq INTEGER, uri TEXT, endpoint TEXT, aor TEXT, state TEXT,
+        status INTEGER, attempts INTEGER, updated_at REAL, next_at REAL,
+        user_agent_before TEXT, user_agent_after TEXT, PRIMARY KEY (job_id, uri))""",
+)
+_JOB_COLUMNS = "id, ord, selection, created_at, start_at, deadline, state"
+_PHONE_COLUMNS = (
+    "uri, endpoint, aor, state, status, attempts, updated_at, next_at, user_agent_before, "
+    "user_agent_after"
+)
+
+
+class SqliteJobStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: {exc}") from exc
+
+    def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
+        rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
+        self._write(
+            ("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)", [_job_row(job)]),
+            (f"INSERT INTO job_phones (job_id, seq, {_PHONE_COLUMNS}) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
+        )  # fmt: skip
+
+    def jobs(self) -> list[JobRecord]:
+        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at, id", ())
+        return [_job(row) for row in rows]
+
+    def job(self, job_id: str) -> JobRecord | None:
+        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def phones(self, job_id: str) -> list[PhoneRecord]:
+        query = f"SELECT {_PHONE_COLUMNS} FROM job_phones WHERE job_id = ? ORDER BY seq"
+        return [_phone(job_id, row) for row in self._read(query, (job_id,))]
+
+    def set_state(self, job_id: str, state: JobState) -> None:
+        self._write(("UPDATE jobs SET state = ? WHERE id = ?", [(state.value, job_id)]))
+
+    def update(self, phones: Sequence[PhoneRecord]) -> None:
+        sets = ", ".join(f"{c.strip()} = ?" for c in _PHONE_COLUMNS.split(",")[1:])
+        rows = [(*_phone_row(p)[1:], p.job_id, p.uri) for p in phones]
+        self._write((f"UPDATE job_phones SET {sets} WHERE job_id = ? AND uri = ?", rows))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _read(self, query: str, args: tuple[object, ...]) -> list[Row]:
+        try:
+            return self._db.execute(query, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def _write(self, *statements: tuple[str, Sequence[tuple[object, ...]]]) -> None:
+        """Every statement, all or nothing."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for query, rows in statements:
+                    self._db.executemany(query, rows)
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+
+def _job_row(job: JobRecord) -> tuple[object, ...]:
+    return (job.id, job.order, job.selection, job.created_at, job.start_at, job.deadline,
+            job.state.value)  # fmt: skip
+
+
+def _job(row: Row) -> JobRecord:
+    job_id, order, selection, created, start, deadline, state = row
+    return JobRecord(job_id, order, selection, created, start, deadline, JobState(state))
+
+
+def _phone_row(phone: PhoneRecord) -> tuple[object, ...]:
+    return (phone.uri, phone.endpoint, phone.aor, phone.state.value, phone.status,
+            phone.attempts, phone.updated_at, phone.next_at, phone.user_agent_before,
+            phone.user_agent_after)  # fmt: skip
+
+
+def _phone(job_id: str, row: Row) -> PhoneRecord:
+    uri, endpoint, aor, state, status, attempts, updated, next_at, before, after = row
+    return PhoneRecord(job_id, uri, endpoint, aor, PhoneState(state), status, attempts, updated,
+                       next_at, before, after)  # fmt: skip

@@ -1,0 +1,97 @@
+"""The job store contract, which every store must pass (SQLite today): jobs and their phones
+kept durably and in order, all or nothing, and progress that survives reopening."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sipnotify.storage.base import StorageError
+from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
+from sipnotify.storage.sqlite_jobs import SqliteJobStore
+
+JOB = JobRecord("j1", "reboot", "--match floor3-*", 100.0, 100.0, 3700.0, JobState.SCHEDULED)
+PHONES = [
+    PhoneRecord("j1", f"sip:p{n}@192.0.2.{n}:5060", f"p{n}", f"p{n}", user_agent_before="UA")
+    for n in range(1, 4)
+]
+Open = Callable[[], JobStore]
+STORES: dict[str, Callable[[Path], JobStore]] = {"sqlite": SqliteJobStore}
+
+
+@pytest.fixture(params=sorted(STORES))
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Open]:
+    """Opens the store under test (again) on the same data."""
+    opened: list[JobStore] = []
+
+    def make() -> JobStore:
+        store = STORES[request.param](tmp_path / "contacts.sqlite3")
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_a_job_and_its_phones_come_back_in_order(reopen: Open) -> None:
+    store = reopen()
+    store.create(JOB, PHONES)
+    assert store.jobs() == [JOB]
+    assert store.job("j1") == JOB
+    assert store.job("nope") is None
+    assert store.phones("j1") == PHONES
+    assert store.phones("nope") == []
+
+
+def test_progress_survives_reopening(reopen: Open) -> None:
+    store = reopen()
+    store.create(JOB, PHONES)
+    answered = replace(PHONES[0], state=PhoneState.ANSWERED, status=200, attempts=1,
+                       updated_at=120.5, user_agent_after="UA2")  # fmt: skip
+    retrying = replace(PHONES[1], state=PhoneState.RETRYING, attempts=2, next_at=180.0)
+    store.update([answered, retrying])
+    store.set_state("j1", JobState.RUNNING)
+    store.close()
+    again = reopen()
+    assert again.phones("j1") == [answered, retrying, PHONES[2]]
+    assert again.job("j1") == replace(JOB, state=JobState.RUNNING)
+
+
+def test_a_job_id_is_used_once_and_a_failed_create_leaves_nothing(reopen: Open) -> None:
+    store = reopen()
+    store.create(JOB, PHONES)
+    with pytest.raises(StorageError):
+        store.create(replace(JOB, order="resync"), PHONES)
+    twice = [PHONES[0], PHONES[0]]  # the same phone twice in one job
+    with pytest.raises(StorageError):
+        store.create(replace(JOB, id="j2"), twice)
+    assert [j.id for j in store.jobs()] == ["j1"]
+    assert store.phones("j2") == []
+
+
+def test_a_locked_store_is_an_error_not_a_wait(reopen: Open, tmp_path: Path) -> None:
+    store = reopen()
+    store.create(JOB, PHONES)
+    lock = sqlite3.connect(tmp_path / "contacts.sqlite3", timeout=0)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StorageError):
+            store.set_state("j1", JobState.CANCELLED)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert store.job("j1") == JOB
+
+
+def test_states_say_what_is_settled() -> None:
+    assert {s for s in PhoneState if s.settled} == {
+        PhoneState.FAILED,
+        PhoneState.CONFIRMED,
+        PhoneState.IGNORED,
+    }
+    assert {s for s in JobState if s.finished} == {JobState.CANCELLED, JobState.DONE}
