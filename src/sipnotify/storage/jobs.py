@@ -62,6 +62,7 @@ class PhoneRecord:
     next_at: float = 0.0  # the earliest time to send (again)
     user_agent_before: str = ""
     user_agent_after: str = ""
+    call_id_before: str = ""  # the registration's Call-ID when sent: a reboot changes it
 
 
 class JobStore(Protocol):

@@ -21,12 +21,13 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS job_phones (
         job_id TEXT, seq INTEGER, uri TEXT, endpoint TEXT, aor TEXT, state TEXT,
         status INTEGER, attempts INTEGER, updated_at REAL, next_at REAL,
-        user_agent_before TEXT, user_agent_after TEXT, PRIMARY KEY (job_id, uri))""",
+        user_agent_before TEXT, user_agent_after TEXT, call_id_before TEXT,
+        PRIMARY KEY (job_id, uri))""",
 )
 _JOB_COLUMNS = "id, ord, selection, created_at, start_at, deadline, state"
 _PHONE_COLUMNS = (
     "uri, endpoint, aor, state, status, attempts, updated_at, next_at, user_agent_before, "
-    "user_agent_after"
+    "user_agent_after, call_id_before"
 )
 
 
@@ -47,7 +48,7 @@ class SqliteJobStore:
         self._write(
             ("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)", [_job_row(job)]),
             (f"INSERT INTO job_phones (job_id, seq, {_PHONE_COLUMNS}) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
         )  # fmt: skip
 
     def jobs(self) -> list[JobRecord]:
@@ -107,10 +108,10 @@ def _job(row: Row) -> JobRecord:
 def _phone_row(phone: PhoneRecord) -> tuple[object, ...]:
     return (phone.uri, phone.endpoint, phone.aor, phone.state.value, phone.status,
             phone.attempts, phone.updated_at, phone.next_at, phone.user_agent_before,
-            phone.user_agent_after)  # fmt: skip
+            phone.user_agent_after, phone.call_id_before)  # fmt: skip
 
 
 def _phone(job_id: str, row: Row) -> PhoneRecord:
-    uri, endpoint, aor, state, status, attempts, updated, next_at, before, after = row
+    uri, endpoint, aor, state, status, attempts, updated, next_at, before, after, call = row
     return PhoneRecord(job_id, uri, endpoint, aor, PhoneState(state), status, attempts, updated,
-                       next_at, before, after)  # fmt: skip
+                       next_at, before, after, call)  # fmt: skip
