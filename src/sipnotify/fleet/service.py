@@ -1,0 +1,310 @@
+"""The asyncio side of fleet jobs: starting one (selection, plan, store), running each on the
+SIP endpoint at its pace with one timer per job, recording every phone's progress in the job
+store before telling listeners, confirming reboots from the registrar's contact changes, and
+resuming unfinished jobs after a restart.
+
+A resumed job reaches only phones it already had, and only those the running configuration
+still has: a reload never widens a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from sipnotify.config.notify import NotifyPresets
+from sipnotify.fleet.catalogue import Catalogue, Verb
+from sipnotify.fleet.pacing import Pace, Pacer
+from sipnotify.fleet.plan import Mwi, Order, Planned, Preset, Variables, plan
+from sipnotify.fleet.runner import JobRun
+from sipnotify.fleet.selection import Phone, Selection, describe, select
+from sipnotify.notify.notifier import Notifier
+from sipnotify.notify.requests import credentials_for, request_factory
+from sipnotify.notify.targets import target_hop
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
+from sipnotify.ua.addresses import Local
+
+log = logging.getLogger("sipnotify.fleet")
+DEADLINE = 3600.0  # seconds from the start a job keeps retrying, unless told otherwise
+DEFAULT_PACE = Pace()
+
+
+class FleetError(Exception):
+    """A job that cannot be started or found; the text is for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetOrder:
+    """What an operator asks: what to send, to whom, how fast, from when and until when."""
+
+    order: Order
+    selection: Selection
+    pace: Pace = DEFAULT_PACE
+    confirmed: bool = False  # a destructive verb on many phones
+    start_at: float | None = None  # wall-clock time; None: now
+    deadline: float = DEADLINE  # seconds after the start
+
+
+class Listener(Protocol):
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        """A phone's progress, once stored."""
+
+    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
+        """The job ended (done or cancelled)."""
+
+
+class FleetService:
+    def __init__(
+        self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
+        wall: Callable[[], float], ids: Ids, rng: random.Random, listener: Listener,
+    ) -> None:  # fmt: skip
+        self._store = store
+        self._notifier = notifier
+        self.catalogue = catalogue
+        self._wall = wall
+        self._ids = ids
+        self._rng = rng
+        self._listener = listener
+        self._runs: dict[str, _Running] = {}
+
+    # -- what operators ask ----------------------------------------------------------------
+
+    def preview(self, request: FleetOrder) -> list[Planned]:
+        """The phones and what each would get, without storing or sending (a dry run)."""
+        phones = select(self._notifier.config, request.selection, self._notifier.registered)
+        return plan(phones, request.order, self.catalogue, self._notifier.presets,
+                    confirmed=request.confirmed)  # fmt: skip
+
+    def start(self, request: FleetOrder) -> JobRecord:
+        """Store a new job and start it (at once, or at its start time). Raises FleetError,
+        SelectionError, PlanError or StorageError; then nothing was stored or sent."""
+        now = self._wall()
+        start = now if request.start_at is None else request.start_at
+        if start < now - 1.0:
+            raise FleetError("the start time is in the past")
+        planned = self.preview(request)
+        state = JobState.SCHEDULED if start > now else JobState.RUNNING
+        job = JobRecord(self._ids(), encode(request.order), describe(request.selection), now,
+                        start, start + request.deadline, state)  # fmt: skip
+        records = [_record(job.id, p.phone) for p in planned]
+        self._store.create(job, records)
+        self._run(job, records, planned, request.pace)
+        return job
+
+    def jobs(self) -> list[JobRecord]:
+        return self._store.jobs()
+
+    def job(self, job_id: str) -> tuple[JobRecord, list[PhoneRecord]]:
+        job = self._store.job(job_id)
+        if job is None:
+            raise FleetError(f"no job {job_id}")
+        return job, self._store.phones(job_id)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        job, _ = self.job(job_id)
+        if job.state.finished:
+            raise FleetError(f"job {job_id} has already ended ({job.state.value})")
+        self._store.set_state(job_id, JobState.CANCELLED)
+        running = self._runs.pop(job_id, None)
+        if running is not None:
+            running.end()
+        return self.job(job_id)[0]
+
+    # -- what the rest of the process tells ------------------------------------------------
+
+    def registered(self, aor: str, call_id: str, user_agent: str) -> None:
+        """A registration was stored (a rebooted phone registers afresh)."""
+        for running in list(self._runs.values()):
+            running.run.registered(aor, call_id, user_agent, self._wall())
+            running.settle()
+
+    def resume(self) -> int:
+        """Run again every job a restart interrupted; returns how many."""
+        resumed = 0
+        for job in self._store.jobs():
+            if job.state.finished or job.id in self._runs:
+                continue
+            records = self._store.phones(job.id)
+            planned = self._replan(job, records)
+            self._run(job, records, planned, DEFAULT_PACE)
+            resumed += 1
+        return resumed
+
+    def stop(self) -> None:
+        """Shutting down: jobs stay as stored, to be resumed at the next start."""
+        for running in self._runs.values():
+            running.end()
+        self._runs.clear()
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _run(self, job: JobRecord, records: list[PhoneRecord], planned: list[Planned],
+             pace: Pace) -> None:  # fmt: skip
+        by_uri = {str(p.phone.target.uri): p for p in planned}
+        kept = [r for r in records if r.uri in by_uri or r.state.settled]
+        gone = [r for r in records if r not in kept]
+        if gone:  # no longer in the configuration: failed, never sent to
+            failed = [_failed(r, self._wall()) for r in gone]
+            self._store.update(failed)
+            kept += failed
+        run = JobRun(job, kept, Pacer(pace, rng=self._rng), reboot=job.order == "reboot",
+                     address=lambda r: by_uri[r.uri].phone.target.uri.host)  # fmt: skip
+        self._runs[job.id] = _Running(self, run, by_uri)
+        self._runs[job.id].wake()
+
+    def _replan(self, job: JobRecord, records: list[PhoneRecord]) -> list[Planned]:
+        config = self._notifier.config
+        order = decode(job.order)
+        wanted = {r.uri for r in records}
+        planned = []
+        for endpoint in sorted({r.endpoint for r in records} & set(config.endpoints)):
+            selection = Selection(endpoints=(endpoint,))
+            phones = select(config, selection, self._notifier.registered)
+            mine = [p for p in phones if str(p.target.uri) in wanted]
+            planned += plan(mine, order, self.catalogue, self._notifier.presets, confirmed=True)
+        return planned
+
+    def _send(self, planned: Planned, done: Callable[[Final], None]) -> None:
+        target = planned.phone.target
+        config, content, ids = self._notifier.config, planned.content, self._ids
+
+        def factory(local: Local) -> Build:
+            return request_factory(target, content, local, config, ids=ids)
+
+        credentials = credentials_for(target.endpoint, config)
+        self._notifier.sender.send(target_hop(target), factory, credentials, done)
+
+    def _stored(self, job: JobRecord, changes: list[PhoneRecord]) -> None:
+        self._store.update(changes)
+        for phone in changes:
+            self._listener.phone(job, phone)
+
+    def _ended(self, running: _Running) -> None:
+        job = running.run.job
+        self._runs.pop(job.id, None)
+        self._store.set_state(job.id, JobState.DONE)
+        ended, phones = self.job(job.id)
+        self._listener.finished(ended, phones)
+
+    @property
+    def presets(self) -> NotifyPresets:
+        return self._notifier.presets
+
+
+class _Running:
+    """One job on the loop: its progress and its one timer."""
+
+    def __init__(self, service: FleetService, run: JobRun, planned: dict[str, Planned]) -> None:
+        self._service = service
+        self.run = run
+        self._planned = planned
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self._waking = False
+        self._ended = False
+
+    def wake(self) -> None:
+        """Send what is due, store what changed, and sleep until the next deadline. An answer
+        that arrives while sending (a phone that cannot be reached at all) is taken in the
+        same pass."""
+        self.stop()
+        service, job = self._service, self.run.job
+        if self._ended:
+            return
+        if job.start_at > service._wall():
+            self._sleep_until(job.start_at)
+            return
+        self._waking = True
+        try:
+            now = service._wall()
+            self.run.handle_timer(now)
+            for record in self.run.due(now):
+                service._send(self._planned[record.uri], self._answered(record.uri))
+        finally:
+            self._waking = False
+        self.settle()
+
+    def settle(self) -> None:
+        if self._ended:
+            return
+        changes = self.run.changes()
+        if changes:
+            self._service._stored(self.run.job, changes)
+        if self.run.done:
+            self._ended = True
+            self.stop()
+            self._service._ended(self)
+            return
+        when = self.run.get_timer()
+        if when is not None and self._timer is None:
+            self._sleep_until(when)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def end(self) -> None:
+        """No more sends or timers; answers still on their way are dropped."""
+        self._ended = True
+        self.stop()
+
+    def _answered(self, uri: str) -> Callable[[Final], None]:
+        def done(final: Final) -> None:
+            status = final.status if final.failure is None else None
+            if self._ended:
+                return
+            self.run.answered(uri, status, self._service._wall())
+            if self._waking:
+                self._loop.call_soon(self.wake)
+            else:
+                self.wake()
+
+        return done
+
+    def _sleep_until(self, when: float) -> None:
+        self.stop()
+        delay = max(0.0, when - self._service._wall())
+        self._timer = self._loop.call_later(delay, self.wake)
+
+
+def _record(job_id: str, phone: Phone) -> PhoneRecord:
+    binding = phone.binding
+    return PhoneRecord(job_id, str(phone.target.uri), phone.target.endpoint.name, phone.aor,
+                       user_agent_before=phone.user_agent,
+                       call_id_before=binding.call_id if binding is not None else "")  # fmt: skip
+
+
+def _failed(record: PhoneRecord, now: float) -> PhoneRecord:
+    return replace(record, state=PhoneState.FAILED, updated_at=now)
+
+
+def encode(order: Order) -> str:
+    """The order as the store keeps it (and listings show it)."""
+    if isinstance(order, Verb):
+        return order.value
+    if isinstance(order, Mwi):
+        return f"mwi {order.new}/{order.old} ({order.urgent_new}/{order.urgent_old})"
+    if isinstance(order, Preset):
+        return f"preset {order.name}"
+    return "variables " + json.dumps(order.items)
+
+
+def decode(text: str) -> Order:
+    kind, _, rest = text.partition(" ")
+    if kind in ("resync", "reboot"):
+        return Verb(kind)
+    if kind == "preset":
+        return Preset(rest)
+    if kind == "variables":
+        return Variables(tuple((str(k), str(v)) for k, v in json.loads(rest)))
+    counts = rest.replace("(", " ").replace(")", " ").replace("/", " ").split()
+    new, old, urgent_new, urgent_old = (int(n) for n in counts)
+    return Mwi(new, old, urgent_new, urgent_old)

@@ -1,0 +1,200 @@
+"""Fleet jobs on an event loop, with the SIP endpoint a fake at the edge (answering at once, or
+never) and the real SQLite job store: a job runs to its end, a reboot is confirmed by a new
+registration, a job is cancelled, a scheduled job waits, and a restart resumes without sending
+twice to a phone that answered."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sipnotify.fleet.catalogue import Verb, load_catalogue
+from sipnotify.fleet.pacing import Pace
+from sipnotify.fleet.plan import Mwi, Preset, Variables
+from sipnotify.fleet.selection import Selection
+from sipnotify.fleet.service import FleetError, FleetOrder, FleetService, decode, encode
+from sipnotify.notify.notifier import Notifier
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.transactions.exchange import Final
+from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
+from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from tests.ami.helpers import FakeSender, context
+
+PJSIP = "".join(
+    f"[p{n}]\ntype=aor\ncontact=sip:p{n}@192.0.2.{n}:5060\n[p{n}]\ntype=endpoint\naors=p{n}\n"
+    for n in range(1, 4)
+)
+FAST = Pace(rate=math.inf, in_flight=10, per_address=10)
+
+
+class Listener:
+    """What the AMI layer will be told."""
+
+    def __init__(self) -> None:
+        self.phones: list[PhoneRecord] = []
+        self.ended: list[JobRecord] = []
+
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        del job
+        self.phones.append(phone)
+
+    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
+        del phones
+        self.ended.append(job)
+
+
+class Silent(FakeSender):
+    """A fleet whose phones never answer."""
+
+    def send(self, hop, factory, credentials, done) -> None:  # type: ignore[no-untyped-def]
+        del done
+        super().send(hop, factory, credentials, lambda _final: None)
+
+
+def service(tmp_path: Path, sender: FakeSender, listener: Listener,
+            wall: Callable[[], float]) -> FleetService:  # fmt: skip
+    notifier: Notifier = context(pjsip_conf=PJSIP, sender=sender).notifier
+    return FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
+                        catalogue=load_catalogue(None), wall=wall, ids=Ids("job", seed=1),
+                        rng=random.Random(1), listener=listener)  # fmt: skip
+
+
+def run(test: Callable[[], object]) -> None:
+    async def main() -> None:
+        outcome = test()
+        if asyncio.iscoroutine(outcome):
+            await outcome
+
+    asyncio.run(main())
+
+
+def test_a_job_runs_to_its_end_and_is_stored(tmp_path: Path) -> None:
+    sender, heard = FakeSender(), Listener()
+
+    async def test() -> None:
+        fleet = service(tmp_path, sender, heard, lambda: 1000.0)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        await asyncio.sleep(0)
+        stored, phones = fleet.job(job.id)
+        assert stored.state is JobState.DONE
+        assert [p.state for p in phones] == [PhoneState.ANSWERED] * 3
+        assert [f.id for f in heard.ended] == [job.id]
+        assert len(sender.sent) == 3
+        assert fleet.jobs() == [stored]
+
+    run(test)
+
+
+def test_a_reboot_is_confirmed_when_the_phone_registers_afresh(tmp_path: Path) -> None:
+    heard = Listener()
+
+    async def test() -> None:
+        fleet = service(tmp_path, FakeSender(), heard, lambda: 1000.0)
+        job = fleet.start(FleetOrder(Verb.REBOOT, Selection(endpoints=("p1",)), FAST))
+        await asyncio.sleep(0)
+        assert fleet.job(job.id)[1][0].state is PhoneState.ANSWERED
+        fleet.registered("p1", "after-reboot", "Yealink 2")
+        stored, (phone,) = fleet.job(job.id)
+        assert (stored.state, phone.state, phone.user_agent_after) == (
+            JobState.DONE,
+            PhoneState.CONFIRMED,
+            "Yealink 2",
+        )
+
+    run(test)
+
+
+def test_cancel_stops_a_job_and_an_ended_job_cannot_be_cancelled(tmp_path: Path) -> None:
+    async def test() -> None:
+        fleet = service(tmp_path, Silent(), Listener(), lambda: 1000.0)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        assert fleet.cancel(job.id).state is JobState.CANCELLED
+        with pytest.raises(FleetError, match="has already ended"):
+            fleet.cancel(job.id)
+        with pytest.raises(FleetError, match="no job nope"):
+            fleet.job("nope")
+
+    run(test)
+
+
+def test_a_scheduled_job_waits_and_a_past_start_is_refused(tmp_path: Path) -> None:
+    sender = FakeSender()
+
+    async def test() -> None:
+        fleet = service(tmp_path, sender, Listener(), lambda: 1000.0)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST, start_at=5000.0))
+        await asyncio.sleep(0)
+        assert job.state is JobState.SCHEDULED
+        assert sender.sent == []
+        with pytest.raises(FleetError, match="the start time is in the past"):
+            fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST, start_at=10.0))
+        fleet.stop()
+
+    run(test)
+
+
+def test_a_restart_resumes_without_sending_again_to_phones_that_answered(tmp_path: Path) -> None:
+    async def first_life() -> str:
+        fleet = service(tmp_path, Silent(), Listener(), lambda: 1000.0)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+        (one, *_) = store.phones(job.id)
+        store.update([replace(one, state=PhoneState.ANSWERED, status=200)])
+        store.close()
+        fleet.stop()  # killed: the others stay sent, unanswered
+        return job.id
+
+    async def second_life(job_id: str) -> None:
+        sender = FakeSender()
+        started = time.monotonic()
+        fleet = service(tmp_path, sender, Listener(), lambda: 1010.0 + time.monotonic() - started)
+        assert fleet.resume() == 1  # at the default pace: 5 phones a second
+        for _ in range(100):
+            if fleet.job(job_id)[0].state is JobState.DONE:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(str(hop.uri) for hop, _ in sender.sent) == [
+            "sip:p2@192.0.2.2:5060",
+            "sip:p3@192.0.2.3:5060",
+        ]
+        assert fleet.job(job_id)[0].state is JobState.DONE
+
+    job_id = asyncio.run(first_life())
+    asyncio.run(second_life(job_id))
+
+
+def test_a_dry_run_plans_without_storing(tmp_path: Path) -> None:
+    async def test() -> None:
+        fleet = service(tmp_path, FakeSender(), Listener(), lambda: 1000.0)
+        planned = fleet.preview(FleetOrder(Verb.REBOOT, Selection(all=True)))
+        assert [p.vendor for p in planned] == ["fallback"] * 3
+        assert fleet.jobs() == []
+
+    run(test)
+
+
+@pytest.mark.parametrize(
+    "order", [Verb.RESYNC, Verb.REBOOT, Mwi(2, 1, 0, 1), Preset("clear-mwi"),
+              Variables((("Event", "check-sync"), ("X-Y", "a, b")))],
+)  # fmt: skip
+def test_orders_are_stored_as_text_and_read_back(order: object) -> None:
+    assert decode(encode(order)) == order  # type: ignore[arg-type]
+
+
+def test_a_failed_final_is_a_failure(tmp_path: Path) -> None:
+    async def test() -> None:
+        fleet = service(tmp_path, FakeSender(Final(481, "Gone", None, 0.01)), Listener(),
+                        lambda: 1000.0)  # fmt: skip
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(endpoints=("p2",)), FAST))
+        await asyncio.sleep(0)
+        (phone,) = fleet.job(job.id)[1]
+        assert (phone.state, phone.status) == (PhoneState.FAILED, 481)
+
+    run(test)
