@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import resource
 import signal
 import time
@@ -24,6 +25,7 @@ from sipnotify.ami.actions import (
     channels,
     command,
     core,
+    fleet,
     modules,
     originate,
     pjsip,
@@ -38,18 +40,23 @@ from sipnotify.clock import Clock
 from sipnotify.config import permissions
 from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
-from sipnotify.config.parser import Concern
+from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
 from sipnotify.config.reload import Reloader
+from sipnotify.fleet.catalogue import Catalogue, load_catalogue
+from sipnotify.fleet.service import FleetService
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
-from sipnotify.registrar.registry import Registry
-from sipnotify.registrar.service import Registrar
+from sipnotify.registrar.registry import Change, Registry
+from sipnotify.registrar.service import ContactChange, Registrar
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
+from sipnotify.storage.jobs import JobRecord, PhoneRecord
 from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.transport.stream import Limits
+from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.endpoint import SipEndpoint
 from sipnotify.ua.routing import Router
 from sipnotify.ua.server import Uas
@@ -86,6 +93,7 @@ def action_table() -> dict[str, Action]:
             *channels.ACTIONS,
             *originate.ACTIONS,
             *modules.ACTIONS,
+            *fleet.ACTIONS,
         )
     }
 
@@ -142,13 +150,9 @@ class Server:
         config, options, clock, ids = self._config, self._options, self._clock, self._ids
         registry = _open_registry(options.data_dir, clock.wall())
         stack.callback(registry.close)
+        jobs = _open_jobs(options.data_dir)
+        stack.callback(jobs.close)
         audience = Audience(config.manager.general, clock.wall)
-        registrar = Registrar(
-            config.pjsip,
-            registry,
-            security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
-            contacts=lambda change: audience.publish_all(contact_events.registration(change)),
-        )
         timers = timers_of(config.pjsip)
         transports = Transports(config.pjsip.transports, limits=stream_limits(_descriptors()),
                                 connect_timeout=timers.timeout)  # fmt: skip
@@ -160,7 +164,24 @@ class Server:
             presets=config.notify,
             sender=sip,
             ids=ids,
-            registered=lambda aor: registrar.bindings(aor, clock.wall()),
+            registered=lambda aor: registry.bindings(aor, clock.wall()),
+        )
+        fleet_service = FleetService(
+            store=jobs,
+            notifier=notifier,
+            catalogue=_catalogue(options),
+            local_for=lambda hop: _local_for(router, hop),
+            wall=clock.wall,
+            ids=ids,
+            rng=random.Random(),
+            listener=_FleetEvents(audience),
+        )
+        stack.callback(fleet_service.stop)
+        registrar = Registrar(
+            config.pjsip,
+            registry,
+            security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
+            contacts=lambda change: _contact_changed(change, audience, fleet_service),
         )
         checker = Reachability(
             notifier,
@@ -202,6 +223,7 @@ class Server:
             notifier=notifier,
             reachability=checker,
             calls=calls,
+            fleet=fleet_service,
             reload=reloader.reload,
             started_at=now,
             reloaded_at=now,
@@ -215,7 +237,59 @@ class Server:
             _announce_default_login(config, options.data_dir)
         chores.start()
         stack.callback(chores.stop)
+        resumed = fleet_service.resume()
+        if resumed:
+            log.info("resumed %d fleet jobs", resumed)
         return reloader
+
+
+def _open_jobs(data_dir: Path) -> SqliteJobStore:
+    try:
+        return SqliteJobStore(data_dir / CONTACTS_FILE)
+    except (OSError, StorageError) as exc:
+        raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
+
+
+def _catalogue(options: ServeOptions) -> Catalogue:
+    try:
+        return load_catalogue(options.config_dir)
+    except ConfigError as exc:
+        raise StartupError(f"configuration error: {exc}") from None
+
+
+def _local_for(router: Router, hop: Hop) -> Local:
+    """Where a dry run's NOTIFY would leave from; a name not yet resolved is shown leaving
+    from the first transport."""
+    try:
+        routed = router.route_now(hop)
+    except OSError:
+        routed = None
+    if routed is not None:
+        return routed[0]
+    first = next(iter(router.config.transports.values()), None)
+    if first is None:
+        return Local("udp", "0.0.0.0", 5060)
+    return Local(first.protocol, first.host, first.port)
+
+
+def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetService) -> None:
+    audience.publish_all(contact_events.registration(change))
+    if change.change is not Change.REMOVED:
+        binding = change.binding
+        jobs.registered(binding.aor, binding.call_id, binding.user_agent)
+
+
+class _FleetEvents:
+    """A fleet job's progress, told to every AMI session that takes `system` events."""
+
+    def __init__(self, audience: Audience) -> None:
+        self._audience = audience
+
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        self._audience.publish_all((fleet.phone_event(job, phone),))
+
+    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
+        self._audience.publish_all((fleet.complete_event(job, phones),))
 
 
 def timers_of(pjsip: PjsipConfig) -> Timers:

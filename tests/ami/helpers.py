@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
 from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status
+from sipnotify.fleet.catalogue import load_catalogue
+from sipnotify.fleet.service import FleetService
 from sipnotify.notify.notifier import Notifier
 from sipnotify.notify.requests import Factory
 from sipnotify.registrar.reachability import Reachability
@@ -30,7 +33,9 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request
 from sipnotify.sip.transactions.exchange import Final
 from sipnotify.sip.transactions.machines import Timers
+from sipnotify.storage.jobs import JobRecord, PhoneRecord
 from sipnotify.storage.sqlite import SqliteContactStore
+from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.client import OutgoingInvite
 
@@ -91,6 +96,22 @@ class FakeSender:
 
 
 @dataclass
+class FleetHeard:
+    """What fleet jobs tell (the AMI events they would become)."""
+
+    phones: list[PhoneRecord] = field(default_factory=list)
+    ended: list[JobRecord] = field(default_factory=list)
+
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        del job
+        self.phones.append(phone)
+
+    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
+        del phones
+        self.ended.append(job)
+
+
+@dataclass
 class Reloads:
     """The reloader at the AMI layer's edge: what was asked, and the outcome to give."""
 
@@ -130,6 +151,11 @@ def context(
                         notifier=notifier, timers=Timers(), send_invite=_no_invite,
                         listener=lambda _name, _channel: None, max_channels=0,
                         wall_clock=lambda: 1042.5)  # fmt: skip
+    fleet = FleetService(store=SqliteJobStore(Path(":memory:")), notifier=notifier,
+                         catalogue=load_catalogue(None),
+                         local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
+                         wall=lambda: 1042.5, ids=ids, rng=random.Random(1),
+                         listener=FleetHeard())  # fmt: skip
     return AmiContext(
         settings=ManagerSettings(manager),
         actions=action_table(),
@@ -137,6 +163,7 @@ def context(
         notifier=notifier,
         reachability=Reachability(notifier, lambda *_change: None, clock=lambda: 0.0),
         calls=calls,
+        fleet=fleet,
         reload=Reloads(),
         started_at=1000.0,
         reloaded_at=1000.0,

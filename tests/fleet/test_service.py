@@ -25,6 +25,7 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.exchange import Final
 from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from sipnotify.ua.addresses import Local
 from tests.ami.helpers import FakeSender, context
 
 PJSIP = "".join(
@@ -63,6 +64,7 @@ def service(tmp_path: Path, sender: FakeSender, listener: Listener,
     notifier: Notifier = context(pjsip_conf=PJSIP, sender=sender).notifier
     return FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
                         catalogue=load_catalogue(None), wall=wall, ids=Ids("job", seed=1),
+                        local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
                         rng=random.Random(1), listener=listener)  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.config.reload import ReloadResult as Reloaded
+from sipnotify.fleet.service import FleetService
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
 
@@ -109,6 +110,7 @@ class AmiContext:
     notifier: Notifier
     reachability: Reachability
     calls: CallManager
+    fleet: FleetService
     reload: Callable[[str | None], Reloaded]  # one module by name, or everything for None
     started_at: float
     reloaded_at: float

@@ -20,7 +20,7 @@ from typing import Protocol
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.fleet.catalogue import Catalogue, Verb
 from sipnotify.fleet.pacing import Pace, Pacer
-from sipnotify.fleet.plan import Mwi, Order, Planned, Preset, Variables, plan
+from sipnotify.fleet.plan import Mwi, Order, Planned, Preset, Variables, plan, wire
 from sipnotify.fleet.runner import JobRun
 from sipnotify.fleet.selection import Phone, Selection, describe, select
 from sipnotify.notify.notifier import Notifier
@@ -29,7 +29,7 @@ from sipnotify.notify.targets import target_hop
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.exchange import Build, Final
 from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
-from sipnotify.ua.addresses import Local
+from sipnotify.ua.addresses import Hop, Local
 
 log = logging.getLogger("sipnotify.fleet")
 DEADLINE = 3600.0  # seconds from the start a job keeps retrying, unless told otherwise
@@ -63,9 +63,11 @@ class Listener(Protocol):
 class FleetService:
     def __init__(
         self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
-        wall: Callable[[], float], ids: Ids, rng: random.Random, listener: Listener,
+        local_for: Callable[[Hop], Local], wall: Callable[[], float], ids: Ids,
+        rng: random.Random, listener: Listener,
     ) -> None:  # fmt: skip
         self._store = store
+        self._local_for = local_for
         self._notifier = notifier
         self.catalogue = catalogue
         self._wall = wall
@@ -81,6 +83,11 @@ class FleetService:
         phones = select(self._notifier.config, request.selection, self._notifier.registered)
         return plan(phones, request.order, self.catalogue, self._notifier.presets,
                     confirmed=request.confirmed)  # fmt: skip
+
+    def wire(self, planned: Planned) -> bytes:
+        """The NOTIFY a phone of a dry run would get, as it would leave."""
+        local = self._local_for(target_hop(planned.phone.target))
+        return wire(planned, local, self._notifier.config, self._ids)
 
     def start(self, request: FleetOrder) -> JobRecord:
         """Store a new job and start it (at once, or at its start time). Raises FleetError,

@@ -1,0 +1,106 @@
+"""The fleet actions in memory (the SIP endpoint a fake answering 200 at once): a dry run, a
+job started, listed, shown and cancelled, and every refusal with its message."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.ami.helpers import FakeSender, Session, context
+
+PJSIP = "".join(
+    f"[desk{n:02}]\ntype=aor\ncontact=sip:desk{n:02}@192.0.2.{n}:5060\n"
+    f"[desk{n:02}]\ntype=endpoint\naors=desk{n:02}\n"
+    for n in range(1, 13)
+)
+ADMIN = "Action: Login\r\nUsername: admin\r\nSecret: s3cret\r\nEvents: off\r\n\r\n"
+
+
+def session(sender: FakeSender | None = None) -> Session:
+    made = Session(context(pjsip_conf=PJSIP, sender=sender))
+    made.send(ADMIN)
+    return made
+
+
+def action(name: str, *lines: str) -> str:
+    return f"Action: {name}\r\nActionID: f\r\n" + "".join(f"{x}\r\n" for x in lines) + "\r\n"
+
+
+def test_a_dry_run_shows_each_phone_its_vendor_and_the_notify() -> None:
+    sender = FakeSender()
+    made = session(sender)
+    messages = made.messages(action("FleetNotify", "Verb: reboot", "Match: desk0[12]",
+                                    "DryRun: yes"))  # fmt: skip
+    assert dict(messages[0])["Message"] == "Fleet dry run follows"
+    first = messages[1]
+    assert dict(first)["Event"] == "FleetDryRunPhone"
+    assert dict(first)["Vendor"] == "fallback"
+    request = [value for name, value in first if name == "Request"]
+    assert request[0] == "NOTIFY sip:desk01@192.0.2.1:5060 SIP/2.0"
+    assert "Event: check-sync;reboot=true" in request
+    assert dict(messages[-1])["ListItems"] == "2"
+    assert sender.sent == []
+    assert made.ctx.fleet.jobs() == []
+
+
+def test_a_job_is_started_listed_and_shown() -> None:
+    made = session()
+
+    async def start() -> dict[str, str]:
+        (reply,) = made.run(action("FleetNotify", "Verb: resync", "All: yes", "Rate: unlimited"))
+        await asyncio.sleep(0)
+        return reply
+
+    reply = asyncio.run(start())
+    assert (reply["Message"], reply["Phones"], reply["State"]) == (
+        "Fleet job started",
+        "12",
+        "running",
+    )
+    listed = made.run(action("FleetJobs"))
+    (job,) = [m for m in listed if m.get("Event") == "FleetJob"]
+    assert (job["JobID"], job["Order"], job["Selection"]) == (
+        reply["JobID"],
+        "resync",
+        "all endpoints",
+    )
+    shown = made.run(action("FleetJob", f"JobID: {reply['JobID']}"))
+    phones = [m for m in shown if m.get("Event") == "FleetJobPhone"]
+    assert len(phones) == 12
+    assert phones[0]["URI"] == "sip:desk01@192.0.2.1:5060"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (("All: yes",), "FleetNotify needs one of Verb, Option, MWI or Variable"),
+        (("Verb: reboot", "Option: x", "All: yes"), "FleetNotify needs one of Verb"),
+        (("Verb: explode", "All: yes"), "unknown verb 'explode': use resync or reboot"),
+        (("Verb: resync",), "choose phones: all, endpoint names, a pattern or a regex"),
+        (("Verb: resync", "Regex: ("), "the endpoint regex '(' does not compile"),
+        (("Verb: resync", "Endpoint: nobody"), "no endpoint named nobody"),
+        (("Verb: resync", "All: yes", "Rate: 0"), "a rate of 0 phones per second sends nothing"),
+        (("Verb: resync", "All: yes", "InFlight: -1"), "a cap of -1 NOTIFYs in flight"),
+        (("Verb: resync", "All: yes", "Rate: fast"), "Rate 'fast' is not a number"),
+        (("MWI: lots", "All: yes"), "MWI 'lots' is not new/old, as 2/0"),
+        (("Verb: resync", "All: yes", "StartAt: 10"), "the start time is in the past"),
+        (("Verb: resync", "All: yes", "Registration: maybe"), "Registration 'maybe'"),
+        (("Verb: reboot", "All: yes"), "reboot of 12 phones needs confirming (more than 10)"),
+        (("Option: nope", "All: yes"), "no notify type 'nope' in pjsip_notify.conf"),
+    ],
+)
+def test_refusals_say_what_was_wrong_and_send_nothing(lines: tuple[str, ...], message: str) -> None:
+    sender = FakeSender()
+    made = session(sender)
+    (reply,) = made.run(action("FleetNotify", *lines))
+    assert reply["Response"] == "Error"
+    assert reply["Message"].startswith(message)
+    assert sender.sent == []
+    assert made.ctx.fleet.jobs() == []
+
+
+def test_cancel_and_show_of_a_job_that_does_not_exist() -> None:
+    made = session()
+    assert made.run(action("FleetCancel", "JobID: nope"))[0]["Message"] == "no job nope"
+    assert made.run(action("FleetJob", "JobID: nope"))[0]["Message"] == "no job nope"
