@@ -163,8 +163,8 @@ class FleetService:
             kept += failed
         run = JobRun(job, kept, Pacer(pace, rng=self._rng), reboot=job.order == "reboot",
                      address=lambda r: by_uri[r.uri].phone.target.uri.host)  # fmt: skip
-        self._runs[job.id] = _Running(self, run, by_uri)
-        self._runs[job.id].wake()
+        running = self._runs[job.id] = _Running(self, run, by_uri)
+        running.soon()  # after the reply that started it
 
     def _replan(self, job: JobRecord, records: list[PhoneRecord]) -> list[Planned]:
         config = self._notifier.config
@@ -252,6 +252,10 @@ class _Running:
         when = self.run.get_timer()
         if when is not None and self._timer is None:
             self._sleep_until(when)
+
+    def soon(self) -> None:
+        self.stop()
+        self._timer = self._loop.call_later(0.0, self.wake)
 
     def stop(self) -> None:
         if self._timer is not None:

@@ -1,0 +1,59 @@
+"""Fleet jobs over AMI against real phones (SIPp UAS): a dry run sends nothing; a job reaches
+every selected phone once, reports each phone as it answers and the totals at its end, and is
+listed afterwards."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
+
+
+def pjsip(ports: list[int]) -> str:
+    text = "[local]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n"
+    for n, port in enumerate(ports, 1):
+        text += f"[desk{n}]\ntype=aor\ncontact=sip:desk{n}@127.0.0.1:{port}\n"
+        text += f"[desk{n}]\ntype=endpoint\naors=desk{n}\n"
+    return (
+        text
+        + "[lobby]\ntype=aor\ncontact=sip:lobby@127.0.0.1:9\n[lobby]\ntype=endpoint\naors=lobby\n"
+    )
+
+
+def field(message: bytes, name: str) -> str:
+    found = re.search(rb"\r\n" + name.encode() + rb": ([^\r]*)\r\n", message)
+    assert found is not None, message
+    return found.group(1).decode()
+
+
+def test_a_fleet_job_reaches_the_chosen_phones_once_and_reports_them(
+    start_service: StartService, uas: Uas
+) -> None:
+    phones = [uas("uas_notify.xml") for _ in range(3)]
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip([p.port for p in phones])})
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: d\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"DryRun: yes\r\n\r\n")  # fmt: skip
+        dry = ami.read_until(b"Event: FleetDryRunComplete\r\n")
+        assert dry.count(b"Event: FleetDryRunPhone\r\n") == 3
+        assert b"Request: Event: check-sync\r\n" in dry
+        ami.message()  # the rest of the completion event
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"Rate: unlimited\r\n\r\n")  # fmt: skip
+        started = ami.message()
+        assert field(started, "Message") == "Fleet job started"
+        assert field(started, "Phones") == "3"
+        job_id = field(started, "JobID")
+        complete = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+        assert complete.count(b"\r\nState: answered\r\n") >= 3
+        assert f"JobID: {job_id}\r\n".encode() in complete
+        assert "\r\nAnswered: 3\r\n" in complete.decode()
+        ami.send(b"Action: FleetJobs\r\nActionID: l\r\n\r\n")
+        listed = ami.read_until(b"Event: FleetJobsComplete\r\n")
+        assert f"JobID: {job_id}\r\n".encode() in listed
+        assert b"State: done\r\n" in listed
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+        (notify,) = phone.received()
+        assert b"\r\nEvent: check-sync\r\n" in notify
