@@ -14,7 +14,9 @@ Time is passed in; every change to a phone is queued in `changes()` for the stor
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -30,6 +32,10 @@ Address = Callable[[PhoneRecord], str]  # the remote address a phone is reached 
 
 
 class JobRun:
+    """Kept so every step costs O(log n) for a job of 100,000 phones: a queue of phones ready
+    to send, a heap of retries, a heap of confirmation windows, and a count of phones still
+    open."""
+
     def __init__(
         self, job: JobRecord, phones: list[PhoneRecord], pacer: Pacer, *, reboot: bool,
         address: Address, confirm_window: float = CONFIRM_WINDOW,
@@ -41,12 +47,19 @@ class JobRun:
         self._address = address
         self._window = confirm_window
         self._flying: set[str] = set()
+        self._ready: deque[str] = deque()  # in the job's order
+        self._retries: list[tuple[float, str]] = []  # (next_at, uri)
         self._waiting_until: dict[str, float] = {}  # uri -> end of its confirmation window
-        self._wake = math.inf
+        self._windows: list[tuple[float, str]] = []  # the same, as a heap
+        self._open = 0  # phones not finished
+        self._held = math.inf  # when the pacer lets the next send go
         self._changes: list[PhoneRecord] = []
-        for phone in phones:  # resumed after a restart: answered reboots wait again
-            if reboot and phone.state is PhoneState.ANSWERED:
-                self._waiting_until[phone.uri] = phone.updated_at + confirm_window
+        for phone in phones:
+            self._open += not self._finished(phone)
+            if phone.state in _SENDABLE:
+                self._queue(phone)
+            elif reboot and phone.state is PhoneState.ANSWERED:  # resumed: wait again
+                self._wait(phone.uri, phone.updated_at + confirm_window)
 
     @property
     def phones(self) -> list[PhoneRecord]:
@@ -55,7 +68,7 @@ class JobRun:
     @property
     def done(self) -> bool:
         """Every phone settled, or answered with nothing left to wait for."""
-        return not self._flying and all(self._finished(p) for p in self._phones.values())
+        return self._open == 0
 
     def changes(self) -> list[PhoneRecord]:
         """The phones changed since the last call, to store."""
@@ -64,18 +77,17 @@ class JobRun:
 
     def due(self, now: float) -> list[PhoneRecord]:
         """The phones to send to now (already counted as sent)."""
-        self._wake = math.inf
+        while self._retries and self._retries[0][0] <= now:
+            self._ready.append(heapq.heappop(self._retries)[1])
+        self._held = math.inf
         sends = []
-        for phone in self._phones.values():
-            if phone.state not in _SENDABLE or phone.uri in self._flying:
-                continue
-            if phone.next_at > now:
-                self._wake = min(self._wake, phone.next_at)
-                continue
+        while self._ready:
+            phone = self._phones[self._ready[0]]
             wait = self._pacer.admit(self._address(phone), now)
             if wait is not None:
-                self._wake = min(self._wake, wait)
+                self._held = wait
                 break  # the rate or a cap holds everyone behind it too
+            self._ready.popleft()
             self._flying.add(phone.uri)
             sends.append(self._set(phone, now, state=PhoneState.SENT, attempts=phone.attempts + 1))
         return sends
@@ -90,9 +102,12 @@ class JobRun:
         elif 200 <= status < 300:
             self._set(phone, now, state=PhoneState.ANSWERED, status=status)
             if self._reboot:
-                self._waiting_until[uri] = now + self._window
+                self._wait(uri, now + self._window)
+            else:
+                self._open -= 1
         else:
             self._set(phone, now, state=PhoneState.FAILED, status=status)
+            self._open -= 1
 
     def registered(self, aor: str, call_id: str, user_agent: str, now: float) -> None:
         """A registration of `aor` was stored: a phone of it waiting for its reboot that now
@@ -101,37 +116,59 @@ class JobRun:
             phone = self._phones[uri]
             if phone.aor == aor and call_id != phone.call_id_before and now <= until:
                 del self._waiting_until[uri]
+                self._open -= 1
                 self._set(phone, now, state=PhoneState.CONFIRMED, user_agent_after=user_agent)
 
     def get_timer(self) -> float | None:
         """When `handle_timer` (and `due`) should run next."""
-        wakes = [self._wake, *self._waiting_until.values(), self.job.deadline]
-        soonest = min(wakes)
-        return None if self.done or math.isinf(soonest) else soonest
+        if self.done:
+            return None
+        wakes = [self._held, self.job.deadline]
+        if self._retries:
+            wakes.append(self._retries[0][0])
+        if self._windows:
+            wakes.append(self._windows[0][0])
+        return min(wakes)
 
     def handle_timer(self, now: float) -> None:
         """Windows that ended mark their phones ignored; past the deadline, phones still
         without an answer fail."""
-        for uri, until in list(self._waiting_until.items()):
-            if until <= now:
+        while self._windows and self._windows[0][0] <= now:
+            until, uri = heapq.heappop(self._windows)
+            if self._waiting_until.get(uri) == until:
                 del self._waiting_until[uri]
+                self._open -= 1
                 self._set(self._phones[uri], now, state=PhoneState.IGNORED)
-        if now >= self.job.deadline:
-            for phone in list(self._phones.values()):
-                if phone.state in _SENDABLE and phone.uri not in self._flying:
-                    self._set(phone, now, state=PhoneState.FAILED)
+        if now >= self.job.deadline and (self._ready or self._retries):
+            for uri in [*self._ready, *(uri for _, uri in self._retries)]:
+                self._open -= 1
+                self._set(self._phones[uri], now, state=PhoneState.FAILED)
+            self._ready.clear()
+            self._retries.clear()
 
     def _retry(self, phone: PhoneRecord, now: float) -> None:
         wait = min(RETRY_FIRST * 2 ** max(phone.attempts - 1, 0), RETRY_MOST)
         if now + wait > self.job.deadline:
             self._set(phone, now, state=PhoneState.FAILED)
+            self._open -= 1
         else:
             self._set(phone, now, state=PhoneState.RETRYING, next_at=now + wait)
+            heapq.heappush(self._retries, (now + wait, phone.uri))
+
+    def _queue(self, phone: PhoneRecord) -> None:
+        if phone.state is PhoneState.RETRYING and phone.next_at > 0:
+            heapq.heappush(self._retries, (phone.next_at, phone.uri))
+        else:
+            self._ready.append(phone.uri)
+
+    def _wait(self, uri: str, until: float) -> None:
+        self._waiting_until[uri] = until
+        heapq.heappush(self._windows, (until, uri))
 
     def _finished(self, phone: PhoneRecord) -> bool:
         if phone.state.settled:
             return True
-        return phone.state is PhoneState.ANSWERED and phone.uri not in self._waiting_until
+        return phone.state is PhoneState.ANSWERED and not self._reboot
 
     def _set(self, phone: PhoneRecord, now: float, **changes: object) -> PhoneRecord:
         changed = replace(phone, updated_at=now, **changes)  # type: ignore[arg-type]

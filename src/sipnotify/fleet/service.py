@@ -155,8 +155,10 @@ class FleetService:
     def _run(self, job: JobRecord, records: list[PhoneRecord], planned: list[Planned],
              pace: Pace) -> None:  # fmt: skip
         by_uri = {str(p.phone.target.uri): p for p in planned}
-        kept = [r for r in records if r.uri in by_uri or r.state.settled]
-        gone = [r for r in records if r not in kept]
+        kept: list[PhoneRecord] = []
+        gone: list[PhoneRecord] = []
+        for record in records:
+            (kept if record.uri in by_uri or record.state.settled else gone).append(record)
         if gone:  # no longer in the configuration: failed, never sent to
             failed = [_failed(r, self._wall()) for r in gone]
             self._store.update(failed)
@@ -214,13 +216,11 @@ class _Running:
         self._planned = planned
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
-        self._waking = False
+        self._poked = False
         self._ended = False
 
     def wake(self) -> None:
-        """Send what is due, store what changed, and sleep until the next deadline. An answer
-        that arrives while sending (a phone that cannot be reached at all) is taken in the
-        same pass."""
+        """Send what is due, store what changed, and sleep until the next deadline."""
         self.stop()
         service, job = self._service, self.run.job
         if self._ended:
@@ -228,14 +228,10 @@ class _Running:
         if job.start_at > service._wall():
             self._sleep_until(job.start_at)
             return
-        self._waking = True
-        try:
-            now = service._wall()
-            self.run.handle_timer(now)
-            for record in self.run.due(now):
-                service._send(self._planned[record.uri], self._answered(record.uri))
-        finally:
-            self._waking = False
+        now = service._wall()
+        self.run.handle_timer(now)
+        for record in self.run.due(now):
+            service._send(self._planned[record.uri], self._answered(record.uri))
         self.settle()
 
     def settle(self) -> None:
@@ -269,16 +265,23 @@ class _Running:
 
     def _answered(self, uri: str) -> Callable[[Final], None]:
         def done(final: Final) -> None:
-            status = final.status if final.failure is None else None
             if self._ended:
                 return
+            status = final.status if final.failure is None else None
             self.run.answered(uri, status, self._service._wall())
-            if self._waking:
-                self._loop.call_soon(self.wake)
-            else:
-                self.wake()
+            self._poke()
 
         return done
+
+    def _poke(self) -> None:
+        """Take the answers of this turn of the loop in one pass (one store write for all)."""
+        if not self._poked:
+            self._poked = True
+            self._loop.call_soon(self._poked_wake)
+
+    def _poked_wake(self) -> None:
+        self._poked = False
+        self.wake()
 
     def _sleep_until(self, when: float) -> None:
         self.stop()
