@@ -5,6 +5,8 @@ listed afterwards."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
 
@@ -57,3 +59,36 @@ def test_a_fleet_job_reaches_the_chosen_phones_once_and_reports_them(
         assert phone.finish() == 0, phone.output
         (notify,) = phone.received()
         assert b"\r\nEvent: check-sync\r\n" in notify
+
+
+def cli(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sipnotify", *args, "--port", str(port), "--secret", "s3cret"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_the_command_line_runs_a_job_to_its_end_and_lists_it(
+    start_service: StartService, uas: Uas
+) -> None:
+    phones = [uas("uas_notify.xml") for _ in range(2)]
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip([p.port for p in phones])})
+    dry = cli(service.port, "reboot", "--match", "desk*", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "desk1 sip:desk1@127.0.0.1:" in dry.stdout
+    assert "    Event: check-sync;reboot=true" in dry.stdout
+    done = cli(service.port, "resync", "--match", "desk*", "--rate", "unlimited")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("job ")
+    assert lines[0].endswith(": 2 phones")
+    assert sum(" -> answered 200" in line for line in lines) == 2
+    assert lines[-1].endswith(": 2 phones: 2 answered")
+    listed = cli(service.port, "jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert "Order=resync  State=done  Total=2  Answered=2" in listed.stdout
+    refused = cli(service.port, "reboot", "--regex", "(")
+    assert refused.returncode == 1
+    assert "the endpoint regex '(' does not compile" in refused.stderr
+    for phone in phones:
+        assert phone.finish() == 0, phone.output

@@ -74,9 +74,9 @@ def reports_for(request: Request) -> list[TargetReport]:
 async def notify(server: Server, request: Request, reports: list[TargetReport], show: Show) -> None:
     """Fill `reports` as answers arrive, passing each line to `show` at once; returns when
     every target is done. Cancelled (a timeout), `reports` keeps what had arrived."""
-    reader, writer = await _connect(server)
+    reader, writer = await connect(server)
     try:
-        messages = await _login(reader, writer, server.username, server.secret, events="system")
+        messages = await login(reader, writer, server.username, server.secret, events="system")
         writer.write(b"".join(_action(i, r, request) for i, r in enumerate(reports)))
         by_id = {str(i): report for i, report in enumerate(reports)}
         while not all(report.done for report in reports):
@@ -90,9 +90,9 @@ async def listing(
 ) -> list[AmiMessage]:
     """The item events of a list action (`EventList: start` … `…Complete`); an AMI error
     (such as `No Contacts found`) is an empty list."""
-    reader, writer = await _connect(server)
+    reader, writer = await connect(server)
     try:
-        messages = await _login(reader, writer, server.username, server.secret, events="off")
+        messages = await login(reader, writer, server.username, server.secret, events="off")
         writer.write(encode([("Action", action), ("ActionID", "list"), *extra]))
         answer = await messages.next()
         items: list[AmiMessage] = []
@@ -105,7 +105,7 @@ async def listing(
         writer.close()
 
 
-async def _connect(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def connect(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         return await asyncio.open_connection(server.host, server.port)
     except OSError as exc:
@@ -113,19 +113,19 @@ async def _connect(server: Server) -> tuple[asyncio.StreamReader, asyncio.Stream
         raise ClientError(f"cannot connect to AMI at {where}: {exc.strerror or exc}") from None
 
 
-async def _login(
+async def login(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     username: str,
     secret: str,
     *,
     events: str,
-) -> _Messages:
+) -> Messages:
     banner = await reader.readline()
     if not banner.startswith(b"Asterisk Call Manager/"):
         raise ClientError("the server did not greet as an AMI server")
     writer.write(encode(_login_fields(username, secret, events)))
-    messages = _Messages(reader)
+    messages = Messages(reader)
     answer = await messages.next()
     if answer.get("Response") != "Success":
         raise ClientError(f"login failed: {answer.get('Message')}")
@@ -171,7 +171,7 @@ def _apply(message: AmiMessage, by_id: dict[str, TargetReport], show: Show) -> N
         report.done = True
 
 
-class _Messages:
+class Messages:
     def __init__(self, reader: asyncio.StreamReader) -> None:
         self._reader = reader
         self._decoder = AmiDecoder()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sipnotify import __version__, app
 from sipnotify.cli import amiclient as client
-from sipnotify.cli import show
+from sipnotify.cli import fleet, show
 from sipnotify.config.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 from sipnotify.config.load import Config
 from sipnotify.config.parser import ConfigError
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     _notify_arguments(commands)
     _show_arguments(commands)
+    _fleet_arguments(commands)
     serve.add_argument("--ami-port", type=int, help="listen for AMI on this port instead")
     serve.add_argument(
         "--sip-port", type=int, help="embedded defaults only: listen for SIP on this port instead"
@@ -55,6 +56,44 @@ def _parser() -> argparse.ArgumentParser:
         help="least severe log level to print (default: %(default)s)",
     )
     return parser
+
+
+def _fleet_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for verb, text in (("resync", "have phones re-read their configuration"),
+                       ("reboot", "restart phones and learn which really did"),
+                       ("mwi", "set the message-waiting lamp of phones")):  # fmt: skip
+        command = commands.add_parser(verb, help=f"{text} (a fleet job through a running server)")
+        if verb == "mwi":
+            command.add_argument("--new", type=int, default=0, help="new voice messages (0: off)")
+            command.add_argument("--old", type=int, default=0, help="old voice messages")
+        _selection_arguments(command)
+        command.add_argument(
+            "--rate", default="", help="phones per second (default 5), or unlimited"
+        )
+        command.add_argument("--in-flight", default="", help="NOTIFYs in flight at once (20)")
+        command.add_argument("--per-address", default="", help="at once per address (4)")
+        command.add_argument("--at", default="", metavar="UNIX_TIME", help="start then")
+        command.add_argument("--deadline", default="", metavar="SECONDS", help="retry until (3600)")
+        command.add_argument("--dry-run", action="store_true", help="show, do not send")
+        command.add_argument("--yes", action="store_true", help="confirm a reboot of many phones")
+        command.add_argument("--json", action="store_true", help="print the phones as JSON")
+        _ami_arguments(command)
+        command.add_argument("--timeout", type=float, default=3600.0, help="seconds (3600)")
+    jobs = commands.add_parser("jobs", help="list, show or cancel fleet jobs")
+    jobs.add_argument("what", nargs="?", default="list", choices=("list", "show", "cancel"))
+    jobs.add_argument("job_id", nargs="?", default="")
+    _ami_arguments(jobs)
+    jobs.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+
+
+def _selection_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--all", action="store_true", help="every endpoint")
+    command.add_argument("--endpoint", action="append", default=[], metavar="NAME")
+    command.add_argument("--match", default="", metavar="GLOB", help="endpoint names like GLOB")
+    command.add_argument("--regex", default="", help="endpoint names matching a regex")
+    command.add_argument("--user-agent", default="", metavar="REGEX", help="registered User-Agent")
+    command.add_argument("--aor", action="append", default=[], metavar="NAME")
+    command.add_argument("--registration", default="", choices=("", "registered", "static"))
 
 
 def _show_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _notify(args)
     if args.command == "show":
         return _show(args)
+    if args.command in ("resync", "reboot", "mwi"):
+        return _fleet(args)
+    if args.command == "jobs":
+        return _jobs(args)
     return _serve_or_check(args)
 
 
@@ -166,6 +209,78 @@ def _notify(args: argparse.Namespace) -> int:
         print(f"sipnotify notify: timed out after {args.timeout:g} s", file=sys.stderr)
         return 1
     return 0 if all(report.ok for report in reports) else 1
+
+
+def _fleet_fields(args: argparse.Namespace) -> list[tuple[str, str]]:
+    what = ("MWI", f"{args.new}/{args.old}") if args.command == "mwi" else ("Verb", args.command)
+    optional = (("Match", args.match), ("Regex", args.regex), ("UserAgent", args.user_agent),
+                ("Registration", args.registration), ("Rate", args.rate),
+                ("InFlight", args.in_flight), ("PerAddress", args.per_address),
+                ("StartAt", args.at), ("Deadline", args.deadline))  # fmt: skip
+    fields = [what, *((name, value) for name, value in optional if value)]
+    fields += [("Endpoint", e) for e in args.endpoint] + [("AOR", a) for a in args.aor]
+    flags = (("All", args.all), ("DryRun", args.dry_run), ("Confirm", args.yes))
+    return fields + [(name, "yes") for name, on in flags if on]
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    """Exit 0 when every phone answered (confirmed, for a reboot), 1 otherwise, 2 for usage."""
+    secret = _secret(args)
+    if secret is None:
+        return 2
+    server = client.Server(args.host, args.port, args.username, secret)
+    show = (lambda _line: None) if args.json else _print_now
+    try:
+        report = asyncio.run(
+            asyncio.wait_for(fleet.run_job(server, _fleet_fields(args), show), args.timeout)
+        )
+    except client.ClientError as exc:
+        print(f"sipnotify {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print(f"sipnotify {args.command}: the job did not end within {args.timeout:g} s "
+              "(it goes on: `sipnotify jobs`)", file=sys.stderr)  # fmt: skip
+        return 1
+    if report.dry_run:
+        for phone in report.dry_run:
+            print(f"{phone.get('Endpoint')} {phone.get('URI')} [{phone.get('Vendor')}] "
+                  f"{phone.get('UserAgent') or '-'}")  # fmt: skip
+            print("".join(f"    {line}\n" for line in phone.get_all("Request")), end="")
+        return 0
+    print(fleet.as_json(report) if args.json else fleet.summary(report))
+    return 0 if report.ok else 1
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    secret = _secret(args)
+    if secret is None:
+        return 2
+    if args.what != "list" and not args.job_id:
+        print(f"sipnotify jobs {args.what}: give the job id", file=sys.stderr)
+        return 2
+    server = client.Server(args.host, args.port, args.username, secret)
+    try:
+        if args.what == "cancel":
+            print(asyncio.run(asyncio.wait_for(fleet.cancel(server, args.job_id), args.timeout)))
+            return 0
+        work = fleet.jobs(server) if args.what == "list" else fleet.job(server, args.job_id)
+        items = asyncio.run(asyncio.wait_for(work, args.timeout))
+    except client.ClientError as exc:
+        print(f"sipnotify jobs: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print(f"sipnotify jobs: no answer within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    names: tuple[str, ...] = ("JobID", "Order", "State", "Total", "Answered", "Confirmed",
+                              "Ignored", "Failed")  # fmt: skip
+    if args.what == "show":
+        names = ("Endpoint", "URI", "State", "StatusCode", "Attempts", "UserAgentAfter")
+    if args.what == "show" and not items:
+        print(f"sipnotify jobs: no job {args.job_id}", file=sys.stderr)
+        return 1
+    for item in items:
+        print("  ".join(f"{name}={item.get(name)}" for name in names))
+    return 0
 
 
 def _print_now(line: str) -> None:
