@@ -194,6 +194,8 @@ def test_list_commands() -> None:
         b"FleetJob: Show a fleet job's phones. (Priv: system,all)\r\n"
         b"FleetJobs: List fleet jobs. (Priv: system,all)\r\n"
         b"FleetNotify: Send a NOTIFY to a fleet of phones. (Priv: system,all)\r\n"
+        b"FleetPause: Pause a fleet job. (Priv: system,all)\r\n"
+        b"FleetResume: Resume a paused fleet job. (Priv: system,all)\r\n"
         b"Hangup: Hangup channel. (Priv: system,call,all)\r\n"
         b"ListCommands: List available manager commands. (Priv: <none>)\r\n"
         b"Login: Login Manager. (Priv: <none>)\r\n"

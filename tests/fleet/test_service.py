@@ -206,3 +206,52 @@ def test_a_failed_final_is_a_failure(tmp_path: Path) -> None:
         assert (phone.state, phone.status) == (PhoneState.FAILED, 481)
 
     run(test)
+
+
+def test_a_paused_job_sends_nothing_until_resumed_and_keeps_its_pace(tmp_path: Path) -> None:
+    sender = FakeSender()
+
+    async def test() -> None:
+        fleet = service(tmp_path, sender, Listener(), time.time)
+        slow = Pace(rate=2, in_flight=5, per_address=5, jitter=0)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), slow))
+        assert (job.rate, job.in_flight, job.per_address, job.jitter) == (2, 5, 5, 0)
+        await settle()
+        assert fleet.pause(job.id).state is JobState.PAUSED
+        sent = len(sender.sent)
+        await asyncio.sleep(0.6)
+        assert len(sender.sent) == sent  # nothing while paused
+        with pytest.raises(FleetError, match="is already paused"):
+            fleet.pause(job.id)
+        assert fleet.resume_job(job.id).state is JobState.RUNNING
+        for _ in range(100):
+            if fleet.job(job.id)[0].state is JobState.DONE:
+                break
+            await asyncio.sleep(0.02)
+        assert len(sender.sent) == 3
+        with pytest.raises(FleetError, match="has already ended"):
+            fleet.resume_job(job.id)
+
+    run(test)
+
+
+def test_a_paused_job_stays_paused_across_a_restart(tmp_path: Path) -> None:
+    async def first() -> str:
+        fleet = service(tmp_path, Silent(), Listener(), time.time)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        fleet.pause(job.id)
+        fleet.stop()
+        return job.id
+
+    async def second(job_id: str) -> None:
+        sender = FakeSender()
+        fleet = service(tmp_path, sender, Listener(), time.time)
+        assert fleet.resume() == 0
+        await settle()
+        assert sender.sent == []
+        fleet.resume_job(job_id)
+        await settle()
+        assert len(sender.sent) == 3
+
+    job_id = asyncio.run(first())
+    asyncio.run(second(job_id))

@@ -107,11 +107,12 @@ async def job(server: Server, job_id: str) -> list[AmiMessage]:
     return await listing(server, "FleetJob", (("JobID", job_id),))
 
 
-async def cancel(server: Server, job_id: str) -> str:
+async def change(server: Server, action: str, job_id: str) -> str:
+    """FleetCancel, FleetPause or FleetResume; the server's message."""
     reader, writer = await connect(server)
     try:
         messages = await login(reader, writer, server.username, server.secret, events="off")
-        writer.write(encode([("Action", "FleetCancel"), ("ActionID", "fleet"), ("JobID", job_id)]))
+        writer.write(encode([("Action", action), ("ActionID", "fleet"), ("JobID", job_id)]))
         answer = await _reply(messages)
         if answer.get("Response") != "Success":
             raise ClientError(answer.get("Message").strip())

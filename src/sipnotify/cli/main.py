@@ -79,8 +79,10 @@ def _fleet_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParse
         command.add_argument("--json", action="store_true", help="print the phones as JSON")
         _ami_arguments(command)
         command.add_argument("--timeout", type=float, default=3600.0, help="seconds (3600)")
-    jobs = commands.add_parser("jobs", help="list, show or cancel fleet jobs")
-    jobs.add_argument("what", nargs="?", default="list", choices=("list", "show", "cancel"))
+    jobs = commands.add_parser("jobs", help="list, show, pause, resume or cancel fleet jobs")
+    jobs.add_argument(
+        "what", nargs="?", default="list", choices=("list", "show", "pause", "resume", "cancel")
+    )
     jobs.add_argument("job_id", nargs="?", default="")
     _ami_arguments(jobs)
     jobs.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
@@ -251,6 +253,9 @@ def _fleet(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+CHANGES = {"pause": "FleetPause", "resume": "FleetResume", "cancel": "FleetCancel"}
+
+
 def _jobs(args: argparse.Namespace) -> int:
     secret = _secret(args)
     if secret is None:
@@ -260,11 +265,12 @@ def _jobs(args: argparse.Namespace) -> int:
         return 2
     server = client.Server(args.host, args.port, args.username, secret)
     try:
-        if args.what == "cancel":
-            print(asyncio.run(asyncio.wait_for(fleet.cancel(server, args.job_id), args.timeout)))
+        if args.what in CHANGES:
+            changed = fleet.change(server, CHANGES[args.what], args.job_id)
+            print(asyncio.run(asyncio.wait_for(changed, args.timeout)))
             return 0
-        work = fleet.jobs(server) if args.what == "list" else fleet.job(server, args.job_id)
-        items = asyncio.run(asyncio.wait_for(work, args.timeout))
+        listed = fleet.jobs(server) if args.what == "list" else fleet.job(server, args.job_id)
+        items = asyncio.run(asyncio.wait_for(listed, args.timeout))
     except client.ClientError as exc:
         print(f"sipnotify jobs: {exc}", file=sys.stderr)
         return 1

@@ -98,11 +98,13 @@ class FleetService:
             raise FleetError("the start time is in the past")
         planned = self.preview(request)
         state = JobState.SCHEDULED if start > now else JobState.RUNNING
+        pace = request.pace
         job = JobRecord(self._ids(), encode(request.order), describe(request.selection), now,
-                        start, start + request.deadline, state)  # fmt: skip
+                        start, start + request.deadline, state, pace.rate, pace.in_flight,
+                        pace.per_address, pace.jitter)  # fmt: skip
         records = [_record(job.id, p.phone) for p in planned]
         self._store.create(job, records)
-        self._run(job, records, planned, request.pace)
+        self._run(job, records, planned)
         return job
 
     def jobs(self) -> list[JobRecord]:
@@ -114,10 +116,38 @@ class FleetService:
             raise FleetError(f"no job {job_id}")
         return job, self._store.phones(job_id)
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def pause(self, job_id: str) -> JobRecord:
+        """No more sends until `resume`; answers to what was sent are still recorded."""
+        job = self._open_job(job_id)
+        if job.state is JobState.PAUSED:
+            raise FleetError(f"job {job_id} is already paused")
+        self._store.set_state(job_id, JobState.PAUSED)
+        running = self._runs.get(job_id)
+        if running is not None:
+            running.pause()
+        return self.job(job_id)[0]
+
+    def resume_job(self, job_id: str) -> JobRecord:
+        job = self._open_job(job_id)
+        if job.state is not JobState.PAUSED:
+            raise FleetError(f"job {job_id} is not paused")
+        state = JobState.SCHEDULED if job.start_at > self._wall() else JobState.RUNNING
+        self._store.set_state(job_id, state)
+        running = self._runs.get(job_id)
+        if running is None:
+            self._resume(self.job(job_id)[0])
+        else:
+            running.unpause()
+        return self.job(job_id)[0]
+
+    def _open_job(self, job_id: str) -> JobRecord:
         job, _ = self.job(job_id)
         if job.state.finished:
             raise FleetError(f"job {job_id} has already ended ({job.state.value})")
+        return job
+
+    def cancel(self, job_id: str) -> JobRecord:
+        self._open_job(job_id)
         self._store.set_state(job_id, JobState.CANCELLED)
         running = self._runs.pop(job_id, None)
         if running is not None:
@@ -136,13 +166,15 @@ class FleetService:
         """Run again every job a restart interrupted; returns how many."""
         resumed = 0
         for job in self._store.jobs():
-            if job.state.finished or job.id in self._runs:
+            if job.state.finished or job.state is JobState.PAUSED or job.id in self._runs:
                 continue
-            records = self._store.phones(job.id)
-            planned = self._replan(job, records)
-            self._run(job, records, planned, DEFAULT_PACE)
+            self._resume(job)
             resumed += 1
         return resumed
+
+    def _resume(self, job: JobRecord) -> None:
+        records = self._store.phones(job.id)
+        self._run(job, records, self._replan(job, records))
 
     def stop(self) -> None:
         """Shutting down: jobs stay as stored, to be resumed at the next start."""
@@ -152,8 +184,7 @@ class FleetService:
 
     # -- running ---------------------------------------------------------------------------
 
-    def _run(self, job: JobRecord, records: list[PhoneRecord], planned: list[Planned],
-             pace: Pace) -> None:  # fmt: skip
+    def _run(self, job: JobRecord, records: list[PhoneRecord], planned: list[Planned]) -> None:
         by_uri = {str(p.phone.target.uri): p for p in planned}
         kept: list[PhoneRecord] = []
         gone: list[PhoneRecord] = []
@@ -163,6 +194,7 @@ class FleetService:
             failed = [_failed(r, self._wall()) for r in gone]
             self._store.update(failed)
             kept += failed
+        pace = Pace(job.rate, job.in_flight, job.per_address, job.jitter)
         run = JobRun(job, kept, Pacer(pace, rng=self._rng), reboot=job.order == "reboot",
                      address=lambda r: by_uri[r.uri].phone.target.uri.host)  # fmt: skip
         running = self._runs[job.id] = _Running(self, run, by_uri)
@@ -218,6 +250,7 @@ class _Running:
         self._loop = asyncio.get_running_loop()
         self._poked = False
         self._ended = False
+        self._paused = False
 
     def wake(self) -> None:
         """Send what is due, store what changed, and sleep until the next deadline."""
@@ -230,8 +263,9 @@ class _Running:
             return
         now = service._wall()
         self.run.handle_timer(now)
-        for record in self.run.due(now):
-            service._send(self._planned[record.uri], self._answered(record.uri))
+        if not self._paused:
+            for record in self.run.due(now):
+                service._send(self._planned[record.uri], self._answered(record.uri))
         self.settle()
 
     def settle(self) -> None:
@@ -246,7 +280,7 @@ class _Running:
             self._service._ended(self)
             return
         when = self.run.get_timer()
-        if when is not None and self._timer is None:
+        if when is not None and self._timer is None and not self._paused:
             self._sleep_until(when)
 
     def soon(self) -> None:
@@ -257,6 +291,14 @@ class _Running:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def pause(self) -> None:
+        self._paused = True
+        self.stop()
+
+    def unpause(self) -> None:
+        self._paused = False
+        self.soon()
 
     def end(self) -> None:
         """No more sends or timers; answers still on their way are dropped."""

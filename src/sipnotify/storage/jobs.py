@@ -47,6 +47,10 @@ class JobRecord:
     start_at: float
     deadline: float  # retries stop here
     state: JobState
+    rate: float = 5.0  # the job's pace, kept so a resumed job runs as it was started
+    in_flight: int = 20
+    per_address: int = 4
+    jitter: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,18 @@ Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/_
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY, ord TEXT, selection TEXT, created_at REAL, start_at REAL,
-        deadline REAL, state TEXT)""",
+        deadline REAL, state TEXT, rate REAL, in_flight INTEGER, per_address INTEGER,
+        jitter REAL)""",
     """CREATE TABLE IF NOT EXISTS job_phones (
         job_id TEXT, seq INTEGER, uri TEXT, endpoint TEXT, aor TEXT, state TEXT,
         status INTEGER, attempts INTEGER, updated_at REAL, next_at REAL,
         user_agent_before TEXT, user_agent_after TEXT, call_id_before TEXT,
         PRIMARY KEY (job_id, uri))""",
 )
-_JOB_COLUMNS = "id, ord, selection, created_at, start_at, deadline, state"
+_JOB_COLUMNS = (
+    "id, ord, selection, created_at, start_at, deadline, state, rate, in_flight, per_address, "
+    "jitter"
+)
 _PHONE_COLUMNS = (
     "uri, endpoint, aor, state, status, attempts, updated_at, next_at, user_agent_before, "
     "user_agent_after, call_id_before"
@@ -46,7 +50,8 @@ class SqliteJobStore:
     def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
         rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
         self._write(
-            ("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)", [_job_row(job)]),
+            (f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             [_job_row(job)]),
             (f"INSERT INTO job_phones (job_id, seq, {_PHONE_COLUMNS}) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
         )  # fmt: skip
@@ -97,12 +102,12 @@ class SqliteJobStore:
 
 def _job_row(job: JobRecord) -> tuple[object, ...]:
     return (job.id, job.order, job.selection, job.created_at, job.start_at, job.deadline,
-            job.state.value)  # fmt: skip
+            job.state.value, job.rate, job.in_flight, job.per_address, job.jitter)  # fmt: skip
 
 
 def _job(row: Row) -> JobRecord:
-    job_id, order, selection, created, start, deadline, state = row
-    return JobRecord(job_id, order, selection, created, start, deadline, JobState(state))
+    job_id, order, selection, created, start, deadline, state, *pace = row
+    return JobRecord(job_id, order, selection, created, start, deadline, JobState(state), *pace)
 
 
 def _phone_row(phone: PhoneRecord) -> tuple[object, ...]:

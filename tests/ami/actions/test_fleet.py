@@ -110,3 +110,25 @@ def test_cancel_and_show_of_a_job_that_does_not_exist() -> None:
     made = session()
     assert made.run(action("FleetCancel", "JobID: nope"))[0]["Message"] == "no job nope"
     assert made.run(action("FleetJob", "JobID: nope"))[0]["Message"] == "no job nope"
+
+
+def test_pause_resume_and_cancel_a_job() -> None:
+    made = session(FakeSender())
+
+    async def test() -> None:
+        (reply,) = made.run(action("FleetNotify", "Verb: resync", "All: yes", "Rate: 1"))
+        job_id = reply["JobID"]
+        assert made.run(action("FleetPause", f"JobID: {job_id}"))[0]["Message"] == (
+            f"Fleet job {job_id} paused"
+        )
+        assert made.run(action("FleetResume", f"JobID: {job_id}"))[0]["Message"] == (
+            f"Fleet job {job_id} resumed"
+        )
+        assert made.run(action("FleetResume", f"JobID: {job_id}"))[0]["Message"] == (
+            f"job {job_id} is not paused"
+        )
+        assert made.run(action("FleetCancel", f"JobID: {job_id}"))[0]["Message"] == (
+            f"Fleet job {job_id} cancelled"
+        )
+
+    asyncio.run(test())

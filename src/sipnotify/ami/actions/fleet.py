@@ -1,8 +1,11 @@
 """The fleet actions: FleetNotify (start a job, or show it as a dry run), FleetJobs (list
-jobs), FleetJob (one job's phones) and FleetCancel, and the events a job sends as it goes
-(FleetPhone for each phone's progress, FleetJobComplete at its end). sipnotify's own actions,
+jobs), FleetJob (one job's phones), FleetPause, FleetResume and FleetCancel, and the events a
+job sends as it goes (FleetPhone for each phone's progress, FleetJobComplete at its end).
+sipnotify's own actions,
 in Asterisk's style: list replies as PJSIPShowEndpoints frames them, errors as `Response:
 Error` with a message that says what was wrong. They need the `system` class, as PJSIPNotify.
+
+FleetPause and FleetResume hold a job's sends and let them go again.
 
 FleetNotify takes what to send — `Verb` (resync, reboot), `Option` (a pjsip_notify.conf
 preset), `MWI` (`new/old`, `0/0` for the lamp off) or `Variable` lines — whom — `All: yes`,
@@ -15,6 +18,7 @@ reboot of many phones, `DryRun: yes` to see each phone, its vendor and the exact
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
@@ -70,11 +74,23 @@ def fleet_job(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionR
 
 
 def fleet_cancel(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
+    return _change(request, ctx.fleet.cancel, "cancelled")
+
+
+def fleet_pause(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
+    return _change(request, ctx.fleet.pause, "paused")
+
+
+def fleet_resume(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
+    return _change(request, ctx.fleet.resume_job, "resumed")
+
+
+def _change(request: AmiMessage, change: Callable[[str], JobRecord], done: str) -> ActionResult:
     try:
-        job = ctx.fleet.cancel(request.get("JobID").strip())
+        job = change(request.get("JobID").strip())
     except (FleetError, StorageError) as exc:
         return reply(replies.error(request, str(exc)))
-    return reply(replies.success(request, f"Fleet job {job.id} cancelled"))
+    return reply(replies.success(request, f"Fleet job {job.id} {done}"))
 
 
 # -- the fields of a request -------------------------------------------------------------------
@@ -231,4 +247,6 @@ ACTIONS = (
     Action("FleetJobs", "List fleet jobs.", permissions.SYSTEM, fleet_jobs),
     Action("FleetJob", "Show a fleet job's phones.", permissions.SYSTEM, fleet_job),
     Action("FleetCancel", "Cancel a fleet job.", permissions.SYSTEM, fleet_cancel),
+    Action("FleetPause", "Pause a fleet job.", permissions.SYSTEM, fleet_pause),
+    Action("FleetResume", "Resume a paused fleet job.", permissions.SYSTEM, fleet_resume),
 )  # fmt: skip
