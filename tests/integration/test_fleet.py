@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
 
@@ -92,3 +94,37 @@ def test_the_command_line_runs_a_job_to_its_end_and_lists_it(
     assert "the endpoint regex '(' does not compile" in refused.stderr
     for phone in phones:
         assert phone.finish() == 0, phone.output
+
+
+def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answered(
+    start_service: StartService, uas: Uas, tmp_path: Path
+) -> None:
+    phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
+    files = {"pjsip.conf": pjsip([p.port for p in phones])}
+    data = ("--data-dir", str(tmp_path / "jobs-data"))
+    first = start_service(admin_conf(), files=files, extra_args=data)
+    with RawAmi(first.port) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"Rate: 1\r\nJitter: 0\r\n\r\n")  # fmt: skip
+        job_id = field(ami.message(), "JobID")
+        answered = 0
+        while answered < 2:  # two phones answered, the others not yet sent
+            if b"\r\nState: answered\r\n" in ami.message():
+                answered += 1
+    first.process.kill()  # kill -9
+    first.process.wait(timeout=10)
+    second = start_service(admin_conf(), files=files, extra_args=data)
+    with RawAmi(second.port) as ami:
+        ami.login(events="system")
+        for _ in range(50):
+            ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
+            shown = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+            if shown.count(b"\r\nState: answered\r\n") == 4:
+                break
+            time.sleep(0.2)
+        assert shown.count(b"\r\nState: answered\r\n") == 4, shown
+    assert "resumed 1 fleet jobs" in second.log()
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+        assert len(phone.received()) == 1  # one NOTIFY each, across both lives
