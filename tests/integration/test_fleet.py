@@ -8,9 +8,11 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
+from tests.integration.sipp import Sipp
 
 
 def pjsip(ports: list[int]) -> str:
@@ -128,3 +130,42 @@ def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answ
     for phone in phones:
         assert phone.finish() == 0, phone.output
         assert len(phone.received()) == 1  # one NOTIFY each, across both lives
+
+
+STAMP = re.compile(rb"-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n(?:UDP|TCP|TLS) message received")
+
+
+def received_at(phone: Sipp) -> list[float]:
+    """When the phone received each message, from SIPp's own log."""
+    if not phone.messages_file.exists():
+        return []
+    stamps = STAMP.findall(phone.messages_file.read_bytes())
+    return [datetime.strptime(s.decode(), "%Y-%m-%d %H:%M:%S.%f").timestamp() for s in stamps]
+
+
+def test_a_scheduled_paced_job_starts_on_time_keeps_its_rate_and_stops_when_cancelled(
+    start_service: StartService, uas: Uas
+) -> None:
+    phones = [uas("uas_notify.xml", timeout=30) for _ in range(4)]
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip([p.port for p in phones])})
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+        start_at = time.time() + 1.5
+        ami.send(f"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 f"Rate: 2\r\nJitter: 0\r\nStartAt: {start_at:.3f}\r\n\r\n".encode())  # fmt: skip
+        started = ami.message()
+        assert field(started, "State") == "scheduled"
+        job_id = field(started, "JobID")
+        answered = 0
+        while answered < 2:
+            if b"\r\nState: answered\r\n" in ami.message():
+                answered += 1
+        ami.send(f"Action: FleetCancel\r\nActionID: c\r\nJobID: {job_id}\r\n\r\n".encode())
+        while b"ActionID: c\r\n" not in (reply := ami.message()):
+            pass
+        assert field(reply, "Message") == f"Fleet job {job_id} cancelled"
+    time.sleep(1.2)  # long enough for two more sends, had the job gone on
+    times = sorted(t for phone in phones for t in received_at(phone))
+    assert len(times) == 2  # the other two phones were never sent to
+    assert times[0] >= start_at - 0.05  # not before its start time
+    assert times[1] - times[0] >= 0.45  # two phones a second, measured at the phones
