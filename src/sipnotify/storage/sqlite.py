@@ -29,17 +29,25 @@ _UPSERT = (
 )
 
 
+def open_database(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
+    """The data directory's database (made if missing), WAL with synchronous=NORMAL, with
+    `schema`'s tables. Raises StorageError."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # Calls run on the event loop: never wait long for a lock another process holds.
+        db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        for statement in schema:
+            db.execute(statement)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: {exc}") from exc
+    return db
+
+
 class SqliteContactStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            # Calls run on the event loop: never wait long for a lock another process holds.
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: {exc}") from exc
+        self._db = open_database(path, (_SCHEMA,))
 
     def load(self) -> list[Binding]:
         try:

@@ -11,8 +11,8 @@ from typing import Any
 
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
+from sipnotify.storage.sqlite import open_database
 
-LOCK_TIMEOUT = 0.5  # seconds
 Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/_PHONE_COLUMNS
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -37,15 +37,7 @@ _PHONE_COLUMNS = (
 
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: {exc}") from exc
+        self._db = open_database(path, _SCHEMA)
 
     def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
         rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
