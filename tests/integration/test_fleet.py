@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
-from tests.integration.sipp import Sipp
+from tests.integration.sipp import SCENARIOS, Sipp
 
 
 def pjsip(ports: list[int]) -> str:
@@ -169,3 +169,52 @@ def test_a_scheduled_paced_job_starts_on_time_keeps_its_rate_and_stops_when_canc
     assert len(times) == 2  # the other two phones were never sent to
     assert times[0] >= start_at - 0.05  # not before its start time
     assert times[1] - times[0] >= 0.45  # two phones a second, measured at the phones
+
+
+REGISTERING = """[local]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+[yl1]
+type=aor
+max_contacts=1
+[yl1]
+type=endpoint
+aors=yl1
+[yl2]
+type=aor
+max_contacts=1
+[yl2]
+type=endpoint
+aors=yl2
+"""
+
+
+def test_a_reboot_is_confirmed_by_the_phone_registering_afresh_with_its_new_firmware(
+    start_service: StartService, uas: Uas
+) -> None:
+    service = start_service(admin_conf(), files={"pjsip.conf": REGISTERING})
+    phone = uas("uac_register_plain.xml", timeout=30, extra=(
+        f"127.0.0.1:{service.sip_port()}", "-set", "user", "yl1",
+        "-set", "before", "Yealink SIP-T46S 66.86.0.15",
+        "-set", "after", "Yealink SIP-T46S 66.86.0.20",
+        "-d", "5000", "-oocsf", str(SCENARIOS / "uas_notify_reboot.xml"),
+    ))  # fmt: skip
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+        for _ in range(50):  # until the phone has registered
+            ami.send(b"Action: PJSIPShowContacts\r\nActionID: c\r\n\r\n")
+            if b"Event: ContactList\r\n" in ami.read_until(b"\r\n\r\n") + ami.message():
+                break
+            time.sleep(0.1)
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: reboot\r\nAll: yes\r\n"
+                 b"UserAgent: ^Yealink\r\nRate: unlimited\r\n\r\n")  # fmt: skip
+        started = ami.read_until(b"ActionID: j\r\n") + ami.message()
+        assert field(started, "Phones") == "1", started
+        done = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+        assert b"\r\nState: confirmed\r\n" in done
+        assert b"\r\nUserAgentBefore: Yealink SIP-T46S 66.86.0.15\r\n" in done
+        assert b"\r\nUserAgentAfter: Yealink SIP-T46S 66.86.0.20\r\n" in done
+        assert b"\r\nConfirmed: 1\r\n" in done
+    (notify,) = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
+    assert b"\r\nEvent: check-sync;reboot=true\r\n" in notify  # Yealink's reboot
