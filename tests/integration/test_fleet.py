@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.integration.conftest import RawAmi, StartService, Uas, admin_conf
+from tests.integration.ports import free_port
 from tests.integration.sipp import SCENARIOS, Sipp
 
 
 def pjsip(ports: list[int]) -> str:
     text = "[local]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n"
+    text += "[system]\ntype=system\ntimer_t1=100\ntimer_b=6400\n"
     for n, port in enumerate(ports, 1):
         text += f"[desk{n}]\ntype=aor\ncontact=sip:desk{n}@127.0.0.1:{port}\n"
         text += f"[desk{n}]\ntype=endpoint\naors=desk{n}\n"
@@ -218,3 +220,27 @@ def test_a_reboot_is_confirmed_by_the_phone_registering_afresh_with_its_new_firm
         assert b"\r\nConfirmed: 1\r\n" in done
     (notify,) = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
     assert b"\r\nEvent: check-sync;reboot=true\r\n" in notify  # Yealink's reboot
+
+
+def test_a_phone_that_refuses_fails_with_its_answer_and_an_offline_one_is_retried(
+    start_service: StartService, uas: Uas
+) -> None:
+    refusing = uas("uas_489.xml")
+    offline = free_port()  # nothing listens there
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip([refusing.port, offline])})
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"Rate: unlimited\r\nDeadline: 60\r\n\r\n")  # fmt: skip
+        job_id = field(ami.message(), "JobID")
+        failed = ami.read_until(b"\r\nState: failed\r\n") + ami.message()
+        assert b"\r\nStatusCode: 489\r\n" in failed
+        assert b"Endpoint: desk1\r\n" in failed
+        for _ in range(100):  # Timer F (timer_b=6400) runs out for the offline phone
+            ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
+            shown = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+            if b"Endpoint: desk2\r\n" in shown and b"State: retrying\r\n" in shown:
+                break
+            time.sleep(0.2)
+        assert b"State: retrying\r\n" in shown, shown
+    assert refusing.finish() == 0, refusing.output
