@@ -9,7 +9,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from sipnotify.fleet.service import FleetError, FleetOrder, FleetService, decode
 from sipnotify.notify.notifier import Notifier
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.exchange import Final
+from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.ua.addresses import Local
@@ -255,3 +256,35 @@ def test_a_paused_job_stays_paused_across_a_restart(tmp_path: Path) -> None:
 
     job_id = asyncio.run(first())
     asyncio.run(second(job_id))
+
+
+class LockedOnce(SqliteJobStore):
+    """The job store at the service's edge, locked for its first progress write."""
+
+    locked = True
+
+    def update(self, phones: Sequence[PhoneRecord]) -> None:
+        if self.locked:
+            self.locked = False
+            raise StorageError("database is locked")
+        super().update(phones)
+
+
+def test_progress_that_cannot_be_written_is_kept_and_written_later(tmp_path: Path) -> None:
+    heard = Listener()
+
+    async def test() -> None:
+        notifier: Notifier = context(pjsip_conf=PJSIP, sender=FakeSender()).notifier
+        fleet = FleetService(store=LockedOnce(tmp_path / "jobs.sqlite3"), notifier=notifier,
+                             catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 1),
+                             local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
+                             rng=random.Random(1), listener=heard)  # fmt: skip
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(endpoints=("p1",)), FAST))
+        for _ in range(100):
+            if fleet.job(job.id)[0].state is JobState.DONE:
+                break
+            await asyncio.sleep(0.05)
+        assert [p.state for p in fleet.job(job.id)[1]] == [PhoneState.ANSWERED]
+        assert heard.ended
+
+    run(test)

@@ -28,6 +28,7 @@ from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import target_hop
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
 from sipnotify.ua.addresses import Hop, Local
 
@@ -223,7 +224,9 @@ class FleetService:
         self._notifier.sender.send(target_hop(target), factory, credentials, done)
 
     def _stored(self, job: JobRecord, changes: list[PhoneRecord]) -> None:
-        self._store.update(changes)
+        """Record the phones' progress, then tell of it. Raises StorageError (nothing told)."""
+        latest = {phone.uri: phone for phone in changes}  # a phone's last change is its state
+        self._store.update(list(latest.values()))
         for phone in changes:
             self._listener.phone(job, phone)
 
@@ -251,6 +254,7 @@ class _Running:
         self._poked = False
         self._ended = False
         self._paused = False
+        self._unsaved: list[PhoneRecord] = []
 
     def wake(self) -> None:
         """Send what is due, store what changed, and sleep until the next deadline."""
@@ -271,9 +275,16 @@ class _Running:
     def settle(self) -> None:
         if self._ended:
             return
-        changes = self.run.changes()
-        if changes:
-            self._service._stored(self.run.job, changes)
+        self._unsaved += self.run.changes()
+        if self._unsaved:
+            try:
+                self._service._stored(self.run.job, self._unsaved)
+            except StorageError as exc:  # a locked or full store: kept, written next time
+                log.error("cannot record fleet job %s progress (will retry): %s",
+                          self.run.job.id, exc)  # fmt: skip
+                self._sleep_until(self._service._wall() + 1.0)
+                return
+            self._unsaved = []
         if self.run.done:
             self._ended = True
             self.stop()

@@ -1,8 +1,8 @@
 """The SIP endpoint: where the sans-IO transaction layer meets asyncio.
 
 Reads one clock and arms one timer for the layer; feeds it what the transports receive and
-carries out what it returns (bytes to send, results for the futures of requests sent, an
-INVITE's responses for its call). Requests go to the server side (`server.py`); bytes that
+carries out what it returns (bytes to send, each request's final result for whoever sent it,
+an INVITE's responses for its call). Requests go to the server side (`server.py`); bytes that
 cannot be parsed are answered 400 (or 413/505) when a response is possible, else dropped.
 """
 
