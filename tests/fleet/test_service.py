@@ -288,3 +288,30 @@ def test_progress_that_cannot_be_written_is_kept_and_written_later(tmp_path: Pat
         assert heard.ended
 
     run(test)
+
+
+def test_a_resumed_job_fails_phones_the_configuration_no_longer_has(tmp_path: Path) -> None:
+    async def first() -> str:
+        fleet = service(tmp_path, Silent(), Listener(), time.time)
+        job = fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        fleet.stop()  # a restart, with p2 and p3 since emptied of contacts
+        return job.id
+
+    async def second(job_id: str) -> None:
+        sender = FakeSender()
+        emptied = PJSIP.replace("contact=sip:p2@192.0.2.2:5060\n", "").replace(
+            "contact=sip:p3@192.0.2.3:5060\n", ""
+        )
+        notifier = context(pjsip_conf=emptied, sender=sender).notifier
+        fleet = FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
+                             catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 2),
+                             local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
+                             rng=random.Random(1), listener=Listener())  # fmt: skip
+        assert fleet.resume() == 1
+        await settle()
+        assert [str(hop.uri) for hop, _ in sender.sent] == ["sip:p1@192.0.2.1:5060"]
+        states = [p.state for p in fleet.job(job_id)[1]]
+        assert states == [PhoneState.ANSWERED, PhoneState.FAILED, PhoneState.FAILED]
+
+    job_id = asyncio.run(first())
+    asyncio.run(second(job_id))

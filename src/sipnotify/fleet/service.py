@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from sipnotify.config.notify import NotifyPresets
 from sipnotify.fleet.catalogue import Catalogue, Verb
 from sipnotify.fleet.pacing import Pace, Pacer
-from sipnotify.fleet.plan import Mwi, Order, Planned, Preset, Variables, plan, wire
+from sipnotify.fleet.plan import Mwi, Order, PlanError, Planned, Preset, Variables, plan, wire
 from sipnotify.fleet.runner import JobRun
-from sipnotify.fleet.selection import Phone, Selection, describe, select
+from sipnotify.fleet.selection import Phone, Selection, SelectionError, describe, select
 from sipnotify.notify.notifier import Notifier
 from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import target_hop
@@ -169,7 +168,11 @@ class FleetService:
         for job in self._store.jobs():
             if job.state.finished or job.state is JobState.PAUSED or job.id in self._runs:
                 continue
-            self._resume(job)
+            try:
+                self._resume(job)
+            except StorageError as exc:  # the others still resume; this one at the next start
+                log.error("cannot resume fleet job %s: %s", job.id, exc)
+                continue
             resumed += 1
         return resumed
 
@@ -208,9 +211,13 @@ class FleetService:
         planned = []
         for endpoint in sorted({r.endpoint for r in records} & set(config.endpoints)):
             selection = Selection(endpoints=(endpoint,))
-            phones = select(config, selection, self._notifier.registered)
-            mine = [p for p in phones if str(p.target.uri) in wanted]
-            planned += plan(mine, order, self.catalogue, self._notifier.presets, confirmed=True)
+            try:
+                phones = select(config, selection, self._notifier.registered)
+                mine = [p for p in phones if str(p.target.uri) in wanted]
+                planned += plan(mine, order, self.catalogue, self._notifier.presets,
+                                confirmed=True)  # fmt: skip
+            except (SelectionError, PlanError) as exc:  # gone since: its phones fail
+                log.warning("fleet job %s: %s: %s", job.id, endpoint, exc)
         return planned
 
     def _send(self, planned: Planned, done: Callable[[Final], None]) -> None:
@@ -233,13 +240,13 @@ class FleetService:
     def _ended(self, running: _Running) -> None:
         job = running.run.job
         self._runs.pop(job.id, None)
-        self._store.set_state(job.id, JobState.DONE)
-        ended, phones = self.job(job.id)
+        try:
+            self._store.set_state(job.id, JobState.DONE)
+            ended, phones = self.job(job.id)
+        except StorageError as exc:  # every phone's progress is stored; the next start ends it
+            log.error("cannot record the end of fleet job %s: %s", job.id, exc)
+            return
         self._listener.finished(ended, phones)
-
-    @property
-    def presets(self) -> NotifyPresets:
-        return self._notifier.presets
 
 
 class _Running:
