@@ -59,6 +59,12 @@ def test_progress_survives_reopening(reopen: Open) -> None:
     store.close()
     again = reopen()
     assert again.phones("j1") == [answered, retrying, PHONES[2]]
+    assert again.counts("j1") == {
+        PhoneState.ANSWERED: 1,
+        PhoneState.RETRYING: 1,
+        PhoneState.PENDING: 1,
+    }
+    assert again.counts("nope") == {}
     assert again.job("j1") == replace(JOB, state=JobState.RUNNING)
 
 

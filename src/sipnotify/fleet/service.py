@@ -116,6 +116,10 @@ class FleetService:
             raise FleetError(f"no job {job_id}")
         return job, self._store.phones(job_id)
 
+    def counts(self, job_id: str) -> dict[PhoneState, int]:
+        """How many of the job's phones are in each state."""
+        return self._store.counts(job_id)
+
     def pause(self, job_id: str) -> JobRecord:
         """No more sends until `resume`; answers to what was sent are still recorded."""
         job = self._open_job(job_id)

@@ -85,6 +85,11 @@ class JobStore(Protocol):
         """The job's phones in the order they were stored."""
         ...
 
+    def counts(self, job_id: str) -> dict[PhoneState, int]:
+        """How many of the job's phones are in each state (states with none left out), without
+        reading them all: listing jobs stays fast while a large one runs."""
+        ...
+
     def set_state(self, job_id: str, state: JobState) -> None: ...
 
     def update(self, phones: Sequence[PhoneRecord]) -> None:

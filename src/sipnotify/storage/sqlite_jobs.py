@@ -60,6 +60,10 @@ class SqliteJobStore:
         query = f"SELECT {_PHONE_COLUMNS} FROM job_phones WHERE job_id = ? ORDER BY seq"
         return [_phone(job_id, row) for row in self._read(query, (job_id,))]
 
+    def counts(self, job_id: str) -> dict[PhoneState, int]:
+        query = "SELECT state, COUNT(*) FROM job_phones WHERE job_id = ? GROUP BY state"
+        return {PhoneState(state): count for state, count in self._read(query, (job_id,))}
+
     def set_state(self, job_id: str, state: JobState) -> None:
         self._write(("UPDATE jobs SET state = ? WHERE id = ?", [(state.value, job_id)]))
 

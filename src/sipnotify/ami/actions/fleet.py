@@ -18,7 +18,7 @@ reboot of many phones, `DryRun: yes` to see each phone, its vendor and the exact
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
@@ -54,13 +54,13 @@ def fleet_notify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Acti
         job = ctx.fleet.start(order)
     except (Refused, SelectionError, PlanError, PaceError, FleetError, StorageError) as exc:
         return reply(replies.error(request, str(exc)))
-    total = len(ctx.fleet.job(job.id)[1])
+    total = sum(ctx.fleet.counts(job.id).values())
     extra = (("JobID", job.id), ("Phones", str(total)), ("State", job.state.value))
     return reply(replies.success(request, "Fleet job started", extra=extra))
 
 
 def fleet_jobs(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
-    items = [("FleetJob", job_fields(job, ctx.fleet.job(job.id)[1])) for job in ctx.fleet.jobs()]
+    items = [("FleetJob", job_fields(job, ctx.fleet.counts(job.id))) for job in ctx.fleet.jobs()]
     return event_list(request, "Fleet jobs follow", items, "FleetJobsComplete")
 
 
@@ -202,10 +202,14 @@ def _dry_fields(ctx: AmiContext, planned: Planned) -> Fields:
     )
 
 
-def job_fields(job: JobRecord, phones: list[PhoneRecord]) -> Fields:
-    counts = dict.fromkeys(PhoneState, 0)
+def tally(phones: list[PhoneRecord]) -> dict[PhoneState, int]:
+    counts: dict[PhoneState, int] = {}
     for phone in phones:
-        counts[phone.state] += 1
+        counts[phone.state] = counts.get(phone.state, 0) + 1
+    return counts
+
+
+def job_fields(job: JobRecord, counts: Mapping[PhoneState, int]) -> Fields:
     return (
         ("JobID", job.id),
         ("Order", job.order),
@@ -214,8 +218,8 @@ def job_fields(job: JobRecord, phones: list[PhoneRecord]) -> Fields:
         ("Created", f"{job.created_at:.3f}"),
         ("StartAt", f"{job.start_at:.3f}"),
         ("Deadline", f"{job.deadline:.3f}"),
-        ("Total", str(len(phones))),
-        *((state.value.capitalize(), str(counts[state])) for state in PhoneState),
+        ("Total", str(sum(counts.values()))),
+        *((state.value.capitalize(), str(counts.get(state, 0))) for state in PhoneState),
     )
 
 
@@ -238,7 +242,7 @@ def phone_event(job: JobRecord, phone: PhoneRecord) -> Broadcast:
 
 
 def complete_event(job: JobRecord, phones: list[PhoneRecord]) -> Broadcast:
-    return Broadcast("FleetJobComplete", permissions.SYSTEM, job_fields(job, phones))
+    return Broadcast("FleetJobComplete", permissions.SYSTEM, job_fields(job, tally(phones)))
 
 
 ACTIONS = (
