@@ -27,6 +27,7 @@ from sipnotify.app import timers_of
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
+from sipnotify.config.sipnotify import FleetSettings
 from sipnotify.fleet.catalogue import Verb, load_catalogue
 from sipnotify.fleet.pacing import Pace
 from sipnotify.fleet.selection import Selection
@@ -113,7 +114,7 @@ async def main(contacts: int) -> None:
                          notifier=notifier, catalogue=load_catalogue(None),
                          local_for=lambda _hop: Local("udp", "127.0.0.1", 5060),
                          wall=time.time, ids=ids, rng=random.Random(1),
-                         listener=finished)  # fmt: skip
+                         listener=finished, settings=FleetSettings())  # fmt: skip
     order = FleetOrder(Verb.RESYNC, Selection(all=True),
                        Pace(rate=math.inf, in_flight=128, per_address=contacts))  # fmt: skip
     started = [0.0]

@@ -52,7 +52,6 @@ from sipnotify.registrar.service import ContactChange, Registrar
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
-from sipnotify.storage.jobs import JobRecord, PhoneRecord
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.transport.stream import Limits
@@ -174,7 +173,8 @@ class Server:
             wall=clock.wall,
             ids=ids,
             rng=random.Random(),
-            listener=_FleetEvents(audience),
+            listener=fleet.FleetEvents(audience),
+            settings=config.settings.fleet,
         )
         stack.callback(fleet_service.stop)
         registrar = Registrar(
@@ -277,19 +277,6 @@ def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetServi
     if change.change is not Change.REMOVED:
         binding = change.binding
         jobs.registered(binding.aor, binding.call_id, binding.user_agent)
-
-
-class _FleetEvents:
-    """A fleet job's progress, told to every AMI session that takes `system` events."""
-
-    def __init__(self, audience: Audience) -> None:
-        self._audience = audience
-
-    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
-        self._audience.publish_all((fleet.phone_event(job, phone),))
-
-    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
-        self._audience.publish_all((fleet.complete_event(job, phones),))
 
 
 def timers_of(pjsip: PjsipConfig) -> Timers:

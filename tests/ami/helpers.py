@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sipnotify.ami.actions.fleet import FleetEvents
 from sipnotify.ami.audience import Audience
 from sipnotify.ami.codec import AmiDecoder, AmiMessage, Fields, encode
 from sipnotify.ami.dispatch import handle
@@ -21,6 +22,7 @@ from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
 from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.config.reload import Status
+from sipnotify.config.sipnotify import FleetSettings
 from sipnotify.fleet.catalogue import load_catalogue
 from sipnotify.fleet.service import FleetService
 from sipnotify.notify.notifier import Notifier
@@ -33,7 +35,6 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request
 from sipnotify.sip.transactions.exchange import Final
 from sipnotify.sip.transactions.machines import Timers
-from sipnotify.storage.jobs import JobRecord, PhoneRecord
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.ua.addresses import Hop, Local
@@ -96,22 +97,6 @@ class FakeSender:
 
 
 @dataclass
-class FleetHeard:
-    """What fleet jobs tell (the AMI events they would become)."""
-
-    phones: list[PhoneRecord] = field(default_factory=list)
-    ended: list[JobRecord] = field(default_factory=list)
-
-    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
-        del job
-        self.phones.append(phone)
-
-    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
-        del phones
-        self.ended.append(job)
-
-
-@dataclass
 class Reloads:
     """The reloader at the AMI layer's edge: what was asked, and the outcome to give."""
 
@@ -155,7 +140,7 @@ def context(
                          catalogue=load_catalogue(None),
                          local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
                          wall=lambda: 1042.5, ids=ids, rng=random.Random(1),
-                         listener=FleetHeard())  # fmt: skip
+                         listener=FleetEvents(audience), settings=FleetSettings())  # fmt: skip
     return AmiContext(
         settings=ManagerSettings(manager),
         actions=action_table(),

@@ -9,7 +9,7 @@ import random
 from dataclasses import replace
 
 from sipnotify.fleet.pacing import Pace, Pacer
-from sipnotify.fleet.runner import CONFIRM_WINDOW, RETRY_FIRST, JobRun
+from sipnotify.fleet.runner import RETRY_FIRST, JobRun
 from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
 
 JOB = JobRecord("j1", "reboot", "all", 0.0, 0.0, 1000.0, JobState.RUNNING)
@@ -20,11 +20,15 @@ def phones(count: int) -> list[PhoneRecord]:
                         call_id_before=f"reg-{n}") for n in range(count)]  # fmt: skip
 
 
+CONFIRM_WINDOW = 300.0
+
+
 def run(count: int, *, reboot: bool = False, pace: Pace | None = None) -> JobRun:
     pacer = Pacer(pace or Pace(rate=math.inf, in_flight=100, per_address=100),
                   rng=random.Random(3))  # fmt: skip
     return JobRun(JOB, phones(count), pacer, reboot=reboot,
-                  address=lambda p: p.uri.split("@")[1].split(":")[0])  # fmt: skip
+                  address=lambda p: p.uri.split("@")[1].split(":")[0],
+                  confirm_window=CONFIRM_WINDOW)  # fmt: skip
 
 
 def states(job: JobRun) -> list[str]:
@@ -100,5 +104,6 @@ def test_a_resumed_job_sends_only_to_phones_without_an_answer() -> None:
     sent = replace(phones(2)[1], state=PhoneState.SENT, attempts=1)
     pending = phones(3)[2]
     pacer = Pacer(Pace(rate=math.inf), rng=random.Random(1))
-    job = JobRun(JOB, [answered, sent, pending], pacer, reboot=False, address=lambda p: p.uri)
+    job = JobRun(JOB, [answered, sent, pending], pacer, reboot=False, address=lambda p: p.uri,
+                 confirm_window=CONFIRM_WINDOW)  # fmt: skip
     assert [(p.uri, p.attempts) for p in job.due(5.0)] == [(sent.uri, 2), (pending.uri, 1)]

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from sipnotify.config.sipnotify import FleetSettings
 from sipnotify.fleet.catalogue import Verb, load_catalogue
 from sipnotify.fleet.pacing import Pace
-from sipnotify.fleet.plan import Mwi, Preset, Variables
+from sipnotify.fleet.plan import Mwi, PlanError, Preset, Variables
 from sipnotify.fleet.selection import Selection
 from sipnotify.fleet.service import FleetError, FleetOrder, FleetService, decode, encode
 from sipnotify.notify.notifier import Notifier
@@ -34,6 +35,7 @@ PJSIP = "".join(
     for n in range(1, 4)
 )
 FAST = Pace(rate=math.inf, in_flight=10, per_address=10)
+DEFAULTS = FleetSettings()
 
 
 class Listener:
@@ -67,12 +69,14 @@ async def settle() -> None:
 
 
 def service(tmp_path: Path, sender: FakeSender, listener: Listener,
-            wall: Callable[[], float]) -> FleetService:  # fmt: skip
+            wall: Callable[[], float],
+            settings: FleetSettings = DEFAULTS) -> FleetService:  # fmt: skip
     notifier: Notifier = context(pjsip_conf=PJSIP, sender=sender).notifier
     return FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
                         catalogue=load_catalogue(None), wall=wall, ids=Ids("job", seed=1),
                         local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
-                        rng=random.Random(1), listener=listener)  # fmt: skip
+                        rng=random.Random(1), listener=listener,
+                        settings=settings)  # fmt: skip
 
 
 def run(test: Callable[[], object]) -> None:
@@ -116,6 +120,27 @@ def test_a_reboot_is_confirmed_when_the_phone_registers_afresh(tmp_path: Path) -
             PhoneState.CONFIRMED,
             "Yealink 2",
         )
+
+    run(test)
+
+
+def test_sipnotify_conf_sets_the_defaults_the_limit_and_the_window(tmp_path: Path) -> None:
+    heard = Listener()
+    settings = FleetSettings(rate=2.0, in_flight=3, per_address=1, jitter=0.0, deadline=60.0,
+                             confirm_above=2, confirm_window=0.05)  # fmt: skip
+
+    async def test() -> None:
+        fleet = service(tmp_path, FakeSender(), heard, time.time, settings)
+        with pytest.raises(PlanError, match=r"reboot of 3 phones needs confirming \(more than 2"):
+            fleet.start(FleetOrder(Verb.REBOOT, Selection(all=True)))
+        job = fleet.start(FleetOrder(Verb.REBOOT, Selection(endpoints=("p1", "p2"))))
+        assert (job.rate, job.in_flight, job.per_address, job.jitter) == (2.0, 3, 1, 0.0)
+        assert job.deadline == pytest.approx(job.start_at + 60.0)
+        for _ in range(100):  # the second phone waits half a second (2 a second)
+            if fleet.job(job.id)[0].state is JobState.DONE:
+                break
+            await asyncio.sleep(0.02)
+        assert [p.state for p in fleet.job(job.id)[1]] == [PhoneState.IGNORED] * 2
 
     run(test)
 
@@ -278,7 +303,8 @@ def test_progress_that_cannot_be_written_is_kept_and_written_later(tmp_path: Pat
         fleet = FleetService(store=LockedOnce(tmp_path / "jobs.sqlite3"), notifier=notifier,
                              catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 1),
                              local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
-                             rng=random.Random(1), listener=heard)  # fmt: skip
+                             rng=random.Random(1), listener=heard,
+                             settings=FleetSettings())  # fmt: skip
         job = fleet.start(FleetOrder(Verb.RESYNC, Selection(endpoints=("p1",)), FAST))
         for _ in range(100):
             if fleet.job(job.id)[0].state is JobState.DONE:
@@ -306,7 +332,8 @@ def test_a_resumed_job_fails_phones_the_configuration_no_longer_has(tmp_path: Pa
         fleet = FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
                              catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 2),
                              local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
-                             rng=random.Random(1), listener=Listener())  # fmt: skip
+                             rng=random.Random(1), listener=Listener(),
+                             settings=FleetSettings())  # fmt: skip
         assert fleet.resume() == 1
         await settle()
         assert [str(hop.uri) for hop, _ in sender.sent] == ["sip:p1@192.0.2.1:5060"]

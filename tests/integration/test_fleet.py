@@ -53,12 +53,13 @@ def test_a_fleet_job_reaches_the_chosen_phones_once_and_reports_them(
         assert field(started, "Message") == "Fleet job started"
         assert field(started, "Phones") == "3"
         job_id = field(started, "JobID")
-        complete = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+        complete = ami.read_until(b"Event: FleetJobComplete\r\nActionID: j\r\n") + ami.message()
         assert complete.count(b"\r\nState: answered\r\n") >= 3
+        assert complete.count(b"Event: FleetPhone\r\nActionID: j\r\n") >= 6  # sent, answered
         assert f"JobID: {job_id}\r\n".encode() in complete
         assert "\r\nAnswered: 3\r\n" in complete.decode()
         ami.send(b"Action: FleetJobs\r\nActionID: l\r\n\r\n")
-        listed = ami.read_until(b"Event: FleetJobsComplete\r\n")
+        listed = ami.read_until(b"Event: FleetJobListComplete\r\n")
         assert f"JobID: {job_id}\r\n".encode() in listed
         assert b"State: done\r\n" in listed
     for phone in phones:
@@ -123,7 +124,7 @@ def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answ
         ami.login(events="system")
         for _ in range(50):
             ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
-            shown = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+            shown = ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
             if shown.count(b"\r\nState: answered\r\n") == 4:
                 break
             time.sleep(0.2)
@@ -238,7 +239,7 @@ def test_a_phone_that_refuses_fails_with_its_answer_and_an_offline_one_is_retrie
         assert b"Endpoint: desk1\r\n" in failed
         for _ in range(100):  # Timer F (timer_b=6400) runs out for the offline phone
             ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
-            shown = ami.read_until(b"Event: FleetJobComplete\r\n") + ami.message()
+            shown = ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
             if b"Endpoint: desk2\r\n" in shown and b"State: retrying\r\n" in shown:
                 break
             time.sleep(0.2)

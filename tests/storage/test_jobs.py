@@ -14,7 +14,8 @@ from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 
-JOB = JobRecord("j1", "reboot", "--match floor3-*", 100.0, 100.0, 3700.0, JobState.SCHEDULED)
+JOB = JobRecord("j1", "reboot", "--match floor3-*", 100.0, 100.0, 3700.0, JobState.SCHEDULED,
+                action_id="start-1")  # fmt: skip
 PHONES = [
     PhoneRecord("j1", f"sip:p{n}@192.0.2.{n}:5060", f"p{n}", f"p{n}", user_agent_before="UA")
     for n in range(1, 4)
@@ -101,3 +102,24 @@ def test_states_say_what_is_settled() -> None:
         PhoneState.IGNORED,
     }
     assert {s for s in JobState if s.finished} == {JobState.CANCELLED, JobState.DONE}
+
+
+def test_a_job_file_from_before_action_ids_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE jobs (id TEXT PRIMARY KEY, ord TEXT, selection TEXT, created_at REAL, "
+        "start_at REAL, deadline REAL, state TEXT, rate REAL, in_flight INTEGER, "
+        "per_address INTEGER, jitter REAL)"
+    )
+    old.execute("INSERT INTO jobs VALUES ('j0', 'resync', 'all', 1, 1, 2, 'done', 5, 20, 4, 0.2)")
+    old.commit()
+    old.close()
+    store = SqliteJobStore(path)
+    try:
+        (job,) = store.jobs()
+        assert (job.id, job.action_id) == ("j0", "")
+        store.create(JOB, PHONES)
+        assert store.job("j1") == JOB
+    finally:
+        store.close()

@@ -25,6 +25,7 @@ class Broadcast:
     name: str
     category: int
     fields: Fields
+    action_id: str = ""  # of the request it follows from (a fleet job's start), if any
 
 
 class Mask(Protocol):
@@ -70,15 +71,16 @@ class Audience:
         """The wall-clock time to stamp events with, if manager.conf asks for it."""
         return self._wall_clock() if self._general.timestampevents else None
 
-    def publish(self, name: str, category: int, fields: Fields) -> None:
+    def publish(self, name: str, category: int, fields: Fields, action_id: str = "") -> None:
         """Send an event to every session that takes it."""
         if name in self._general.disabledevents:
             return
-        data = encode(replies.event(name, category, fields, timestamp=self.timestamp()))
+        stamp = self.timestamp()
+        data = encode(replies.event(name, category, fields, action_id=action_id, timestamp=stamp))
         for member in self._members:
             if member.session.wants(category):
                 member.send_event(data)
 
     def publish_all(self, events: Iterable[Broadcast]) -> None:
         for event in events:
-            self.publish(event.name, event.category, event.fields)
+            self.publish(event.name, event.category, event.fields, event.action_id)

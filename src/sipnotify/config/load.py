@@ -1,8 +1,8 @@
 """Read a configuration directory into one frozen `Config`.
 
 Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf,
-extensions.conf, asterisk.conf; a missing one counts as empty, as in Asterisk) and where the
-embedded defaults live.
+extensions.conf, asterisk.conf, and sipnotify's own sipnotify.conf; a missing one counts as
+empty, as in Asterisk) and where the embedded defaults live.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sipnotify.config.parser import (
     parse_files,
 )
 from sipnotify.config.pjsip import PjsipConfig, load_pjsip
+from sipnotify.config.sipnotify import Settings, load_settings
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
 
@@ -36,6 +37,7 @@ class Config:
     pjsip: PjsipConfig
     dialplan: Dialplan
     options: Options
+    settings: Settings
     warnings: tuple[Diagnostic, ...]
 
 
@@ -89,6 +91,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     dialplan, dialplan_warnings = load_extensions(extensions_conf)
     asterisk_conf = parse_file(directory / "asterisk.conf")
     options, options_warnings = load_options(asterisk_conf)
+    sipnotify_conf = parse_file(directory / "sipnotify.conf")
+    settings, settings_warnings = load_settings(sipnotify_conf)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -102,6 +106,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *dialplan_warnings,
         *asterisk_conf.warnings,
         *options_warnings,
+        *sipnotify_conf.warnings,
+        *settings_warnings,
     )
     return Config(
         directory=directory,
@@ -110,5 +116,6 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         pjsip=pjsip,
         dialplan=dialplan,
         options=options,
+        settings=settings,
         warnings=warnings,
     )

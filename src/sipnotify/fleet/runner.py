@@ -25,7 +25,6 @@ from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
 
 RETRY_FIRST = 30.0  # seconds before the first retry of a phone that did not answer
 RETRY_MOST = 300.0
-CONFIRM_WINDOW = 300.0  # seconds a rebooted phone has to register again
 _SENDABLE = (PhoneState.PENDING, PhoneState.SENT, PhoneState.RETRYING)
 
 Address = Callable[[PhoneRecord], str]  # the remote address a phone is reached at (for caps)
@@ -38,7 +37,7 @@ class JobRun:
 
     def __init__(
         self, job: JobRecord, phones: list[PhoneRecord], pacer: Pacer, *, reboot: bool,
-        address: Address, confirm_window: float = CONFIRM_WINDOW,
+        address: Address, confirm_window: float,
     ) -> None:  # fmt: skip
         self.job = job
         self._phones = {p.uri: p for p in phones}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from sipnotify.config.sipnotify import FleetSettings
 from sipnotify.fleet.catalogue import Catalogue, Verb
 from sipnotify.fleet.pacing import Pace, Pacer
 from sipnotify.fleet.plan import Mwi, Order, PlanError, Planned, Preset, Variables, plan, wire
@@ -32,8 +33,6 @@ from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, P
 from sipnotify.ua.addresses import Hop, Local
 
 log = logging.getLogger("sipnotify.fleet")
-DEADLINE = 3600.0  # seconds from the start a job keeps retrying, unless told otherwise
-DEFAULT_PACE = Pace()
 
 
 class FleetError(Exception):
@@ -46,10 +45,11 @@ class FleetOrder:
 
     order: Order
     selection: Selection
-    pace: Pace = DEFAULT_PACE
+    pace: Pace | None = None  # None: sipnotify.conf's
     confirmed: bool = False  # a destructive verb on many phones
     start_at: float | None = None  # wall-clock time; None: now
-    deadline: float = DEADLINE  # seconds after the start
+    deadline: float | None = None  # seconds after the start; None: sipnotify.conf's
+    action_id: str = ""  # of the AMI request, carried by the job's events
 
 
 class Listener(Protocol):
@@ -64,8 +64,9 @@ class FleetService:
     def __init__(
         self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
         local_for: Callable[[Hop], Local], wall: Callable[[], float], ids: Ids,
-        rng: random.Random, listener: Listener,
+        rng: random.Random, listener: Listener, settings: FleetSettings,
     ) -> None:  # fmt: skip
+        self.settings = settings
         self._store = store
         self._local_for = local_for
         self._notifier = notifier
@@ -82,7 +83,14 @@ class FleetService:
         """The phones and what each would get, without storing or sending (a dry run)."""
         phones = select(self._notifier.config, request.selection, self._notifier.registered)
         return plan(phones, request.order, self.catalogue, self._notifier.presets,
-                    confirmed=request.confirmed)  # fmt: skip
+                    confirmed=request.confirmed,
+                    confirm_above=self.settings.confirm_above)  # fmt: skip
+
+    @property
+    def default_pace(self) -> Pace:
+        """The pace of a job whose order names none (sipnotify.conf's [fleet])."""
+        s = self.settings
+        return Pace(s.rate, s.in_flight, s.per_address, s.jitter)
 
     def wire(self, planned: Planned) -> bytes:
         """The NOTIFY a phone of a dry run would get, as it would leave."""
@@ -98,10 +106,11 @@ class FleetService:
             raise FleetError("the start time is in the past")
         planned = self.preview(request)
         state = JobState.SCHEDULED if start > now else JobState.RUNNING
-        pace = request.pace
+        pace = request.pace or self.default_pace
+        deadline = self.settings.deadline if request.deadline is None else request.deadline
         job = JobRecord(self._ids(), encode(request.order), describe(request.selection), now,
-                        start, start + request.deadline, state, pace.rate, pace.in_flight,
-                        pace.per_address, pace.jitter)  # fmt: skip
+                        start, start + deadline, state, pace.rate, pace.in_flight,
+                        pace.per_address, pace.jitter, request.action_id)  # fmt: skip
         records = [_record(job.id, p.phone) for p in planned]
         self._store.create(job, records)
         self._run(job, records, planned)
@@ -204,7 +213,8 @@ class FleetService:
             kept += failed
         pace = Pace(job.rate, job.in_flight, job.per_address, job.jitter)
         run = JobRun(job, kept, Pacer(pace, rng=self._rng), reboot=job.order == "reboot",
-                     address=lambda r: by_uri[r.uri].phone.target.uri.host)  # fmt: skip
+                     address=lambda r: by_uri[r.uri].phone.target.uri.host,
+                     confirm_window=self.settings.confirm_window)  # fmt: skip
         running = self._runs[job.id] = _Running(self, run, by_uri)
         running.soon()  # after the reply that started it
 

@@ -51,6 +51,7 @@ class JobRecord:
     in_flight: int = 20
     per_address: int = 4
     jitter: float = 0.2
+    action_id: str = ""  # of the AMI request that started it: its events carry it
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY, ord TEXT, selection TEXT, created_at REAL, start_at REAL,
         deadline REAL, state TEXT, rate REAL, in_flight INTEGER, per_address INTEGER,
-        jitter REAL)""",
+        jitter REAL, action_id TEXT NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS job_phones (
         job_id TEXT, seq INTEGER, uri TEXT, endpoint TEXT, aor TEXT, state TEXT,
         status INTEGER, attempts INTEGER, updated_at REAL, next_at REAL,
@@ -27,8 +27,10 @@ _SCHEMA = (
 )
 _JOB_COLUMNS = (
     "id, ord, selection, created_at, start_at, deadline, state, rate, in_flight, per_address, "
-    "jitter"
+    "jitter, action_id"
 )
+# Columns added since the table was first shipped: a file from then gets them at open.
+_ADDED = (("jobs", "action_id", "TEXT NOT NULL DEFAULT ''"),)
 _PHONE_COLUMNS = (
     "uri, endpoint, aor, state, status, attempts, updated_at, next_at, user_agent_before, "
     "user_agent_after, call_id_before"
@@ -38,11 +40,12 @@ _PHONE_COLUMNS = (
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
         self._db = open_database(path, _SCHEMA)
+        _add_columns(self._db, path)
 
     def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
         rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
         self._write(
-            (f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
              [_job_row(job)]),
             (f"INSERT INTO job_phones (job_id, seq, {_PHONE_COLUMNS}) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
@@ -96,9 +99,21 @@ class SqliteJobStore:
             raise StorageError(str(exc)) from exc
 
 
+def _add_columns(db: sqlite3.Connection, path: Path) -> None:
+    """Bring a job table written by an earlier version up to date. Raises StorageError."""
+    try:
+        for table, column, kind in _ADDED:
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: {exc}") from exc
+
+
 def _job_row(job: JobRecord) -> tuple[object, ...]:
     return (job.id, job.order, job.selection, job.created_at, job.start_at, job.deadline,
-            job.state.value, job.rate, job.in_flight, job.per_address, job.jitter)  # fmt: skip
+            job.state.value, job.rate, job.in_flight, job.per_address, job.jitter,
+            job.action_id)  # fmt: skip
 
 
 def _job(row: Row) -> JobRecord:

@@ -7,6 +7,9 @@ import asyncio
 
 import pytest
 
+from sipnotify.ami.codec import AmiDecoder
+from sipnotify.ami.session import SessionState
+from sipnotify.config import permissions
 from tests.ami.helpers import FakeSender, Session, context
 
 PJSIP = "".join(
@@ -89,6 +92,8 @@ def test_a_job_is_started_listed_and_shown() -> None:
         (("Verb: resync", "All: yes", "Rate: 0"), "a rate of 0 phones per second sends nothing"),
         (("Verb: resync", "All: yes", "InFlight: -1"), "a cap of -1 NOTIFYs in flight"),
         (("Verb: resync", "All: yes", "Rate: fast"), "Rate 'fast' is not a number"),
+        (("Verb: resync", "All: yes", "InFlight: 2.5"), "InFlight '2.5' is not a whole number"),
+        (("Verb: resync", "All: yes", "PerAddress: 1.5"), "PerAddress '1.5' is not a whole"),
         (("MWI: lots", "All: yes"), "MWI 'lots' is not new/old, as 2/0"),
         (("Verb: resync", "All: yes", "StartAt: 10"), "the start time is in the past"),
         (("Verb: resync", "All: yes", "Registration: maybe"), "Registration 'maybe'"),
@@ -132,3 +137,51 @@ def test_pause_resume_and_cancel_a_job() -> None:
         )
 
     asyncio.run(test())
+
+
+class Listening:
+    """A session in the audience, taking every class of event."""
+
+    def __init__(self) -> None:
+        self.heard: list[bytes] = []
+        self.session = SessionState(peer="127.0.0.1", authenticated=True,
+                                    readperm=permissions.ALL)  # fmt: skip
+
+    def send_event(self, data: bytes) -> None:
+        self.heard.append(data)
+
+
+def test_job_events_carry_the_action_id_that_started_the_job() -> None:
+    made, listening = session(), Listening()
+    made.ctx.audience.join(listening)
+
+    async def start() -> dict[str, str]:
+        (reply,) = made.run(action("FleetNotify", "Verb: resync", "Endpoint: desk01"))
+        await settle()
+        return reply
+
+    job_id = asyncio.run(start())["JobID"]
+    events = [dict(AmiDecoder().feed(data)[0].headers) for data in listening.heard]
+    assert [(e["Event"], e["ActionID"], e["JobID"]) for e in events] == [
+        ("FleetPhone", "f", job_id),  # sent
+        ("FleetPhone", "f", job_id),  # answered
+        ("FleetJobComplete", "f", job_id),
+    ]
+    assert list(events[0])[:3] == ["Event", "ActionID", "Privilege"]
+    assert [e["State"] for e in events] == ["sent", "answered", "done"]
+
+
+def test_list_replies_end_with_their_own_complete_events() -> None:
+    made = session()
+    listed = made.run(action("FleetJobs"))
+    assert (listed[-1]["Event"], listed[-1]["EventList"]) == ("FleetJobListComplete", "Complete")
+    asyncio.run(_started(made))
+    job_id = made.ctx.fleet.jobs()[0].id
+    shown = made.run(action("FleetJob", f"JobID: {job_id}"))
+    assert shown[-1]["Event"] == "FleetJobPhoneListComplete"
+    assert shown[-1]["ListItems"] == "12"
+
+
+async def _started(made: Session) -> None:
+    made.run(action("FleetNotify", "Verb: resync", "All: yes", "Rate: unlimited"))
+    await settle()

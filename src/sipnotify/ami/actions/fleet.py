@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
-from sipnotify.ami.audience import Broadcast
+from sipnotify.ami.audience import Audience, Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.ami.variables import split_variables
@@ -32,7 +32,7 @@ from sipnotify.fleet.catalogue import Verb
 from sipnotify.fleet.pacing import Pace, PaceError
 from sipnotify.fleet.plan import Mwi, Order, PlanError, Planned, Preset, Variables
 from sipnotify.fleet.selection import Registration, Selection, SelectionError
-from sipnotify.fleet.service import DEADLINE, FleetError, FleetOrder
+from sipnotify.fleet.service import FleetError, FleetOrder
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
 
@@ -46,9 +46,11 @@ class Refused(Exception):
 
 def fleet_notify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     try:
-        order = FleetOrder(_order(request), _selection(request), _pace(request),
+        order = FleetOrder(_order(request), _selection(request),
+                           _pace(request, ctx.fleet.default_pace),
                            confirmed=_yes(request, "Confirm"), start_at=_start(request),
-                           deadline=_seconds(request, "Deadline", DEADLINE))  # fmt: skip
+                           deadline=_seconds(request, "Deadline", ctx.fleet.settings.deadline),
+                           action_id=request.get("ActionID"))  # fmt: skip
         if _yes(request, "DryRun"):
             return _dry_run(ctx, request, ctx.fleet.preview(order))
         job = ctx.fleet.start(order)
@@ -61,7 +63,7 @@ def fleet_notify(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Acti
 
 def fleet_jobs(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
     items = [("FleetJob", job_fields(job, ctx.fleet.counts(job.id))) for job in ctx.fleet.jobs()]
-    return event_list(request, "Fleet jobs follow", items, "FleetJobsComplete")
+    return event_list(request, "Fleet jobs follow", items, "FleetJobListComplete")
 
 
 def fleet_job(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
@@ -70,7 +72,7 @@ def fleet_job(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionR
     except FleetError as exc:
         return reply(replies.error(request, str(exc)))
     items = [("FleetJobPhone", phone_fields(job, p)) for p in phones]
-    return event_list(request, f"Fleet job {job.id} follows", items, "FleetJobComplete")
+    return event_list(request, f"Fleet job {job.id} follows", items, "FleetJobPhoneListComplete")
 
 
 def fleet_cancel(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> ActionResult:
@@ -135,15 +137,22 @@ def _selection(request: AmiMessage) -> Selection:
                      registration=chosen)  # fmt: skip
 
 
-def _pace(request: AmiMessage) -> Pace:
-    default = Pace()
+def _pace(request: AmiMessage, default: Pace) -> Pace:
+    """The request's pacing; what it leaves out is sipnotify.conf's."""
     rate = request.get("Rate").strip()
     return Pace(
         rate=math.inf if rate.lower() == "unlimited" else _number(request, "Rate", default.rate),
-        in_flight=int(_number(request, "InFlight", default.in_flight)),
-        per_address=int(_number(request, "PerAddress", default.per_address)),
+        in_flight=_count(request, "InFlight", default.in_flight),
+        per_address=_count(request, "PerAddress", default.per_address),
         jitter=_number(request, "Jitter", default.jitter),
     )
+
+
+def _count(request: AmiMessage, name: str, default: int) -> int:
+    value = _number(request, name, float(default))
+    if not value.is_integer():
+        raise Refused(f"{name} '{request.get(name).strip()}' is not a whole number")
+    return int(value)
 
 
 def _number(request: AmiMessage, name: str, default: float) -> float:
@@ -238,11 +247,26 @@ def phone_fields(job: JobRecord, phone: PhoneRecord) -> Fields:
 
 
 def phone_event(job: JobRecord, phone: PhoneRecord) -> Broadcast:
-    return Broadcast("FleetPhone", permissions.SYSTEM, phone_fields(job, phone))
+    return Broadcast("FleetPhone", permissions.SYSTEM, phone_fields(job, phone), job.action_id)
 
 
 def complete_event(job: JobRecord, phones: list[PhoneRecord]) -> Broadcast:
-    return Broadcast("FleetJobComplete", permissions.SYSTEM, job_fields(job, tally(phones)))
+    fields = job_fields(job, tally(phones))
+    return Broadcast("FleetJobComplete", permissions.SYSTEM, fields, job.action_id)
+
+
+class FleetEvents:
+    """A fleet job's progress, told to every AMI session that takes `system` events, with the
+    ActionID of the request that started the job."""
+
+    def __init__(self, audience: Audience) -> None:
+        self._audience = audience
+
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        self._audience.publish_all((phone_event(job, phone),))
+
+    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
+        self._audience.publish_all((complete_event(job, phones),))
 
 
 ACTIONS = (
