@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from sipnotify.ami.codec import AmiDecoder
+from sipnotify.ami.codec import AmiDecoder, AmiMessage
 from sipnotify.ami.session import SessionState
 from sipnotify.config import permissions
 from tests.ami.helpers import FakeSender, Session, context
@@ -161,7 +161,7 @@ def test_job_events_carry_the_action_id_that_started_the_job() -> None:
         return reply
 
     job_id = asyncio.run(start())["JobID"]
-    events = [dict(AmiDecoder().feed(data)[0].headers) for data in listening.heard]
+    events = [_fields(data) for data in listening.heard]
     assert [(e["Event"], e["ActionID"], e["JobID"]) for e in events] == [
         ("FleetPhone", "f", job_id),  # sent
         ("FleetPhone", "f", job_id),  # answered
@@ -180,6 +180,12 @@ def test_list_replies_end_with_their_own_complete_events() -> None:
     shown = made.run(action("FleetJob", f"JobID: {job_id}"))
     assert shown[-1]["Event"] == "FleetJobPhoneListComplete"
     assert shown[-1]["ListItems"] == "12"
+
+
+def _fields(data: bytes) -> dict[str, str]:
+    (decoded,) = AmiDecoder().feed(data)
+    assert isinstance(decoded, AmiMessage)
+    return dict(decoded.headers)
 
 
 async def _started(made: Session) -> None:
