@@ -4,6 +4,8 @@ listed afterwards."""
 
 from __future__ import annotations
 
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -97,6 +99,48 @@ def test_the_command_line_runs_a_job_to_its_end_and_lists_it(
     refused = cli(service.port, "reboot", "--regex", "(")
     assert refused.returncode == 1
     assert "the endpoint regex '(' does not compile" in refused.stderr
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+
+
+def on_a_terminal(port: int, *args: str) -> tuple[int, str]:
+    """Run the command line with a pseudo-terminal as its output: what a person would see."""
+    main, follower = pty.openpty()
+    command = [sys.executable, "-m", "sipnotify", *args, "--port", str(port), "--secret", "s3cret"]
+    with subprocess.Popen(command, stdout=follower, stderr=subprocess.PIPE,
+                          env={**os.environ, "COLUMNS": "150"}) as process:  # fmt: skip
+        os.close(follower)
+        seen = bytearray()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the other side closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(main)
+        code = process.wait(timeout=10)
+    return code, seen.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_a_progress_bar_and_tables_and_exit_3_when_a_phone_fails(
+    start_service: StartService, uas: Uas
+) -> None:
+    phones = [uas("uas_notify.xml"), uas("uas_489.xml")]
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip([p.port for p in phones])})
+    code, seen = on_a_terminal(service.port, "resync", "--match", "desk*", "--rate", "unlimited")
+    assert code == 3, seen
+    assert "2/2" in seen  # the bar, full
+    assert "desk2 sip:desk2@127.0.0.1:" in seen
+    assert "-> failed 489" in seen  # printed above the bar as it settled
+    assert "phones to look at" in seen  # the final table
+    listed = cli(service.port, "jobs", "--csv")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header == "JobID,Order,State,Total,Answered,Confirmed,Ignored,Failed"
+    assert row.endswith(",resync,done,2,1,0,0,1")
     for phone in phones:
         assert phone.finish() == 0, phone.output
 

@@ -1,35 +1,60 @@
 """`sipnotify resync|reboot|mwi` and `sipnotify jobs` over AMI: start a fleet job (or show its
-dry run) and follow it to its end, printing each phone as it settles and a summary; list, show
-and cancel jobs. The fleet actions are sipnotify's own (README, Fleet jobs)."""
+dry run) and follow it to its end, telling a watcher (cli/present.py) of each phone's progress;
+list, show, pause, resume and cancel jobs. The fleet actions are sipnotify's own (README, Fleet
+jobs)."""
 
 from __future__ import annotations
 
-import json
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sipnotify.ami.codec import AmiMessage, encode
-from sipnotify.cli.amiclient import ClientError, Messages, Server, Show, connect, listing, login
+from sipnotify.cli.amiclient import ClientError, Messages, Server, connect, listing, login
 
-# The phone states a job ends a phone in (answered: for any verb but reboot).
-SETTLED = frozenset(("answered", "failed", "confirmed", "ignored"))
-GOOD = frozenset(("answered", "confirmed"))
+PHONE_COLUMNS = ("Endpoint", "URI", "State", "StatusCode", "Attempts", "UserAgentBefore",
+                 "UserAgentAfter")  # fmt: skip
+
+
+class Format(enum.Enum):
+    """How a fleet command prints (cli/present.py)."""
+
+    TEXT = "text"
+    JSON = "json"
+    CSV = "csv"
+
+
+class Watcher(Protocol):
+    def started(self, report: JobReport) -> None: ...
+
+    def phone(self, report: JobReport, message: AmiMessage) -> None: ...
 
 
 @dataclass
 class JobReport:
     """What a job did: its id, and each phone's last state."""
 
+    reboot: bool = False  # then `answered` is not the end: confirmed or ignored is
     job_id: str = ""
     total: int = 0
     phones: dict[str, AmiMessage] = field(default_factory=dict)  # by URI
     dry_run: list[AmiMessage] = field(default_factory=list)
 
     @property
+    def good(self) -> frozenset[str]:
+        """The states of a phone that did what it was told."""
+        return frozenset(("confirmed",) if self.reboot else ("answered",))
+
+    def settled(self, state: str) -> bool:
+        """Whether the job is done with a phone in `state`."""
+        return state in self.good or state in ("failed", "ignored")
+
+    @property
     def ok(self) -> bool:
         """Every phone answered (or, after a reboot, confirmed)."""
         states = [p.get("State") for p in self.phones.values()]
-        return len(states) == self.total and all(s in GOOD for s in states)
+        return len(states) == self.total and all(s in self.good for s in states)
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -38,16 +63,14 @@ class JobReport:
         return found
 
     def rows(self) -> list[dict[str, str]]:
-        names = ("Endpoint", "URI", "State", "StatusCode", "Attempts", "UserAgentBefore",
-                 "UserAgentAfter")  # fmt: skip
-        return [{n: p.get(n) for n in names} for p in self.phones.values()]
+        return [{n: p.get(n) for n in PHONE_COLUMNS} for p in self.phones.values()]
 
 
-async def run_job(server: Server, fields: Sequence[tuple[str, str]], show: Show) -> JobReport:
-    """Send FleetNotify with `fields`; follow the job (or collect the dry run) to its end.
-    Raises ClientError, with the server's message for a refused job."""
+async def run_job(server: Server, fields: Sequence[tuple[str, str]], report: JobReport,
+                  watcher: Watcher) -> None:  # fmt: skip
+    """Send FleetNotify with `fields`; follow the job (or collect the dry run) to its end into
+    `report`. Raises ClientError, with the server's message for a refused job."""
     reader, writer = await connect(server)
-    report = JobReport()
     try:
         messages = await login(reader, writer, server.username, server.secret, events="system")
         writer.write(encode([("Action", "FleetNotify"), ("ActionID", "fleet"), *fields]))
@@ -57,17 +80,18 @@ async def run_job(server: Server, fields: Sequence[tuple[str, str]], show: Show)
         if answer.get("EventList") == "start":  # a dry run
             while (item := await messages.next()).get("Event") != "FleetDryRunComplete":
                 report.dry_run.append(item)
-            return report
+            return
         report.job_id, report.total = answer.get("JobID"), int(answer.get("Phones") or 0)
-        show(f"job {report.job_id}: {report.total} phones")
+        watcher.started(report)
         while True:
             message = await messages.next()
             if message.get("JobID") != report.job_id:
                 continue
             if message.get("Event") == "FleetPhone":
-                _phone(report, message, show)
+                report.phones[message.get("URI")] = message
+                watcher.phone(report, message)
             elif message.get("Event") == "FleetJobComplete":
-                return report
+                return
     finally:
         writer.close()
 
@@ -78,25 +102,6 @@ async def _reply(messages: Messages) -> AmiMessage:
         message = await messages.next()
         if message.get("ActionID") == "fleet" and message.get("Response"):
             return message
-
-
-def _phone(report: JobReport, message: AmiMessage, show: Show) -> None:
-    state = message.get("State")
-    report.phones[message.get("URI")] = message
-    if state in SETTLED:
-        code = message.get("StatusCode")
-        after = message.get("UserAgentAfter")
-        detail = "".join((f" {code}" if code else "", f" ({after})" if after else ""))
-        show(f"{message.get('Endpoint')} {message.get('URI')} -> {state}{detail}")
-
-
-def summary(report: JobReport) -> str:
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(report.counts().items()))
-    return f"job {report.job_id}: {report.total} phones: {counts or 'none'}"
-
-
-def as_json(report: JobReport) -> str:
-    return json.dumps({"job": report.job_id, "phones": report.rows()}, indent=2)
 
 
 async def jobs(server: Server) -> list[AmiMessage]:

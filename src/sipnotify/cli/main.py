@@ -76,7 +76,7 @@ def _fleet_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParse
         command.add_argument("--deadline", default="", metavar="SECONDS", help="retry until (3600)")
         command.add_argument("--dry-run", action="store_true", help="show, do not send")
         command.add_argument("--yes", action="store_true", help="confirm a reboot of many phones")
-        command.add_argument("--json", action="store_true", help="print the phones as JSON")
+        _format_arguments(command)
         _ami_arguments(command)
         command.add_argument("--timeout", type=float, default=3600.0, help="seconds (3600)")
     jobs = commands.add_parser("jobs", help="list, show, pause, resume or cancel fleet jobs")
@@ -84,8 +84,22 @@ def _fleet_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "what", nargs="?", default="list", choices=("list", "show", "pause", "resume", "cancel")
     )
     jobs.add_argument("job_id", nargs="?", default="")
+    _format_arguments(jobs)
     _ami_arguments(jobs)
     jobs.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+
+
+def _format_arguments(command: argparse.ArgumentParser) -> None:
+    form = command.add_mutually_exclusive_group()
+    for name in ("json", "csv"):
+        form.add_argument(
+            f"--{name}",
+            dest="format",
+            action="store_const",
+            const=fleet.Format(name),
+            help=f"print the phones as {name.upper()}",
+        )
+    command.set_defaults(format=fleet.Format.TEXT)
 
 
 def _selection_arguments(command: argparse.ArgumentParser) -> None:
@@ -226,16 +240,19 @@ def _fleet_fields(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def _fleet(args: argparse.Namespace) -> int:
-    """Exit 0 when every phone answered (confirmed, for a reboot), 1 otherwise, 2 for usage."""
+    """Exit 0 when every phone did it (answered; confirmed, for a reboot), 3 when the job ended
+    without that, 1 when it could not start or be followed, 2 for usage."""
     secret = _secret(args)
     if secret is None:
         return 2
+    from sipnotify.cli import present  # noqa: PLC0415 (rich, 3 MB: not loaded by serve)
+
     server = client.Server(args.host, args.port, args.username, secret)
-    show = (lambda _line: None) if args.json else _print_now
+    report = fleet.JobReport(reboot=args.command == "reboot")
+    watcher = present.watcher(args.format, sys.stdout)
     try:
-        report = asyncio.run(
-            asyncio.wait_for(fleet.run_job(server, _fleet_fields(args), show), args.timeout)
-        )
+        following = fleet.run_job(server, _fleet_fields(args), report, watcher)
+        asyncio.run(asyncio.wait_for(following, args.timeout))
     except client.ClientError as exc:
         print(f"sipnotify {args.command}: {exc}", file=sys.stderr)
         return 1
@@ -243,17 +260,24 @@ def _fleet(args: argparse.Namespace) -> int:
         print(f"sipnotify {args.command}: the job did not end within {args.timeout:g} s "
               "(it goes on: `sipnotify jobs`)", file=sys.stderr)  # fmt: skip
         return 1
+    finally:
+        watcher.close()
     if report.dry_run:
-        for phone in report.dry_run:
-            print(f"{phone.get('Endpoint')} {phone.get('URI')} [{phone.get('Vendor')}] "
-                  f"{phone.get('UserAgent') or '-'}")  # fmt: skip
-            print("".join(f"    {line}\n" for line in phone.get_all("Request")), end="")
+        _print_dry_run(report)
         return 0
-    print(fleet.as_json(report) if args.json else fleet.summary(report))
-    return 0 if report.ok else 1
+    present.result(report, args.format, sys.stdout)
+    return 0 if report.ok else 3
+
+
+def _print_dry_run(report: fleet.JobReport) -> None:
+    for phone in report.dry_run:
+        print(f"{phone.get('Endpoint')} {phone.get('URI')} [{phone.get('Vendor')}] "
+              f"{phone.get('UserAgent') or '-'}")  # fmt: skip
+        print("".join(f"    {line}\n" for line in phone.get_all("Request")), end="")
 
 
 CHANGES = {"pause": "FleetPause", "resume": "FleetResume", "cancel": "FleetCancel"}
+JOB_COLUMNS = ("JobID", "Order", "State", "Total", "Answered", "Confirmed", "Ignored", "Failed")
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -277,15 +301,14 @@ def _jobs(args: argparse.Namespace) -> int:
     except TimeoutError:
         print(f"sipnotify jobs: no answer within {args.timeout:g} s", file=sys.stderr)
         return 1
-    names: tuple[str, ...] = ("JobID", "Order", "State", "Total", "Answered", "Confirmed",
-                              "Ignored", "Failed")  # fmt: skip
-    if args.what == "show":
-        names = ("Endpoint", "URI", "State", "StatusCode", "Attempts", "UserAgentAfter")
     if args.what == "show" and not items:
         print(f"sipnotify jobs: no job {args.job_id}", file=sys.stderr)
         return 1
-    for item in items:
-        print("  ".join(f"{name}={item.get(name)}" for name in names))
+    from sipnotify.cli import present  # noqa: PLC0415 (rich, 3 MB: not loaded by serve)
+
+    names = fleet.PHONE_COLUMNS if args.what == "show" else JOB_COLUMNS
+    rows = [{name: item.get(name) for name in names} for item in items]
+    present.listing(rows, names, args.format, sys.stdout)
     return 0
 
 
