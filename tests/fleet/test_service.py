@@ -131,6 +131,7 @@ def test_sipnotify_conf_sets_the_defaults_the_limit_and_the_window(tmp_path: Pat
 
     async def test() -> None:
         fleet = service(tmp_path, FakeSender(), heard, time.time, settings)
+        assert len(fleet.preview(FleetOrder(Verb.REBOOT, Selection(all=True)))) == 3  # a look
         with pytest.raises(PlanError, match=r"reboot of 3 phones needs confirming \(more than 2"):
             fleet.start(FleetOrder(Verb.REBOOT, Selection(all=True)))
         job = fleet.start(FleetOrder(Verb.REBOOT, Selection(endpoints=("p1", "p2"))))

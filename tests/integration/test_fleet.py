@@ -289,3 +289,60 @@ def test_a_phone_that_refuses_fails_with_its_answer_and_an_offline_one_is_retrie
             time.sleep(0.2)
         assert b"State: retrying\r\n" in shown, shown
     assert refusing.finish() == 0, refusing.output
+
+
+# The fleet: (User-Agent, the Event its vendor's reboot NOTIFY carries), 8 vendors.
+FLEET_UAS = (
+    ("Yealink SIP-T46S 66.86.0.15", "check-sync;reboot=true"),
+    ("PolycomVVX-VVX_411-UA/6.4.3.5018", "check-sync"),
+    ("snomD785/10.1.54.13", "check-sync;reboot=true"),
+    ("Cisco/SPA504G-7.6.2", "reboot"),
+    ("Cisco-CP8865/14.1.1", "service-control"),
+    ("Grandstream GXP2170 1.0.11.3", "check-sync;reboot=true"),
+    ("Htek UC926 2.0.4.4.46", "check-sync;reboot=true"),
+    ("Acme DeskPhone 1.0", "check-sync;reboot=true"),  # nobody's: the fallback
+)
+FLEET_SIZE = 200
+
+
+def test_a_fleet_of_200_registered_phones_of_8_vendors_reboots_under_the_per_address_cap(
+    start_service: StartService, uas: Uas, tmp_path: Path
+) -> None:
+    """Every phone gets its own vendor's reboot, once; all 200 sit behind one address, whose
+    cap (4) holds at every moment; none registers again, so all are reported ignored."""
+    desks = uas("uas_notify_slowly.xml", calls=FLEET_SIZE, timeout=90)
+    conf = "[local]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n" + "".join(
+        f"[phone{n:03}]\ntype=aor\nmax_contacts=1\n[phone{n:03}]\ntype=endpoint\naors=phone{n:03}\n"
+        for n in range(FLEET_SIZE)
+    )
+    service = start_service(admin_conf(), files={
+        "pjsip.conf": conf, "sipnotify.conf": "[fleet]\nconfirm_window = 2\n",
+    })  # fmt: skip
+    phones = tmp_path / "phones.csv"
+    phones.write_text("SEQUENTIAL\n" + "".join(
+        f"phone{n:03};{FLEET_UAS[n % len(FLEET_UAS)][0]};{desks.port}\n" for n in range(FLEET_SIZE)
+    ))  # fmt: skip
+    registering = uas("uac_register_many.xml", calls=FLEET_SIZE, remote=service.sip_port(),
+                      timeout=60, extra=("-inf", str(phones), "-r", "100"))  # fmt: skip
+    assert registering.finish(timeout=60) == 0, registering.output  # every REGISTER got 200
+    with RawAmi(service.port, timeout=60) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: d\r\nVerb: reboot\r\nDryRun: yes\r\n"
+                 b"All: yes\r\nUserAgent: ^(Yealink|snom)\r\n\r\n")  # fmt: skip
+        dry = ami.read_until(b"Event: FleetDryRunComplete\r\n")
+        assert dry.count(b"Event: FleetDryRunPhone\r\n") == FLEET_SIZE // len(FLEET_UAS) * 2
+        assert set(re.findall(rb"\r\nVendor: (\w+)\r\n", dry)) == {b"yealink", b"snom"}
+        ami.send(b"Action: FleetNotify\r\nActionID: r\r\nVerb: reboot\r\nAll: yes\r\n"
+                 b"Confirm: yes\r\nRate: unlimited\r\nInFlight: 50\r\nPerAddress: 4\r\n"
+                 b"Jitter: 0\r\n\r\n")  # fmt: skip
+        done = ami.read_until(b"Event: FleetJobComplete\r\nActionID: r\r\n") + ami.message()
+        assert f"\r\nIgnored: {FLEET_SIZE}\r\n".encode() in done, done
+    assert desks.finish(timeout=30) == 0, desks.output
+    notifies = desks.received()
+    events = {field(n, "To").split("@")[0][5:]: field(n, "Event") for n in notifies}
+    assert len(notifies) == len(events) == FLEET_SIZE  # one each, to every phone
+    for name, event in events.items():
+        assert event == FLEET_UAS[int(name[5:]) % len(FLEET_UAS)][1], (name, event)
+    stamps = sorted(received_at(desks))
+    at_once = [sum(t <= u < t + 0.07 for u in stamps) for t in stamps]
+    assert max(at_once) == 4  # each answer takes 80 ms: never more than 4 outstanding

@@ -80,7 +80,11 @@ class FleetService:
     # -- what operators ask ----------------------------------------------------------------
 
     def preview(self, request: FleetOrder) -> list[Planned]:
-        """The phones and what each would get, without storing or sending (a dry run)."""
+        """The phones and what each would get, without storing or sending (a dry run, which
+        needs no confirmation: it is how an operator looks before confirming)."""
+        return self._plan(replace(request, confirmed=True))
+
+    def _plan(self, request: FleetOrder) -> list[Planned]:
         phones = select(self._notifier.config, request.selection, self._notifier.registered)
         return plan(phones, request.order, self.catalogue, self._notifier.presets,
                     confirmed=request.confirmed,
@@ -104,7 +108,7 @@ class FleetService:
         start = now if request.start_at is None else request.start_at
         if start < now - 1.0:
             raise FleetError("the start time is in the past")
-        planned = self.preview(request)
+        planned = self._plan(request)
         state = JobState.SCHEDULED if start > now else JobState.RUNNING
         pace = request.pace or self.default_pace
         deadline = self.settings.deadline if request.deadline is None else request.deadline
