@@ -9,6 +9,11 @@ B2  Fan-out: one PJSIPNotify to an endpoint with 1,000 contacts; seconds until a
 B3  Registrations: SIPp REGISTER with digest at rising offered rates; the highest with no
     failure, and the rate achieved.
 B4  Scale: 100,000 stored contacts (10,000 AORs x 10): RSS, start-up time, PJSIPShowContacts time.
+B5  Fleet jobs: 100 endpoints x 1,000 static contacts answered by a UDP responder in this
+    process. First 10,000 contacts by PJSIPNotify fan-out (10 actions) and by one job at an
+    unlimited rate; then a 100,000-phone job at 5,000/s, during which FleetJobs and the start
+    of a one-phone job are timed twice a second and RSS sampled: time to finish, RSS above
+    idle, start and list latency p50/max.
 
 Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
 Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
@@ -21,6 +26,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent / "tests" / "integration" / "scenarios"
@@ -142,14 +149,16 @@ class Ami:
         self.buffer = b""
 
     @classmethod
-    async def open(cls, port: int) -> Ami:
+    async def open(cls, port: int, events: bytes = b"system") -> Ami:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
         ami = cls(reader, writer)
         await reader.readline()
         # PJSIPNotify's results are system events: the session takes them (and FullyBooted)
-        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: system\r\n\r\n")
+        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: %s\r\n\r\n"
+                     % events)  # fmt: skip
         assert b"Authentication accepted" in await ami.message()
-        assert (await ami.message()).startswith(b"Event: FullyBooted\r\n")
+        if events != b"off":
+            assert (await ami.message()).startswith(b"Event: FullyBooted\r\n")
         return ami
 
     async def message(self) -> bytes:
@@ -223,6 +232,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+UDP = "[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:{sip_port}\n"
 PHONE = """[udp]
 type=transport
 protocol=udp
@@ -385,9 +395,133 @@ def b4(workdir: Path, aors: int = 10_000, per_aor: int = 10) -> dict[str, float]
     }
 
 
+FLEET = (
+    "".join(
+        f"[fleet{e:02}]\ntype=aor\ncontact="
+        + ",".join(f"sip:f{e}-{c}@127.0.0.1:{{responder}}" for c in range(1000))
+        + f"\n[fleet{e:02}]\ntype=endpoint\naors=fleet{e:02}\n"
+        for e in range(100)
+    )
+    + "[probe]\ntype=aor\ncontact=sip:probe@127.0.0.1:{responder}\n"
+    + "[probe]\ntype=endpoint\naors=probe\n"
+)
+
+
+class Responder(asyncio.DatagramProtocol):
+    """Every phone of B5: answers each NOTIFY 200 OK with its Via, From, To, Call-ID, CSeq."""
+
+    HEAD = re.compile(rb"^(Via|From|To|Call-ID|CSeq):[^\r]*\r\n", re.M)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        lines = b"".join(m.group(0) for m in self.HEAD.finditer(data))
+        self.transport.sendto(b"SIP/2.0 200 OK\r\n" + lines + b"Content-Length: 0\r\n\r\n", addr)
+
+
+async def _action(ami: Ami, text: str, until: bytes) -> tuple[float, list[bytes]]:
+    """Send one action; the seconds until its reply (or list) ended, and its messages."""
+    start = time.perf_counter()
+    ami.writer.write(text.encode())
+    messages = [await asyncio.wait_for(ami.message(), 300)]
+    while until not in messages[-1] and b"Response: Error" not in messages[0]:
+        messages.append(await asyncio.wait_for(ami.message(), 300))
+    if b"Response: Error" in messages[0]:
+        raise RuntimeError(messages[0].decode(errors="replace"))
+    return time.perf_counter() - start, messages
+
+
+async def _job_done(ami: Ami, job_id: bytes, limit: float) -> float:
+    """Poll FleetJobs until the job is done; its end time (perf_counter)."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        _, listed = await _action(ami, "Action: FleetJobs\r\n\r\n", b"FleetJobListComplete")
+        mine = next(m for m in listed if b"JobID: " + job_id + b"\r\n" in m)
+        if b"\r\nState: done\r\n" in mine:
+            return time.perf_counter()
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the fleet job did not finish")
+
+
+def _job_id(reply: bytes) -> bytes:
+    return reply.split(b"JobID: ", 1)[1].split(b"\r\n", 1)[0]
+
+
+def b5(workdir: Path) -> dict[str, float]:
+    async def run() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        responder, _ = await loop.create_datagram_endpoint(Responder, local_addr=("127.0.0.1", 0))
+        port = responder.get_extra_info("sockname")[1]
+        with service(UDP + FLEET.replace("{responder}", str(port)), workdir / "b5") as svc:
+            await asyncio.sleep(1.0)
+            idle = svc.rss_mb()
+            ami = await Ami.open(svc.ami_port)
+            ten = "Regex: ^fleet0[0-9]$\r\n"
+            start = time.perf_counter()
+            ami.writer.write(b"".join(notify_action(e, f"fleet{e:02}") for e in range(10)))
+            complete = 0
+            while complete < 10:
+                complete += (await ami.message()).startswith(b"Event: PJSIPNotifyComplete")
+            fan_out = time.perf_counter() - start
+            ami.close()
+            ami = await Ami.open(svc.ami_port, b"off")  # replies only, no job events
+            job_start = time.perf_counter()
+            _, (reply,) = await _action(
+                ami,
+                "Action: FleetNotify\r\nVerb: resync\r\n"
+                + ten
+                + "Rate: unlimited\r\nInFlight: 128\r\n"
+                "PerAddress: 100000\r\nJitter: 0\r\n\r\n",
+                b"",
+            )
+            job_10k = await _job_done(ami, _job_id(reply), 300) - job_start
+            ami.close()
+            ami = await Ami.open(svc.ami_port, b"off")  # replies only, no job events
+            cpu = svc.cpu_seconds()
+            big_start = time.perf_counter()
+            began, (reply,) = await _action(
+                ami,
+                "Action: FleetNotify\r\nVerb: resync\r\nRegex: ^fleet\r\nRate: 5000\r\n"
+                "InFlight: 256\r\nPerAddress: 100000\r\n\r\n",
+                b"",
+            )
+            big = _job_id(reply)
+            starts: list[float] = []
+            lists: list[float] = []
+            peak = idle
+            finished = asyncio.ensure_future(_job_done(ami, big, 600))
+            probe = await Ami.open(svc.ami_port, b"off")
+            while not finished.done():
+                took, _ = await _action(
+                    probe, "Action: FleetNotify\r\nVerb: resync\r\nEndpoint: probe\r\n\r\n", b""
+                )
+                starts.append(took)
+                took, _ = await _action(probe, "Action: FleetJobs\r\n\r\n", b"FleetJobListComplete")
+                lists.append(took)
+                peak = max(peak, svc.rss_mb())
+                await asyncio.wait([finished], timeout=0.5)
+            elapsed = await finished - big_start
+            cpu = svc.cpu_seconds() - cpu
+            probe.close()
+            ami.close()
+        responder.close()
+        return {
+            "fan_out_10k_s": fan_out, "job_10k_s": job_10k,
+            "job_100k_s": elapsed, "job_100k_start_ms": 1000 * began,
+            "cpu_us_per_phone": 1e6 * cpu / 100_000,
+            "rss_idle_mb": idle, "rss_peak_above_idle_mb": peak - idle,
+            "start_p50_ms": 1000 * percentile(starts, 0.5), "start_max_ms": 1000 * max(starts),
+            "list_p50_ms": 1000 * percentile(lists, 0.5), "list_max_ms": 1000 * max(lists),
+            "samples": float(len(starts)),
+        }  # fmt: skip
+
+    return asyncio.run(run())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="B1,B2,B3,B4")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5")
     parser.add_argument("--notifies", type=int, default=20_000)
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
@@ -410,6 +544,8 @@ def main() -> int:
             results["B3_registrations"] = b3(work, [int(r) for r in args.rates.split(",")], 5)
         if "B4" in wanted:
             results["B4_scale"] = b4(work)
+        if "B5" in wanted:
+            results["B5_fleet_jobs"] = b5(work)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
     path.write_text(json.dumps(results, indent=2))

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from sipnotify.fleet.pacing import Pace, PaceError, Pacer
+from sipnotify.fleet.pacing import SLACK, Pace, PaceError, Pacer
 
 
 def test_the_rate_spaces_sends_within_the_jitter() -> None:
@@ -26,6 +26,23 @@ def test_the_rate_spaces_sends_within_the_jitter() -> None:
     assert all(0.08 - 1e-9 <= gap <= 0.12 + 1e-9 for gap in gaps)
     assert len({round(g, 6) for g in gaps}) > 10  # not in lockstep
     assert 9.0 < len(sent) / sent[-1] < 11.0
+
+
+def test_a_caller_woken_late_catches_up_but_never_bursts_more_than_the_slack() -> None:
+    pacer = Pacer(Pace(rate=5000, jitter=0.0, in_flight=10**6, per_address=10**6),
+                  rng=random.Random(1))  # fmt: skip
+    sent_at: list[float] = []
+    for tick in range(1, 101):  # woken every 10 ms for a second
+        now = tick * 0.01
+        while pacer.admit("a", now) is None:
+            sent_at.append(now)
+    assert 4940 <= len(sent_at) <= 4960  # 0.99 s at the rate, although woken 100 times
+    assert max(sent_at.count(t) for t in set(sent_at)) <= 5000 * SLACK + 1
+    idle = sent_at[-1] + 60.0  # a minute without asking: no minute's worth at once
+    burst = 0
+    while pacer.admit("a", idle) is None:
+        burst += 1
+    assert burst <= 5000 * SLACK + 1
 
 
 def test_in_flight_and_per_address_caps_wait_for_a_send_to_end() -> None:

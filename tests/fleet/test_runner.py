@@ -32,13 +32,18 @@ def run(count: int, *, reboot: bool = False, pace: Pace | None = None) -> JobRun
 
 
 def states(job: JobRun) -> list[str]:
-    return [p.state.value for p in job.phones]
+    """Each phone's state, checked against the counts the job keeps as it goes."""
+    found = [p.state.value for p in job.phones]
+    kept = {state.value: n for state, n in job.counts.items() if n}
+    assert kept == {state: found.count(state) for state in found}
+    return found
 
 
 def test_every_phone_answered_ends_the_job() -> None:
     job = run(3)
     sent = job.due(0.0)
     assert [p.attempts for p in sent] == [1, 1, 1]
+    assert states(job) == ["sent"] * 3
     assert job.due(0.0) == []  # nothing is sent twice while in flight
     for phone in sent:
         job.answered(phone.uri, 200, 0.1)

@@ -9,7 +9,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,8 +49,8 @@ class Listener:
         del job
         self.phones.append(phone)
 
-    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
-        del phones
+    def finished(self, job: JobRecord, counts: Mapping[PhoneState, int]) -> None:
+        del counts
         self.ended.append(job)
 
 

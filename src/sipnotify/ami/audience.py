@@ -71,15 +71,21 @@ class Audience:
         """The wall-clock time to stamp events with, if manager.conf asks for it."""
         return self._wall_clock() if self._general.timestampevents else None
 
+    def listening(self, category: int) -> bool:
+        """Whether any session takes events of `category` (else there is nothing to build)."""
+        return any(member.session.wants(category) for member in self._members)
+
     def publish(self, name: str, category: int, fields: Fields, action_id: str = "") -> None:
         """Send an event to every session that takes it."""
         if name in self._general.disabledevents:
             return
+        takers = [member for member in self._members if member.session.wants(category)]
+        if not takers:  # nobody listens: not even encoded (a large job's progress)
+            return
         stamp = self.timestamp()
         data = encode(replies.event(name, category, fields, action_id=action_id, timestamp=stamp))
-        for member in self._members:
-            if member.session.wants(category):
-                member.send_event(data)
+        for member in takers:
+            member.send_event(data)
 
     def publish_all(self, events: Iterable[Broadcast]) -> None:
         for event in events:

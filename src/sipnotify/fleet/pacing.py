@@ -4,6 +4,10 @@ provisioning server after a reboot), and jitter so a fleet does not move in lock
 
 The defaults cannot overload a provisioning server: 5 phones a second, 20 in flight, 4 per
 address. Time is passed in; randomness comes from an injected generator.
+
+The rate is kept on average: a caller that asks late (its timer fired a few milliseconds
+after the next free moment) is let catch up, by at most SLACK seconds' worth of sends at once,
+so a job woken every few milliseconds still sends thousands a second.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass
+
+SLACK = 0.01  # seconds of late asking the rate makes up for at once
 
 
 class PaceError(Exception):
@@ -60,7 +66,8 @@ class Pacer:
             return self._next
         self._flying += 1
         self._by_address[address] += 1
-        self._next = max(now, self._next) + self._interval()
+        start = now if self._next == -math.inf else max(self._next, now - SLACK)
+        self._next = start + self._interval()
         return None
 
     def done(self, address: str) -> None:

@@ -76,9 +76,23 @@ def plan(
     if isinstance(order, Verb) and order.destructive and not confirmed:
         _check_confirmed(order, len(phones), confirm_above)
     try:
-        return [_planned(phone, order, catalogue, presets) for phone in phones]
+        if isinstance(order, Mwi):  # each phone's own account
+            return [_planned(phone, order, catalogue, presets) for phone in phones]
+        shared: dict[str, Planned] = {}  # by User-Agent: phones alike get one content
+        return [_alike(phone, order, catalogue, presets, shared) for phone in phones]
     except NotifyError as exc:
         raise PlanError(exc.message) from None
+
+
+def _alike(phone: Phone, order: Order, catalogue: Catalogue, presets: NotifyPresets,
+           shared: dict[str, Planned]) -> Planned:  # fmt: skip
+    """A phone's plan made from that of an earlier phone with the same User-Agent (the
+    content depends on nothing else), so a fleet of one model costs one content."""
+    known = shared.get(phone.user_agent)
+    if known is None:
+        known = shared[phone.user_agent] = _planned(phone, order, catalogue, presets)
+        return known
+    return Planned(phone, known.vendor, known.content)
 
 
 def _check_confirmed(verb: Verb, count: int, limit: int) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -53,6 +53,7 @@ class JobRun:
         self._open = 0  # phones not finished
         self._held = math.inf  # when the pacer lets the next send go
         self._changes: list[PhoneRecord] = []
+        self.counts: Counter[PhoneState] = Counter(p.state for p in phones)  # kept live
         for phone in phones:
             self._open += not self._finished(phone)
             if phone.state in _SENDABLE:
@@ -171,6 +172,8 @@ class JobRun:
 
     def _set(self, phone: PhoneRecord, now: float, **changes: object) -> PhoneRecord:
         changed = replace(phone, updated_at=now, **changes)  # type: ignore[arg-type]
+        self.counts[phone.state] -= 1
+        self.counts[changed.state] += 1
         self._phones[phone.uri] = changed
         self._changes.append(changed)
         return changed

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -33,6 +33,10 @@ from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, P
 from sipnotify.ua.addresses import Hop, Local
 
 log = logging.getLogger("sipnotify.fleet")
+# Seconds a running job gathers answers before one pass over them (store write, next sends):
+# an answer is recorded at most this late, and a crash may lose that much of them (those
+# phones are sent again on resume).
+TICK = 0.01
 
 
 class FleetError(Exception):
@@ -56,8 +60,8 @@ class Listener(Protocol):
     def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
         """A phone's progress, once stored."""
 
-    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
-        """The job ended (done or cancelled)."""
+    def finished(self, job: JobRecord, counts: Mapping[PhoneState, int]) -> None:
+        """The job ended; how many of its phones ended in each state."""
 
 
 class FleetService:
@@ -76,6 +80,7 @@ class FleetService:
         self._rng = rng
         self._listener = listener
         self._runs: dict[str, _Running] = {}
+        self._ended_counts: dict[str, dict[PhoneState, int]] = {}
 
     # -- what operators ask ----------------------------------------------------------------
 
@@ -130,8 +135,18 @@ class FleetService:
         return job, self._store.phones(job_id)
 
     def counts(self, job_id: str) -> dict[PhoneState, int]:
-        """How many of the job's phones are in each state."""
-        return self._store.counts(job_id)
+        """How many of the job's phones are in each state: a running job's from memory (no
+        scan of a large job while it runs), an ended job's read once."""
+        running = self._runs.get(job_id)
+        if running is not None:
+            return {state: n for state, n in running.run.counts.items() if n}
+        counts = self._ended_counts.get(job_id)
+        if counts is None:
+            counts = self._store.counts(job_id)
+            job = self._store.job(job_id)
+            if job is not None and job.state.finished:  # they cannot change any more
+                self._ended_counts[job_id] = counts
+        return counts
 
     def pause(self, job_id: str) -> JobRecord:
         """No more sends until `resume`; answers to what was sent are still recorded."""
@@ -260,11 +275,13 @@ class FleetService:
         self._runs.pop(job.id, None)
         try:
             self._store.set_state(job.id, JobState.DONE)
-            ended, phones = self.job(job.id)
+            ended = replace(job, state=JobState.DONE)
         except StorageError as exc:  # every phone's progress is stored; the next start ends it
             log.error("cannot record the end of fleet job %s: %s", job.id, exc)
             return
-        self._listener.finished(ended, phones)
+        counts = {state: n for state, n in running.run.counts.items() if n}
+        self._ended_counts[job.id] = counts
+        self._listener.finished(ended, counts)
 
 
 class _Running:
@@ -292,12 +309,17 @@ class _Running:
             return
         now = service._wall()
         self.run.handle_timer(now)
-        if not self._paused:
-            for record in self.run.due(now):
-                service._send(self._planned[record.uri], self._answered(record.uri))
+        self._pump(now)
         self.settle()
 
+    def _pump(self, now: float) -> None:
+        """Send to every phone the pacer lets go now."""
+        if not self._paused:
+            for record in self.run.due(now):
+                self._service._send(self._planned[record.uri], self._answered(record.uri))
+
     def settle(self) -> None:
+        """Store what changed and tell of it; end the job, or sleep until its next deadline."""
         if self._ended:
             return
         self._unsaved += self.run.changes()
@@ -316,7 +338,8 @@ class _Running:
             self._service._ended(self)
             return
         when = self.run.get_timer()
-        if when is not None and self._timer is None and not self._paused:
+        self.stop()
+        if when is not None and not self._paused:
             self._sleep_until(when)
 
     def soon(self) -> None:
@@ -346,24 +369,27 @@ class _Running:
             if self._ended:
                 return
             status = final.status if final.failure is None else None
-            self.run.answered(uri, status, self._service._wall())
+            now = self._service._wall()
+            self.run.answered(uri, status, now)
+            self._pump(now)  # a freed place in flight is taken at once
             self._poke()
 
         return done
 
     def _poke(self) -> None:
-        """Take the answers of this turn of the loop in one pass (one store write for all)."""
+        """Take the answers of the next TICK in one pass: one store write for all of them,
+        so a job writes at most 1/TICK times a second whatever its rate."""
         if not self._poked:
             self._poked = True
-            self._loop.call_soon(self._poked_wake)
+            self._loop.call_later(TICK, self._poked_wake)
 
     def _poked_wake(self) -> None:
         self._poked = False
-        self.wake()
+        self.settle()
 
     def _sleep_until(self, when: float) -> None:
         self.stop()
-        delay = max(0.0, when - self._service._wall())
+        delay = max(TICK, when - self._service._wall())  # the pacer lets the rate catch up
         self._timer = self._loop.call_later(delay, self.wake)
 
 

@@ -10,6 +10,7 @@ the transport's, or the one the kernel picks towards the peer for a wildcard bin
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from ipaddress import ip_address
 
@@ -46,9 +47,8 @@ class Router:
         if known is not None:
             return known
         chosen, host, port = self._next_hop(hop)
-        try:
-            address = str(ip_address(host))
-        except ValueError:
+        address = _literal(host)
+        if address is None:
             return None
         routed = self._routes[hop] = self._routed(chosen, host, address, port)
         if len(self._routes) > ROUTE_CACHE:
@@ -123,6 +123,15 @@ class Router:
             if transport.protocol == wanted:
                 return transport
         raise OSError(f"no {wanted} transport in pjsip.conf")
+
+
+@functools.lru_cache(maxsize=ROUTE_CACHE)
+def _literal(host: str) -> str | None:
+    """The host as an IP address, or None for a name (many contacts share one address)."""
+    try:
+        return str(ip_address(host))
+    except ValueError:
+        return None
 
 
 async def _resolve(host: str, port: int, protocol: str) -> str:

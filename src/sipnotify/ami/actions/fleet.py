@@ -211,13 +211,6 @@ def _dry_fields(ctx: AmiContext, planned: Planned) -> Fields:
     )
 
 
-def tally(phones: list[PhoneRecord]) -> dict[PhoneState, int]:
-    counts: dict[PhoneState, int] = {}
-    for phone in phones:
-        counts[phone.state] = counts.get(phone.state, 0) + 1
-    return counts
-
-
 def job_fields(job: JobRecord, counts: Mapping[PhoneState, int]) -> Fields:
     return (
         ("JobID", job.id),
@@ -250,8 +243,8 @@ def phone_event(job: JobRecord, phone: PhoneRecord) -> Broadcast:
     return Broadcast("FleetPhone", permissions.SYSTEM, phone_fields(job, phone), job.action_id)
 
 
-def complete_event(job: JobRecord, phones: list[PhoneRecord]) -> Broadcast:
-    fields = job_fields(job, tally(phones))
+def complete_event(job: JobRecord, counts: Mapping[PhoneState, int]) -> Broadcast:
+    fields = job_fields(job, counts)
     return Broadcast("FleetJobComplete", permissions.SYSTEM, fields, job.action_id)
 
 
@@ -263,10 +256,11 @@ class FleetEvents:
         self._audience = audience
 
     def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
-        self._audience.publish_all((phone_event(job, phone),))
+        if self._audience.listening(permissions.SYSTEM):
+            self._audience.publish_all((phone_event(job, phone),))
 
-    def finished(self, job: JobRecord, phones: list[PhoneRecord]) -> None:
-        self._audience.publish_all((complete_event(job, phones),))
+    def finished(self, job: JobRecord, counts: Mapping[PhoneState, int]) -> None:
+        self._audience.publish_all((complete_event(job, counts),))
 
 
 ACTIONS = (
