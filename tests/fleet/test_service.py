@@ -6,6 +6,7 @@ twice to a phone that answered."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import random
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sipnotify.config.sipnotify import FleetSettings
+from sipnotify.fleet import service as service_module
 from sipnotify.fleet.catalogue import Verb, load_catalogue
 from sipnotify.fleet.pacing import Pace
 from sipnotify.fleet.plan import Mwi, PlanError, Preset, Variables
@@ -343,3 +345,23 @@ def test_a_resumed_job_fails_phones_the_configuration_no_longer_has(tmp_path: Pa
 
     job_id = asyncio.run(first())
     asyncio.run(second(job_id))
+
+
+def test_a_large_job_keeps_its_phones_out_of_full_collections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_module, "FREEZE_FROM", 3)
+
+    async def test() -> None:
+        fleet = service(tmp_path, Silent(), Listener(), time.time)
+        before = gc.get_freeze_count()
+        fleet.start(FleetOrder(Verb.RESYNC, Selection(endpoints=("p1", "p2")), FAST))
+        assert gc.get_freeze_count() == before  # two phones: left alone
+        fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))
+        assert gc.get_freeze_count() > before
+        fleet.stop()
+
+    try:
+        run(test)
+    finally:
+        gc.unfreeze()
