@@ -128,13 +128,13 @@ def on_a_terminal(port: int, *args: str) -> tuple[int, str]:
 def test_on_a_terminal_a_progress_bar_and_tables_and_exit_3_when_a_phone_fails(
     start_service: StartService, uas: Uas
 ) -> None:
-    phones = [uas("uas_notify.xml"), uas("uas_489.xml")]
+    phones = [uas("uas_notify.xml"), uas("uas_481.xml")]
     service = start_service(admin_conf(), files={"pjsip.conf": pjsip([p.port for p in phones])})
     code, seen = on_a_terminal(service.port, "resync", "--match", "desk*", "--rate", "unlimited")
     assert code == 3, seen
     assert "2/2" in seen  # the bar, full
     assert "desk2 sip:desk2@127.0.0.1:" in seen
-    assert "-> failed 489" in seen  # printed above the bar as it settled
+    assert "-> failed 481" in seen  # printed above the bar as it settled
     assert "phones to look at" in seen  # the final table
     listed = cli(service.port, "jobs", "--csv")
     assert listed.returncode == 0, listed.stderr
