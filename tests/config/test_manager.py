@@ -93,12 +93,19 @@ def test_invalid_values_stop_with_file_and_line(text: str, line: int, needle: st
 
 
 def test_unknown_options_and_classes_warn_with_file_and_line() -> None:
-    _, warnings = manager("[general]\nfrobnicate=1\nwebenabled=yes\n[u]\nsecret=s\nread=sys,call\n")
+    _, warnings = manager("[general]\nfrobnicate=1\nchannelvars=x\n[u]\nsecret=s\nread=sys,call\n")
     assert warnings == [
         "manager.conf:2: unknown option 'frobnicate' in [general]",
-        "manager.conf:3: 'webenabled' is not supported; ignored",
+        "manager.conf:3: 'channelvars' is not supported; ignored",
         "manager.conf:6: unknown class 'sys' in read; ignored",
     ]
+
+
+def test_webenabled_and_httptimeout() -> None:
+    config, _ = manager("[general]\n")
+    assert (config.general.webenabled, config.general.httptimeout) == (False, 60)
+    config, _ = manager("[general]\nwebenabled = yes\nhttptimeout = 300\n")
+    assert (config.general.webenabled, config.general.httptimeout) == (True, 300)
 
 
 def test_user_without_secret_warns() -> None:

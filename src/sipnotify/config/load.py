@@ -1,8 +1,8 @@
 """Read a configuration directory into one frozen `Config`.
 
 Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf,
-extensions.conf, asterisk.conf, and sipnotify's own sipnotify.conf; a missing one counts as
-empty, as in Asterisk) and where the embedded defaults live.
+extensions.conf, asterisk.conf, http.conf, and sipnotify's own sipnotify.conf; a missing one
+counts as empty, as in Asterisk) and where the embedded defaults live.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sipnotify.config.asterisk import Options, load_options
 from sipnotify.config.extensions import Dialplan, load_extensions
+from sipnotify.config.http import HttpConfig, load_http
 from sipnotify.config.manager import ManagerConfig, load_manager, named_acls
 from sipnotify.config.notify import NotifyPresets, load_notify
 from sipnotify.config.parser import (
@@ -38,6 +39,7 @@ class Config:
     dialplan: Dialplan
     options: Options
     settings: Settings
+    http: HttpConfig
     warnings: tuple[Diagnostic, ...]
 
 
@@ -48,6 +50,7 @@ class Part(enum.Enum):
     NOTIFY = "pjsip_notify.conf"
     DIALPLAN = "extensions.conf"
     MANAGER = "manager.conf"
+    HTTP = "http.conf"
 
 
 def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = ()) -> Config:
@@ -68,6 +71,9 @@ def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = (
     if part is Part.NOTIFY:
         notify, found = load_notify(parsed)
         return replace(config, notify=notify, warnings=(*parsed.warnings, *found))
+    if part is Part.HTTP:
+        http, found = load_http(parsed)
+        return replace(config, http=http, warnings=(*parsed.warnings, *found))
     dialplan, found = load_extensions(parsed)
     return replace(config, dialplan=dialplan, warnings=(*parsed.warnings, *found))
 
@@ -93,6 +99,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     options, options_warnings = load_options(asterisk_conf)
     sipnotify_conf = parse_file(directory / "sipnotify.conf")
     settings, settings_warnings = load_settings(sipnotify_conf)
+    http_conf = parse_file(directory / "http.conf")
+    http, http_warnings = load_http(http_conf)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -108,6 +116,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *options_warnings,
         *sipnotify_conf.warnings,
         *settings_warnings,
+        *http_conf.warnings,
+        *http_warnings,
     )
     return Config(
         directory=directory,
@@ -117,5 +127,6 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         dialplan=dialplan,
         options=options,
         settings=settings,
+        http=http,
         warnings=warnings,
     )

@@ -16,9 +16,7 @@ from sipnotify.config.parser import ConfigError, Diagnostic, Item, ParsedConfig,
 
 DEFAULT_PORT = 5038
 
-_UNSUPPORTED_GENERAL = frozenset(
-    ("webenabled", "httptimeout", "channelvars", "debug", "manager_debug")
-)
+_UNSUPPORTED_GENERAL = frozenset(("channelvars", "debug", "manager_debug"))
 _UNSUPPORTED_USER = frozenset(("setvar", "eventfilter"))
 _BOOLEAN_GENERAL = frozenset(
     (
@@ -28,6 +26,7 @@ _BOOLEAN_GENERAL = frozenset(
         "timestampevents",
         "brokeneventsaction",
         "notifyresults",
+        "webenabled",
     )
 )
 
@@ -50,6 +49,8 @@ class ManagerGeneral:
     disabledevents: frozenset[str] = frozenset()
     # sipnotify's own: PJSIPNotifyResult/PJSIPNotifyComplete after `NOTIFY sent` (no: never)
     notifyresults: bool = True
+    webenabled: bool = False  # AMI over HTTP (http.conf must enable the HTTP server)
+    httptimeout: int = 60  # seconds an idle HTTP manager session lives (its cookie's Max-Age)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ def _general(
             fields[key] = values.integer(item, low=1024, high=65535)
         elif key == "bindaddr":
             fields[key] = values.address(item)
-        elif key in ("authtimeout", "authlimit", "authlimitperaddress"):
+        elif key in ("authtimeout", "authlimit", "authlimitperaddress", "httptimeout"):
             fields[key] = values.integer(item, low=1)
         elif key == "disabledevents":
             fields[key] = frozenset(w.strip() for w in item.value.split(",") if w.strip())

@@ -21,12 +21,13 @@ from sipnotify.config.parser import ConfigError
 log = logging.getLogger("sipnotify.reload")
 
 # Asterisk's module names (the `.so` may be left out) for the parts sipnotify re-reads; the
-# manager is built into Asterisk and has no `.so`.
+# manager and the HTTP server are built into Asterisk and have no `.so`.
 RELOADABLE = {
     "res_pjsip.so": Part.PJSIP,
     "res_pjsip_notify.so": Part.NOTIFY,
     "pbx_config.so": Part.DIALPLAN,
     "manager": Part.MANAGER,
+    "http": Part.HTTP,
 }
 # Modules sipnotify also stands in for, which Asterisk cannot reload on their own.
 LOADED = frozenset(
