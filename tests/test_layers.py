@@ -11,12 +11,12 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "sipnotify"
 
 # module (or package prefix) -> prefixes of modules it must never import (ours or stdlib).
 # The tree, bottom up: the sans-IO SIP core; transports; config; storage; the user agent (ua);
-# PJSIPNotify's rules (notify); fleet operations; the registrar service; calls; AMI; the
-# command line; app.
+# PJSIPNotify's rules (notify); fleet operations; the registrar service; calls; AMI; the web;
+# the command line; app.
 EVERYTHING_ABOVE_SIP = (
     "sipnotify.transport", "sipnotify.config", "sipnotify.storage", "sipnotify.ua",
     "sipnotify.notify", "sipnotify.fleet", "sipnotify.registrar", "sipnotify.calls",
-    "sipnotify.ami", "sipnotify.cli", "sipnotify.app", "sipnotify.clock",
+    "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app", "sipnotify.clock",
 )  # fmt: skip
 IO = ("asyncio", "socket", "sqlite3", "ssl", "time", "uuid", "selectors")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -68,11 +68,19 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "sipnotify.cli", "sipnotify.app",
     ),
     "sipnotify.ami": ("sipnotify.transport", "sipnotify.ua", "sipnotify.cli", "sipnotify.app"),
+    "sipnotify.web": (
+        "sipnotify.transport", "sipnotify.ua", "sipnotify.cli", "sipnotify.app",
+        "sipnotify.storage.sqlite", "sipnotify.storage.sqlite_jobs",
+    ),
+    # the web's rules are sans-IO; the server and the manager adapter run on the loop
+    **{f"sipnotify.web.{m}": ("asyncio", "aiohttp", "socket", "time")
+       for m in ("formats", "sessions", "pages", "digest")},
     "sipnotify.cli.show": ("sipnotify.app",),
     "sipnotify.cli.amiclient": ("sipnotify.app",),
 }  # fmt: skip
 ONLY_IMPORTED_BY = {
     "sipnotify.app": ("sipnotify.cli.main",),
+    "sipnotify.web": ("sipnotify.app",),
     "sipnotify.cli": ("sipnotify.__main__",),
 }
 

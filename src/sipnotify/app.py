@@ -61,6 +61,8 @@ from sipnotify.ua.endpoint import SipEndpoint
 from sipnotify.ua.routing import Router
 from sipnotify.ua.server import Uas
 from sipnotify.ua.transports import Transports
+from sipnotify.web.manager import ManagerOverHttp
+from sipnotify.web.server import Routes, WebServer
 
 try:
     import uvloop
@@ -233,6 +235,9 @@ class Server:
         ami = AmiServer(ctx)
         await _listen(ami, config, options)
         stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
+        web_server = await _web(config, ctx, clock)
+        stack.push_async_callback(web_server.stop)
+        running.web = web_server
         stack.callback(calls.hang_up_all)
         if options.config_dir is None:
             _announce_default_login(config, options.data_dir)
@@ -314,7 +319,7 @@ async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> None
         log.info("AMI listening on %s:%d", host, bound_port)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Running:
     """The running parts a reload hands its new configuration to; registrations, calls and
     sessions stay."""
@@ -326,8 +331,11 @@ class _Running:
     uas: Uas
     settings: ManagerSettings
     chores: _Chores
+    web: WebServer | None = None  # set once it runs (after AMI)
 
     def apply(self, new: Config, parts: frozenset[Part]) -> None:
+        if Part.HTTP in parts and self.web is not None:
+            self.web.reconfigure(new.http)
         if Part.PJSIP in parts:
             pjsip = self.sip.running(new.pjsip)
             self.notifier.config = self.calls.config = pjsip
@@ -344,6 +352,26 @@ class _Running:
             if new.manager.general != general:
                 log.warning("manager.conf [general] changes take effect at the next start")
             self.settings.config = replace(new.manager, general=general)
+
+
+async def _web(config: Config, ctx: AmiContext, clock: Clock) -> WebServer:
+    """The HTTP server http.conf asks for, serving AMI over HTTP when manager.conf's
+    `webenabled` is on."""
+    server: WebServer
+
+    def servername() -> str:
+        return server.config.servername
+
+    manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
+    server = WebServer(config.http, manager, routes=Routes({}, {}),
+                       webenabled=lambda: ctx.manager.general.webenabled)  # fmt: skip
+    try:
+        lines = await server.start()
+    except OSError as exc:
+        raise StartupError(f"cannot start the HTTP server: {_reason(exc)}") from None
+    for line in lines:
+        log.info("%s", line)
+    return server
 
 
 class _Chores:

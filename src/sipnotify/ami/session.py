@@ -38,6 +38,7 @@ class SessionState:
     challenge: str = ""
     displayconnects: bool = True
     writetimeout_ms: int = 100
+    over_http: bool = False  # an HTTP manager session (no FullyBooted at login)
 
     def wants(self, category: int) -> bool:
         """Whether an event of `category` goes to this session (manager.c send rules)."""

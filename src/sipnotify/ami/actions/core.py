@@ -32,9 +32,9 @@ def login(ctx: AmiContext, session: SessionState, request: AmiMessage) -> Action
             delay=_LOGIN_FAILURE_DELAY,
             close=True,
         )
-    _start(ctx, session, user, request)
+    log_in(ctx, session, user, request.get("Username"), request.get("Events"))
     out = [replies.success(request, "Authentication accepted")]
-    if ctx.audience.delivers(session, "FullyBooted", permissions.SYSTEM):
+    if not session.over_http and ctx.audience.delivers(session, "FullyBooted", permissions.SYSTEM):
         out.append(_fully_booted(ctx))
     return ActionResult(replies=tuple(out))
 
@@ -65,14 +65,16 @@ def _same(expected: str, given: str) -> bool:
     )
 
 
-def _start(ctx: AmiContext, session: SessionState, user: ManagerUser, request: AmiMessage) -> None:
+def log_in(ctx: AmiContext, session: SessionState, user: ManagerUser, username: str,
+           events: str = "") -> None:  # fmt: skip
+    """The session acts as `user` from now on (a Login, or HTTP digest credentials)."""
     session.authenticated = True
-    session.username = request.get("Username")
+    session.username = username
     session.readperm = user.readperm
     session.writeperm = user.writeperm
     session.displayconnects = user.displayconnects
     session.writetimeout_ms = user.writetimeout_ms
-    mask = permissions.parse_event_mask(request.get("Events"))
+    mask = permissions.parse_event_mask(events)
     if mask is not None:
         session.send_events = mask
     ctx.logins[session.username.lower()] += 1
