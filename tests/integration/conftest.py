@@ -50,6 +50,14 @@ class Service:
         assert found is not None, self.log()
         return int(found.group(1))
 
+    def http_port(self, scheme: str = "HTTP") -> int:
+        """The port the HTTP (or HTTPS) server listens on, from the start-up log."""
+        pattern = rf"{scheme}: listening on 127\.0\.0\.1:(\d+)"
+        wait_for(lambda: re.search(pattern, self.log()), START_TIMEOUT, f"the {scheme} server")
+        found = re.search(pattern, self.log())
+        assert found is not None
+        return int(found.group(1))
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if not self.stopped:
             self.process.send_signal(sig)

@@ -181,7 +181,9 @@ class WebServer:
 
     def _status(self) -> web.Response:
         body = pages.status_page(self.config.servername, self.config.prefix, self._bound)
-        return web.Response(body=body.encode(), headers=self.head())
+        headers = self.head()
+        headers["Content-type"] = "text/html"
+        return web.Response(body=body.encode(), headers=headers)
 
     def _page(self, status: int, text: str) -> web.Response:
         headers = self.head()
