@@ -15,7 +15,7 @@ import random
 import resource
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -46,6 +46,7 @@ from sipnotify.config.pjsip import PjsipConfig
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.service import FleetService
+from sipnotify.fleet.service import Listener as FleetListener
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
 from sipnotify.registrar.registry import Change, Registry
@@ -53,6 +54,7 @@ from sipnotify.registrar.service import ContactChange, Registrar
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
+from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.transport.stream import Limits
@@ -61,8 +63,10 @@ from sipnotify.ua.endpoint import SipEndpoint
 from sipnotify.ua.routing import Router
 from sipnotify.ua.server import Uas
 from sipnotify.ua.transports import Transports
+from sipnotify.web.api import Api
+from sipnotify.web.hub import Hub
 from sipnotify.web.manager import ManagerOverHttp
-from sipnotify.web.server import Routes, WebServer
+from sipnotify.web.server import WebServer
 
 try:
     import uvloop
@@ -155,6 +159,7 @@ class Server:
         jobs = _open_jobs(options.data_dir)
         stack.callback(jobs.close)
         audience = Audience(config.manager.general, clock.wall)
+        hub = Hub()  # the web's live job progress
         timers = timers_of(config.pjsip)
         transports = Transports(config.pjsip.transports, limits=stream_limits(_descriptors()),
                                 connect_timeout=timers.timeout)  # fmt: skip
@@ -176,7 +181,7 @@ class Server:
             wall=clock.wall,
             ids=ids,
             rng=random.Random(),
-            listener=fleet.FleetEvents(audience),
+            listener=_Both(fleet.FleetEvents(audience), hub),
             settings=config.settings.fleet,
         )
         stack.callback(fleet_service.stop)
@@ -235,7 +240,7 @@ class Server:
         ami = AmiServer(ctx)
         await _listen(ami, config, options)
         stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
-        web_server = await _web(config, ctx, clock)
+        web_server = await _web(config, ctx, clock, hub)
         stack.push_async_callback(web_server.stop)
         running.web = web_server
         stack.callback(calls.hang_up_all)
@@ -286,6 +291,21 @@ def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetServi
     if change.change is not Change.REMOVED:
         binding = change.binding
         jobs.registered(binding.aor, binding.call_id, binding.user_agent)
+
+
+class _Both:
+    """A fleet job's progress, told to AMI sessions and to the web's event streams."""
+
+    def __init__(self, first: FleetListener, second: FleetListener) -> None:
+        self._listeners = (first, second)
+
+    def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
+        for listener in self._listeners:
+            listener.phone(job, phone)
+
+    def finished(self, job: JobRecord, counts: Mapping[PhoneState, int]) -> None:
+        for listener in self._listeners:
+            listener.finished(job, counts)
 
 
 def timers_of(pjsip: PjsipConfig) -> Timers:
@@ -354,16 +374,23 @@ class _Running:
             self.settings.config = replace(new.manager, general=general)
 
 
-async def _web(config: Config, ctx: AmiContext, clock: Clock) -> WebServer:
-    """The HTTP server http.conf asks for, serving AMI over HTTP when manager.conf's
-    `webenabled` is on."""
+async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub) -> WebServer:
+    """The HTTP server http.conf asks for: AMI over HTTP when manager.conf's `webenabled` is
+    on, and the JSON API."""
     server: WebServer
 
     def servername() -> str:
         return server.config.servername
 
+    def head() -> dict[str, str]:
+        return server.head()
+
+    def prefix() -> str:
+        return server.config.prefix
+
     manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
-    server = WebServer(config.http, manager, routes=Routes({}, {}),
+    api = Api(ctx, hub, head=head, prefix=prefix, now=clock.wall)
+    server = WebServer(config.http, manager, routes=api.routes(),
                        webenabled=lambda: ctx.manager.general.webenabled)  # fmt: skip
     try:
         lines = await server.start()
