@@ -66,6 +66,7 @@ from sipnotify.ua.transports import Transports
 from sipnotify.web.api import Api
 from sipnotify.web.hub import Hub
 from sipnotify.web.manager import ManagerOverHttp
+from sipnotify.web.metrics import Metrics, Sources
 from sipnotify.web.server import WebServer
 
 try:
@@ -160,6 +161,7 @@ class Server:
         stack.callback(jobs.close)
         audience = Audience(config.manager.general, clock.wall)
         hub = Hub()  # the web's live job progress
+        metrics = Metrics()
         timers = timers_of(config.pjsip)
         transports = Transports(config.pjsip.transports, limits=stream_limits(_descriptors()),
                                 connect_timeout=timers.timeout)  # fmt: skip
@@ -183,13 +185,14 @@ class Server:
             rng=random.Random(),
             listener=_Both(fleet.FleetEvents(audience), hub),
             settings=config.settings.fleet,
+            observe=metrics.observe,
         )
         stack.callback(fleet_service.stop)
         registrar = Registrar(
             config.pjsip,
             registry,
             security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
-            contacts=lambda change: _contact_changed(change, audience, fleet_service),
+            contacts=lambda change: _contact_changed(change, audience, fleet_service, metrics),
         )
         checker = Reachability(
             notifier,
@@ -236,11 +239,20 @@ class Server:
             started_at=now,
             reloaded_at=now,
             wall_clock=clock.wall,
+            observe=metrics.observe,
         )
         ami = AmiServer(ctx)
         await _listen(ami, config, options)
         stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
-        web_server = await _web(config, ctx, clock, hub)
+        web_server, api = await _web(config, ctx, clock, hub, metrics)
+        metrics.watch(Sources(
+            config=lambda: notifier.config, bindings=registry.grouped, state_of=checker.state,
+            now=clock.wall, ami_sessions=lambda: len(audience),
+            http_sessions=web_server.manager_sessions, api_sessions=lambda: len(api.sessions),
+            transactions=lambda: (sip.layer.open_clients, sip.layer.open_servers,
+                                  sip.layer.retransmissions),
+            jobs=lambda: [(j.state, fleet_service.counts(j.id)) for j in fleet_service.jobs()],
+        ))  # fmt: skip
         stack.push_async_callback(web_server.stop)
         running.web = web_server
         stack.callback(calls.hang_up_all)
@@ -286,7 +298,9 @@ def _local_for(router: Router, hop: Hop) -> Local:
     return Local(first.protocol, first.host, first.port)
 
 
-def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetService) -> None:
+def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetService,
+                     metrics: Metrics) -> None:  # fmt: skip
+    metrics.registration(change.change)
     audience.publish_all(contact_events.registration(change))
     if change.change is not Change.REMOVED:
         binding = change.binding
@@ -374,7 +388,8 @@ class _Running:
             self.settings.config = replace(new.manager, general=general)
 
 
-async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub) -> WebServer:
+async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub,
+               metrics: Metrics) -> tuple[WebServer, Api]:  # fmt: skip
     """The HTTP server http.conf asks for: AMI over HTTP when manager.conf's `webenabled` is
     on, and the JSON API."""
     server: WebServer
@@ -389,7 +404,7 @@ async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub) -> WebSe
         return server.config.prefix
 
     manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
-    api = Api(ctx, hub, head=head, prefix=prefix, now=clock.wall)
+    api = Api(ctx, hub, metrics, head=head, prefix=prefix, now=clock.wall)
     server = WebServer(config.http, manager, routes=api.routes(),
                        webenabled=lambda: ctx.manager.general.webenabled)  # fmt: skip
     try:
@@ -398,7 +413,7 @@ async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub) -> WebSe
         raise StartupError(f"cannot start the HTTP server: {_reason(exc)}") from None
     for line in lines:
         log.info("%s", line)
-    return server
+    return server, api
 
 
 class _Chores:

@@ -239,3 +239,36 @@ def test_bad_input_gets_a_clear_400_and_sends_nothing(
     run(test)
     assert phone.finish(timeout=3) != 0  # nothing was sent: the phone timed out waiting
     assert phone.received() == []
+
+
+def test_metrics_are_scraped_with_credentials_and_count_what_happened(
+    start_service: StartService, uas: Uas
+) -> None:
+    phone = uas("uas_notify.xml")
+    _, base = start(start_service, [phone.port, 9])
+    root = base.removesuffix("/api/v1")
+
+    async def test() -> None:
+        async with client("admin", "s3cret") as session:
+            notify = {"endpoint": "desk1", "variables": {"Event": "x"}}
+            status, sent = await fetch(session, "POST", f"{base}/notify", headers=JSON, json=notify)
+            assert status == 200, sent
+            async with session.get(f"{root}/metrics") as scraped:
+                assert scraped.status == 200
+                assert scraped.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                text = await scraped.text()
+        assert (
+            'sipnotify_notifies_total{order="variables",result="2xx",source="pjsipnotify",'
+            'vendor="none"} 1.0'
+        ) in text
+        assert "sipnotify_notify_roundtrip_seconds_bucket{" in text
+        assert 'sipnotify_contacts{kind="static",status="NonQualified"} 2.0' in text
+        assert "sipnotify_endpoints 2.0" in text
+        assert "desk1" not in text  # no per-phone labels
+        async with client() as anonymous, anonymous.get(f"{root}/metrics") as refused:
+            assert refused.status == 401
+        async with client("viewer", "v1ew") as viewer, viewer.get(f"{root}/metrics") as denied:
+            assert denied.status == 403
+
+    run(test)
+    assert phone.finish() == 0, phone.output

@@ -21,7 +21,7 @@ from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.fleet.service import FleetService
-from sipnotify.notify.notifier import Notifier
+from sipnotify.notify.notifier import Notifier, Observer, ignore
 from sipnotify.registrar.reachability import Reachability
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
@@ -119,6 +119,7 @@ class AmiContext:
     new_challenge: Callable[[], str] = _challenge
     logins: Counter[str] = field(default_factory=Counter)
     shutting_down: bool = False
+    observe: Observer = ignore  # every PJSIPNotify result, for the metrics
 
     @property
     def manager(self) -> ManagerConfig:

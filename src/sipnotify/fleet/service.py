@@ -24,7 +24,7 @@ from sipnotify.fleet.pacing import Pace, Pacer
 from sipnotify.fleet.plan import Mwi, Order, PlanError, Planned, Preset, Variables, plan, wire
 from sipnotify.fleet.runner import JobRun
 from sipnotify.fleet.selection import Phone, Selection, SelectionError, describe, select
-from sipnotify.notify.notifier import Notifier
+from sipnotify.notify.notifier import Notifier, NotifyResult, Observation, Observer, ignore
 from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import target_hop
 from sipnotify.sip.ids import Ids
@@ -71,8 +71,10 @@ class FleetService:
         self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
         local_for: Callable[[Hop], Local], wall: Callable[[], float], ids: Ids,
         rng: random.Random, listener: Listener, settings: FleetSettings,
+        observe: Observer = ignore,
     ) -> None:  # fmt: skip
         self.settings = settings
+        self._observe = observe
         self._store = store
         self._local_for = local_for
         self._notifier = notifier
@@ -267,6 +269,11 @@ class FleetService:
         credentials = credentials_for(target.endpoint, config)
         self._notifier.sender.send(target_hop(target), factory, credentials, done)
 
+    def _observed(self, job: JobRecord, planned: Planned, final: Final) -> None:
+        result = NotifyResult.of(planned.phone.target.endpoint.name, str(planned.phone.target.uri),
+                                 final)  # fmt: skip
+        self._observe(Observation("fleet", order_label(job.order), planned.vendor, result))
+
     def _stored(self, job: JobRecord, changes: list[PhoneRecord]) -> None:
         """Record the phones' progress, then tell of it. Raises StorageError (nothing told)."""
         latest = {phone.uri: phone for phone in changes}  # a phone's last change is its state
@@ -372,6 +379,7 @@ class _Running:
         def done(final: Final) -> None:
             if self._ended:
                 return
+            self._service._observed(self.run.job, self._planned[uri], final)
             status = final.status if final.failure is None else None
             now = self._service._wall()
             self.run.answered(uri, status, now)
@@ -424,6 +432,12 @@ def encode(order: Order) -> str:
     if isinstance(order, Preset):
         return f"preset {order.name}"
     return "variables " + json.dumps(order.items)
+
+
+def order_label(text: str) -> str:
+    """A stored order as a metric names it: the verb, `mwi`, `variables`, or the preset."""
+    kind, _, rest = text.partition(" ")
+    return rest if kind == "preset" else kind
 
 
 def decode(text: str) -> Order:

@@ -60,6 +60,24 @@ class NotifyResult:
         return self.status is not None and 200 <= self.status < 300
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One NOTIFY's outcome, for the metrics: who sent it (`pjsipnotify`, `fleet`), what
+    (a preset's name, `variables`, or a fleet verb), to which vendor's phone (fleet only)."""
+
+    source: str
+    order: str
+    vendor: str
+    result: NotifyResult
+
+
+Observer = Callable[[Observation], None]
+
+
+def ignore(_observation: Observation) -> None:
+    """An observer that keeps nothing."""
+
+
 class Sender(Protocol):
     """What sending needs from the SIP endpoint (ua.endpoint.SipEndpoint implements it)."""
 

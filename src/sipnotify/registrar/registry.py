@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.registrar import Binding, Decision
@@ -53,6 +53,10 @@ class Registry:
     def bindings(self, aor: str, now: float) -> list[Binding]:
         """The unexpired bindings of `aor`, oldest registration first."""
         return [b for b in self._by_aor.get(aor, {}).values() if b.expires_at > now]
+
+    def grouped(self) -> Iterable[tuple[str, Iterable[Binding]]]:
+        """Every AOR with its bindings, expired ones included (a cheap look for counting)."""
+        return ((aor, bindings.values()) for aor, bindings in self._by_aor.items())
 
     def all(self, now: float) -> list[Binding]:
         return [b for aor in sorted(self._by_aor) for b in self.bindings(aor, now)]

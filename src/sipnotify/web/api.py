@@ -37,6 +37,7 @@ from sipnotify.web.auth import (
 )
 from sipnotify.web.formats import BadRequest, to_request
 from sipnotify.web.hub import Hub
+from sipnotify.web.metrics import CONTENT_TYPE, Metrics
 from sipnotify.web.openapi import SPEC
 from sipnotify.web.server import Routes
 
@@ -76,10 +77,11 @@ NOTIFY_FIELDS: dict[str, tuple[str, str]] = {
 
 
 class Api:
-    def __init__(self, ctx: AmiContext, hub: Hub, *, head: Head, prefix: Callable[[], str],
-                 now: Callable[[], float]) -> None:  # fmt: skip
+    def __init__(self, ctx: AmiContext, hub: Hub, metrics: Metrics, *, head: Head,
+                 prefix: Callable[[], str], now: Callable[[], float]) -> None:  # fmt: skip
         self._ctx = ctx
         self._hub = hub
+        self._metrics = metrics
         self._head = head
         self._prefix = prefix
         self._now = now
@@ -99,6 +101,7 @@ class Api:
             f"{BASE}/events": guarded(self._events),
             f"{BASE}/presets": guarded(self._presets),
             f"{BASE}/vendors": guarded(self._vendors),
+            "/metrics": guarded(self._scrape),
         }
         return Routes(exact=exact, below={f"{BASE}/jobs/": guarded(self._job)})
 
@@ -201,6 +204,15 @@ class Api:
             for v in (*catalogue.vendors, catalogue.fallback)
         ]  # fmt: skip
         return self._json(200, {"vendors": shown})
+
+    async def _scrape(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        """Prometheus' scrape: needs the system or reporting read class."""
+        _method(request, "GET")
+        if not caller.readperm & (permissions.SYSTEM | permissions.REPORTING):
+            raise ApiError(403, "metrics need the system or reporting read class")
+        headers = self._head()
+        headers["Content-Type"] = CONTENT_TYPE
+        return web.Response(body=self._metrics.render(), headers=headers)
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         if request.method != "GET":

@@ -59,6 +59,10 @@ class WebServer:
         self._busy = 0
         self._tasks: set[asyncio.Future[None]] = set()
 
+    def manager_sessions(self) -> int:
+        """AMI-over-HTTP sessions alive."""
+        return len(self._manager.sessions)
+
     @property
     def bound(self) -> list[str]:
         """`address:port` of each listener (the port the system chose for 0)."""

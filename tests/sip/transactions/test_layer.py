@@ -119,3 +119,15 @@ def test_a_request_without_the_magic_cookie_is_matched_the_rfc_2543_way() -> Non
     assert "old-1" in key[0]
     assert "\n9\n" in key[0]
     assert server_key(old, "INVITE")[2] == "INVITE"
+
+
+def test_retransmissions_and_open_transactions_are_counted() -> None:
+    layer, link = TransactionLayer(T, window=1), MemoryLink(protocol="udp")
+    layer.send(exchange("a", link), 0.0)
+    layer.send(exchange("b", link), 0.0)
+    assert (layer.open_clients, layer.retransmissions) == (2, 0)  # one sent, one waiting
+    layer.handle_timer(0.5)  # Timer E: a is sent again (and b takes the slot a held)
+    layer.handle_timer(1.5)
+    drain(layer)
+    assert layer.retransmissions == 3  # a at 0.5 and 1.5, b at 1.0
+    assert layer.open_clients == 2

@@ -31,7 +31,7 @@ from sipnotify.notify.content import (
     preset_content,
     shown,
 )
-from sipnotify.notify.notifier import Notifier, NotifyResult, Report, Sending
+from sipnotify.notify.notifier import Notifier, NotifyResult, Observation, Report, Sending
 from sipnotify.notify.targets import Target, endpoint_targets, uri_target
 
 _BLANKS = "".join(chr(c) for c in range(1, 33))
@@ -137,6 +137,7 @@ def reporter(
     reads "the next message" as its answer then stays in step."""
     action_id = request.get("ActionID")
     enabled = ctx.manager.general.notifyresults
+    order = request.get("Option").strip() or "variables"
 
     def report(emit: Emit) -> asyncio.Future[None]:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -147,6 +148,7 @@ def reporter(
                 emit(_event(ctx, name, action_id, fields))
 
         def one(result: NotifyResult) -> None:
+            ctx.observe(Observation("pjsipnotify", order, "", result))
             counts[not result.ok] += 1
             tell("PJSIPNotifyResult", result_fields(result))
             if counts[0] + counts[1] < total:

@@ -154,6 +154,7 @@ class TransactionLayer:
         self._inflight = 0
         self._waiting: deque[Exchange] = deque()
         self._events: deque[Event] = deque()
+        self.retransmissions = 0  # requests and responses sent again by a timer, ever
 
     # -- what the owner reads --------------------------------------------------------------
 
@@ -170,6 +171,12 @@ class TransactionLayer:
     def open_servers(self) -> int:
         """Server transactions not yet ended."""
         return len(self._servers)
+
+    @property
+    def open_clients(self) -> int:
+        """Client transactions not yet ended (INVITE ones included), and requests waiting
+        for room in the window."""
+        return len(self._clients) + len(self._invites) + len(self._waiting)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -340,7 +347,7 @@ class TransactionLayer:
         except TransactionError as exc:
             self._events.append(Broken(exc))
             effects = []
-        self._apply(entry, effects, now)
+        self._apply(entry, effects, now, timer=event is None)
         if not entry.alive:
             return
         if txn.state is State.TERMINATED:
@@ -352,9 +359,11 @@ class TransactionLayer:
         else:
             self._arm(entry, deadline)
 
-    def _apply(self, entry: _Entry, effects: list[Effect], now: float) -> None:
+    def _apply(self, entry: _Entry, effects: list[Effect], now: float, *,
+               timer: bool = False) -> None:  # fmt: skip
         for effect in effects:
             if isinstance(effect, Transmit):
+                self.retransmissions += timer  # a timer's transmission is a retransmission
                 self._events.append(Send(entry.link, entry.address, effect.data))
             elif isinstance(entry, _Client):
                 if isinstance(effect, Outcome) and entry.alive:

@@ -1,0 +1,71 @@
+"""The metrics on their own: result classes, contact counting without a look at every contact
+of an unqualified AOR, counters fed by observations, gauges read at scrape time."""
+
+from __future__ import annotations
+
+from sipnotify.config.parser import parse_text
+from sipnotify.config.pjsip import load_pjsip
+from sipnotify.notify.notifier import NotifyResult, Observation
+from sipnotify.registrar.reachability import State
+from sipnotify.registrar.registry import Change
+from sipnotify.sip.registrar import Binding
+from sipnotify.sip.transactions.machines import TIMEOUT
+from sipnotify.storage.jobs import JobState, PhoneState
+from sipnotify.web.metrics import Metrics, Sources, contact_counts, result_class
+
+PJSIP = (
+    "[a]\ntype=aor\ncontact=sip:a@192.0.2.1\nqualify_frequency=60\n[a]\ntype=endpoint\naors=a\n"
+    "[b]\ntype=aor\nmax_contacts=5\n[b]\ntype=endpoint\naors=b\n"
+)
+CONFIG = load_pjsip(parse_text(PJSIP))[0]
+BINDINGS = [
+    ("b", [Binding("b", "sip:b1@192.0.2.2", 100.0, "b"), Binding("b", "sip:b2@x", 5.0, "b")]),
+]
+
+
+def state_of(_aor: str, uri: str) -> State:
+    return State("Reachable", 0.01) if uri == "sip:a@192.0.2.1" else State("Unknown")
+
+
+def test_result_classes() -> None:
+    assert [result_class(s, t) for s, t in [(200, False), (481, False), (None, True),
+                                            (None, False)]] == [
+        "2xx", "4xx", "timeout", "transport_error"]  # fmt: skip
+
+
+def test_contacts_are_counted_by_kind_and_status_expired_ones_left_out() -> None:
+    counts = contact_counts(CONFIG, BINDINGS, state_of, now=10.0)
+    assert counts == {("static", "Reachable"): 1, ("registered", "NonQualified"): 1}
+
+
+def test_observations_and_gauges_appear_in_a_scrape() -> None:
+    metrics = Metrics()
+    answered = NotifyResult("desk1", "sip:desk1@h", 200, "OK", None, 0.02)
+    lost = NotifyResult("desk2", "sip:desk2@h", None, "", TIMEOUT, None)
+    metrics.observe(Observation("fleet", "reboot", "yealink", answered))
+    metrics.observe(Observation("pjsipnotify", "variables", "", lost))
+    metrics.registration(Change.CREATED)
+    metrics.watch(Sources(
+        config=lambda: CONFIG, bindings=lambda: BINDINGS, state_of=state_of, now=lambda: 10.0,
+        ami_sessions=lambda: 3, http_sessions=lambda: 1, api_sessions=lambda: 2,
+        transactions=lambda: (4, 1, 7),
+        jobs=lambda: [(JobState.RUNNING, {PhoneState.SENT: 5, PhoneState.ANSWERED: 2}),
+                      (JobState.DONE, {PhoneState.ANSWERED: 9})],
+    ))  # fmt: skip
+    text = metrics.render().decode()
+    for line in (
+        'sipnotify_notifies_total{order="reboot",result="2xx",source="fleet",vendor="yealink"} 1.0',
+        'sipnotify_notifies_total{order="variables",result="timeout",source="pjsipnotify",'
+        'vendor="none"} 1.0',
+        'sipnotify_notify_roundtrip_seconds_count{source="fleet"} 1.0',
+        'sipnotify_registration_changes_total{change="created"} 1.0',
+        "sipnotify_endpoints 2.0",
+        'sipnotify_contacts{kind="registered",status="NonQualified"} 1.0',
+        "sipnotify_ami_sessions 3.0",
+        'sipnotify_sip_transactions{role="client"} 4.0',
+        "sipnotify_sip_retransmissions_total 7.0",
+        'sipnotify_fleet_jobs{state="done"} 1.0',
+        'sipnotify_fleet_phones{state="sent"} 5.0',  # only jobs not ended
+        'sipnotify_fleet_phones{state="answered"} 2.0',
+    ):
+        assert line in text, line
