@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers bench profile fuzz coverage clean
+.PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -22,7 +22,8 @@ run: $(VENV)/.installed
 
 ## peers: the real peers the tests drive: sipp (Debian's sip-tester), baresip and sipsak
 ## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS),
-## openssl (test certificates) and Debian's Perl AMI client (libasterisk-agi-perl)
+## openssl (test certificates), Debian's Perl AMI client (libasterisk-agi-perl), curl (AMI
+## over HTTP) and Debian's chromium with its driver (the console, headless)
 peers:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
@@ -31,6 +32,9 @@ peers:
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	perl -MAsterisk::Manager -e1 >/dev/null 2>&1 || missing="$$missing libasterisk-agi-perl"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -80,6 +84,10 @@ fuzz: $(VENV)/.installed-test
 profile: $(VENV)/.installed peers
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/profile.py $(PROFILE_ARGS)
+
+## screenshots: the console's main views, taken by its browser test, into docs/screenshots
+screenshots: $(VENV)/.installed-test peers
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/integration/test_console.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

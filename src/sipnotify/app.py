@@ -64,10 +64,11 @@ from sipnotify.ua.routing import Router
 from sipnotify.ua.server import Uas
 from sipnotify.ua.transports import Transports
 from sipnotify.web.api import Api
+from sipnotify.web.console import Console
 from sipnotify.web.hub import Hub
 from sipnotify.web.manager import ManagerOverHttp
 from sipnotify.web.metrics import Metrics, Sources
-from sipnotify.web.server import WebServer
+from sipnotify.web.server import Routes, WebServer
 
 try:
     import uvloop
@@ -397,16 +398,15 @@ async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub,
     def servername() -> str:
         return server.config.servername
 
-    def head() -> dict[str, str]:
-        return server.head()
-
     def prefix() -> str:
         return server.config.prefix
 
     manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
-    api = Api(ctx, hub, metrics, head=head, prefix=prefix, now=clock.wall)
-    server = WebServer(config.http, manager, routes=api.routes(),
-                       webenabled=lambda: ctx.manager.general.webenabled)  # fmt: skip
+    server = WebServer(config.http, manager, webenabled=lambda: ctx.manager.general.webenabled)
+    api = Api(ctx, hub, metrics, head=server.head, prefix=prefix, now=clock.wall)
+    console = Console(head=server.head, prefix=prefix, not_found=server.not_found)
+    server.serve(api.routes())
+    server.serve(Routes({"/console": console.bare}, {"/console/": console.file}))
     try:
         lines = await server.start()
     except OSError as exc:

@@ -48,16 +48,21 @@ class Routes:
 
 class WebServer:
     def __init__(self, http: HttpConfig, manager: ManagerOverHttp, *,
-                 webenabled: Callable[[], bool], routes: Routes) -> None:  # fmt: skip
+                 webenabled: Callable[[], bool], routes: Routes | None = None) -> None:  # fmt: skip
         self.config = http
         self._manager = manager
         self._webenabled = webenabled
-        self._routes = routes
+        self._routes = routes or Routes({}, {})
         self._runner: web.AppRunner | None = None
         self._sites: list[web.TCPSite] = []
         self._bound: list[str] = []
         self._busy = 0
         self._tasks: set[asyncio.Future[None]] = set()
+
+    def serve(self, routes: Routes) -> None:
+        """Offer these routes too (the API's, the console's)."""
+        self._routes = Routes({**self._routes.exact, **routes.exact},
+                              {**self._routes.below, **routes.below})  # fmt: skip
 
     def manager_sessions(self) -> int:
         """AMI-over-HTTP sessions alive."""
@@ -188,6 +193,9 @@ class WebServer:
         headers = self.head()
         headers["Content-type"] = "text/html"
         return web.Response(body=body.encode(), headers=headers)
+
+    def not_found(self) -> web.Response:
+        return self._page(404, pages.NOT_FOUND_TEXT)
 
     def _page(self, status: int, text: str) -> web.Response:
         headers = self.head()
