@@ -88,6 +88,7 @@ class ServeOptions:
     data_dir: Path
     ami_port: int | None = None
     sip_port: int | None = None
+    http_port: int | None = None  # embedded defaults only, as sip_port
 
 
 def action_table() -> dict[str, Action]:
@@ -114,6 +115,8 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
     if generate_secret:
         ensure_secret(options.data_dir)
     config = load_config(DEFAULTS_DIR, manager_extra=_manager_extra(options))
+    if options.http_port is not None:
+        config = replace(config, http=replace(config.http, bindport=options.http_port))
     if options.sip_port is None:
         return config
     transports = {

@@ -81,7 +81,9 @@ def test_sip_port_applies_to_the_embedded_defaults_only(
 ) -> None:
     code = main(["serve", "--config-dir", str(tmp_path), "--sip-port", "5070"])
     assert code == 2
-    assert "--sip-port applies to the embedded defaults only" in capsys.readouterr().err
+    assert "--sip-port and --http-port apply to the embedded defaults only" in (
+        capsys.readouterr().err
+    )
 
 
 def test_check_config_names_a_broken_vendor_catalogue(

@@ -113,7 +113,7 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         data_dir = tmp_path / f"data{index}"
         args = ["--data-dir", str(data_dir), "--log-level", "DEBUG", *extra_args]
         if manager_conf is None:
-            args += ["--ami-port", str(port), "--sip-port", "0"]
+            args += ["--ami-port", str(port), "--sip-port", "0", "--http-port", "0"]
         else:
             config_dir = tmp_path / f"config{index}"
             config_dir.mkdir()

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sip-port", type=int, help="embedded defaults only: listen for SIP on this port instead"
     )
     serve.add_argument(
+        "--http-port", type=int, help="embedded defaults only: serve HTTP on this port instead"
+    )
+    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -172,9 +175,11 @@ def _serve_or_check(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         ami_port=getattr(args, "ami_port", None),
         sip_port=getattr(args, "sip_port", None),
+        http_port=getattr(args, "http_port", None),
     )
-    if options.sip_port is not None and options.config_dir is not None:
-        print("sipnotify: --sip-port applies to the embedded defaults only", file=sys.stderr)
+    if options.config_dir is not None and (options.sip_port, options.http_port) != (None, None):
+        print("sipnotify: --sip-port and --http-port apply to the embedded defaults only",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.command == "check-config":
         return _check(options)
