@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import bench
+import harness
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 def cpu(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / bench.CLK_TCK, int(fields[12]) / bench.CLK_TCK
+    return int(fields[11]) / harness.CLK_TCK, int(fields[12]) / harness.CLK_TCK
 
 
 def summarise(samples: Path, rows: int) -> None:
@@ -63,9 +63,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sipnotify-profile-") as tmp:
         work = Path(tmp)
-        with bench.sipp("uas_notify_hold.xml", args.notifies, work) as (uas, _peer):
-            phone = bench.PHONE.replace("{uas}", str(uas))
-            with bench.service(phone, work / "service") as svc:
+        with harness.sipp("uas_notify_hold.xml", args.notifies, work) as (uas, _peer):
+            phone = harness.PHONE.replace("{uas}", str(uas))
+            with harness.service(phone, work / "service") as svc:
                 pid = svc.process.pid
                 sampler = subprocess.Popen(
                     [spy, "record", "-p", str(pid), "-o", str(args.out), "-f", "raw",
@@ -75,7 +75,7 @@ def main() -> int:
                 time.sleep(1.0)
                 before, mine = cpu(pid), resource.getrusage(resource.RUSAGE_SELF)
                 started = time.perf_counter()
-                asyncio.run(bench.drive(svc.ami_port, range(args.notifies), None))
+                asyncio.run(harness.drive(svc.ami_port, range(args.notifies), None))
                 elapsed = time.perf_counter() - started
                 after, mine_after = cpu(pid), resource.getrusage(resource.RUSAGE_SELF)
                 sampler.send_signal(signal.SIGINT)

@@ -226,3 +226,29 @@ def test_the_prefix_the_status_page_and_webenabled(
     closed = start_service(admin_conf(), files={"http.conf": http_conf()})  # webenabled = no
     other = Curl(closed.http_port(), tmp_path / "jar2")
     assert other.get("/rawman?action=ping").status == "HTTP/1.1 404 Not Found"
+
+
+def test_https_serves_the_same_with_the_certificate_of_http_conf(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    tls = (
+        f"tlsenable = yes\ntlsbindaddr = 127.0.0.1:0\ntlscertfile = {cert}\ntlsprivatekey = {key}\n"
+    )
+    service = start_service(admin_conf("webenabled = yes"), files={"http.conf": http_conf(tls)})
+    secure = f"https://127.0.0.1:{service.http_port('HTTPS')}"
+    done = subprocess.run(
+        ["curl", "-s", "-i", "--cacert", str(cert), f"{secure}/rawman?action=ping"],
+        capture_output=True, timeout=30, check=True,
+    )  # fmt: skip
+    reply = parse(done.stdout)
+    assert reply.status == "HTTP/1.1 200 OK"
+    assert reply.body == b"Response: Error\r\nMessage: Permission denied\r\n\r\n"
+    refused = subprocess.run(["curl", "-s", f"{secure}/rawman?action=ping"],  # no CA: unverified
+                             capture_output=True, timeout=30, check=False)  # fmt: skip
+    assert refused.returncode != 0

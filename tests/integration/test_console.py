@@ -79,12 +79,24 @@ def rows(driver: WebDriver, selector: str) -> list[str]:
     return [str(row.text) for row in driver.find_elements(By.CSS_SELECTOR, f"{selector} tbody tr")]
 
 
+def sign_in(browser: WebDriver, shots: Shots) -> None:
+    """With the keyboard only: a wrong secret first, then the right one."""
+    browser.find_element(By.ID, "username").send_keys("admin")
+    browser.find_element(By.ID, "secret").send_keys("wrong", Keys.ENTER)
+    wait(browser, lambda d: text(d, "#sign-in-error") == "authentication failed")
+    shots.take("sign-in")
+    browser.find_element(By.ID, "secret").clear()
+    browser.find_element(By.ID, "secret").send_keys("s3cret", Keys.ENTER)
+    wait(browser, lambda d: text(d, "#count") == "3 endpoints, 3 contacts")
+
+
 def test_sign_in_search_look_send_and_watch_a_job_live(
     start_service: StartService, uas: Uas, browser: WebDriver, tmp_path: Path
 ) -> None:
     phones = [uas("uas_notify.xml", timeout=60) for _ in range(3)]
     service = start_service(admin_conf(), files={
-        "http.conf": HTTP, "pjsip.conf": pjsip([p.port for p in phones])})  # fmt: skip
+        "http.conf": HTTP, "pjsip.conf": pjsip([p.port for p in phones]),
+        "pjsip_notify.conf": "[clear-mwi]\nEvent => message-summary\n"})  # fmt: skip
     shots = Shots(browser, tmp_path)
     browser.get(f"http://127.0.0.1:{service.http_port()}/console/")
     wait(browser, lambda d: d.switch_to.active_element.get_attribute("id") == "username")
@@ -93,13 +105,7 @@ def test_sign_in_search_look_send_and_watch_a_job_live(
         " && !e.labels.length && !e.getAttribute('aria-label')).map(e => e.id)"
     )
     assert unlabeled == []  # every field has a label a screen reader can read
-    browser.find_element(By.ID, "username").send_keys("admin")
-    browser.find_element(By.ID, "secret").send_keys("wrong", Keys.ENTER)  # keyboard only
-    wait(browser, lambda d: text(d, "#sign-in-error") == "authentication failed")
-    shots.take("sign-in")
-    browser.find_element(By.ID, "secret").clear()
-    browser.find_element(By.ID, "secret").send_keys("s3cret", Keys.ENTER)
-    wait(browser, lambda d: text(d, "#count") == "3 endpoints, 3 contacts")
+    sign_in(browser, shots)
     assert text(browser, "#who") == "Signed in as admin"
     browser.find_element(By.ID, "search").send_keys("desk2", Keys.ENTER)
     wait(browser, lambda d: text(d, "#count") == "1 endpoints, 1 contacts")
@@ -115,7 +121,9 @@ def test_sign_in_search_look_send_and_watch_a_job_live(
     assert "Event: check-sync;reboot=true" in text(browser, "#preview-table")
     shots.take("dry-run")
     assert all(phone.received() == [] for phone in phones)  # a dry run sends nothing
-    Select(browser.find_element(By.ID, "what")).select_by_value("verb:resync")
+    what = Select(browser.find_element(By.ID, "what"))
+    assert "Preset: clear-mwi" in [o.text for o in what.options]  # pjsip_notify.conf's
+    what.select_by_value("verb:resync")
     rate = browser.find_element(By.ID, "rate")
     rate.clear()
     rate.send_keys("100")

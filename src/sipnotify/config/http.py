@@ -122,8 +122,8 @@ def _host_port(item: Item) -> tuple[str, int]:
     host, port = text, DEFAULT_TLS_PORT
     if text.startswith("[") and "]:" in text:
         host, _, port_text = text.rpartition(":")
-        port = values.integer(Item(item.key, port_text, item.origin), low=1, high=65535)
+        port = values.integer(Item(item.key, port_text, item.origin), low=0, high=65535)
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
-        port = values.integer(Item(item.key, port_text, item.origin), low=1, high=65535)
+        port = values.integer(Item(item.key, port_text, item.origin), low=0, high=65535)
     return values.address(Item(item.key, host, item.origin)), port

@@ -66,6 +66,20 @@ function signedIn(who) {
   $("#who").textContent = `Signed in as ${who.username}`;
   show("phones");
   loadPhones();
+  loadPresets();
+}
+
+async function loadPresets() {
+  const {status, data} = await api("GET", "/presets");
+  if (status !== 200) return;
+  const select = $("#what");
+  for (const old of select.querySelectorAll("option[value^='option:']")) old.remove();
+  for (const preset of data.presets) {
+    const option = document.createElement("option");
+    option.value = `option:${preset.name}`;
+    option.textContent = `Preset: ${preset.name}`;
+    select.append(option);
+  }
 }
 
 async function signOut() {
@@ -115,6 +129,7 @@ function order() {
   const what = $("#what").value;
   const body = {endpoints: chosen()};
   if (what === "mwi") body.mwi = `${$("#mwi-new").value}/${$("#mwi-old").value}`;
+  else if (what.startsWith("option:")) body.option = what.slice(7);
   else body.verb = what.slice(5);
   return body;
 }

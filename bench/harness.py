@@ -1,0 +1,257 @@
+"""The benchmark's harness: a real `sipnotify serve` on a generated configuration (AMI, SIP
+and HTTP on free loopback ports), SIPp peers, a minimal timestamping AMI client, and a UDP
+responder that answers every NOTIFY. Used by bench.py, web.py and profile.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE.parent / "tests" / "integration" / "scenarios"
+PRESETS = HERE.parent / "src" / "sipnotify" / "defaults" / "pjsip_notify.conf"
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MANAGER = """[general]
+enabled = yes
+port = {port}
+bindaddr = 127.0.0.1
+webenabled = yes
+[bench]
+secret = bench
+read = system
+write = system
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    ami_port: int
+    sip_port: int
+    started_in: float
+    http_port: int
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@contextmanager
+def service(pjsip: str, workdir: Path) -> Iterator[Service]:
+    config = workdir / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    ami_port, sip_port, http_port = free_port(), free_port(), free_port()
+    (config / "manager.conf").write_text(MANAGER.format(port=ami_port))
+    (config / "http.conf").write_text(
+        f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {http_port}\n"
+    )
+    (config / "pjsip.conf").write_text(pjsip.replace("{sip_port}", str(sip_port)))
+    shutil.copy(PRESETS, config / "pjsip_notify.conf")
+    log = (workdir / "service.log").open("wb")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sipnotify", "serve", "--config-dir", str(config),
+         "--data-dir", str(workdir / "data"), "--log-level", "WARNING"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        _wait_listening(ami_port, process, 120)
+        _wait_connect(http_port, process, 30)
+        yield Service(process, ami_port, sip_port, time.monotonic() - started, http_port)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("sipnotify exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                probe.recv(64)
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("sipnotify did not start")
+
+
+def _wait_connect(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("sipnotify exited during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("sipnotify's HTTP server did not start")
+
+
+@contextmanager
+def sipp(
+    scenario: str, calls: int, workdir: Path, *extra: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
+         "-m", str(calls), "-nostdin", "-buff_size", "8388608", "-timeout", "300s", *extra],
+        cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    time.sleep(0.3)
+    try:
+        yield port, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+class Ami:
+    """A minimal asyncio AMI client that timestamps every reply and result event."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.buffer = b""
+
+    @classmethod
+    async def open(cls, port: int, events: bytes = b"system") -> Ami:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
+        ami = cls(reader, writer)
+        await reader.readline()
+        # PJSIPNotify's results are system events: the session takes them (and FullyBooted)
+        writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: %s\r\n\r\n"
+                     % events)  # fmt: skip
+        assert b"Authentication accepted" in await ami.message()
+        if events != b"off":
+            assert (await ami.message()).startswith(b"Event: FullyBooted\r\n")
+        return ami
+
+    async def message(self) -> bytes:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = await self.reader.read(1 << 20)
+            if not chunk:
+                raise ConnectionError("AMI closed")
+            self.buffer += chunk
+        message, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        return message
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def notify_action(index: int, endpoint: str = "phone") -> bytes:
+    return (
+        b"Action: PJSIPNotify\r\nActionID: %d\r\nEndpoint: %s\r\nOption: polycom-check-cfg\r\n\r\n"
+        % (index, endpoint.encode())
+    )
+
+
+async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[float]]:
+    """Send the actions (all at once, or `pace` per second); record reply and completion
+    latencies until every action has completed (bounded by a timeout)."""
+    ami = await Ami.open(port)
+    sent: dict[int, float] = {}
+    replies: list[float] = []
+    results: list[float] = []
+    failures = 0
+
+    async def send() -> None:
+        if pace is None:
+            now = time.perf_counter()
+            ami.writer.write(b"".join(notify_action(i) for i in ids))
+            sent.update(dict.fromkeys(ids, now))
+            return
+        start = time.perf_counter()
+        for n, i in enumerate(ids):
+            due = start + n / pace
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[i] = time.perf_counter()
+            ami.writer.write(notify_action(i))
+
+    sender = asyncio.ensure_future(send())
+    remaining = len(ids)
+    while remaining:
+        message = await asyncio.wait_for(ami.message(), 120)
+        now = time.perf_counter()
+        head, _, rest = message.partition(b"\r\n")
+        if b"ActionID: " not in rest:
+            continue  # an event of the server's own, such as a ContactStatus
+        action_id = int(rest.split(b"ActionID: ", 1)[1].split(b"\r\n", 1)[0])
+        if head == b"Response: Success":
+            replies.append(now - sent[action_id])
+        elif head == b"Event: PJSIPNotifyComplete":
+            results.append(now - sent[action_id])
+            failures += b"Failed: 0" not in message
+            remaining -= 1
+        elif head == b"Response: Error":
+            raise RuntimeError(message.decode(errors="replace"))
+    await sender
+    ami.close()
+    return {"replies": replies, "results": results, "failures": [float(failures)]}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+UDP = "[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:{sip_port}\n"
+PHONE = """[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:{sip_port}
+[phone]
+type=aor
+contact=sip:phone@127.0.0.1:{uas}
+[phone]
+type=endpoint
+aors=phone
+"""
+
+
+class Responder(asyncio.DatagramProtocol):
+    """Every phone of B5: answers each NOTIFY 200 OK with its Via, From, To, Call-ID, CSeq."""
+
+    HEAD = re.compile(rb"^(Via|From|To|Call-ID|CSeq):[^\r]*\r\n", re.M)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        lines = b"".join(m.group(0) for m in self.HEAD.finditer(data))
+        self.transport.sendto(b"SIP/2.0 200 OK\r\n" + lines + b"Content-Length: 0\r\n\r\n", addr)
