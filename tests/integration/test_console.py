@@ -76,7 +76,10 @@ def text(driver: WebDriver, selector: str) -> str:
 
 
 def rows(driver: WebDriver, selector: str) -> list[str]:
-    return [str(row.text) for row in driver.find_elements(By.CSS_SELECTOR, f"{selector} tbody tr")]
+    """The rows of a table (or of a grid with table roles), as their text."""
+    css = f"{selector} tbody tr, {selector} [role=rowgroup] + [role=rowgroup] [role=row]"
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return [" ".join(str(row.text).split()) for row in found]
 
 
 def sign_in(browser: WebDriver, shots: Shots) -> None:

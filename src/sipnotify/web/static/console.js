@@ -98,25 +98,27 @@ async function loadPhones(event) {
   if (status === 401) return start();
   const rows = [];
   let contacts = 0;
+  const cell = (text, kind) => `<span role="cell"${kind ? ` class="${kind}"` : ""}>${text}</span>`;
   for (const endpoint of data.endpoints || []) {
     const name = escapeHtml(endpoint.name);
     const box = `<input type="checkbox" class="pick" value="${name}" aria-label="Choose ${name}">`;
     const list = endpoint.contacts.length ? endpoint.contacts : [null];
     list.forEach((contact, index) => {
-      const pick = index === 0 ? box : "";
+      const pick = cell(index === 0 ? box : "");
       if (!contact) {
-        rows.push(`<tr><td>${pick}</td><td>${name}</td><td colspan="4">no contact</td></tr>`);
+        rows.push(`<div role="row" class="row">${pick}${cell(name)}${cell("no contact")}</div>`);
         return;
       }
       contacts += 1;
       const rtt = contact.rtt_ms === null ? "" : `${contact.rtt_ms} ms`;
       const kind = contact.static ? " (static)" : "";
-      rows.push(`<tr><td>${pick}</td><td>${name}</td><td>${escapeHtml(contact.uri)}${kind}</td>` +
-        `<td class="${escapeHtml(contact.status)}">${escapeHtml(contact.status)}</td>` +
-        `<td>${rtt}</td><td>${escapeHtml(contact.user_agent)}</td></tr>`);
+      const state = escapeHtml(contact.status);
+      rows.push(`<div role="row" class="row">${pick}${cell(name)}` +
+        `${cell(escapeHtml(contact.uri) + kind)}${cell(state, state)}${cell(rtt)}` +
+        `${cell(escapeHtml(contact.user_agent))}</div>`);
     });
   }
-  $("#phones tbody").innerHTML = rows.join("");
+  $("#phone-rows").innerHTML = rows.join("");
   $("#all").checked = false;
   $("#count").textContent = `${(data.endpoints || []).length} endpoints, ${contacts} contacts`;
 }
