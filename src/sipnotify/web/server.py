@@ -90,7 +90,9 @@ class WebServer:
             self._sites.append(site)
             bound = _shown(self._runner.addresses[before])
             self._bound.append(bound)
-            lines.append(f"HTTP{'S' if context else ''}: listening on {bound}")
+            scheme = "https" if context else "http"
+            lines.append(f"{scheme.upper()}: listening on {bound} (console: "
+                         f"{scheme}://{bound}{self.config.prefix}/console/)")  # fmt: skip
         return lines
 
     async def stop(self) -> None:
