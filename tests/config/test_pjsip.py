@@ -92,3 +92,23 @@ def test_timer_b_is_every_transactions_timeout_and_never_below_64_t1() -> None:
         "pjsip.conf:1: Timer B setting is too low. Setting to 32000"
     ]
     assert timers_of(load_pjsip(parse_text(""))[0]).timeout == 32.0  # Asterisk's default
+
+
+def test_mwi_options_are_read_kept_for_the_show_actions_and_not_warned_about() -> None:
+    config, warnings = load_pjsip(parse_text(
+        "[alice]\ntype=endpoint\naors=alice\nmailboxes = 1000@default, 1001@default\n"
+        "mwi_from_user = vm\n[carol]\ntype=endpoint\naggregate_mwi = no\n"
+        "mwi_subscribe_replaces_unsolicited = yes\n"
+        "[alice]\ntype=aor\nmailboxes = 1000@default\nvoicemail_extension = 1000\n",
+        name="pjsip.conf"))  # fmt: skip
+    alice, carol = config.endpoints["alice"], config.endpoints["carol"]
+    assert alice.mailboxes == ("1000@default", "1001@default")
+    assert (alice.aggregate_mwi, alice.mwi_from_user, alice.mwi_subscribe_replaces_unsolicited) == (
+        True, "vm", False)  # fmt: skip
+    assert (carol.mailboxes, carol.aggregate_mwi, carol.mwi_subscribe_replaces_unsolicited) == (
+        (), False, True)  # fmt: skip
+    assert config.aors["alice"].mailboxes == ("1000@default",)
+    assert config.aors["alice"].voicemail_extension == "1000"
+    assert not [w for w in warnings if "mailboxes" in w.message or "mwi" in w.message]
+    with pytest.raises(ConfigError, match="aggregate_mwi = 'perhaps' is not yes or no"):
+        load_pjsip(parse_text("[e]\ntype=endpoint\naggregate_mwi = perhaps\n"))

@@ -76,9 +76,31 @@ class Endpoint:
     rtp_timeout: int = 0
     identify_by: tuple[str, ...] = ("username", "ip")
     origin: Origin = NOWHERE
-    # options Asterisk has and sipnotify accepts without acting on them, as written, in
-    # order (the show actions report them)
+    # options Asterisk has and sipnotify keeps as written, in order (the show actions report
+    # them); the MWI ones are read through the properties below
     accepted: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def mailboxes(self) -> tuple[str, ...]:
+        """Mailboxes whose changes this endpoint's contacts get unsolicited."""
+        return _mailboxes(_last(self.accepted, "mailboxes"))
+
+    @property
+    def aggregate_mwi(self) -> bool:
+        return _last(self.accepted, "aggregate_mwi", "yes").lower() in values.TRUE_WORDS
+
+    @property
+    def mwi_subscribe_replaces_unsolicited(self) -> bool:
+        found = _last(self.accepted, "mwi_subscribe_replaces_unsolicited", "no")
+        return found.lower() in values.TRUE_WORDS
+
+    @property
+    def mwi_from_user(self) -> str:
+        return _last(self.accepted, "mwi_from_user")
+
+    @property
+    def voicemail_extension(self) -> str:
+        return _last(self.accepted, "voicemail_extension")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +115,18 @@ class Aor:
     qualify_frequency: int = 0
     support_path: bool = False
     origin: Origin = NOWHERE
-    # options Asterisk has and sipnotify accepts without acting on them, as written, in
-    # order (the show actions report them)
+    # options Asterisk has and sipnotify keeps as written, in order (the show actions report
+    # them); the MWI ones are read through the properties below
     accepted: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def mailboxes(self) -> tuple[str, ...]:
+        """Mailboxes an endpoint may SUBSCRIBE to through this AOR."""
+        return _mailboxes(_last(self.accepted, "mailboxes"))
+
+    @property
+    def voicemail_extension(self) -> str:
+        return _last(self.accepted, "voicemail_extension")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +184,14 @@ class PjsipConfig:
     aors: Mapping[str, Aor] = field(default_factory=dict)
     auths: Mapping[str, Auth] = field(default_factory=dict)
     identifies: Mapping[str, Identify] = field(default_factory=dict)
+
+
+def _last(accepted: tuple[tuple[str, str], ...], key: str, default: str = "") -> str:
+    return next((value for name, value in reversed(accepted) if name == key), default).strip()
+
+
+def _mailboxes(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _names(item: Item) -> tuple[str, ...]:
@@ -312,6 +351,14 @@ _OPTIONS: dict[str, dict[str, tuple[str, Reader] | None]] = {
     },
 }
 _KEEPS_ACCEPTED = frozenset(("transport", "endpoint", "aor", "identify", "auth"))
+# Options kept as written (the show actions report them) that MWI acts on: no warning, and
+# the yes/no ones are checked here.
+_MWI_OPTIONS: dict[str, dict[str, Reader | None]] = {
+    "endpoint": {"mailboxes": None, "aggregate_mwi": values.boolean,
+                 "mwi_subscribe_replaces_unsolicited": values.boolean, "mwi_from_user": None,
+                 "voicemail_extension": None},
+    "aor": {"mailboxes": None, "voicemail_extension": None},
+}  # fmt: skip
 _ACCUMULATE = frozenset({("aor", "contact"), ("identify", "match")})
 _IGNORED = {
     "transport": "async_operations ca_list_path cipher domain external_media_address "
@@ -319,7 +366,8 @@ _IGNORED = {
     "tos cos allow_reload symmetric_transport websocket_write_timeout "
     "tcp_keepalive_enable tcp_keepalive_idle_time tcp_keepalive_interval_time "
     "tcp_keepalive_probe_count allow_wildcard_certs",
-    "endpoint": "allow disallow direct_media mailboxes "
+    "endpoint": "allow disallow direct_media mailboxes mwi_subscribe_replaces_unsolicited "
+    "mwi_from_user voicemail_extension "
     "dtmf_mode 100rel timers timers_min_se timers_sess_expires rtp_symmetric ice_support "
     "callerid callerid_privacy media_encryption send_pai send_rpid trust_id_inbound "
     "trust_id_outbound language moh_suggest sub_min_expiry subscribe_context "
@@ -409,8 +457,14 @@ def _fields(section: Section, kind: str, warnings: list[Diagnostic]) -> dict[str
         option = known.get(key)
         if option is None:
             if key in ignored:
-                text = f"'{item.key}' is accepted but has no effect in sipnotify"
-                warnings.append(Diagnostic(item.origin, text, Concern.NO_EFFECT))
+                mwi = _MWI_OPTIONS.get(kind, {})
+                if key in mwi:
+                    check = mwi[key]
+                    if check is not None:
+                        check(item)
+                else:
+                    text = f"'{item.key}' is accepted but has no effect in sipnotify"
+                    warnings.append(Diagnostic(item.origin, text, Concern.NO_EFFECT))
                 if kind in _KEEPS_ACCEPTED:
                     fields["accepted"] = (*fields.get("accepted", ()), (key, item.value))
             else:

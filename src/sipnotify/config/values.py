@@ -11,6 +11,7 @@ from ipaddress import ip_address
 from sipnotify.config.parser import ConfigError, Item
 
 _TRUE = frozenset(("yes", "true", "y", "t", "1", "on"))
+TRUE_WORDS = _TRUE
 _FALSE = frozenset(("no", "false", "n", "f", "0", "off"))
 
 
