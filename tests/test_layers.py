@@ -15,8 +15,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "sipnotify"
 # the command line; app.
 EVERYTHING_ABOVE_SIP = (
     "sipnotify.transport", "sipnotify.config", "sipnotify.storage", "sipnotify.ua",
-    "sipnotify.notify", "sipnotify.fleet", "sipnotify.registrar", "sipnotify.calls",
-    "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app", "sipnotify.clock",
+    "sipnotify.notify", "sipnotify.fleet", "sipnotify.mwi", "sipnotify.registrar",
+    "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app",
+    "sipnotify.clock",
 )  # fmt: skip
 IO = ("asyncio", "socket", "sqlite3", "ssl", "time", "uuid", "selectors")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -63,6 +64,15 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # the fleet's rules are sans-IO; only fleet.service runs on the loop
     **{f"sipnotify.fleet.{m}": ("asyncio", "socket", "sqlite3", "time")
        for m in ("catalogue", "selection", "plan", "pacing", "runner")},
+    "sipnotify.mwi": (  # the mailbox store's interface, not a concrete store
+        "sipnotify.transport", "sipnotify.storage.sqlite", "sipnotify.storage.sqlite_jobs",
+        "sipnotify.storage.sqlite_mailboxes", "sipnotify.calls", "sipnotify.ami",
+        "sipnotify.web", "sipnotify.cli", "sipnotify.app", "sipnotify.ua.endpoint",
+        "sipnotify.ua.server",
+    ),
+    # the MWI rules are sans-IO; only mwi.service runs on the loop
+    **{f"sipnotify.mwi.{m}": ("asyncio", "socket", "sqlite3", "time")
+       for m in ("mailboxes", "summary")},
     "sipnotify.calls": (
         "sipnotify.transport", "sipnotify.storage", "sipnotify.ua.endpoint", "sipnotify.ami",
         "sipnotify.cli", "sipnotify.app",

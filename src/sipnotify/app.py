@@ -32,6 +32,7 @@ from sipnotify.ami.actions import (
     pjsip,
     pjsip_show,
 )
+from sipnotify.ami.actions import mwi as mwi_actions
 from sipnotify.ami.audience import Audience
 from sipnotify.ami.security_events import security_event
 from sipnotify.ami.server import AmiServer
@@ -47,6 +48,8 @@ from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.service import FleetService
 from sipnotify.fleet.service import Listener as FleetListener
+from sipnotify.mwi.mailboxes import Mailboxes
+from sipnotify.mwi.service import MwiService
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
 from sipnotify.registrar.registry import Change, Registry
@@ -57,6 +60,7 @@ from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from sipnotify.storage.sqlite_mailboxes import SqliteMailboxStore
 from sipnotify.transport.stream import Limits
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.endpoint import SipEndpoint
@@ -103,6 +107,7 @@ def action_table() -> dict[str, Action]:
             *originate.ACTIONS,
             *modules.ACTIONS,
             *fleet.ACTIONS,
+            *mwi_actions.ACTIONS,
         )
     }
 
@@ -163,6 +168,8 @@ class Server:
         stack.callback(registry.close)
         jobs = _open_jobs(options.data_dir)
         stack.callback(jobs.close)
+        mailbox_store = _open_mailboxes(options.data_dir)
+        stack.callback(mailbox_store.close)
         audience = Audience(config.manager.general, clock.wall)
         hub = Hub()  # the web's live job progress
         metrics = Metrics()
@@ -192,11 +199,17 @@ class Server:
             observe=metrics.observe,
         )
         stack.callback(fleet_service.stop)
+        mwi = MwiService(
+            Mailboxes(mailbox_store), notifier, observe=metrics.observe,
+            tell=lambda e, m, r: audience.publish_all((mwi_actions.result_event(e, m, r),)),
+        )  # fmt: skip
         registrar = Registrar(
             config.pjsip,
             registry,
             security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
-            contacts=lambda change: _contact_changed(change, audience, fleet_service, metrics),
+            contacts=lambda change: _contact_changed(
+                change, audience, fleet_service, metrics, mwi
+            ),
         )
         checker = Reachability(
             notifier,
@@ -239,6 +252,7 @@ class Server:
             reachability=checker,
             calls=calls,
             fleet=fleet_service,
+            mwi=mwi,
             reload=reloader.reload,
             started_at=now,
             reloaded_at=now,
@@ -267,6 +281,7 @@ class Server:
         resumed = fleet_service.resume()
         if resumed:
             log.info("resumed %d fleet jobs", resumed)
+        mwi.boot()  # endpoints with mailboxes hear their state, as at Asterisk's FullyBooted
         # What start-up built (configuration, contacts, jobs) lives as long as the process or
         # a reload, without cycles: the cyclic collector's full passes need not walk it again.
         gc.freeze()
@@ -278,6 +293,13 @@ def _open_jobs(data_dir: Path) -> SqliteJobStore:
         return SqliteJobStore(data_dir / CONTACTS_FILE)
     except (OSError, StorageError) as exc:
         raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
+
+
+def _open_mailboxes(data_dir: Path) -> SqliteMailboxStore:
+    try:
+        return SqliteMailboxStore(data_dir / CONTACTS_FILE)
+    except (OSError, StorageError) as exc:
+        raise StartupError(f"cannot open the mailbox store in {data_dir}: {_reason(exc)}") from None
 
 
 def _catalogue(options: ServeOptions) -> Catalogue:
@@ -303,9 +325,11 @@ def _local_for(router: Router, hop: Hop) -> Local:
 
 
 def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetService,
-                     metrics: Metrics) -> None:  # fmt: skip
+                     metrics: Metrics, mwi: MwiService) -> None:  # fmt: skip
     metrics.registration(change.change)
     audience.publish_all(contact_events.registration(change))
+    if change.change is Change.CREATED:
+        mwi.registered(change.binding)
     if change.change is not Change.REMOVED:
         binding = change.binding
         jobs.registered(binding.aor, binding.call_id, binding.user_agent)

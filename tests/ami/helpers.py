@@ -25,6 +25,8 @@ from sipnotify.config.reload import Status
 from sipnotify.config.sipnotify import FleetSettings
 from sipnotify.fleet.catalogue import load_catalogue
 from sipnotify.fleet.service import FleetService
+from sipnotify.mwi.mailboxes import Mailboxes
+from sipnotify.mwi.service import MwiService
 from sipnotify.notify.notifier import Notifier
 from sipnotify.notify.requests import Factory
 from sipnotify.registrar.reachability import Reachability
@@ -37,6 +39,7 @@ from sipnotify.sip.transactions.exchange import Final
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from sipnotify.storage.sqlite_mailboxes import SqliteMailboxStore
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.client import OutgoingInvite
 
@@ -141,6 +144,8 @@ def context(
                          local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
                          wall=lambda: 1042.5, ids=ids, rng=random.Random(1),
                          listener=FleetEvents(audience), settings=FleetSettings())  # fmt: skip
+    mwi = MwiService(Mailboxes(SqliteMailboxStore(Path(":memory:"))), notifier,
+                     tell=lambda _e, _m, _r: None)  # fmt: skip
     return AmiContext(
         settings=ManagerSettings(manager),
         actions=action_table(),
@@ -149,6 +154,7 @@ def context(
         reachability=Reachability(notifier, lambda *_change: None, clock=lambda: 0.0),
         calls=calls,
         fleet=fleet,
+        mwi=mwi,
         reload=Reloads(),
         started_at=1000.0,
         reloaded_at=1000.0,

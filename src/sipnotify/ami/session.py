@@ -21,6 +21,7 @@ from sipnotify.calls.manager import CallManager
 from sipnotify.config.manager import ManagerConfig
 from sipnotify.config.reload import ReloadResult as Reloaded
 from sipnotify.fleet.service import FleetService
+from sipnotify.mwi.service import MwiService
 from sipnotify.notify.notifier import Notifier, Observer, ignore
 from sipnotify.registrar.reachability import Reachability
 
@@ -112,6 +113,7 @@ class AmiContext:
     reachability: Reachability
     calls: CallManager
     fleet: FleetService
+    mwi: MwiService
     reload: Callable[[str | None], Reloaded]  # one module by name, or everything for None
     started_at: float
     reloaded_at: float

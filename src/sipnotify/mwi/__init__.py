@@ -1,0 +1,1 @@
+"""Message-waiting: mailboxes, the message-summary body, unsolicited MWI and subscriptions."""
