@@ -50,6 +50,7 @@ from sipnotify.fleet.service import FleetService
 from sipnotify.fleet.service import Listener as FleetListener
 from sipnotify.mwi.mailboxes import Mailboxes
 from sipnotify.mwi.service import MwiService
+from sipnotify.mwi.subscriptions import Subscriptions
 from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.reachability import Reachability
 from sipnotify.registrar.registry import Change, Registry
@@ -168,8 +169,7 @@ class Server:
         stack.callback(registry.close)
         jobs = _open_jobs(options.data_dir)
         stack.callback(jobs.close)
-        mailbox_store = _open_mailboxes(options.data_dir)
-        stack.callback(mailbox_store.close)
+        mailbox_store = stack.enter_context(contextlib.closing(_open_mailboxes(options.data_dir)))
         audience = Audience(config.manager.general, clock.wall)
         hub = Hub()  # the web's live job progress
         metrics = Metrics()
@@ -199,18 +199,15 @@ class Server:
             observe=metrics.observe,
         )
         stack.callback(fleet_service.stop)
-        mwi = MwiService(
-            Mailboxes(mailbox_store), notifier, observe=metrics.observe,
-            tell=lambda e, m, r: audience.publish_all((mwi_actions.result_event(e, m, r),)),
-        )  # fmt: skip
         registrar = Registrar(
             config.pjsip,
             registry,
             security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
-            contacts=lambda change: _contact_changed(
-                change, audience, fleet_service, metrics, mwi
-            ),
+            contacts=lambda change: _contact_changed(change, audience, fleet_service, metrics, mwi),
         )
+        mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
+                   clock=clock, ids=ids)  # fmt: skip
+        stack.callback(mwi.stop)
         checker = Reachability(
             notifier,
             lambda *change: audience.publish(
@@ -233,7 +230,7 @@ class Server:
         )
         uas = Uas(sip, registrar=registrar, calls=calls, user_agent=config.pjsip.global_.user_agent,
                   ids=ids, soon=asyncio.get_running_loop().call_soon,
-                  wall_clock=clock.wall)  # fmt: skip
+                  wall_clock=clock.wall, subscribing=mwi)  # fmt: skip
         try:
             for line in await sip.start(uas):
                 log.info("%s", line)
@@ -293,6 +290,19 @@ def _open_jobs(data_dir: Path) -> SqliteJobStore:
         return SqliteJobStore(data_dir / CONTACTS_FILE)
     except (OSError, StorageError) as exc:
         raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
+
+
+def _mwi(config: Config, store: SqliteMailboxStore, notifier: Notifier, registrar: Registrar, *,
+         audience: Audience, metrics: Metrics, clock: Clock, ids: Ids) -> MwiService:  # fmt: skip
+    """Mailboxes, unsolicited MWI and subscriptions, with sipnotify.conf's caps."""
+    caps = config.settings.mwi
+    return MwiService(
+        Mailboxes(store), notifier, observe=metrics.observe, ids=ids, wall=clock.wall,
+        tell=lambda e, m, r: audience.publish_all((mwi_actions.result_event(e, m, r),)),
+        admit=registrar.admit,
+        subscriptions=Subscriptions(total=caps.max_subscriptions,
+                                    per_endpoint=caps.max_subscriptions_per_endpoint),
+    )  # fmt: skip
 
 
 def _open_mailboxes(data_dir: Path) -> SqliteMailboxStore:

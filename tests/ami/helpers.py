@@ -27,6 +27,7 @@ from sipnotify.fleet.catalogue import load_catalogue
 from sipnotify.fleet.service import FleetService
 from sipnotify.mwi.mailboxes import Mailboxes
 from sipnotify.mwi.service import MwiService
+from sipnotify.mwi.subscriptions import Subscriptions
 from sipnotify.notify.notifier import Notifier
 from sipnotify.notify.requests import Factory
 from sipnotify.registrar.reachability import Reachability
@@ -145,7 +146,9 @@ def context(
                          wall=lambda: 1042.5, ids=ids, rng=random.Random(1),
                          listener=FleetEvents(audience), settings=FleetSettings())  # fmt: skip
     mwi = MwiService(Mailboxes(SqliteMailboxStore(Path(":memory:"))), notifier,
-                     tell=lambda _e, _m, _r: None)  # fmt: skip
+                     tell=lambda _e, _m, _r: None, admit=registrar.admit, ids=ids,
+                     subscriptions=Subscriptions(total=10, per_endpoint=2),
+                     wall=lambda: 1042.5)  # fmt: skip
     return AmiContext(
         settings=ManagerSettings(manager),
         actions=action_table(),

@@ -219,6 +219,8 @@ def test_list_commands() -> None:
         b"PJSIPShowRegistrationInboundContactStatuses: Lists ContactStatuses for PJSIP inbound "
         b"registrations. (Priv: system,all)\r\n"
         b"PJSIPShowRegistrationsInbound: Lists PJSIP inbound registrations. (Priv: system,all)\r\n"
+        b"PJSIPShowSubscriptionsInbound: Lists subscriptions. (Priv: system,all)\r\n"
+        b"PJSIPShowSubscriptionsOutbound: Lists subscriptions. (Priv: system,all)\r\n"
         b"Reload: Send a reload event. (Priv: system,config,all)\r\n"
         b"\r\n"
     )

@@ -102,6 +102,12 @@ class Endpoint:
     def voicemail_extension(self) -> str:
         return _last(self.accepted, "voicemail_extension")
 
+    @property
+    def sub_min_expiry(self) -> int:
+        """The shortest subscription this endpoint may ask for (0: the default)."""
+        found = _last(self.accepted, "sub_min_expiry", "0")
+        return int(found) if found.isdigit() else 0
+
 
 @dataclass(frozen=True, slots=True)
 class Aor:
@@ -356,7 +362,8 @@ _KEEPS_ACCEPTED = frozenset(("transport", "endpoint", "aor", "identify", "auth")
 _MWI_OPTIONS: dict[str, dict[str, Reader | None]] = {
     "endpoint": {"mailboxes": None, "aggregate_mwi": values.boolean,
                  "mwi_subscribe_replaces_unsolicited": values.boolean, "mwi_from_user": None,
-                 "voicemail_extension": None},
+                 "voicemail_extension": None,
+                 "sub_min_expiry": lambda item: values.integer(item, low=0)},
     "aor": {"mailboxes": None, "voicemail_extension": None},
 }  # fmt: skip
 _ACCUMULATE = frozenset({("aor", "contact"), ("identify", "match")})

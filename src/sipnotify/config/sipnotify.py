@@ -2,8 +2,9 @@
 
 Owns `[fleet]`: the pacing a fleet job gets when its order names none, how long a job retries,
 how many phones a reboot may reach without an explicit confirmation, and how long a rebooted
-phone has to register again. Every value is checked here, with the file and line in the error;
-an unknown option or section is a warning, as in the other files.
+phone has to register again; and `[mwi]`: the caps on MWI subscriptions, in total and per
+endpoint (a flood of SUBSCRIBEs cannot exhaust memory). Every value is checked here, with the
+file and line in the error; an unknown option or section is a warning, as in the other files.
 """
 
 from __future__ import annotations
@@ -27,23 +28,44 @@ class FleetSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MwiSettings:
+    max_subscriptions: int = 20_000
+    max_subscriptions_per_endpoint: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     fleet: FleetSettings = FleetSettings()
+    mwi: MwiSettings = MwiSettings()
 
 
 def load_settings(parsed: ParsedConfig) -> tuple[Settings, list[Diagnostic]]:
     """sipnotify.conf's settings. Raises ConfigError for a value out of range."""
     fleet = FleetSettings()
+    mwi = MwiSettings()
     warnings: list[Diagnostic] = []
     for section in parsed.objects():
-        if section.name.lower() != "fleet":
+        name = section.name.lower()
+        if name not in ("fleet", "mwi"):
             warnings.append(Diagnostic(section.origin, f"unknown section [{section.name}]"))
             continue
         for item in section.items:
-            fleet, known = _fleet_option(fleet, item)
+            if name == "fleet":
+                fleet, known = _fleet_option(fleet, item)
+            else:
+                mwi, known = _mwi_option(mwi, item)
             if not known:
-                warnings.append(Diagnostic(item.origin, f"unknown option '{item.key}' in [fleet]"))
-    return Settings(fleet=fleet), warnings
+                warnings.append(Diagnostic(item.origin, f"unknown option '{item.key}' in [{name}]"))
+    return Settings(fleet=fleet, mwi=mwi), warnings
+
+
+def _mwi_option(mwi: MwiSettings, item: Item) -> tuple[MwiSettings, bool]:
+    key = item.key.lower()
+    if key == "max_subscriptions":
+        return replace(mwi, max_subscriptions=values.integer(item, low=1)), True
+    if key == "max_subscriptions_per_endpoint":
+        return replace(mwi, max_subscriptions_per_endpoint=values.integer(item, low=1)), True
+    return mwi, False
 
 
 def _fleet_option(fleet: FleetSettings, item: Item) -> tuple[FleetSettings, bool]:

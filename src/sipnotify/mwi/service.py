@@ -1,14 +1,26 @@
-"""Unsolicited MWI on the event loop (behaviour: MWI): every endpoint that lists a mailbox in
-its `mailboxes` gets a message-summary NOTIFY at each of its contacts (static and registered)
-when the mailbox is updated or deleted, even with the same counts; at start; and when one of
-its contacts registers. With `aggregate_mwi` (the default) one NOTIFY carries the sum of all
-the endpoint's mailboxes, else one is sent per mailbox. `mwi_from_user` is the From user.
-Changes to a mailbox no endpoint lists send nothing. Every NOTIFY's answer is told, as a
-PJSIPNotify's is.
+"""MWI on the event loop (behaviour: MWI).
+
+Unsolicited: every endpoint that lists a mailbox in its `mailboxes` gets a message-summary
+NOTIFY at each of its contacts (static and registered) when the mailbox is updated or deleted,
+even with the same counts; at start; and when one of its contacts registers. With
+`aggregate_mwi` (the default) one NOTIFY carries the sum of all the endpoint's mailboxes, else
+one is sent per mailbox. `mwi_from_user` is the From user. While a subscription of the
+endpoint carries the mailbox and `mwi_subscribe_replaces_unsolicited` is on, the unsolicited
+ones wait. Changes to a mailbox nobody lists or watches send nothing.
+
+Subscriptions (mwi/subscriptions.py has the rules): the answer to SUBSCRIBE, then an
+immediate NOTIFY in the dialog (`active;expires=N`), one at each change, one at each refresh,
+a final `terminated` one at an unsubscribe and `terminated;reason=timeout` at the expiry. A
+NOTIFY answered 481, or not answered, ends the subscription (RFC 6665 §4.2.2).
+Subscriptions live in memory: after a restart a subscriber's refresh gets 481 and it
+subscribes anew (RFC 6665 §4.1.2.2).
+
+Every NOTIFY's answer is told, as a PJSIPNotify's is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -16,33 +28,171 @@ from dataclasses import replace
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.mwi import summary
 from sipnotify.mwi.mailboxes import Change, Counts, Mailboxes
+from sipnotify.mwi.subscriptions import (
+    DEFAULT_EXPIRES,
+    MAX_EXPIRES,
+    MIN_EXPIRES,
+    Subscription,
+    Subscriptions,
+    dialog_key,
+    min_expires,
+    wanted,
+)
 from sipnotify.notify.content import NotifyError
 from sipnotify.notify.notifier import Notifier, NotifyResult, Observation, Observer, ignore
-from sipnotify.notify.targets import Target, endpoint_targets
-from sipnotify.sip.registrar import Binding
+from sipnotify.notify.requests import credentials_for, subscription_factory
+from sipnotify.notify.targets import InDialog, Target, dialog_hop, endpoint_targets
+from sipnotify.sip.dialog import DialogId, uas_dialog
+from sipnotify.sip.ids import Ids
+from sipnotify.sip.message import Request
+from sipnotify.sip.registrar import Binding, Source
+from sipnotify.sip.responses import Reply
+from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.ua.addresses import Local
 
 log = logging.getLogger("sipnotify.mwi")
 
 # (endpoint, the mailboxes the NOTIFY reported, the contact's answer)
 Tell = Callable[[str, tuple[str, ...], NotifyResult], None]
+# who sent a request, proven as for REGISTER: the endpoint, or the challenge to answer
+Admit = Callable[[Request, str, float, Source], Endpoint | Reply]
 
 
 class MwiService:
     def __init__(self, mailboxes: Mailboxes, notifier: Notifier, *, tell: Tell,
-                 observe: Observer = ignore) -> None:  # fmt: skip
+                 admit: Admit, subscriptions: Subscriptions, ids: Ids,
+                 wall: Callable[[], float], observe: Observer = ignore) -> None:  # fmt: skip
         self.mailboxes = mailboxes
+        self.subscriptions = subscriptions
         self._notifier = notifier
         self._tell = tell
+        self._admit = admit
+        self._ids = ids
+        self._wall = wall
         self._observe = observe
+        self._timer: asyncio.TimerHandle | None = None
 
     def changed(self, changes: Sequence[Change]) -> None:
-        """Mailboxes were updated or deleted: tell the endpoints that list them."""
+        """Mailboxes were updated or deleted: tell the endpoints that list them, and the
+        subscriptions that carry them."""
         for change in changes:
             for endpoint in self._listing(change.mailbox):
+                if endpoint.mwi_subscribe_replaces_unsolicited and self.subscriptions.covers(
+                    endpoint.name, change.mailbox
+                ):
+                    continue
                 if endpoint.aggregate_mwi:
                     self._notify(endpoint, endpoint.mailboxes)
                 else:
                     self._notify(endpoint, (change.mailbox,))
+            now = self._wall()
+            for subscription in self.subscriptions.of_mailbox(change.mailbox):
+                self._notify_subscription(
+                    subscription, f"active;expires={subscription.remaining(now)}"
+                )
+
+    # -- SUBSCRIBE -------------------------------------------------------------------------
+
+    def subscribe(self, request: Request, source: Source, contact: str,
+                  flow: tuple[str, tuple[str, int]] | None, now: float) -> Reply:  # fmt: skip
+        """The answer to a SUBSCRIBE; its NOTIFY follows once the answer has gone."""
+        key = dialog_key(request)
+        if key is not None:
+            return self._in_dialog(request, key, now)
+        admitted = self._admit(request, source.address, now, source)
+        if isinstance(admitted, Reply):
+            return admitted
+        asked = wanted(request, admitted, self._notifier.config)
+        if isinstance(asked, Reply):
+            return asked
+        if asked.expires and not self.subscriptions.room(admitted.name):
+            log.warning("MWI: subscription of %s refused: the cap is reached", admitted.name)
+            return Reply(503, "Service Unavailable", (("Retry-After", "60"),))
+        tag = self._ids()
+        dialog = uas_dialog(request, tag, confirmed=True)
+        dialog.local_cseq = self._ids.cseq()  # the NOTIFYs' CSeq starts at random, as pjsip's
+        subscription = Subscription(dialog, admitted.name, asked.aor, asked.mailboxes,
+                                    asked.account, contact, flow, now + asked.expires)  # fmt: skip
+        if asked.expires:
+            self.subscriptions.add(subscription)
+            self._arm()
+            state = f"active;expires={asked.expires}"
+        else:  # a one-off fetch: the state, and done
+            state = "terminated"
+        self._soon(lambda: self._notify_subscription(subscription, state))
+        return Reply(200, "OK", (("Expires", str(asked.expires)), ("Contact", f"<{contact}>")),
+                     to_tag=tag)  # fmt: skip
+
+    def _in_dialog(self, request: Request, key: DialogId, now: float) -> Reply:
+        subscription = self.subscriptions.find(key)
+        if subscription is None:
+            return Reply(481, "Call/Transaction Does Not Exist")
+        text = (request.header("Expires") or "").strip()
+        expires = int(text) if text.isdigit() and len(text) <= 10 else DEFAULT_EXPIRES
+        endpoint = self._notifier.config.endpoints.get(subscription.endpoint)
+        shortest = min_expires(endpoint) if endpoint is not None else MIN_EXPIRES
+        if 0 < expires < shortest:
+            return Reply(423, "Interval Too Brief", (("Min-Expires", str(shortest)),))
+        contact = (("Contact", f"<{subscription.contact}>"),)
+        if expires == 0:
+            self.subscriptions.remove(subscription)
+            self._soon(lambda: self._notify_subscription(subscription, "terminated"))
+            return Reply(200, "OK", (("Expires", "0"), *contact))
+        expires = min(expires, MAX_EXPIRES)
+        subscription.expires_at = now + expires
+        self._arm()
+        self._soon(lambda: self._notify_subscription(subscription, f"active;expires={expires}"))
+        return Reply(200, "OK", (("Expires", str(expires)), *contact))
+
+    def _notify_subscription(self, subscription: Subscription, state: str) -> None:
+        config = self._notifier.config
+        endpoint = config.endpoints.get(subscription.endpoint)
+        if endpoint is None:  # gone in a reload
+            self.subscriptions.remove(subscription)
+            return
+        counts = sum((self.mailboxes.counts(m) for m in subscription.mailboxes), Counts())
+        content = summary.in_dialog(counts, subscription.account)
+        target = InDialog(subscription.dialog, endpoint, subscription.contact, endpoint.name,
+                          subscription.flow)  # fmt: skip
+        ids = self._ids
+
+        def factory(local: Local) -> Build:
+            return subscription_factory(target, content, local, config, state=state, ids=ids)
+
+        def done(final: Final) -> None:
+            result = NotifyResult.of(endpoint.name, subscription.dialog.remote_target, final)
+            self._observe(Observation("mwi", "mwi", "", result))
+            self._tell(endpoint.name, subscription.mailboxes, result)
+            if final.status == 481 or final.failure is not None:
+                self.subscriptions.remove(subscription)  # RFC 6665 §4.2.2: it is over
+
+        hop = dialog_hop(subscription.dialog, endpoint, subscription.flow)
+        self._notifier.sender.send(hop, factory, credentials_for(endpoint, config), done)
+
+    def _arm(self) -> None:
+        """One timer, at the next expiry."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.subscriptions.next_expiry()
+        if when is not None:
+            delay = max(0.0, when - self._wall())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        for subscription in self.subscriptions.expired(self._wall()):
+            self.subscriptions.remove(subscription)
+            self._notify_subscription(subscription, "terminated;reason=timeout")
+        self._arm()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _soon(self, work: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_soon(work)
 
     def boot(self) -> int:
         """At start: every endpoint with mailboxes hears their state; returns how many."""

@@ -30,3 +30,8 @@ def unsolicited(counts: Counts, account: str = "") -> NotifyContent:
     """An out-of-dialog message-summary NOTIFY's headers and body."""
     return NotifyContent(headers=(("Event", EVENT), ("Allow-Events", ALLOW_EVENTS)),
                          content_type=CONTENT_TYPE, body=body(counts, account))  # fmt: skip
+
+
+def in_dialog(counts: Counts, account: str = "") -> NotifyContent:
+    """A subscription's NOTIFY: the same headers and body, inside its dialog."""
+    return unsolicited(counts, account)

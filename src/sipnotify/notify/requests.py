@@ -73,6 +73,33 @@ def request_factory(
     return build
 
 
+def subscription_factory(
+    target: InDialog,
+    content: NotifyContent,
+    local: Local,
+    config: PjsipConfig,
+    *,
+    state: str,
+    ids: Ids,
+) -> Build:
+    """A NOTIFY of a subscription (RFC 6665 §4.2.2): from its dialog, with the content's Event
+    first, then `Subscription-State: <state>`, then the rest, as Asterisk orders them."""
+    events = tuple(h for h in content.headers if h[0].lower() == "event")
+    others = tuple(h for h in content.headers if h[0].lower() != "event")
+    trailing = (*events, ("Subscription-State", state), *others,
+                *_trailing_headers(content, config))  # fmt: skip
+    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+
+    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
+        extra = (*authorization, *trailing)
+        top = via(local, ids.branch())
+        return outgoing(
+            target.dialog.request("NOTIFY", via=top, contact=target.contact, extra=extra, body=body)
+        )
+
+    return build
+
+
 def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tuple[str, str], ...]:
     names = {canonical_name(name).lower() for name, _ in content.headers}
     extra: list[tuple[str, str]] = []

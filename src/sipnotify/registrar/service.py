@@ -107,11 +107,13 @@ class Registrar:
         endpoint = self._identify(request, address)
         return endpoint is None or endpoint.force_rport
 
-    def admit(self, request: Request, address: str, now: float) -> Endpoint | Reply:
-        """Who sent a request other than REGISTER (an INVITE), proven as for REGISTER: the
-        endpoint, or the 401 (or 403) to answer."""
+    def admit(self, request: Request, address: str, now: float,
+              source: Source | None = None) -> Endpoint | Reply:  # fmt: skip
+        """Who sent a request other than REGISTER (an INVITE, a SUBSCRIBE), proven as for
+        REGISTER: the endpoint, or the 401 (or 403) to answer. With `source`, the security
+        events are told, as for REGISTER."""
         endpoint = self._identify(request, address)
-        challenge = self._authenticate(request, endpoint, int(now))
+        challenge = self._authenticate(request, endpoint, int(now), source)
         if challenge is not None:
             return challenge
         assert endpoint is not None  # _authenticate refuses unknown callers

@@ -22,6 +22,7 @@ class Reply:
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...] = ()
+    to_tag: str = ""  # the To tag to answer with, when the answer starts a dialog of its own
 
 
 def make_response(

@@ -55,6 +55,15 @@ class Host(Protocol):
     def contact_for(self, link: Link, peer: str) -> str: ...
 
 
+class Subscribing(Protocol):
+    """Whoever answers SUBSCRIBE (MWI), as the server side sees it."""
+
+    def subscribe(self, request: Request, source: Source, contact: str,
+                  flow: tuple[str, Address] | None, now: float) -> Reply:  # fmt: skip
+        """The answer; a NOTIFY may follow it (after the answer has gone)."""
+        ...
+
+
 class Calls(Protocol):
     """The calls layer, as the server side sees it."""
 
@@ -127,9 +136,10 @@ class IncomingInvite:
 class Uas:
     def __init__(
         self, host: Host, *, registrar: Registrar, calls: Calls, user_agent: str, ids: Ids,
-        soon: Soon, wall_clock: Callable[[], float],
+        soon: Soon, wall_clock: Callable[[], float], subscribing: Subscribing | None = None,
     ) -> None:  # fmt: skip
         self.host = host
+        self._subscribing = subscribing
         self.user_agent = user_agent
         self.ids = ids
         self._calls = calls
@@ -156,7 +166,7 @@ class Uas:
         answer = self._safe_answer(request, source, server.link)
         response = make_response(request, answer.status, answer.reason, source,
                                  server=self.user_agent, extra=answer.headers,
-                                 to_tag=self.ids())  # fmt: skip
+                                 to_tag=answer.to_tag or self.ids())  # fmt: skip
         self.host.respond(server, answer.status, serialize(response))
 
     def _safe_answer(self, request: Request, source: Address, link: Link) -> Reply:
@@ -210,6 +220,11 @@ class Uas:
             return self._registrar.handle(request, self._source(source, link), self._wall_clock())
         if method == "CANCEL":
             return self._cancel(request)
+        if method == "SUBSCRIBE" and self._subscribing is not None:
+            flow = None if link.protocol == "udp" else (link.protocol, source)
+            contact = self.host.contact_for(link, source[0])
+            return self._subscribing.subscribe(request, self._source(source, link), contact, flow,
+                                               self._wall_clock())  # fmt: skip
         if method in IN_DIALOG and _has_to_tag(request):
             return self._calls.in_dialog(request)
         return Reply(501, "Not Implemented")

@@ -87,6 +87,27 @@ def mailbox_status(ctx: AmiContext, _s: SessionState, request: AmiMessage) -> Ac
     return reply(replies.success(request, "Mailbox Status", extra=extra))
 
 
+def show_subscriptions_inbound(ctx: AmiContext, _s: SessionState,
+                               request: AmiMessage) -> ActionResult:  # fmt: skip
+    """The live MWI subscriptions, as res_pjsip_pubsub lists them."""
+    items = [
+        ("InboundSubscriptionDetail", (
+            ("Role", "Notifier"), ("Endpoint", s.endpoint), ("Callid", s.dialog.id.call_id),
+            ("State", "ACTIVE"), ("Callerid", "Unknown"), ("SubscriptionType", "mwi"),
+            ("Mailboxes", ",".join(s.mailboxes))))
+        for s in ctx.mwi.subscriptions.all()
+    ]  # fmt: skip
+    return event_list(request, "Following are Events for each inbound Subscription", items,
+                      "InboundSubscriptionDetailComplete")  # fmt: skip
+
+
+def show_subscriptions_outbound(_ctx: AmiContext, _s: SessionState,
+                                request: AmiMessage) -> ActionResult:  # fmt: skip
+    """sipnotify subscribes to nothing: always an empty list, as Asterisk's here."""
+    return event_list(request, "Following are Events for each outbound Subscription", [],
+                      "OutboundSubscriptionDetailComplete")  # fmt: skip
+
+
 def _count(text: str) -> int | None:
     """A count as Asterisk's sscanf reads it (missing: 0), as a 32-bit signed number."""
     if not text.strip():
@@ -132,4 +153,8 @@ ACTIONS = (
            permissions.CALL | permissions.REPORTING, mailbox_count),
     Action("MailboxStatus", "Check mailbox.", permissions.CALL | permissions.REPORTING,
            mailbox_status),
+    Action("PJSIPShowSubscriptionsInbound", "Lists subscriptions.", permissions.SYSTEM,
+           show_subscriptions_inbound),
+    Action("PJSIPShowSubscriptionsOutbound", "Lists subscriptions.", permissions.SYSTEM,
+           show_subscriptions_outbound),
 )  # fmt: skip
