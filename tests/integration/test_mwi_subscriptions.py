@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
-from tests.integration.sipp import body, header
+from tests.integration.sipp import Sipp, body, header
 
 PJSIP = (
     "[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n"
@@ -37,7 +37,7 @@ def update(ami: RawAmi, new: int, old: int) -> None:
     assert b"Response: Success" in ami.read_until(b"ActionID: u\r\n\r\n")
 
 
-def subscriber(uas: Uas, service: Service, scenario: str, expires: int) -> object:
+def subscriber(uas: Uas, service: Service, scenario: str, expires: int) -> Sipp:
     return uas(scenario, remote=service.sip_port(), timeout=30, extra=(
         "-set", "user", "bob", "-set", "aor", "bob", "-set", "expires", str(expires)))  # fmt: skip
 
@@ -54,9 +54,9 @@ def test_subscribe_notify_on_change_refresh_and_unsubscribe(
         assert b"State: ACTIVE\r\nCallerid: Unknown\r\nSubscriptionType: mwi\r\n" in listed
         assert b"Mailboxes: 1000@default" in listed
         update(ami, 2, 1)
-        assert phone.finish() == 0, phone.output  # type: ignore[attr-defined]
+        assert phone.finish() == 0, phone.output
         assert subscriptions(ami) == []  # unsubscribed
-    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]  # type: ignore[attr-defined]
+    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
     states = [header(n, "Subscription-State")[0] for n in notifies]
     assert states[0] in ("active;expires=600", "active;expires=599")
     assert states[1].startswith("active;expires=")
@@ -84,7 +84,7 @@ def test_a_481_to_a_notify_ends_the_subscription(start_service: StartService, ua
         ami.login(events="off")
         wait_subscribed(ami, 1)
         update(ami, 1, 0)
-        assert phone.finish() == 0, phone.output  # type: ignore[attr-defined]
+        assert phone.finish() == 0, phone.output
         wait_subscribed(ami, 0)
 
 
@@ -93,8 +93,8 @@ def test_a_subscription_that_is_not_refreshed_runs_out(
 ) -> None:
     service = start_service(admin_conf(), files={"pjsip.conf": PJSIP})
     phone = subscriber(uas, service, "uac_subscribe_mwi_expire.xml", 2)
-    assert phone.finish() == 0, phone.output  # type: ignore[attr-defined]
-    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]  # type: ignore[attr-defined]
+    assert phone.finish() == 0, phone.output
+    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
     assert [header(n, "Subscription-State")[0] for n in notifies] == [
         "active;expires=2", "terminated;reason=timeout"]  # fmt: skip
     with RawAmi(service.port) as ami:
