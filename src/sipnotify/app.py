@@ -46,6 +46,7 @@ from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
+from sipnotify.fleet.plan import Mwi
 from sipnotify.fleet.service import FleetService
 from sipnotify.fleet.service import Listener as FleetListener
 from sipnotify.mwi.mailboxes import Mailboxes
@@ -197,6 +198,7 @@ class Server:
             listener=_Both(fleet.FleetEvents(audience), hub),
             settings=config.settings.fleet,
             observe=metrics.observe,
+            lamp=lambda order, endpoints: _lamp(mwi, audience, order, endpoints),
         )
         stack.callback(fleet_service.stop)
         registrar = Registrar(
@@ -290,6 +292,16 @@ def _open_jobs(data_dir: Path) -> SqliteJobStore:
         return SqliteJobStore(data_dir / CONTACTS_FILE)
     except (OSError, StorageError) as exc:
         raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
+
+
+def _lamp(mwi: MwiService, audience: Audience, order: Mwi, endpoints: list[str]) -> None:
+    """A fleet `mwi` job's counts go to its endpoints' mailboxes, told as an MWIUpdate is."""
+    try:
+        changes = mwi.lamp(order.new, order.old, endpoints)
+    except StorageError as exc:
+        log.error("cannot store the mailboxes of an mwi job: %s", exc)
+        return
+    audience.publish_all(mwi_actions.events(changes))
 
 
 def _mwi(config: Config, store: SqliteMailboxStore, notifier: Notifier, registrar: Registrar, *,

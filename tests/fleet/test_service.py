@@ -365,3 +365,21 @@ def test_a_large_job_keeps_its_phones_out_of_full_collections(
         run(test)
     finally:
         gc.unfreeze()
+
+
+def test_an_mwi_job_hands_its_counts_to_the_mailboxes(tmp_path: Path) -> None:
+    lamps: list[tuple[Mwi, list[str]]] = []
+
+    async def test() -> None:
+        notifier: Notifier = context(pjsip_conf=PJSIP, sender=FakeSender()).notifier
+        fleet = FleetService(store=SqliteJobStore(tmp_path / "jobs.sqlite3"), notifier=notifier,
+                             catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 3),
+                             local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
+                             rng=random.Random(1), listener=Listener(), settings=DEFAULTS,
+                             lamp=lambda order, endpoints: lamps.append((order, endpoints)))  # fmt: skip
+        fleet.start(FleetOrder(Mwi(2, 1), Selection(endpoints=("p2", "p1")), FAST))
+        fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))  # not a lamp
+        fleet.stop()
+
+    run(test)
+    assert lamps == [(Mwi(2, 1), ["p1", "p2"])]

@@ -58,6 +58,15 @@ class FleetOrder:
     action_id: str = ""  # of the AMI request, carried by the job's events
 
 
+# An `mwi` job's counts for its phones' endpoints: their mailboxes are set to them, and whoever
+# else watches those mailboxes is told (the job itself tells the phones it selected).
+Lamp = Callable[[Mwi, list[str]], None]
+
+
+def _no_lamp(_order: Mwi, _endpoints: list[str]) -> None:
+    """Without MWI: the job's NOTIFYs are all there is."""
+
+
 class Listener(Protocol):
     def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
         """A phone's progress, once stored."""
@@ -71,9 +80,10 @@ class FleetService:
         self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
         local_for: Callable[[Hop], Local], wall: Callable[[], float], ids: Ids,
         rng: random.Random, listener: Listener, settings: FleetSettings,
-        observe: Observer = ignore,
+        observe: Observer = ignore, lamp: Lamp | None = None,
     ) -> None:  # fmt: skip
         self.settings = settings
+        self._lamp = lamp or _no_lamp
         self._observe = observe
         self._store = store
         self._local_for = local_for
@@ -127,6 +137,8 @@ class FleetService:
         records = [_record(job.id, p.phone) for p in planned]
         self._store.create(job, records)
         self._run(job, records, planned)
+        if isinstance(request.order, Mwi):  # the mailboxes take the counts too
+            self._lamp(request.order, sorted({p.phone.target.endpoint.name for p in planned}))
         return job
 
     def jobs(self) -> list[JobRecord]:

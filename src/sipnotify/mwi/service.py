@@ -72,11 +72,31 @@ class MwiService:
         self._observe = observe
         self._timer: asyncio.TimerHandle | None = None
 
-    def changed(self, changes: Sequence[Change]) -> None:
-        """Mailboxes were updated or deleted: tell the endpoints that list them, and the
-        subscriptions that carry them."""
+    def lamp(self, new: int, old: int, endpoints: Sequence[str]) -> list[Change]:
+        """A fleet `mwi` job set these endpoints' lamps: their mailboxes (the endpoint's and
+        its AORs') take the counts, and everyone else who watches them is told; the job
+        tells the endpoints themselves. Raises StorageError."""
+        config = self._notifier.config
+        mailboxes: list[str] = []
+        for name in endpoints:
+            endpoint = config.endpoints.get(name)
+            if endpoint is None:
+                continue
+            aors = [config.aors[a] for a in endpoint.aors if a in config.aors]
+            for mailbox in (*endpoint.mailboxes, *(m for a in aors for m in a.mailboxes)):
+                if mailbox not in mailboxes:
+                    mailboxes.append(mailbox)
+        changes = [self.mailboxes.update(m, Counts(new, old)) for m in mailboxes]
+        self.changed(changes, skip=frozenset(endpoints))
+        return changes
+
+    def changed(self, changes: Sequence[Change], *, skip: frozenset[str] = frozenset()) -> None:
+        """Mailboxes were updated or deleted: tell the endpoints that list them (but those in
+        `skip`), and the subscriptions that carry them."""
         for change in changes:
             for endpoint in self._listing(change.mailbox):
+                if endpoint.name in skip:
+                    continue
                 if endpoint.mwi_subscribe_replaces_unsolicited and self.subscriptions.covers(
                     endpoint.name, change.mailbox
                 ):
