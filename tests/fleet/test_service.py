@@ -376,7 +376,7 @@ def test_an_mwi_job_hands_its_counts_to_the_mailboxes(tmp_path: Path) -> None:
                              catalogue=load_catalogue(None), wall=time.time, ids=Ids("j", 3),
                              local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
                              rng=random.Random(1), listener=Listener(), settings=DEFAULTS,
-                             lamp=lambda order, endpoints: lamps.append((order, endpoints)))  # fmt: skip
+                             lamp=lambda o, endpoints: lamps.append((o, endpoints)))  # fmt: skip
         fleet.start(FleetOrder(Mwi(2, 1), Selection(endpoints=("p2", "p1")), FAST))
         fleet.start(FleetOrder(Verb.RESYNC, Selection(all=True), FAST))  # not a lamp
         fleet.stop()
