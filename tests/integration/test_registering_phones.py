@@ -108,3 +108,41 @@ def test_sipsak_registers_with_its_truncated_digest_uri(start_service: StartServ
         capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert wrong.returncode != 0
+
+
+def test_baresip_subscribes_to_its_mailbox_and_takes_the_lamp(
+    start_service: StartService, baresip: tuple[Path, list[subprocess.Popen[bytes]]]
+) -> None:
+    """baresip's mwi module subscribes (challenged, as REGISTER) once registered; an
+    MWIUpdate then reaches it inside the subscription and it answers 200."""
+    folder, processes = baresip
+    pjsip = PJSIP.replace("[bob]\ntype=aor\nmax_contacts=2\n",
+                          "[bob]\ntype=aor\nmax_contacts=2\nmailboxes=1000@default\n")  # fmt: skip
+    service = start_service(admin_conf(), files={"pjsip.conf": pjsip})
+    folder.mkdir()
+    config = BARESIP_CONFIG.format(sip=free_port(), ctrl=free_port()) + "module\t\t\tmwi.so\n"
+    (folder / "config").write_text(config)
+    account = f"<sip:bob@127.0.0.1:{service.sip_port()}>;auth_pass=secret;regint=60;mwi=yes\n"
+    (folder / "accounts").write_text(account)
+    (folder / "contacts").write_text("")
+    with (folder / "baresip.log").open("wb") as log:
+        command = ["baresip", "-f", str(folder)]
+        processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=log))  # fmt: skip
+    with RawAmi(service.port) as ami:
+        ami.login(events="system")
+
+        def subscribed() -> bool:
+            ami.send(b"Action: PJSIPShowSubscriptionsInbound\r\nActionID: s\r\n\r\n")
+            listed = ami.read_until(b"Event: InboundSubscriptionDetailComplete\r\n")
+            ami.message()
+            return b"Endpoint: bob\r\n" in listed
+
+        wait_for(subscribed, 15, "baresip to subscribe to its mailbox")
+        ami.send(b"Action: MWIUpdate\r\nActionID: u\r\nMailbox: 1000@default\r\n"
+                 b"NewMessages: 3\r\nOldMessages: 1\r\n\r\n")  # fmt: skip
+        ami.read_until(b"Event: MessageWaiting\r\n")  # the update's; its NOTIFY's answer next
+        told = ami.read_until(b"Event: MWINotifyResult\r\n") + ami.message()
+    assert b"\r\nMailboxes: 1000@default\r\n" in told
+    assert b"\r\nEndpoint: bob\r\n" in told
+    assert b"\r\nResult: Success\r\nStatusCode: 200\r\n" in told
