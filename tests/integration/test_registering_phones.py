@@ -130,7 +130,7 @@ def test_baresip_subscribes_to_its_mailbox_and_takes_the_lamp(
         processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=log))  # fmt: skip
     with RawAmi(service.port) as ami:
-        ami.login(events="system")
+        ami.login(events="system,call")
 
         def subscribed() -> bool:
             ami.send(b"Action: PJSIPShowSubscriptionsInbound\r\nActionID: s\r\n\r\n")
