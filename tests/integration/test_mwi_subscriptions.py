@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf
+from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp, body, header
 
 PJSIP = (
@@ -100,3 +101,25 @@ def test_a_subscription_that_is_not_refreshed_runs_out(
     with RawAmi(service.port) as ami:
         ami.login(events="off")
         assert subscriptions(ami) == []
+
+
+def test_after_a_restart_a_refresh_gets_481_and_the_phone_subscribes_anew(
+    start_service: StartService, uas: Uas
+) -> None:
+    """Subscriptions live in memory (Asterisk can persist them; sipnotify lets the phones
+    re-establish them): the refresh after a restart is refused 481, the phone subscribes
+    again and gets the state."""
+    port = free_port()
+    files = {"pjsip.conf": PJSIP.replace("bind=127.0.0.1:0", f"bind=127.0.0.1:{port}")}
+    first = start_service(admin_conf(), files=files)
+    phone = subscriber(uas, first, "uac_subscribe_mwi_restart.xml", 600)
+    with RawAmi(first.port) as ami:
+        ami.login(events="off")
+        wait_subscribed(ami, 1)
+    assert first.stop() == 0
+    second = start_service(admin_conf(), files=files,
+                           extra_args=("--data-dir", str(first.data_dir)))  # fmt: skip
+    assert phone.finish() == 0, phone.output
+    with RawAmi(second.port) as ami:
+        ami.login(events="off")
+        wait_subscribed(ami, 1)  # the new one
