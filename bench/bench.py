@@ -17,6 +17,8 @@ B5  Fleet jobs: 100 endpoints x 1,000 static contacts answered by a UDP responde
 B6  The web (bench/web.py): /rawman Ping and PJSIPNotify requests/s (8 at once, keep-alive,
     one cookie session), the metrics scrape with 100,000 contacts, and the console's list of
     10,000 endpoints in headless Chromium.
+B7  MWI (bench/mwi.py): 1,000 subscribers to one mailbox, one MWIUpdate, time until all are
+    notified; RSS of 10,000 subscriptions; SUBSCRIBE/s with digest.
 
 Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
 Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
@@ -50,6 +52,7 @@ from harness import (
     sipp,
 )
 
+from mwi import b7
 from web import b6
 
 
@@ -323,7 +326,7 @@ def b5(workdir: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7")
     parser.add_argument("--notifies", type=int, default=20_000)
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
@@ -350,6 +353,8 @@ def main() -> int:
             results["B5_fleet_jobs"] = b5(work)
         if "B6" in wanted:
             results["B6_web"] = b6(work)
+        if "B7" in wanted:
+            results["B7_mwi"] = b7(work)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
     path.write_text(json.dumps(results, indent=2))

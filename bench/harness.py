@@ -31,8 +31,8 @@ bindaddr = 127.0.0.1
 webenabled = yes
 [bench]
 secret = bench
-read = system
-write = system
+read = system,call,reporting
+write = system,call
 """
 
 
@@ -62,7 +62,8 @@ class Service:
 
 
 @contextmanager
-def service(pjsip: str, workdir: Path) -> Iterator[Service]:
+def service(pjsip: str, workdir: Path,
+            extra_files: dict[str, str] | None = None) -> Iterator[Service]:  # fmt: skip
     config = workdir / "config"
     config.mkdir(parents=True, exist_ok=True)
     ami_port, sip_port, http_port = free_port(), free_port(), free_port()
@@ -72,6 +73,8 @@ def service(pjsip: str, workdir: Path) -> Iterator[Service]:
     )
     (config / "pjsip.conf").write_text(pjsip.replace("{sip_port}", str(sip_port)))
     shutil.copy(PRESETS, config / "pjsip_notify.conf")
+    for name, text in (extra_files or {}).items():
+        (config / name).write_text(text)
     log = (workdir / "service.log").open("wb")
     started = time.monotonic()
     process = subprocess.Popen(

@@ -5,7 +5,10 @@ other watchers of its endpoints' mailboxes."""
 from __future__ import annotations
 
 from sipnotify.mwi.mailboxes import Counts
+from sipnotify.mwi.subscriptions import Subscription
+from sipnotify.sip.dialog import uas_dialog
 from tests.ami.helpers import FakeSender, context
+from tests.mwi.test_subscriptions import subscribe
 
 PJSIP = (
     "[alice]\ntype=aor\ncontact=sip:alice@192.0.2.1:5060\n"
@@ -49,3 +52,17 @@ def test_a_fleet_lamp_sets_the_mailboxes_and_tells_the_others() -> None:
     assert [(c.mailbox, c.counts) for c in changes] == [("1000@default", Counts(3, 0))]
     assert mwi.mailboxes.counts("1000@default") == Counts(3, 0)
     assert [user for user, _ in told(sender)] == ["alice", "carol"]  # not desk: the job tells it
+
+
+def test_a_subscription_replaces_unsolicited_mwi_while_it_lives() -> None:
+    sender = FakeSender()
+    conf = PJSIP.replace("aggregate_mwi=no\n",
+                         "aggregate_mwi=no\nmwi_subscribe_replaces_unsolicited=yes\n")  # fmt: skip
+    mwi = context(pjsip_conf=conf, sender=sender).mwi
+    live = Subscription(uas_dialog(subscribe("carol"), "ours", confirmed=True), "carol", "carol",
+                        ("1001@default",), "", "sip:192.0.2.5:5060", None, 1e12)  # fmt: skip
+    mwi.subscriptions.add(live)
+    mwi.changed([mwi.mailboxes.update("1001@default", Counts(1, 0))])
+    mwi.changed([mwi.mailboxes.update("1000@default", Counts(1, 0))])
+    # 1001: the subscriber hears it (the dialog goes to its Contact, bob@), carol waits
+    assert [user for user, _ in told(sender)] == ["bob", "alice", "carol"]

@@ -159,7 +159,7 @@ class MwiService:
             self._soon(lambda: self._notify_subscription(subscription, "terminated"))
             return Reply(200, "OK", (("Expires", "0"), *contact))
         expires = min(expires, MAX_EXPIRES)
-        subscription.expires_at = now + expires
+        self.subscriptions.renew(subscription, now + expires)
         self._arm()
         self._soon(lambda: self._notify_subscription(subscription, f"active;expires={expires}"))
         return Reply(200, "OK", (("Expires", str(expires)), *contact))

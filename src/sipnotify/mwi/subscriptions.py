@@ -19,6 +19,9 @@ subscriber answers 481 (or never answers). Time is passed in.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections import Counter
 from dataclasses import dataclass
 
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
@@ -128,12 +131,19 @@ def dialog_key(request: Request) -> DialogId | None:
 
 
 class Subscriptions:
-    """The live subscriptions, capped in total and per endpoint."""
+    """The live subscriptions, capped in total and per endpoint, indexed by dialog, endpoint
+    and mailbox (a change to a mailbox with 1,000 watchers finds them at once)."""
 
     def __init__(self, *, total: int, per_endpoint: int) -> None:
         self._total = total
         self._per_endpoint = per_endpoint
         self._live: dict[DialogId, Subscription] = {}
+        self._by_endpoint: Counter[str] = Counter()
+        self._by_mailbox: dict[str, dict[DialogId, Subscription]] = {}
+        # (expires_at, tie-breaker, key); an entry whose subscription ended or was renewed
+        # since is skipped when it comes up
+        self._expiries: list[tuple[float, int, DialogId]] = []
+        self._seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._live)
@@ -146,25 +156,59 @@ class Subscriptions:
 
     def room(self, endpoint: str) -> bool:
         """Whether one more subscription of `endpoint` fits under both caps."""
-        mine = sum(1 for s in self._live.values() if s.endpoint == endpoint)
-        return len(self._live) < self._total and mine < self._per_endpoint
+        return len(self._live) < self._total and self._by_endpoint[endpoint] < self._per_endpoint
 
     def add(self, subscription: Subscription) -> None:
         self._live[subscription.key] = subscription
+        self._expire_at(subscription)
+        self._by_endpoint[subscription.endpoint] += 1
+        for mailbox in subscription.mailboxes:
+            self._by_mailbox.setdefault(mailbox, {})[subscription.key] = subscription
 
     def remove(self, subscription: Subscription) -> bool:
-        return self._live.pop(subscription.key, None) is not None
+        if self._live.pop(subscription.key, None) is None:
+            return False
+        self._by_endpoint[subscription.endpoint] -= 1
+        if self._by_endpoint[subscription.endpoint] <= 0:
+            del self._by_endpoint[subscription.endpoint]
+        for mailbox in subscription.mailboxes:
+            watchers = self._by_mailbox.get(mailbox, {})
+            watchers.pop(subscription.key, None)
+            if not watchers:
+                self._by_mailbox.pop(mailbox, None)
+        return True
+
+    def renew(self, subscription: Subscription, expires_at: float) -> None:
+        subscription.expires_at = expires_at
+        self._expire_at(subscription)
 
     def expired(self, now: float) -> list[Subscription]:
-        return [s for s in self._live.values() if s.expires_at <= now]
+        """The subscriptions whose time is up (they stay until removed)."""
+        found = []
+        while self._expiries and self._expiries[0][0] <= now:
+            when, _, key = heapq.heappop(self._expiries)
+            live = self._live.get(key)
+            if live is not None and live.expires_at == when:
+                found.append(live)
+        return found
 
     def next_expiry(self) -> float | None:
-        return min((s.expires_at for s in self._live.values()), default=None)
+        while self._expiries:
+            when, _, key = self._expiries[0]
+            live = self._live.get(key)
+            if live is not None and live.expires_at == when:
+                return when
+            heapq.heappop(self._expiries)  # ended or renewed since
+        return None
+
+    def _expire_at(self, subscription: Subscription) -> None:
+        entry = (subscription.expires_at, next(self._seq), subscription.key)
+        heapq.heappush(self._expiries, entry)
 
     def of_mailbox(self, mailbox: str) -> list[Subscription]:
-        return [s for s in self._live.values() if mailbox in s.mailboxes]
+        return list(self._by_mailbox.get(mailbox, {}).values())
 
     def covers(self, endpoint: str, mailbox: str) -> bool:
         """Whether a live subscription of `endpoint` carries `mailbox` (then its unsolicited
         MWI waits, with mwi_subscribe_replaces_unsolicited)."""
-        return any(s.endpoint == endpoint and mailbox in s.mailboxes for s in self._live.values())
+        return any(s.endpoint == endpoint for s in self._by_mailbox.get(mailbox, {}).values())
