@@ -88,6 +88,16 @@ def subscription_factory(
     others = tuple(h for h in content.headers if h[0].lower() != "event")
     trailing = (*events, ("Subscription-State", state), *others,
                 *_trailing_headers(content, config))  # fmt: skip
+    return _dialog_notify(target, content, trailing, local, ids)
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def _dialog_notify(target: InDialog, content: NotifyContent, trailing: Headers, local: Local,
+                   ids: Ids) -> Build:  # fmt: skip
+    """A NOTIFY from the dialog (its Call-ID, tags, next local CSeq, remote target, route set;
+    the factory's CSeq argument is not used), with these headers after the dialog's."""
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
 
     def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
@@ -160,13 +170,4 @@ def in_dialog_factory(
         *content.headers,
         *_trailing_headers(content, config),
     )
-    body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
-
-    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-        extra = (*authorization, *trailing)
-        top = via(local, ids.branch())
-        return outgoing(
-            target.dialog.request("NOTIFY", via=top, contact=target.contact, extra=extra, body=body)
-        )
-
-    return build
+    return _dialog_notify(target, content, trailing, local, ids)

@@ -221,14 +221,22 @@ class Api:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _notify(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+    async def _act(self, request: web.Request, caller: Caller, action: str,
+                   table: dict[str, tuple[str, str]], *,
+                   wait: bool) -> tuple[dict[str, str], list[Fields]]:  # fmt: skip
+        """The JSON body as the AMI action's fields, run as the caller: the reply (an error
+        reply raised as ApiError) and what followed it."""
         _method(request, "POST")
-        body = await _body(request)
-        fields = [("Action", "PJSIPNotify"), *_fields(body, NOTIFY_FIELDS)]
-        replies, events = await self._run(caller, fields, wait=True)
+        fields = [("Action", action), *_fields(await _body(request), table)]
+        replies, events = await self._run(caller, fields, wait=wait)
         reply = dict(replies[0])
         if reply.get("Response") != "Success":
-            raise ApiError(_status_of(reply.get("Message", "")), reply.get("Message", "").strip())
+            message = reply.get("Message", "")
+            raise ApiError(_status_of(message), message.strip())
+        return reply, events
+
+    async def _notify(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        reply, events = await self._act(request, caller, "PJSIPNotify", NOTIFY_FIELDS, wait=True)
         results = [_result(dict(e)) for e in events if dict(e).get("Event") == "PJSIPNotifyResult"]
         return self._json(200, {
             "message": reply.get("Message", ""), "results": results,
@@ -242,13 +250,7 @@ class Api:
             return self._json(
                 200, {"jobs": [views.job(j, fleet.counts(j.id)) for j in fleet.jobs()]}
             )
-        _method(request, "POST")
-        body = await _body(request)
-        fields = [("Action", "FleetNotify"), *_fields(body, JOB_FIELDS)]
-        replies, events = await self._run(caller, fields, wait=False)
-        reply = dict(replies[0])
-        if reply.get("Response") != "Success":
-            raise ApiError(400, reply.get("Message", "").strip())
+        reply, events = await self._act(request, caller, "FleetNotify", JOB_FIELDS, wait=False)
         if reply.get("EventList") == "start":
             phones = [_dry_phone(e) for e in events if dict(e).get("Event") == "FleetDryRunPhone"]
             return self._json(200, {"dry_run": True, "phones": phones})
