@@ -23,7 +23,8 @@ run: $(VENV)/.installed
 ## peers: the real peers the tests drive: sipp (Debian's sip-tester), baresip and sipsak
 ## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS),
 ## openssl (test certificates), Debian's Perl AMI client (libasterisk-agi-perl), curl (AMI
-## over HTTP) and Debian's chromium with its driver (the console, headless)
+## over HTTP), Debian's chromium with its driver (the console, headless) and Debian's
+## postgresql (the PostgreSQL store, run by the tests in a temporary folder)
 peers:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
@@ -35,6 +36,8 @@ peers:
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

@@ -1,4 +1,4 @@
-"""asterisk.conf [options]: maxcalls."""
+"""asterisk.conf [options]: maxcalls and systemname."""
 
 from __future__ import annotations
 
@@ -18,3 +18,10 @@ def test_bad_maxcalls_names_file_and_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_options(parse_text("[options]\n\nmaxcalls = lots\n", name="asterisk.conf"))
     assert str(caught.value) == "asterisk.conf:3: maxcalls must be a number, not 'lots'"
+
+
+def test_systemname_names_the_node() -> None:
+    assert load_options(parse_text(""))[0].systemname == ""
+    assert load_options(parse_text("[options]\nsystemname = node-a\n"))[0].systemname == "node-a"
+    with pytest.raises(ConfigError, match=r"asterisk\.conf:2: systemname must be printable"):
+        load_options(parse_text("[options]\nsystemname = node a\n", name="asterisk.conf"))

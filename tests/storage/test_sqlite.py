@@ -17,28 +17,6 @@ def binding(uri: str, expires_at: float, aor: str = "bob") -> Binding:
     return Binding(aor=aor, uri=uri, expires_at=expires_at, endpoint=aor, via_port=5060)
 
 
-def test_round_trip_replace_and_drop(tmp_path: Path) -> None:
-    store = SqliteContactStore(tmp_path / "c.sqlite3")
-    a, b = binding("sip:a@h", 100.0), binding("sip:b@h", 200.0)
-    store.change([a, b], [])
-    store.change([binding("sip:a@h", 300.0)], [b])
-    store.close()
-    again = SqliteContactStore(tmp_path / "c.sqlite3")
-    assert again.load() == [binding("sip:a@h", 300.0)]
-    assert again.prune(301.0) == 1
-    assert again.load() == []
-
-
-def test_registry_hides_expired_and_prunes(tmp_path: Path) -> None:
-    store = SqliteContactStore(tmp_path / "c.sqlite3")
-    store.change([binding("sip:old@h", 10.0), binding("sip:new@h", 1000.0)], [])
-    registry = Registry(store, now=50.0)  # start-up prunes what expired
-    assert [b.uri for b in registry.bindings("bob", 60.0)] == ["sip:new@h"]
-    assert registry.bindings("bob", 1000.0) == []
-    assert registry.prune(1000.0, lambda _b, _c: None) == 1
-    assert store.load() == []
-
-
 def test_a_storage_failure_changes_nothing(tmp_path: Path) -> None:
     store = SqliteContactStore(tmp_path / "c.sqlite3")
     registry = Registry(store, now=0.0)

@@ -1,8 +1,9 @@
 """Read a configuration directory into one frozen `Config`.
 
 Owns which files are read (manager.conf, pjsip.conf, pjsip_notify.conf, acl.conf,
-extensions.conf, asterisk.conf, http.conf, and sipnotify's own sipnotify.conf; a missing one
-counts as empty, as in Asterisk) and where the embedded defaults live.
+extensions.conf, asterisk.conf, http.conf, the realtime trio sorcery.conf, extconfig.conf and
+res_pgsql.conf, and sipnotify's own sipnotify.conf; a missing one counts as empty, as in
+Asterisk) and where the embedded defaults live.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sipnotify.config.parser import (
     parse_files,
 )
 from sipnotify.config.pjsip import PjsipConfig, load_pjsip
+from sipnotify.config.realtime import Realtime, load_realtime
 from sipnotify.config.sipnotify import Settings, load_settings
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
@@ -40,6 +42,7 @@ class Config:
     options: Options
     settings: Settings
     http: HttpConfig
+    realtime: Realtime
     warnings: tuple[Diagnostic, ...]
 
 
@@ -101,6 +104,9 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     settings, settings_warnings = load_settings(sipnotify_conf)
     http_conf = parse_file(directory / "http.conf")
     http, http_warnings = load_http(http_conf)
+    realtime_confs = [parse_file(directory / name)
+                      for name in ("sorcery.conf", "extconfig.conf", "res_pgsql.conf")]  # fmt: skip
+    realtime, realtime_warnings = load_realtime(*realtime_confs)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,
@@ -118,6 +124,8 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         *settings_warnings,
         *http_conf.warnings,
         *http_warnings,
+        *(w for parsed in realtime_confs for w in parsed.warnings),
+        *realtime_warnings,
     )
     return Config(
         directory=directory,
@@ -128,5 +136,6 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
         options=options,
         settings=settings,
         http=http,
+        realtime=realtime,
         warnings=warnings,
     )

@@ -1,0 +1,107 @@
+"""A real PostgreSQL server for the tests: Debian's binaries, a cluster made in a temporary
+folder (initdb, trust on loopback, no fsync), started on a free port and stopped at the end of
+the test session. As root (CI), the server runs as the `postgres` user, as initdb requires."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.ports import free_port
+
+USER = "sipnotify"
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user={USER} dbname={database}"
+
+    def new_database(self) -> str:
+        """A fresh database's connection string (each test its own)."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        _psql(self, f"CREATE DATABASE {name}")
+        return self.dsn(name)
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        raise RuntimeError(f"{name} not found: `make test` installs Debian's postgresql")
+    return found
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _psql(server: Server, sql: str) -> None:
+    import psycopg  # noqa: PLC0415 (only the PostgreSQL tests need it)
+
+    with psycopg.connect(server.dsn(), autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def running(folder: Path) -> Iterator[Server]:
+    """Make, start and in the end stop a cluster in `folder`."""
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    subprocess.run(
+        _as_server_user(
+            [
+                _binary("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_server_user(
+            [
+                _binary("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(folder / "server.log"),
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield Server(port)
+    finally:
+        subprocess.run(
+            _as_server_user([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )

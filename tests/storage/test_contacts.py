@@ -1,0 +1,121 @@
+"""The contact store contract: SQLite (embedded) and PostgreSQL (Asterisk's `ps_contacts`) pass
+the same tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sipnotify.registrar.registry import Registry
+from sipnotify.sip.registrar import Binding
+from sipnotify.storage.base import ContactStore, StorageError
+from sipnotify.storage.postgres import PgContactStore
+from sipnotify.storage.sqlite import SqliteContactStore
+from tests.storage.postgres import Server
+
+Reopen = Callable[[], ContactStore]  # opens the same store again (a restart)
+
+
+def binding(uri: str, expires_at: float, aor: str = "bob") -> Binding:
+    return Binding(aor=aor, uri=uri, expires_at=expires_at, endpoint=aor, via_port=5060)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Reopen]:
+    opened: list[ContactStore] = []
+    dsn = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else ""
+
+    def make() -> ContactStore:
+        store: ContactStore = (
+            PgContactStore(dsn, systemname="node-a")
+            if dsn
+            else SqliteContactStore(tmp_path / "c.sqlite3")
+        )
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_round_trip_replace_and_drop(reopen: Reopen) -> None:
+    store = reopen()
+    a, b = binding("sip:a@h", 100.0), binding("sip:b@h", 200.0)
+    store.change([a, b], [])
+    store.change([binding("sip:a@h", 300.0)], [b])
+    again = reopen()
+    assert again.load() == [binding("sip:a@h", 300.0)]
+    assert again.prune(301.0) == 1
+    assert again.load() == []
+
+
+def test_every_field_survives(reopen: Reopen) -> None:
+    full = Binding(
+        aor="al;ice",
+        uri="sip:a@h;transport=tcp;x=^y",
+        expires_at=1234.5,
+        endpoint="alice",
+        call_id="c@h",
+        cseq=7,
+        user_agent="Yealink SIP-T46S",
+        via_addr="10.0.0.1",
+        via_port=5070,
+        protocol="tcp",
+        path="<sip:edge;lr>",
+    )
+    reopen().change([full], [])
+    assert reopen().load() == [full]
+
+
+def test_registry_hides_expired_and_prunes(reopen: Reopen) -> None:
+    store = reopen()
+    store.change([binding("sip:old@h", 10.0), binding("sip:new@h", 1000.0)], [])
+    registry = Registry(store, now=50.0)  # start-up prunes what expired
+    assert [b.uri for b in registry.bindings("bob", 60.0)] == ["sip:new@h"]
+    assert registry.prune(1000.0, lambda _b, _c: None) == 1
+    assert store.load() == []
+
+
+def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
+    dsn = postgres.new_database()
+    store = PgContactStore(dsn, systemname="node-a")
+    store.change([binding("sip:bob@10.0.0.9:5062;transport=tcp", 1800000000.0)], [])
+    with psycopg.connect(dsn) as db:
+        row = db.execute(
+            "SELECT id, uri, expiration_time, reg_server, endpoint, via_port FROM ps_contacts"
+        ).fetchone()
+        assert row is not None
+        key, uri, expiration, reg_server, endpoint, via_port = row
+        assert key.startswith("bob^3B@")
+        assert ";" not in key
+        assert uri == "sip:bob@10.0.0.9:5062^3Btransport=tcp"
+        assert (expiration, reg_server, endpoint, via_port) == (1800000000, "node-a", "bob", 5060)
+        # A row Asterisk wrote (no side row of ours) is read, its AOR taken from the id.
+        db.execute(
+            "INSERT INTO ps_contacts (id, uri, expiration_time, endpoint, reg_server) "
+            "VALUES ('carol^3B@0f', 'sip:carol@h^3Btransport=tls', 1900000000, "
+            "'carol', 'asterisk-1')"
+        )
+    carol = [b for b in store.load() if b.aor == "carol"]
+    assert carol == [
+        Binding(
+            aor="carol",
+            uri="sip:carol@h;transport=tls",
+            expires_at=1900000000.0,
+            endpoint="carol",
+            protocol="tls",
+        )
+    ]
+    store.close()
+
+
+def test_an_unreachable_database_is_named_without_its_password(postgres: Server) -> None:
+    dsn = f"host=127.0.0.1 port={postgres.port + 1} user=u password=s3cret dbname=voip"
+    with pytest.raises(StorageError) as error:
+        PgContactStore(dsn)
+    assert f"PostgreSQL u@127.0.0.1:{postgres.port + 1}/voip" in str(error.value)
+    assert "s3cret" not in str(error.value)
