@@ -11,13 +11,13 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "sipnotify"
 
 # module (or package prefix) -> prefixes of modules it must never import (ours or stdlib).
 # The tree, bottom up: the sans-IO SIP core; transports; config; storage; the user agent (ua);
-# PJSIPNotify's rules (notify); fleet operations; the registrar service; calls; AMI; the web;
-# the command line; app.
+# PJSIPNotify's rules (notify); fleet operations; the registrar service; the cluster (several
+# nodes on PostgreSQL); calls; AMI; the web; the command line; app.
 EVERYTHING_ABOVE_SIP = (
     "sipnotify.transport", "sipnotify.config", "sipnotify.storage", "sipnotify.ua",
     "sipnotify.notify", "sipnotify.fleet", "sipnotify.mwi", "sipnotify.registrar",
     "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app",
-    "sipnotify.clock",
+    "sipnotify.clock", "sipnotify.cluster",
 )  # fmt: skip
 IO = ("asyncio", "socket", "sqlite3", "ssl", "time", "uuid", "selectors")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -41,7 +41,15 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sipnotify.storage": (
         "sipnotify.transport", "sipnotify.config", "sipnotify.ua", "sipnotify.notify",
         "sipnotify.registrar", "sipnotify.calls", "sipnotify.ami", "sipnotify.cli",
-        "sipnotify.app", "asyncio",
+        "sipnotify.app", "sipnotify.cluster", "asyncio",
+    ),
+    # the stores: PostgreSQL's driver only in the PostgreSQL stores
+    **{f"sipnotify.storage.{m}": ("psycopg",)
+       for m in ("base", "jobs", "mailboxes", "sqlite", "sqlite_jobs", "sqlite_mailboxes")},
+    "sipnotify.cluster": (
+        "sipnotify.transport", "sipnotify.ua", "sipnotify.notify", "sipnotify.fleet",
+        "sipnotify.mwi", "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli",
+        "sipnotify.app", "socket",
     ),
     "sipnotify.ua": (
         "sipnotify.storage", "sipnotify.notify", "sipnotify.calls", "sipnotify.ami",
@@ -90,6 +98,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 ONLY_IMPORTED_BY = {
     "sipnotify.app": ("sipnotify.cli.main",),
+    "sipnotify.cluster": ("sipnotify.app",),
     "sipnotify.web": ("sipnotify.app",),
     "sipnotify.cli": ("sipnotify.__main__",),
 }

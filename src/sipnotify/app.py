@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sipnotify import __version__
 from sipnotify.ami import channel_events, contact_events
@@ -39,11 +39,13 @@ from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext, ManagerSettings
 from sipnotify.calls.manager import CallManager
 from sipnotify.clock import Clock
+from sipnotify.cluster.stores import EMBEDDED_FILE, mailbox_store
 from sipnotify.config import permissions
 from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
+from sipnotify.config.realtime import ObjectType
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.plan import Mwi
@@ -60,9 +62,9 @@ from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
+from sipnotify.storage.mailboxes import MailboxStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
-from sipnotify.storage.sqlite_mailboxes import SqliteMailboxStore
 from sipnotify.transport.stream import Limits
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.endpoint import SipEndpoint
@@ -81,11 +83,13 @@ try:
 except ImportError:  # not on Linux: the standard event loop serves
     uvloop = None  # type: ignore[assignment]
 
+if TYPE_CHECKING:
+    from sipnotify.cluster.node import Node
+
 log = logging.getLogger("sipnotify")
 
 SHUTDOWN_GRACE = 5.0
 PRUNE_INTERVAL = 30.0
-CONTACTS_FILE = "contacts.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +170,7 @@ class Server:
 
     async def _startup(self, stack: contextlib.AsyncExitStack) -> Reloader:
         config, options, clock, ids = self._config, self._options, self._clock, self._ids
-        registry = _open_registry(options.data_dir, clock.wall())
-        stack.callback(registry.close)
-        jobs = _open_jobs(options.data_dir)
-        stack.callback(jobs.close)
-        mailbox_store = stack.enter_context(contextlib.closing(_open_mailboxes(options.data_dir)))
+        node, registry, jobs, mailbox_store = _stores(config, options, stack, clock.wall())
         audience = Audience(config.manager.general, clock.wall)
         hub = Hub()  # the web's live job progress
         metrics = Metrics()
@@ -209,6 +209,8 @@ class Server:
         )
         mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
                    clock=clock, ids=ids)  # fmt: skip
+        if node is not None:
+            node.follow(registrar, clock.wall)
         stack.callback(mwi.stop)
         checker = Reachability(
             notifier,
@@ -289,7 +291,7 @@ class Server:
 
 def _open_jobs(data_dir: Path) -> SqliteJobStore:
     try:
-        return SqliteJobStore(data_dir / CONTACTS_FILE)
+        return SqliteJobStore(data_dir / EMBEDDED_FILE)
     except (OSError, StorageError) as exc:
         raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
 
@@ -304,7 +306,7 @@ def _lamp(mwi: MwiService, audience: Audience, order: Mwi, endpoints: list[str])
     audience.publish_all(mwi_actions.events(changes))
 
 
-def _mwi(config: Config, store: SqliteMailboxStore, notifier: Notifier, registrar: Registrar, *,
+def _mwi(config: Config, store: MailboxStore, notifier: Notifier, registrar: Registrar, *,
          audience: Audience, metrics: Metrics, clock: Clock, ids: Ids) -> MwiService:  # fmt: skip
     """Mailboxes, unsolicited MWI and subscriptions, with sipnotify.conf's caps."""
     caps = config.settings.mwi
@@ -317,11 +319,14 @@ def _mwi(config: Config, store: SqliteMailboxStore, notifier: Notifier, registra
     )  # fmt: skip
 
 
-def _open_mailboxes(data_dir: Path) -> SqliteMailboxStore:
+def _open_mailboxes(config: Config, options: ServeOptions) -> MailboxStore:
     try:
-        return SqliteMailboxStore(data_dir / CONTACTS_FILE)
-    except (OSError, StorageError) as exc:
-        raise StartupError(f"cannot open the mailbox store in {data_dir}: {_reason(exc)}") from None
+        return mailbox_store(config.realtime, options.data_dir)
+    except OSError as exc:
+        raise StartupError(f"cannot open the mailbox store in {options.data_dir}: "
+                           f"{_reason(exc)}") from None  # fmt: skip
+    except StorageError as exc:
+        raise StartupError(f"cannot open the mailbox store: {exc}") from None
 
 
 def _catalogue(options: ServeOptions) -> Catalogue:
@@ -350,7 +355,7 @@ def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetServi
                      metrics: Metrics, mwi: MwiService) -> None:  # fmt: skip
     metrics.registration(change.change)
     audience.publish_all(contact_events.registration(change))
-    if change.change is Change.CREATED:
+    if change.change is Change.CREATED and change.local:  # the registering node tells the lamp
         mwi.registered(change.binding)
     if change.change is not Change.REMOVED:
         binding = change.binding
@@ -379,9 +384,39 @@ def timers_of(pjsip: PjsipConfig) -> Timers:
     return Timers(t1=t1, t2=max(4.0, t1), t4=5.0, timeout=pjsip.system.timer_b / 1000)
 
 
-def _open_registry(data_dir: Path, now: float) -> Registry:
+def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitStack,
+            now: float) -> tuple[Node | None, Registry, SqliteJobStore, MailboxStore]:  # fmt: skip
+    """The node's place in a cluster (if any) and the stores, each closed by `stack`."""
+    node = _join(config)
+    if node is not None:
+        stack.push_async_callback(node.stop)
+    contacts = node.contacts if node is not None else _open_contacts(options.data_dir)
     try:
-        return Registry(SqliteContactStore(data_dir / CONTACTS_FILE), now)
+        registry = Registry(contacts, now)
+    except StorageError as exc:
+        contacts.close()
+        raise StartupError(f"cannot read the contacts: {exc}") from None
+    stack.callback(registry.close)
+    jobs = stack.enter_context(contextlib.closing(_open_jobs(options.data_dir)))
+    mailboxes = stack.enter_context(contextlib.closing(_open_mailboxes(config, options)))
+    return node, registry, jobs, mailboxes
+
+
+def _join(config: Config) -> Node | None:
+    """This node's place in a cluster, when contacts are kept in PostgreSQL."""
+    if config.realtime.table(ObjectType.CONTACT) is None:
+        return None
+    from sipnotify.cluster.node import Node  # noqa: PLC0415 (psycopg only when configured)
+
+    try:
+        return Node(config.realtime, config.options.systemname)
+    except StorageError as exc:
+        raise StartupError(f"cannot join the cluster: {exc}") from None
+
+
+def _open_contacts(data_dir: Path) -> SqliteContactStore:
+    try:
+        return SqliteContactStore(data_dir / EMBEDDED_FILE)
     except (OSError, StorageError) as exc:
         raise StartupError(f"cannot open the contact store in {data_dir}: {_reason(exc)}") from None
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipnotify.storage.pg_schema import upgrade
 from tests.integration.ports import free_port
 
 USER = "sipnotify"
@@ -25,10 +26,13 @@ class Server:
     def dsn(self, database: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user={USER} dbname={database}"
 
-    def new_database(self) -> str:
-        """A fresh database's connection string (each test its own)."""
+    def new_database(self, *, upgraded: bool = True) -> str:
+        """A fresh database's connection string (each test its own), with sipnotify's schema
+        made as `sipnotify db upgrade` makes it unless `upgraded` is false."""
         name = f"t_{uuid.uuid4().hex[:12]}"
         _psql(self, f"CREATE DATABASE {name}")
+        if upgraded:
+            upgrade(self.dsn(name), name)
         return self.dsn(name)
 
 

@@ -30,7 +30,7 @@ def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Reopen]:
 
     def make() -> ContactStore:
         store: ContactStore = (
-            PgContactStore(dsn, systemname="node-a")
+            PgContactStore(dsn, "test", systemname="node-a")
             if dsn
             else SqliteContactStore(tmp_path / "c.sqlite3")
         )
@@ -82,7 +82,7 @@ def test_registry_hides_expired_and_prunes(reopen: Reopen) -> None:
 
 def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
     dsn = postgres.new_database()
-    store = PgContactStore(dsn, systemname="node-a")
+    store = PgContactStore(dsn, "test", systemname="node-a")
     store.change([binding("sip:bob@10.0.0.9:5062;transport=tcp", 1800000000.0)], [])
     with psycopg.connect(dsn) as db:
         row = db.execute(
@@ -113,9 +113,21 @@ def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
     store.close()
 
 
-def test_an_unreachable_database_is_named_without_its_password(postgres: Server) -> None:
+def test_an_unreachable_database_is_a_storage_error(postgres: Server) -> None:
     dsn = f"host=127.0.0.1 port={postgres.port + 1} user=u password=s3cret dbname=voip"
     with pytest.raises(StorageError) as error:
-        PgContactStore(dsn)
-    assert f"PostgreSQL u@127.0.0.1:{postgres.port + 1}/voip" in str(error.value)
+        PgContactStore(dsn, "PostgreSQL u@127.0.0.1/voip")
+    assert str(error.value).startswith("PostgreSQL u@127.0.0.1/voip: ")
     assert "s3cret" not in str(error.value)
+
+
+def test_a_change_tells_the_other_nodes_which_aors(postgres: Server) -> None:
+    dsn = postgres.new_database()
+    store = PgContactStore(dsn, "test", systemname="node-a")
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute("LISTEN sipnotify_contacts")
+        store.change([binding("sip:a@h", 100.0), binding("sip:b@h", 100.0, aor="al")], [])
+        told = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
+    assert told == ["node-a al", "node-a bob"]
+    assert store.load_aor("al") == [binding("sip:b@h", 100.0, aor="al")]
+    store.close()

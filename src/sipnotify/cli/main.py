@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sipnotify import __version__, app
 from sipnotify.cli import amiclient as client
-from sipnotify.cli import fleet, show
+from sipnotify.cli import db, fleet, show
 from sipnotify.config.datadir import DEFAULT_USER, default_data_dir, read_secret, secret_path
 from sipnotify.config.load import Config
 from sipnotify.config.parser import ConfigError
@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
             default=default_data_dir(),
             help="where generated state is kept (default: %(default)s)",
         )
+    database = commands.add_parser("db", help="make or check the PostgreSQL schema (realtime)")
+    database.add_argument("action", choices=("upgrade", "check"))
+    database.add_argument(
+        "--config-dir", type=Path, required=True,
+        help="folder with sorcery.conf, extconfig.conf and res_pgsql.conf",
+    )  # fmt: skip
     _notify_arguments(commands)
     _show_arguments(commands)
     _fleet_arguments(commands)
@@ -166,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fleet(args)
     if args.command == "jobs":
         return _jobs(args)
+    if args.command == "db":
+        return db.run(args.action, args.config_dir)
     return _serve_or_check(args)
 
 

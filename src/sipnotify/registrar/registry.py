@@ -73,6 +73,21 @@ class Registry:
             self._by_aor[binding.aor][binding.uri] = binding
             tell(binding, Change.UPDATED if known else Change.CREATED)
 
+    def replace(self, aor: str, stored: Iterable[Binding], tell: Tell) -> None:
+        """Take `aor`'s bindings as the store holds them now (another node changed them),
+        telling of each difference; nothing is written."""
+        known = self._by_aor[aor]
+        fresh = {b.uri: b for b in stored if b.aor == aor and _usable(b)}
+        for uri in [uri for uri in known if uri not in fresh]:
+            tell(known.pop(uri), Change.REMOVED)
+        for uri, binding in fresh.items():
+            before = known.get(uri)
+            known[uri] = binding
+            if before != binding:
+                tell(binding, Change.CREATED if before is None else Change.UPDATED)
+        if not known:
+            del self._by_aor[aor]
+
     def prune(self, now: float, tell: Tell) -> int:
         """Forget expired bindings, in memory and in the store, telling of each; returns how
         many rows the store dropped."""

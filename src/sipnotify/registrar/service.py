@@ -56,12 +56,14 @@ SecurityListener = Callable[[SecurityEvent], None]
 class ContactChange:
     """A registered contact came, was refreshed or went; `remaining` counts the contacts the
     endpoint still has in all its AORs (static ones too), `qualified` whether its AOR is
-    qualified (both shape the AMI events)."""
+    qualified (both shape the AMI events); `local` whether this node made the change (else
+    another node sharing the database did, and this one learned of it)."""
 
     binding: Binding
     change: Change
     remaining: int
     qualified: bool
+    local: bool = True
 
 
 ContactListener = Callable[[ContactChange], None]
@@ -86,7 +88,20 @@ class Registrar:
         """Forget expired registrations, telling of each; returns how many the store held."""
         return self._registry.prune(now, lambda b, change: self._changed(b, change, now))
 
-    def _changed(self, binding: Binding, change: Change, now: float) -> None:
+    def aors(self) -> list[str]:
+        """The AORs with contacts in memory (expired ones included)."""
+        return [aor for aor, _ in self._registry.grouped()]
+
+    def refresh(self, aor: str, stored: list[Binding], now: float) -> None:
+        """Another node changed `aor`'s contacts: take `stored`, as the database now holds
+        them, telling of each difference."""
+
+        def tell(binding: Binding, change: Change) -> None:
+            self._changed(binding, change, now, local=False)
+
+        self._registry.replace(aor, stored, tell)
+
+    def _changed(self, binding: Binding, change: Change, now: float, *, local: bool = True) -> None:
         """One change, as the registry stands right after it."""
         config = self._config
         endpoint = config.endpoints.get(binding.endpoint)
@@ -95,7 +110,7 @@ class Registrar:
         remaining = sum(len(a.contacts) + len(self.bindings(a.name, now)) for a in aors)
         aor = config.aors.get(binding.aor)
         qualified = aor is not None and aor.qualify_frequency > 0
-        self._contacts(ContactChange(binding, change, remaining, qualified))
+        self._contacts(ContactChange(binding, change, remaining, qualified, local))
 
     def reconfigure(self, config: PjsipConfig) -> None:
         """Endpoints, AORs, auths and identifies after a reload; bindings stay."""

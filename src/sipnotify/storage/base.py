@@ -1,5 +1,6 @@
 """The contact store interface: small on purpose, so that a store shared by several nodes
-(PostgreSQL) can implement it later."""
+(PostgreSQL, storage/postgres.py) implements it as well as the embedded one (SQLite);
+`tests/storage/test_contacts.py` is the contract."""
 
 from __future__ import annotations
 

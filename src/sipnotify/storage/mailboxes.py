@@ -1,6 +1,6 @@
 """The mailbox store interface: each mailbox's new and old message counts, durable across
-restarts. Small on purpose, like the contact and job stores (PostgreSQL can implement it
-later); `tests/storage/test_mailboxes.py` is the contract."""
+restarts. Small on purpose, like the contact and job stores: SQLite (embedded) and PostgreSQL
+implement it; `tests/storage/test_mailboxes.py` is the contract."""
 
 from __future__ import annotations
 

@@ -7,7 +7,12 @@ Asterisk stores values escaped (`;` as `^3B`, `^` as `^5E`): a contact's id is
 `<aor>^3B@<md5 of its URI>` and a URI's parameters are escaped too; rows are read back the same
 way. Each row names the node that registered it (`reg_server`, asterisk.conf's `systemname`).
 Every statement is parameterised; a failure is a StorageError naming the database, never its
-password.
+password. The schema is made by `sipnotify db upgrade` (storage/pg_schema.py) and checked on
+opening.
+
+Every change also says which AORs it touched on the channel `sipnotify_contacts` (payload
+`<systemname> <aor>`), delivered by PostgreSQL to the other nodes when the transaction commits:
+they read those AORs again (cluster/contacts.py).
 """
 
 from __future__ import annotations
@@ -19,23 +24,10 @@ import psycopg
 
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage.base import StorageError
+from sipnotify.storage.pg_schema import check, reason
 
-SCHEMA = (
-    """DO $$ BEGIN
-        CREATE TYPE ast_bool_values AS ENUM ('0', '1', 'off', 'on', 'false', 'true', 'no', 'yes');
-    EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
-    """CREATE TABLE IF NOT EXISTS ps_contacts (
-        id varchar(255) NOT NULL, uri varchar(511), expiration_time bigint,
-        qualify_frequency integer, outbound_proxy varchar(255), path text,
-        user_agent varchar(255), qualify_timeout double precision, reg_server varchar(255),
-        authenticate_qualify ast_bool_values, via_addr varchar(40), via_port integer,
-        call_id varchar(255), endpoint varchar(255), prune_on_boot ast_bool_values,
-        qualify_2xx_only ast_bool_values)""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS ps_contacts_id ON ps_contacts (id)",
-    """CREATE TABLE IF NOT EXISTS sipnotify_contacts (
-        id varchar(255) PRIMARY KEY, aor varchar(255) NOT NULL, cseq integer NOT NULL,
-        protocol varchar(8) NOT NULL, expires double precision NOT NULL)""",
-)
+CHANNEL = "sipnotify_contacts"
+
 _UPSERT = """INSERT INTO ps_contacts (id, uri, expiration_time, qualify_frequency,
     outbound_proxy, path, user_agent, qualify_timeout, reg_server, authenticate_qualify,
     via_addr, via_port, call_id, endpoint, prune_on_boot, qualify_2xx_only)
@@ -50,7 +42,7 @@ _UPSERT_OURS = """INSERT INTO sipnotify_contacts (id, aor, cseq, protocol, expir
     cseq = EXCLUDED.cseq, protocol = EXCLUDED.protocol, expires = EXCLUDED.expires"""
 _LOAD = """SELECT c.id, c.uri, c.expiration_time, c.endpoint, c.call_id, c.user_agent,
     c.via_addr, c.via_port, c.path, s.aor, s.cseq, s.protocol, s.expires
-    FROM ps_contacts c LEFT JOIN sipnotify_contacts s ON s.id = c.id ORDER BY c.id"""
+    FROM ps_contacts c LEFT JOIN sipnotify_contacts s ON s.id = c.id {where} ORDER BY c.id"""
 
 
 def escape(value: str) -> str:
@@ -63,22 +55,34 @@ def unescape(value: str) -> str:
 
 
 class PgContactStore:
-    def __init__(self, conninfo: str, *, systemname: str = "") -> None:
+    def __init__(self, conninfo: str, where: str, *, systemname: str = "") -> None:
+        """Connect and check the schema; `where` names the database in errors."""
         self._systemname = systemname
-        self._where = _describe(conninfo)
+        self._where = where
         try:
             self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-            with self._db.transaction():
-                for statement in SCHEMA:
-                    self._db.execute(statement)
         except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {_reason(exc)}") from exc
+            raise StorageError(f"{where}: {reason(exc)}") from exc
+        try:
+            check(self._db, where)
+        except (psycopg.Error, StorageError) as exc:
+            self._db.close()
+            raise StorageError(str(exc) if isinstance(exc, StorageError)
+                               else f"{where}: {reason(exc)}") from exc  # fmt: skip
 
     def load(self) -> list[Binding]:
+        return self._select(_LOAD.format(where=""), ())
+
+    def load_aor(self, aor: str) -> list[Binding]:
+        """One AOR's rows, found as Asterisk finds them: by the escaped id prefix."""
+        prefix = escape(f"{aor};@").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self._select(_LOAD.format(where="WHERE c.id LIKE %s"), (prefix + "%",))
+
+    def _select(self, query: str, parameters: tuple[str, ...]) -> list[Binding]:
         try:
-            rows = self._db.execute(_LOAD).fetchall()
+            rows = self._db.execute(query, parameters).fetchall()
         except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {_reason(exc)}") from exc
+            raise StorageError(f"{self._where}: {reason(exc)}") from exc
         return [_binding(row) for row in rows]
 
     def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
@@ -87,34 +91,14 @@ class PgContactStore:
                 for binding in drop:
                     self._delete(escape(binding.id))
                 for binding in store:
-                    key = escape(binding.id)
-                    self._db.execute(
-                        _UPSERT,
-                        (
-                            key,
-                            escape(binding.uri),
-                            round(binding.expires_at),
-                            binding.path,
-                            binding.user_agent,
-                            self._systemname,
-                            binding.via_addr,
-                            binding.via_port,
-                            binding.call_id,
-                            binding.endpoint,
-                        ),
-                    )
-                    self._db.execute(
-                        _UPSERT_OURS,
-                        (
-                            key,
-                            binding.aor,
-                            binding.cseq,
-                            binding.protocol,
-                            binding.expires_at,
-                        ),
-                    )
+                    self._db.execute(_UPSERT, _row(binding, self._systemname))
+                    ours = (binding.aor, binding.cseq, binding.protocol, binding.expires_at)
+                    self._db.execute(_UPSERT_OURS, (escape(binding.id), *ours))
+                for aor in sorted({b.aor for b in (*store, *drop)}):
+                    self._db.execute("SELECT pg_notify(%s, %s)",
+                                     (CHANNEL, f"{self._systemname} {aor}"))  # fmt: skip
         except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {_reason(exc)}") from exc
+            raise StorageError(f"{self._where}: {reason(exc)}") from exc
 
     def prune(self, now: float) -> int:
         try:
@@ -127,7 +111,7 @@ class PgContactStore:
                     ([row[0] for row in gone],),
                 )
         except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {_reason(exc)}") from exc
+            raise StorageError(f"{self._where}: {reason(exc)}") from exc
         return len(gone)
 
     def close(self) -> None:
@@ -136,6 +120,13 @@ class PgContactStore:
     def _delete(self, key: str) -> None:
         self._db.execute("DELETE FROM ps_contacts WHERE id = %s", (key,))
         self._db.execute("DELETE FROM sipnotify_contacts WHERE id = %s", (key,))
+
+
+def _row(binding: Binding, systemname: str) -> tuple[object, ...]:
+    """A binding as Asterisk's row: escaped id and URI, expiry in whole seconds."""
+    return (escape(binding.id), escape(binding.uri), round(binding.expires_at), binding.path,
+            binding.user_agent, systemname, binding.via_addr, binding.via_port, binding.call_id,
+            binding.endpoint)  # fmt: skip
 
 
 def _binding(row: tuple[Any, ...]) -> Binding:
@@ -180,19 +171,3 @@ def _transport(uri: str) -> str:
         if name.strip().lower() == "transport":
             return value.strip().lower() or "udp"
     return "udp"
-
-
-def _describe(conninfo: str) -> str:
-    """The connection without its password, to name it in errors."""
-    try:
-        parts = psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError:
-        return "PostgreSQL"
-    return (
-        f"PostgreSQL {parts.get('user', '')}@{parts.get('host', '')}:"
-        f"{parts.get('port', 5432)}/{parts.get('dbname', '')}"
-    )
-
-
-def _reason(exc: psycopg.Error) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

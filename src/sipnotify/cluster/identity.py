@@ -1,0 +1,35 @@
+"""A node's name is its own: while a node runs it holds a PostgreSQL advisory lock on its
+`systemname`, so a second node started by mistake with the same name (which would take the
+first one's contacts for its own) is refused at start-up. This guards against mistakes, not
+attacks: every node holds the database's credentials and could write any row (docs/cluster.md,
+"Trust")."""
+
+from __future__ import annotations
+
+import psycopg
+
+from sipnotify.storage.base import StorageError
+from sipnotify.storage.pg_schema import reason
+
+_NAMESPACE = 0x5195  # the first key of every node-name lock
+
+
+class NodeName:
+    def __init__(self, conninfo: str, where: str, systemname: str) -> None:
+        """Raises StorageError if the name is empty or another running node holds it."""
+        if not systemname:
+            raise StorageError("asterisk.conf [options] systemname must be set when contacts "
+                               "are kept in PostgreSQL: each node names its own rows")  # fmt: skip
+        try:
+            self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+            row = self._db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                   (_NAMESPACE, systemname)).fetchone()  # fmt: skip
+        except psycopg.Error as exc:
+            raise StorageError(f"{where}: {reason(exc)}") from exc
+        if not (row and row[0]):
+            self._db.close()
+            raise StorageError(f"{where}: another running node already has systemname "
+                               f"'{systemname}'")  # fmt: skip
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,88 @@
+"""The PostgreSQL schema: its migrations, applied by `sipnotify db upgrade`, and the check every
+node makes before it uses a database.
+
+Asterisk's tables (`ps_contacts`) are created only when missing, with the columns Asterisk's
+own migrations give them, so sipnotify can share a database an Asterisk deployment already
+made. sipnotify's own tables carry a version in `sipnotify_schema`; a node refuses to start on
+a database whose version differs from its own, or whose `ps_contacts` lacks a column it writes
+(naming what is wrong), rather than half-write rows. Migrations run in one transaction under an
+advisory lock, so two nodes upgrading at once apply each step once.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from sipnotify.storage.base import StorageError
+
+_LOCK = 0x5195_0001  # the advisory lock upgrades hold
+_PS_CONTACTS_COLUMNS = (
+    "id", "uri", "expiration_time", "qualify_frequency", "outbound_proxy", "path", "user_agent",
+    "qualify_timeout", "reg_server", "authenticate_qualify", "via_addr", "via_port", "call_id",
+    "endpoint", "prune_on_boot", "qualify_2xx_only",
+)  # fmt: skip
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: Asterisk's ps_contacts (when missing) and what sipnotify keeps beside it
+        """DO $$ BEGIN
+            CREATE TYPE ast_bool_values
+                AS ENUM ('0', '1', 'off', 'on', 'false', 'true', 'no', 'yes');
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
+        """CREATE TABLE IF NOT EXISTS ps_contacts (
+            id varchar(255) NOT NULL, uri varchar(511), expiration_time bigint,
+            qualify_frequency integer, outbound_proxy varchar(255), path text,
+            user_agent varchar(255), qualify_timeout double precision, reg_server varchar(255),
+            authenticate_qualify ast_bool_values, via_addr varchar(40), via_port integer,
+            call_id varchar(255), endpoint varchar(255), prune_on_boot ast_bool_values,
+            qualify_2xx_only ast_bool_values)""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS ps_contacts_id ON ps_contacts (id)",
+        """CREATE TABLE sipnotify_contacts (
+            id varchar(255) PRIMARY KEY, aor varchar(255) NOT NULL, cseq integer NOT NULL,
+            protocol varchar(8) NOT NULL, expires double precision NOT NULL)""",
+        """CREATE TABLE sipnotify_mailboxes (
+            id varchar(255) PRIMARY KEY, new bigint NOT NULL, old bigint NOT NULL)""",
+    ),
+)
+VERSION = len(MIGRATIONS)
+
+
+def upgrade(conninfo: str, where: str) -> tuple[int, int]:
+    """Apply the missing migrations; returns the versions before and after."""
+    try:
+        with psycopg.connect(conninfo, connect_timeout=5) as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            db.execute("CREATE TABLE IF NOT EXISTS sipnotify_schema (version integer NOT NULL)")
+            before = _version(db)
+            for statements in MIGRATIONS[before:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute("DELETE FROM sipnotify_schema")
+            db.execute("INSERT INTO sipnotify_schema (version) VALUES (%s)", (VERSION,))
+    except psycopg.Error as exc:
+        raise StorageError(f"{where}: {reason(exc)}") from exc
+    return before, VERSION
+
+
+def check(db: psycopg.Connection[tuple[object, ...]], where: str) -> None:
+    """Raise StorageError unless the database is at this version with Asterisk's columns."""
+    exists = db.execute("SELECT to_regclass('sipnotify_schema') IS NOT NULL").fetchone()
+    found = _version(db) if exists and exists[0] else 0
+    if found != VERSION:
+        raise StorageError(f"{where}: the schema is at version {found}, this sipnotify needs "
+                           f"{VERSION}: run `sipnotify db upgrade`")  # fmt: skip
+    rows = db.execute("SELECT column_name FROM information_schema.columns "
+                      "WHERE table_name = 'ps_contacts'").fetchall()  # fmt: skip
+    missing = sorted(set(_PS_CONTACTS_COLUMNS) - {str(row[0]) for row in rows})
+    if missing:
+        raise StorageError(f"{where}: ps_contacts has no column {', '.join(missing)}: "
+                           "is it Asterisk's table?")  # fmt: skip
+
+
+def _version(db: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = db.execute("SELECT max(version) FROM sipnotify_schema").fetchone()
+    return int(str(row[0])) if row and row[0] is not None else 0
+
+
+def reason(exc: psycopg.Error) -> str:
+    """An error's first line (psycopg's messages name no password)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
