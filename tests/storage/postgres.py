@@ -22,6 +22,7 @@ USER = "sipnotify"
 @dataclass(frozen=True)
 class Server:
     port: int
+    folder: Path
 
     def dsn(self, database: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user={USER} dbname={database}"
@@ -34,6 +35,19 @@ class Server:
         if upgraded:
             upgrade(self.dsn(name), name)
         return self.dsn(name)
+
+    def stop(self) -> None:
+        """Stop the server at once, as a crash would (`start` brings it back)."""
+        _ctl(self.folder, "-m", "immediate", "stop")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        _ctl(self.folder, "-o", options, "-w", "-l", str(self.folder / "server.log"), "start")
+
+
+def _ctl(folder: Path, *arguments: str, check: bool = True) -> None:
+    command = [_binary("pg_ctl"), "-D", str(folder / "data"), *arguments]
+    subprocess.run(_as_server_user(command), check=check, capture_output=True, timeout=120)
 
 
 def _binary(name: str) -> str:
@@ -58,54 +72,14 @@ def _psql(server: Server, sql: str) -> None:
 
 def running(folder: Path) -> Iterator[Server]:
     """Make, start and in the end stop a cluster in `folder`."""
-    data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    subprocess.run(
-        _as_server_user(
-            [
-                _binary("initdb"),
-                "-D",
-                str(data),
-                "-U",
-                USER,
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_server_user(
-            [
-                _binary("pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(folder / "server.log"),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    initdb = [_binary("initdb"), "-D", str(folder / "data"), "-U", USER, "-A", "trust",
+              "--no-sync", "-E", "UTF8"]  # fmt: skip
+    subprocess.run(_as_server_user(initdb), check=True, capture_output=True, timeout=120)
+    server = Server(free_port(), folder)
+    server.start()
     try:
-        yield Server(port)
+        yield server
     finally:
-        subprocess.run(
-            _as_server_user([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        _ctl(folder, "-m", "immediate", "stop", check=False)

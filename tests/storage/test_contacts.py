@@ -4,6 +4,7 @@ the same tests."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -11,7 +12,7 @@ import pytest
 
 from sipnotify.registrar.registry import Registry
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import ContactStore, StorageError
+from sipnotify.storage.base import ContactStore, StorageError, StoreUnavailable
 from sipnotify.storage.postgres import PgContactStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from tests.storage.postgres import Server
@@ -83,7 +84,8 @@ def test_registry_hides_expired_and_prunes(reopen: Reopen) -> None:
 def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
     dsn = postgres.new_database()
     store = PgContactStore(dsn, "test", systemname="node-a")
-    store.change([binding("sip:bob@10.0.0.9:5062;transport=tcp", 1800000000.0)], [])
+    bob = binding("sip:bob@10.0.0.9:5062;transport=tcp", 1800000000.0)
+    store.change([replace(bob, reg_server="node-a")], [])
     with psycopg.connect(dsn) as db:
         row = db.execute(
             "SELECT id, uri, expiration_time, reg_server, endpoint, via_port FROM ps_contacts"
@@ -108,6 +110,7 @@ def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
             expires_at=1900000000.0,
             endpoint="carol",
             protocol="tls",
+            reg_server="asterisk-1",
         )
     ]
     store.close()
@@ -130,4 +133,22 @@ def test_a_change_tells_the_other_nodes_which_aors(postgres: Server) -> None:
         told = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
     assert told == ["node-a al", "node-a bob"]
     assert store.load_aor("al") == [binding("sip:b@h", 100.0, aor="al")]
+    store.close()
+
+
+def test_a_database_restart_costs_only_the_calls_made_meanwhile(postgres: Server) -> None:
+    store = PgContactStore(postgres.new_database(), "test")
+    kept = binding("sip:kept@h", 500.0)
+    store.change([kept], [])
+    postgres.stop()
+    try:
+        with pytest.raises(StoreUnavailable, match=r"^test: "):
+            store.change([binding("sip:lost@h", 600.0)], [])
+        with pytest.raises(StoreUnavailable):
+            store.load()  # still down: connecting again fails, clearly
+    finally:
+        postgres.start()
+    assert store.load() == [kept]
+    store.change([binding("sip:after@h", 700.0)], [])
+    assert [b.uri for b in store.load()] == ["sip:after@h", "sip:kept@h"]
     store.close()

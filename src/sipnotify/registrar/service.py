@@ -5,8 +5,9 @@ user, the Authorization username, in that order, as each endpoint's `identify_by
 authentication with the endpoint's `auth` (stateless nonces that age out after
 `nonce_lifetime`, answered `stale=true`), the AOR from the To user (404 when the endpoint has no
 such AOR, so nobody registers for another user's AOR), and storing the decision durably before
-the 200 OK (500 when the store fails, nothing changed). An unknown user is challenged like a
-known one, then refused with 403, so users cannot be enumerated.
+the 200 OK (500 when the store fails, 503 with Retry-After while it cannot be reached; nothing
+changed either way). An unknown user is challenged like a known one, then refused with 403,
+so users cannot be enumerated.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import ip_address, ip_network
 
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
@@ -26,9 +27,10 @@ from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
 from sipnotify.sip.responses import Reply
 from sipnotify.sip.uri import parse_name_addr
-from sipnotify.storage.base import StorageError
+from sipnotify.storage.base import StorageError, StoreUnavailable
 
 log = logging.getLogger("sipnotify.registrar")
+RETRY_AFTER = 5  # seconds a phone is asked to wait while the database is unreachable
 
 
 class Security(enum.Enum):
@@ -72,9 +74,10 @@ ContactListener = Callable[[ContactChange], None]
 class Registrar:
     def __init__(
         self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
-        contacts: ContactListener,
+        contacts: ContactListener, systemname: str = "",
     ) -> None:  # fmt: skip
         self._config = config
+        self._systemname = systemname
         self._registry = registry
         self._secret = secrets.token_bytes(16)
         self._security = security
@@ -147,9 +150,15 @@ class Registrar:
         if aor_name not in endpoint.aors or aor_name not in self._config.aors:
             return Reply(404, "Not Found")
         decision = self._decide(request, endpoint, aor_name, source, now)
+        if decision.status == 200 and self._systemname:
+            stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
+            decision = replace(decision, store=stamped)
         if decision.status == 200:
             try:
                 self._registry.apply(decision, lambda b, change: self._changed(b, change, now))
+            except StoreUnavailable as exc:  # RFC 3261 §21.5.4: temporary, with Retry-After
+                log.error("cannot store the registration of %s: %s", aor_name, exc)
+                return Reply(503, "Service Unavailable", (("Retry-After", str(RETRY_AFTER)),))
             except StorageError as exc:
                 log.error("cannot store the registration of %s: %s", aor_name, exc)
                 return Reply(500, "Server Internal Error")

@@ -34,6 +34,7 @@ class Binding:
     via_port: int = 0
     protocol: str = "udp"
     path: str = ""
+    reg_server: str = ""  # the node that registered it (asterisk.conf systemname)
 
     @property
     def id(self) -> str:

@@ -14,6 +14,10 @@ class StorageError(Exception):
     """The store could not do what was asked; nothing it held has changed."""
 
 
+class StoreUnavailable(StorageError):
+    """The store cannot be reached now (a database server restarting); try again later."""
+
+
 class ContactStore(Protocol):
     def load(self) -> list[Binding]:
         """Every stored binding, expired ones included."""

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import psycopg
-
-from sipnotify.storage.base import StorageError
-from sipnotify.storage.pg_schema import check, reason
+from sipnotify.storage.pg_connection import PgConnection
 
 _PUT = """INSERT INTO sipnotify_mailboxes (id, new, old) VALUES (%s, %s, %s)
     ON CONFLICT (id) DO UPDATE SET new = EXCLUDED.new, old = EXCLUDED.old"""
@@ -17,37 +14,20 @@ _PUT = """INSERT INTO sipnotify_mailboxes (id, new, old) VALUES (%s, %s, %s)
 
 class PgMailboxStore:
     def __init__(self, conninfo: str, where: str) -> None:
-        self._where = where
-        try:
-            self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise StorageError(f"{where}: {reason(exc)}") from exc
-        try:
-            check(self._db, where)
-        except StorageError:
-            self._db.close()
-            raise
+        self._db = PgConnection(conninfo, where)
 
     def load(self) -> Mapping[str, tuple[int, int]]:
-        try:
-            rows = self._db.execute("SELECT id, new, old FROM sipnotify_mailboxes").fetchall()
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
-        return {mailbox: (int(new), int(old)) for mailbox, new, old in rows}
+        with self._db.use() as db:
+            rows = db.execute("SELECT id, new, old FROM sipnotify_mailboxes").fetchall()
+        return {str(mailbox): (int(str(new)), int(str(old))) for mailbox, new, old in rows}
 
     def put(self, mailbox: str, new: int, old: int) -> None:
-        try:
-            self._db.execute(_PUT, (mailbox, new, old))
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
+        with self._db.use() as db:
+            db.execute(_PUT, (mailbox, new, old))
 
     def delete(self, mailboxes: Sequence[str]) -> None:
-        try:
-            self._db.execute(
-                "DELETE FROM sipnotify_mailboxes WHERE id = ANY(%s)", (list(mailboxes),)
-            )
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
+        with self._db.use() as db:
+            db.execute("DELETE FROM sipnotify_mailboxes WHERE id = ANY(%s)", (list(mailboxes),))
 
     def close(self) -> None:
         self._db.close()

@@ -7,8 +7,8 @@ Asterisk stores values escaped (`;` as `^3B`, `^` as `^5E`): a contact's id is
 `<aor>^3B@<md5 of its URI>` and a URI's parameters are escaped too; rows are read back the same
 way. Each row names the node that registered it (`reg_server`, asterisk.conf's `systemname`).
 Every statement is parameterised; a failure is a StorageError naming the database, never its
-password. The schema is made by `sipnotify db upgrade` (storage/pg_schema.py) and checked on
-opening.
+password (pg_connection.py, which also connects again after the server restarts). The schema
+is made by `sipnotify db upgrade` (storage/pg_schema.py) and checked on opening.
 
 Every change also says which AORs it touched on the channel `sipnotify_contacts` (payload
 `<systemname> <aor>`), delivered by PostgreSQL to the other nodes when the transaction commits:
@@ -23,8 +23,7 @@ from typing import Any
 import psycopg
 
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import StorageError
-from sipnotify.storage.pg_schema import check, reason
+from sipnotify.storage.pg_connection import PgConnection
 
 CHANNEL = "sipnotify_contacts"
 
@@ -41,7 +40,7 @@ _UPSERT_OURS = """INSERT INTO sipnotify_contacts (id, aor, cseq, protocol, expir
     VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET aor = EXCLUDED.aor,
     cseq = EXCLUDED.cseq, protocol = EXCLUDED.protocol, expires = EXCLUDED.expires"""
 _LOAD = """SELECT c.id, c.uri, c.expiration_time, c.endpoint, c.call_id, c.user_agent,
-    c.via_addr, c.via_port, c.path, s.aor, s.cseq, s.protocol, s.expires
+    c.via_addr, c.via_port, c.path, c.reg_server, s.aor, s.cseq, s.protocol, s.expires
     FROM ps_contacts c LEFT JOIN sipnotify_contacts s ON s.id = c.id {where} ORDER BY c.id"""
 
 
@@ -58,17 +57,7 @@ class PgContactStore:
     def __init__(self, conninfo: str, where: str, *, systemname: str = "") -> None:
         """Connect and check the schema; `where` names the database in errors."""
         self._systemname = systemname
-        self._where = where
-        try:
-            self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise StorageError(f"{where}: {reason(exc)}") from exc
-        try:
-            check(self._db, where)
-        except (psycopg.Error, StorageError) as exc:
-            self._db.close()
-            raise StorageError(str(exc) if isinstance(exc, StorageError)
-                               else f"{where}: {reason(exc)}") from exc  # fmt: skip
+        self._db = PgConnection(conninfo, where)
 
     def load(self) -> list[Binding]:
         return self._select(_LOAD.format(where=""), ())
@@ -79,54 +68,43 @@ class PgContactStore:
         return self._select(_LOAD.format(where="WHERE c.id LIKE %s"), (prefix + "%",))
 
     def _select(self, query: str, parameters: tuple[str, ...]) -> list[Binding]:
-        try:
-            rows = self._db.execute(query, parameters).fetchall()
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
+        with self._db.use() as db:
+            rows = db.execute(query, parameters).fetchall()
         return [_binding(row) for row in rows]
 
     def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
-        try:
-            with self._db.transaction():
-                for binding in drop:
-                    self._delete(escape(binding.id))
-                for binding in store:
-                    self._db.execute(_UPSERT, _row(binding, self._systemname))
-                    ours = (binding.aor, binding.cseq, binding.protocol, binding.expires_at)
-                    self._db.execute(_UPSERT_OURS, (escape(binding.id), *ours))
-                for aor in sorted({b.aor for b in (*store, *drop)}):
-                    self._db.execute("SELECT pg_notify(%s, %s)",
-                                     (CHANNEL, f"{self._systemname} {aor}"))  # fmt: skip
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
+        with self._db.transaction() as db:
+            for binding in drop:
+                _delete(db, escape(binding.id))
+            for binding in store:
+                db.execute(_UPSERT, _row(binding))
+                ours = (binding.aor, binding.cseq, binding.protocol, binding.expires_at)
+                db.execute(_UPSERT_OURS, (escape(binding.id), *ours))
+            for aor in sorted({b.aor for b in (*store, *drop)}):
+                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._systemname} {aor}"))
 
     def prune(self, now: float) -> int:
-        try:
-            with self._db.transaction():
-                gone = self._db.execute(
-                    "DELETE FROM ps_contacts WHERE expiration_time <= %s RETURNING id", (now,)
-                ).fetchall()
-                self._db.execute(
-                    "DELETE FROM sipnotify_contacts WHERE id = ANY(%s)",
-                    ([row[0] for row in gone],),
-                )
-        except psycopg.Error as exc:
-            raise StorageError(f"{self._where}: {reason(exc)}") from exc
+        with self._db.transaction() as db:
+            gone = db.execute(
+                "DELETE FROM ps_contacts WHERE expiration_time <= %s RETURNING id", (now,)
+            ).fetchall()
+            db.execute("DELETE FROM sipnotify_contacts WHERE id = ANY(%s)", ([r[0] for r in gone],))
         return len(gone)
 
     def close(self) -> None:
         self._db.close()
 
-    def _delete(self, key: str) -> None:
-        self._db.execute("DELETE FROM ps_contacts WHERE id = %s", (key,))
-        self._db.execute("DELETE FROM sipnotify_contacts WHERE id = %s", (key,))
+
+def _delete(db: psycopg.Connection[tuple[object, ...]], key: str) -> None:
+    db.execute("DELETE FROM ps_contacts WHERE id = %s", (key,))
+    db.execute("DELETE FROM sipnotify_contacts WHERE id = %s", (key,))
 
 
-def _row(binding: Binding, systemname: str) -> tuple[object, ...]:
+def _row(binding: Binding) -> tuple[object, ...]:
     """A binding as Asterisk's row: escaped id and URI, expiry in whole seconds."""
     return (escape(binding.id), escape(binding.uri), round(binding.expires_at), binding.path,
-            binding.user_agent, systemname, binding.via_addr, binding.via_port, binding.call_id,
-            binding.endpoint)  # fmt: skip
+            binding.user_agent, binding.reg_server, binding.via_addr, binding.via_port,
+            binding.call_id, binding.endpoint)  # fmt: skip
 
 
 def _binding(row: tuple[Any, ...]) -> Binding:
@@ -140,6 +118,7 @@ def _binding(row: tuple[Any, ...]) -> Binding:
         via_addr,
         via_port,
         path,
+        reg_server,
         aor,
         cseq,
         protocol,
@@ -162,6 +141,7 @@ def _binding(row: tuple[Any, ...]) -> Binding:
         via_port=int(via_port or 0),
         protocol=protocol,
         path=path or "",
+        reg_server=reg_server or "",
     )
 
 

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     {", ".join(_COLUMNS)}
 )
 """
+_ADDED = (("contacts", "reg_server", "TEXT NOT NULL DEFAULT ''"),)
 _UPSERT = (
     f"INSERT OR REPLACE INTO contacts (id, {', '.join(_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
@@ -45,9 +46,23 @@ def open_database(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
     return db
 
 
+def add_columns(db: sqlite3.Connection, path: Path,
+                added: Sequence[tuple[str, str, str]]) -> None:  # fmt: skip
+    """Bring tables written by an earlier version up to date: each (table, column, type) is
+    added when missing. Raises StorageError."""
+    try:
+        for table, column, kind in added:
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: {exc}") from exc
+
+
 class SqliteContactStore:
     def __init__(self, path: Path) -> None:
         self._db = open_database(path, (_SCHEMA,))
+        add_columns(self._db, path, _ADDED)
 
     def load(self) -> list[Binding]:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
-from sipnotify.storage.sqlite import open_database
+from sipnotify.storage.sqlite import add_columns, open_database
 
 Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/_PHONE_COLUMNS
 _SCHEMA = (
@@ -40,7 +40,7 @@ _PHONE_COLUMNS = (
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
         self._db = open_database(path, _SCHEMA)
-        _add_columns(self._db, path)
+        add_columns(self._db, path, _ADDED)
 
     def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
         rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
@@ -97,17 +97,6 @@ class SqliteJobStore:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
-
-
-def _add_columns(db: sqlite3.Connection, path: Path) -> None:
-    """Bring a job table written by an earlier version up to date. Raises StorageError."""
-    try:
-        for table, column, kind in _ADDED:
-            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    except sqlite3.Error as exc:
-        raise StorageError(f"{path}: {exc}") from exc
 
 
 def _job_row(job: JobRecord) -> tuple[object, ...]:

@@ -377,7 +377,7 @@ def contact_list_fields(binding: Binding, state: State, frequency: int) -> Field
         ("QualifyTimeout", "3.000000"),
         ("Qualify2xxOnly", "false"),
         ("CallId", binding.call_id),
-        ("RegServer", ""),
+        ("RegServer", binding.reg_server),
         ("PruneOnBoot", "no"),
         ("Path", binding.path),
         ("Endpoint", binding.endpoint),
