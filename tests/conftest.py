@@ -1,4 +1,5 @@
-"""The PostgreSQL server the store contracts also run against (one per test session)."""
+"""Fixtures every test folder may use: the PostgreSQL server the store contracts and the
+cluster tests run against (one per test session, started only when a test asks for it)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,175 @@
+"""Several sipnotify nodes on one real PostgreSQL database, as Asterisk realtime lays it out:
+a registration through one node is seen and reached from the other, in Asterisk's rows; a node
+killed with -9 loses nothing acknowledged; a node name cannot be taken twice; a database that
+is missing, not upgraded or restarting gets a clear answer."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import Server as Postgres
+from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
+from tests.integration.ports import free_port
+from tests.integration.test_pjsip_notify import result
+from tests.integration.test_registrar import PJSIP, notify, register
+
+SORCERY = "[res_pjsip]\ncontact = realtime,ps_contacts\n"
+EXTCONFIG = "[settings]\nps_contacts => pgsql,general\nsipnotify_mailboxes => pgsql,general\n"
+
+
+def files(dsn: str, systemname: str) -> dict[str, str]:
+    """A node's configuration: PJSIP's objects in pjsip.conf, contacts in PostgreSQL."""
+    found = dict(part.split("=", 1) for part in dsn.split())
+    pgsql = "".join(f"{key} = {value}\n" for key, value in (
+        ("dbhost", found["host"]), ("dbport", found["port"]), ("dbname", found["dbname"]),
+        ("dbuser", found["user"]), ("dbpass", "not-checked")))  # fmt: skip
+    return {"pjsip.conf": PJSIP, "sorcery.conf": SORCERY, "extconfig.conf": EXTCONFIG,
+            "res_pgsql.conf": f"[general]\n{pgsql}",
+            "asterisk.conf": f"[options]\nsystemname = {systemname}\n"}  # fmt: skip
+
+
+def node(start_service: StartService, dsn: str, systemname: str) -> Service:
+    return start_service(admin_conf(), files=files(dsn, systemname))
+
+
+def contacts(service: Service) -> list[tuple[str, str]]:
+    """(Uri, RegServer) of each contact PJSIPShowContacts lists."""
+    with RawAmi(service.port) as ami:
+        ami.login()
+        ami.send(b"Action: PJSIPShowContacts\r\n\r\n")
+        if not ami.message().startswith(b"Response: Success"):
+            return []
+        found = []
+        while not (item := ami.message()).startswith(b"Event: ContactListComplete"):
+            uri = re.search(rb"\r\nUri: ([^\r]*)\r\n", item)
+            server = re.search(rb"\r\nRegServer: ([^\r]*)\r\n", item)
+            assert uri is not None
+            assert server is not None
+            found.append((uri.group(1).decode(), server.group(1).decode()))
+        return found
+
+
+def test_a_registration_through_one_node_is_reached_from_the_other(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a, b = node(start_service, dsn, "node-a"), node(start_service, dsn, "node-b")
+    with RawAmi(b.port) as watcher:
+        watcher.login(events="system")
+        reg = register(uas, a)
+        assert reg.finish() == 0, reg.output
+        uri = f"sip:bob@127.0.0.1:{reg.port}"
+        wait_for(lambda: contacts(b) == [(uri, "node-a")], 5, "node B to learn of the contact")
+        told = watcher.message()  # node B's sessions hear of it as of their own
+        while not told.startswith(b"Event: ContactStatus\r\n"):
+            told = watcher.message()
+        assert b"ContactStatus: NonQualified\r\n" in told  # a new contact, as in Asterisk
+        assert f"URI: {uri}\r\n".encode() in told
+    assert contacts(a) == [(uri, "node-a")]
+    phone = uas("uas_notify.xml", port=reg.port)
+    (event, complete) = notify(b, "bob")  # sent by node B, answered to node B
+    assert (result(event, "URI"), result(event, "Result")) == (uri, "Success")
+    assert b"Succeeded: 1\r\n" in complete
+    assert phone.finish() == 0
+    with psycopg.connect(dsn) as db:  # Asterisk's row, as Asterisk would write it
+        row = db.execute("SELECT id, uri, reg_server, endpoint FROM ps_contacts").fetchone()
+    assert row is not None
+    assert row[0].startswith("bob^3B@")
+    assert row[1:] == (uri, "node-a", "bob")
+    gone = register(uas, b, port=reg.port, expires="0")  # unregistered through the other node
+    gone.finish()  # (its scenario looks for a Contact in the 200, which Expires: 0 has none)
+    assert gone.received()[-1].startswith(b"SIP/2.0 200 OK\r\n")
+    wait_for(lambda: contacts(a) == [], 5, "node A to forget the contact")
+
+
+def test_a_node_killed_with_9_loses_no_registration(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a, b = node(start_service, dsn, "node-a"), node(start_service, dsn, "node-b")
+    reg = register(uas, a)
+    assert reg.finish() == 0, reg.output
+    a.process.kill()
+    a.process.wait(timeout=10)
+    uri = f"sip:bob@127.0.0.1:{reg.port}"
+    assert contacts(b) == [(uri, "node-a")]
+    again = node(start_service, dsn, "node-a")  # the name is free again once its holder died
+    assert contacts(again) == [(uri, "node-a")]
+
+
+def serve(config: Path, data: Path) -> subprocess.CompletedProcess[str]:
+    """`sipnotify serve` expected to refuse to start."""
+    return subprocess.run(
+        [sys.executable, "-m", "sipnotify", "serve", "--config-dir", str(config),
+         "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def write(folder: Path, found: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in {
+        **found,
+        "manager.conf": admin_conf().replace("{port}", str(free_port())),
+    }.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_name_is_held_by_one_running_node(
+    start_service: StartService, postgres: Postgres, tmp_path: Path
+) -> None:
+    dsn = postgres.new_database()
+    node(start_service, dsn, "node-a")
+    second = serve(write(tmp_path / "twin", files(dsn, "node-a")), tmp_path / "twin-data")
+    assert second.returncode == 1
+    assert "another running node already has systemname 'node-a'" in second.stderr
+
+
+def test_an_unusable_database_is_a_clear_start_up_error(postgres: Postgres, tmp_path: Path) -> None:
+    fresh = postgres.new_database(upgraded=False)
+    refused = serve(write(tmp_path / "fresh", files(fresh, "n1")), tmp_path / "d1")
+    assert refused.returncode == 1
+    assert "schema is at version 0" in refused.stderr
+    assert "run `sipnotify db upgrade`" in refused.stderr
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "sipnotify", "db", "upgrade",
+         "--config-dir", str(tmp_path / "fresh")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert upgraded.returncode == 0, upgraded.stderr
+    done = r"PostgreSQL sipnotify@127\.0\.0\.1:\d+/t_\w+: schema at version \d+ \(was 0\)"
+    assert re.search(done, upgraded.stdout)
+    away = files(fresh, "n2")
+    elsewhere = f"dbport = {postgres.port + 1}"
+    away["res_pgsql.conf"] = away["res_pgsql.conf"].replace(f"dbport = {postgres.port}", elsewhere)
+    down = serve(write(tmp_path / "away", away), tmp_path / "d2")
+    assert down.returncode == 1
+    assert (
+        f"cannot join the cluster: PostgreSQL sipnotify@127.0.0.1:{postgres.port + 1}/"
+        in down.stderr
+    )
+    assert "not-checked" not in down.stderr  # the password is never shown
+
+
+def test_a_database_restart_answers_503_then_serves_again(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a = node(start_service, dsn, "node-a")
+    postgres.stop()
+    try:
+        refused = register(uas, a)
+        refused.finish()
+        answers = [m.split(b"\r\n")[0] for m in refused.received()]
+        assert answers[-1] == b"SIP/2.0 503 Service Unavailable", answers
+    finally:
+        postgres.start()
+    reg = register(uas, a)
+    assert reg.finish() == 0, reg.output
+    assert contacts(a) == [(f"sip:bob@127.0.0.1:{reg.port}", "node-a")]
