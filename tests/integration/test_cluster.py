@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import Server as Postgres
+from tests.storage.postgres import Server as Postgres
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.test_pjsip_notify import result
