@@ -12,11 +12,11 @@ from pathlib import Path
 
 import psycopg
 
-from tests.storage.postgres import Server as Postgres
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import PJSIP, notify, register
+from tests.storage.postgres import Server as Postgres
 
 SORCERY = "[res_pjsip]\ncontact = realtime,ps_contacts\n"
 EXTCONFIG = "[settings]\nps_contacts => pgsql,general\nsipnotify_mailboxes => pgsql,general\n"
