@@ -45,7 +45,7 @@ from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
-from sipnotify.config.realtime import ObjectType
+from sipnotify.config.realtime import Connection, ObjectType
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.plan import Mwi
@@ -122,7 +122,7 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
     """The configuration to run: the given folder, or the embedded defaults plus the
     generated secret from the data directory. Raises ConfigError."""
     if options.config_dir is not None:
-        return load_config(options.config_dir)
+        return load_config(options.config_dir, rows=_read_rows)
     if generate_secret:
         ensure_secret(options.data_dir)
     config = load_config(DEFAULTS_DIR, manager_extra=_manager_extra(options))
@@ -135,6 +135,13 @@ def load(options: ServeOptions, *, generate_secret: bool) -> Config:
         for name, transport in config.pjsip.transports.items()
     }
     return replace(config, pjsip=replace(config.pjsip, transports=transports))
+
+
+def _read_rows(connection: Connection, table: str) -> list[dict[str, str]]:
+    """A realtime table's rows (psycopg is imported only when tables are configured)."""
+    from sipnotify.cluster.objects import read_rows  # noqa: PLC0415
+
+    return read_rows(connection, table)
 
 
 class StartupError(Exception):
@@ -244,7 +251,8 @@ class Server:
         chores = _Chores(registrar, checker, clock.wall)
         settings = ManagerSettings(config.manager)
         running = _Running(notifier, calls, registrar, sip, uas, settings, chores)
-        reloader = Reloader(config, running.apply, manager_extra=_manager_extra(options))
+        reloader = Reloader(config, running.apply, manager_extra=_manager_extra(options),
+                            rows=_read_rows)  # fmt: skip
         now = clock.wall()
         ctx = AmiContext(
             settings=settings,

@@ -11,6 +11,7 @@ from sipnotify.config.realtime import (
     OwnTable,
     Realtime,
     load_realtime,
+    realtime_sections,
 )
 
 SORCERY = """[res_pjsip]
@@ -102,4 +103,33 @@ def test_unknown_lines_are_warnings() -> None:
     assert [str(w) for w in warnings] == [
         "sorcery.conf:2: unknown object type 'channel'",
         "extconfig.conf:2: sippeers: no object is kept in this table",
+    ]
+
+
+def test_objects_kept_in_tables_become_sections() -> None:
+    sorcery = (
+        "[res_pjsip]\nendpoint = realtime,ps_endpoints\n"
+        "[res_pjsip_endpoint_identifier_ip]\nidentify = realtime,ps_endpoint_id_ips\n"
+    )
+    realtime = load(sorcery)
+    tables = {
+        "ps_endpoints": [{"id": "bob", "aors": "bob", "from_user": "a^3Bb^5E"},
+                         {"id": "evil", "from_user": "x\r\nInjected: yes"}],
+        "ps_endpoint_id_ips": [{"id": "gw", "endpoint": "bob", "match": "10.0.0.1"}],
+    }  # fmt: skip
+    read: list[str] = []
+
+    def rows(connection: Connection, table: str) -> list[dict[str, str]]:
+        assert connection == realtime.connection
+        read.append(table)
+        return tables[table]
+
+    sections, warnings = realtime_sections(realtime, rows)
+    assert read == ["ps_endpoints", "ps_endpoint_id_ips"]
+    assert [(s.name, [(i.key, i.value) for i in s.items]) for s in sections] == [
+        ("bob", [("type", "endpoint"), ("aors", "bob"), ("from_user", "a;b^")]),
+        ("gw", [("type", "identify"), ("endpoint", "bob"), ("match", "10.0.0.1")]),
+    ]
+    assert [str(w) for w in warnings] == [
+        "ps_endpoints id 'evil': row left out: empty id or a control character"
     ]

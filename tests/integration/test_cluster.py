@@ -173,3 +173,50 @@ def test_a_database_restart_answers_503_then_serves_again(
     reg = register(uas, a)
     assert reg.finish() == 0, reg.output
     assert contacts(a) == [(f"sip:bob@127.0.0.1:{reg.port}", "node-a")]
+
+
+REALTIME_SORCERY = """[res_pjsip]
+contact = realtime,ps_contacts
+endpoint = realtime,ps_endpoints
+aor = realtime,ps_aors
+auth = realtime,ps_auths
+"""
+REALTIME_EXTCONFIG = """[settings]
+ps_contacts => pgsql,general
+ps_endpoints => pgsql,general
+ps_aors => pgsql,general
+ps_auths => pgsql,general
+"""
+TRANSPORTS = PJSIP.split("[bob]")[0]
+
+
+def test_endpoints_aors_and_auths_read_from_tables_and_reloaded(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("INSERT INTO ps_endpoints (id, aors, auth, context) "
+                   "VALUES ('bob', 'bob', 'bob', 'default')")  # fmt: skip
+        db.execute("INSERT INTO ps_aors (id, max_contacts) VALUES ('bob', 2)")
+        db.execute("INSERT INTO ps_auths (id, auth_type, username, password) "
+                   "VALUES ('bob', 'userpass', 'bob', 'secret')")  # fmt: skip
+    found = {**files(dsn, "node-a"), "pjsip.conf": TRANSPORTS,
+             "sorcery.conf": REALTIME_SORCERY, "extconfig.conf": REALTIME_EXTCONFIG}  # fmt: skip
+    service = start_service(admin_conf(), files=found)
+    reg = register(uas, service)  # challenged and checked against ps_auths
+    assert reg.finish() == 0, reg.output
+    phone = uas("uas_notify.xml", port=reg.port)
+    (event, _) = notify(service, "bob")
+    assert result(event, "Result") == "Success"
+    assert phone.finish() == 0
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("INSERT INTO ps_endpoints (id, aors) VALUES ('carol', 'carol')")
+        db.execute("INSERT INTO ps_aors (id, contact) VALUES ('carol', 'sip:carol@127.0.0.1:9')")
+    with RawAmi(service.port) as ami:
+        ami.login()
+        ami.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: carol\r\n\r\n")
+        assert ami.message().startswith(b"Response: Error\r\n")  # cached until a reload
+        ami.send(b"Action: Reload\r\nModule: res_pjsip.so\r\n\r\n")
+        assert ami.message().startswith(b"Response: Success\r\n")
+        ami.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: carol\r\n\r\n")
+        assert ami.message().startswith(b"Response: Success\r\n")

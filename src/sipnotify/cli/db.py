@@ -14,7 +14,7 @@ from sipnotify.storage.base import StorageError
 def run(action: str, config_dir: Path) -> int:
     """0 done, 1 the database or configuration refused, 2 nothing is kept in PostgreSQL."""
     try:
-        realtime = load_config(config_dir).realtime
+        realtime = load_config(config_dir, rows=lambda _connection, _table: []).realtime
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

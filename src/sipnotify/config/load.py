@@ -22,11 +22,12 @@ from sipnotify.config.parser import (
     ConfigError,
     Diagnostic,
     Origin,
+    ParsedConfig,
     parse_file,
     parse_files,
 )
 from sipnotify.config.pjsip import PjsipConfig, load_pjsip
-from sipnotify.config.realtime import Realtime, load_realtime
+from sipnotify.config.realtime import Realtime, RowReader, load_realtime, realtime_sections
 from sipnotify.config.sipnotify import Settings, load_settings
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
@@ -56,7 +57,9 @@ class Part(enum.Enum):
     HTTP = "http.conf"
 
 
-def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = ()) -> Config:
+def reload_part(
+    config: Config, part: Part, *, manager_extra: Sequence[Path] = (), rows: RowReader | None = None
+) -> Config:
     """`config` with one part read again from its directory; warnings are the new file's.
 
     Raises ConfigError naming the file and line, and then nothing has changed."""
@@ -69,8 +72,9 @@ def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = (
         return replace(config, manager=manager, warnings=warnings)
     parsed = parse_file(directory / part.value)
     if part is Part.PJSIP:
-        pjsip, found = load_pjsip(parsed)
-        return replace(config, pjsip=pjsip, warnings=(*parsed.warnings, *found))
+        merged, from_tables = _with_realtime(parsed, config.realtime, rows)
+        pjsip, found = load_pjsip(merged)
+        return replace(config, pjsip=pjsip, warnings=(*parsed.warnings, *from_tables, *found))
     if part is Part.NOTIFY:
         notify, found = load_notify(parsed)
         return replace(config, notify=notify, warnings=(*parsed.warnings, *found))
@@ -81,8 +85,20 @@ def reload_part(config: Config, part: Part, *, manager_extra: Sequence[Path] = (
     return replace(config, dialplan=dialplan, warnings=(*parsed.warnings, *found))
 
 
-def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Config:
-    """Load every file of `directory`; `manager_extra` files are read after manager.conf.
+def _with_realtime(
+    pjsip_conf: ParsedConfig, realtime: Realtime, rows: RowReader | None
+) -> tuple[ParsedConfig, list[Diagnostic]]:
+    """pjsip.conf's sections followed by those sorcery.conf keeps in tables (read by `rows`);
+    a table's object of the same name and type adds to and overrides the file's."""
+    sections, warnings = realtime_sections(realtime, rows)
+    return ParsedConfig((*pjsip_conf.sections, *sections), pjsip_conf.warnings), warnings
+
+
+def load_config(
+    directory: Path, *, manager_extra: Sequence[Path] = (), rows: RowReader | None = None
+) -> Config:
+    """Load every file of `directory`; `manager_extra` files are read after manager.conf;
+    `rows` reads the realtime tables sorcery.conf names (objects kept in PostgreSQL).
 
     Raises ConfigError naming the file and line of the first error.
     """
@@ -94,8 +110,13 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     manager, manager_warnings = load_manager(manager_conf, acls)
     notify_conf = parse_file(directory / "pjsip_notify.conf")
     notify, notify_warnings = load_notify(notify_conf)
+    realtime_confs = [parse_file(directory / name)
+                      for name in ("sorcery.conf", "extconfig.conf", "res_pgsql.conf")]  # fmt: skip
+    realtime, realtime_warnings = load_realtime(*realtime_confs)
     pjsip_conf = parse_file(directory / "pjsip.conf")
-    pjsip, pjsip_warnings = load_pjsip(pjsip_conf)
+    merged, from_tables = _with_realtime(pjsip_conf, realtime, rows)
+    pjsip, pjsip_warnings = load_pjsip(merged)
+    pjsip_warnings = [*from_tables, *pjsip_warnings]
     extensions_conf = parse_file(directory / "extensions.conf")
     dialplan, dialplan_warnings = load_extensions(extensions_conf)
     asterisk_conf = parse_file(directory / "asterisk.conf")
@@ -104,9 +125,6 @@ def load_config(directory: Path, *, manager_extra: Sequence[Path] = ()) -> Confi
     settings, settings_warnings = load_settings(sipnotify_conf)
     http_conf = parse_file(directory / "http.conf")
     http, http_warnings = load_http(http_conf)
-    realtime_confs = [parse_file(directory / name)
-                      for name in ("sorcery.conf", "extconfig.conf", "res_pgsql.conf")]  # fmt: skip
-    realtime, realtime_warnings = load_realtime(*realtime_confs)
     warnings = (
         *acl_conf.warnings,
         *acl_warnings,

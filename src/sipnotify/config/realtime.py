@@ -13,11 +13,11 @@ ConfigError at its line, never a silent fall-back to the embedded store.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sipnotify.config import values
-from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, ParsedConfig
+from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, ParsedConfig, Section
 
 DRIVER = "pgsql"
 _SECTIONS = {"res_pjsip": ("contact", "endpoint", "aor", "auth"),
@@ -39,6 +39,11 @@ class ObjectType(enum.Enum):
     AOR = "aor"
     AUTH = "auth"
     IDENTIFY = "identify"
+
+
+# pjsip.conf's `type=` for each object type realtime can hold
+_PJSIP_TYPES = {ObjectType.ENDPOINT: "endpoint", ObjectType.AOR: "aor", ObjectType.AUTH: "auth",
+                ObjectType.IDENTIFY: "identify"}  # fmt: skip
 
 
 class OwnTable(enum.Enum):
@@ -164,3 +169,39 @@ def _checked(item: Item) -> str:
 
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+# Reads one table: each row's non-NULL columns as text. Raises ConfigError naming the database.
+RowReader = Callable[["Connection", str], list[dict[str, str]]]
+
+
+def realtime_sections(
+    realtime: Realtime, rows: RowReader | None
+) -> tuple[tuple[Section, ...], list[Diagnostic]]:
+    """The endpoints, AORs, auths and identifies sorcery.conf keeps in tables, as pjsip.conf
+    sections (`id` is the section name, each other column an option; values stored escaped
+    are read back). A row with a control character in a value is left out with a warning."""
+    sections: list[Section] = []
+    warnings: list[Diagnostic] = []
+    for kind, pjsip_type in _PJSIP_TYPES.items():
+        table = realtime.table(kind)
+        if table is None:
+            continue
+        if rows is None:
+            raise ConfigError(Origin("sorcery.conf", 0), f"{table}: no database reader")
+        for row in rows(realtime.connection, table):
+            name = row.get("id", "")
+            origin = Origin(f"{table} id '{name}'", 0)
+            columns = {column: unescape(value) for column, value in row.items() if column != "id"}
+            if not name or any(ord(ch) < 32 for v in (name, *columns.values()) for ch in v):
+                warnings.append(Diagnostic(origin, "row left out: empty id or a control character"))
+                continue
+            options = (Item(column, value, origin) for column, value in columns.items())
+            items = (Item("type", pjsip_type, origin), *options)
+            sections.append(Section(name, items, origin))
+    return tuple(sections), warnings
+
+
+def unescape(value: str) -> str:
+    """A value as Asterisk's realtime stores it (`;` as `^3B`, `^` as `^5E`), read back."""
+    return value.replace("^3B", ";").replace("^5E", "^")

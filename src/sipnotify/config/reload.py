@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sipnotify.config.load import Config, Part, reload_part
 from sipnotify.config.parser import ConfigError
+from sipnotify.config.realtime import RowReader
 
 log = logging.getLogger("sipnotify.reload")
 
@@ -78,10 +79,12 @@ Apply = Callable[[Config, frozenset[Part]], None]
 
 
 class Reloader:
-    def __init__(self, config: Config, apply: Apply, *, manager_extra: Sequence[Path] = ()) -> None:
+    def __init__(self, config: Config, apply: Apply, *, manager_extra: Sequence[Path] = (),
+                 rows: RowReader | None = None) -> None:  # fmt: skip
         self.config = config
         self._apply = apply
         self._manager_extra = tuple(manager_extra)
+        self._rows = rows
 
     def reload(self, name: str | None) -> ReloadResult:
         """Reload one module by name, or every part for None."""
@@ -99,7 +102,8 @@ class Reloader:
         errors: list[str] = []
         for part in parts:
             try:
-                config = reload_part(config, part, manager_extra=self._manager_extra)
+                config = reload_part(config, part, manager_extra=self._manager_extra,
+                                     rows=self._rows)  # fmt: skip
             except ConfigError as exc:
                 log.error("reload of %s failed, the running configuration stays: %s",
                           part.value, exc)  # fmt: skip

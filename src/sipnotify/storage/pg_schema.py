@@ -41,6 +41,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE sipnotify_mailboxes (
             id varchar(255) PRIMARY KEY, new bigint NOT NULL, old bigint NOT NULL)""",
     ),
+    (  # 2: Asterisk's configuration tables (when missing), with the columns sipnotify reads;
+        # Asterisk's migrations make them with every column, which works as well
+        """DO $$ BEGIN CREATE TYPE yesno_values AS ENUM ('yes', 'no');
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
+        """CREATE TABLE IF NOT EXISTS ps_endpoints (
+            id varchar(255) PRIMARY KEY, transport varchar(40), aors varchar(2048),
+            auth varchar(255), context varchar(40), outbound_auth varchar(255),
+            outbound_proxy varchar(256), rewrite_contact yesno_values, force_rport yesno_values,
+            from_user varchar(40), from_domain varchar(40), identify_by varchar(80),
+            contact_user varchar(80), user_eq_phone yesno_values, rtp_timeout integer,
+            mailboxes varchar(40), aggregate_mwi yesno_values, mwi_from_user varchar(255),
+            mwi_subscribe_replaces_unsolicited ast_bool_values,
+            voicemail_extension varchar(40), sub_min_expiry integer)""",
+        """CREATE TABLE IF NOT EXISTS ps_aors (
+            id varchar(255) PRIMARY KEY, contact varchar(255), default_expiration integer,
+            max_contacts integer, minimum_expiration integer, maximum_expiration integer,
+            remove_existing yesno_values, qualify_frequency integer, support_path yesno_values,
+            mailboxes varchar(80), voicemail_extension varchar(40))""",
+        """CREATE TABLE IF NOT EXISTS ps_auths (
+            id varchar(255) PRIMARY KEY, auth_type varchar(40), nonce_lifetime integer,
+            md5_cred varchar(40), password varchar(80), realm varchar(255),
+            username varchar(40))""",
+        """CREATE TABLE IF NOT EXISTS ps_endpoint_id_ips (
+            id varchar(255) PRIMARY KEY, endpoint varchar(255), match varchar(80),
+            srv_lookups yesno_values, match_header varchar(255))""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
