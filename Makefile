@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots clean
+.PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots cluster clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -55,6 +55,10 @@ unit: $(VENV)/.installed-test
 
 ## test: set up everything the tests need, then lint, type-check and test
 test: peers lint typecheck unit
+
+## cluster: NODES (2) sipnotify nodes on one PostgreSQL made in a temporary folder; Ctrl-C stops
+cluster: $(VENV)/.installed-test peers
+	$(BIN)/python scripts/cluster.py
 
 ## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
 bench: $(VENV)/.installed peers

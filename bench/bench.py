@@ -19,6 +19,9 @@ B6  The web (bench/web.py): /rawman Ping and PJSIPNotify requests/s (8 at once, 
     10,000 endpoints in headless Chromium.
 B7  MWI (bench/mwi.py): 1,000 subscribers to one mailbox, one MWIUpdate, time until all are
     notified; RSS of 10,000 subscriptions; SUBSCRIBE/s with digest.
+B8  Several nodes on PostgreSQL (bench/cluster.py): REGISTER/s with digest on SQLite, on
+    PostgreSQL, and on two PostgreSQL nodes; registration-to-visible latency from node A to
+    node B; a 10,000-contact fan-out on one node versus two.
 
 Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
 Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
@@ -37,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cluster import b8
 from harness import (
     HERE,
     PHONE,
@@ -326,7 +330,7 @@ def b5(workdir: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8")
     parser.add_argument("--notifies", type=int, default=20_000)
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
@@ -355,6 +359,8 @@ def main() -> int:
             results["B6_web"] = b6(work)
         if "B7" in wanted:
             results["B7_mwi"] = b7(work)
+        if "B8" in wanted:
+            results["B8_cluster"] = b8(work, [int(r) for r in args.rates.split(",")])
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
     path.write_text(json.dumps(results, indent=2))

@@ -50,6 +50,15 @@ def _ctl(folder: Path, *arguments: str, check: bool = True) -> None:
     subprocess.run(_as_server_user(command), check=check, capture_output=True, timeout=120)
 
 
+def available() -> bool:
+    """Whether PostgreSQL's server binaries are installed."""
+    try:
+        _binary("initdb")
+    except RuntimeError:
+        return False
+    return True
+
+
 def _binary(name: str) -> str:
     found = shutil.which(name) or next(
         iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None

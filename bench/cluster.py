@@ -1,0 +1,252 @@
+"""B8, several nodes on PostgreSQL (bench/cluster.py): a PostgreSQL server made for the run in a
+temporary folder (Debian's binaries, as the tests make it).
+
+- Registrations with digest (SIPp, as B3) at rising offered rates for 5 s each: one node on
+  SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered half the rate;
+  the highest offered rate with no failure for each.
+- Visibility: 300 new contacts registered one at a time through node A (a digest client in this
+  process); for each, the time from its 200 OK to node B's ContactStatus event: p50/p99/max.
+- Fan-out: 10,000 registered contacts (10 AORs x 1,000, rows written straight into
+  `ps_contacts`) answered by a UDP responder here; 10 PJSIPNotify to one node versus 5 to each
+  of two nodes, three of each interleaved: medians.
+
+Usage: run by bench.py (`--only B8`); skipped when PostgreSQL's binaries are missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+from harness import (
+    HERE,
+    SCENARIOS,
+    UDP,
+    Ami,
+    Responder,
+    free_port,
+    notify_action,
+    percentile,
+    service,
+)
+
+sys.path.insert(0, str(HERE.parent))  # the tests' PostgreSQL helper
+sys.path.insert(0, str(HERE.parent / "src"))
+from tests.storage.postgres import Server, available, running
+
+AUTH = "[bob]\ntype=auth\nusername=bob\npassword=secret\n"
+BOB = (
+    AUTH
+    + "[bob]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
+    + "[bob]\ntype=endpoint\naors=bob\nauth=bob\n"
+)
+MANY = AUTH + "[many]\ntype=aor\nmax_contacts=1000\n[many]\ntype=endpoint\naors=many\nauth=bob\n"
+FLEET = "".join(f"[fleet{e}]\ntype=aor\nmax_contacts=1000\n[fleet{e}]\ntype=endpoint\n"
+                f"aors=fleet{e}\n" for e in range(10))  # fmt: skip
+NONCE = re.compile(rb'nonce="([^"]+)"')
+OPAQUE = re.compile(rb'opaque="([^"]+)"')
+_ids = itertools.count()
+
+
+def realtime(dsn: str, systemname: str) -> dict[str, str]:
+    found = dict(part.split("=", 1) for part in dsn.split())
+    return {
+        "sorcery.conf": "[res_pjsip]\ncontact = realtime,ps_contacts\n",
+        "extconfig.conf": "[settings]\nps_contacts => pgsql,general\n",
+        "res_pgsql.conf": f"[general]\ndbhost = {found['host']}\ndbport = {found['port']}\n"
+                          f"dbname = {found['dbname']}\ndbuser = {found['user']}\n",
+        "asterisk.conf": f"[options]\nsystemname = {systemname}\n",
+    }  # fmt: skip
+
+
+def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> bool:
+    """SIPp REGISTERs with digest at `rate` per second split over the nodes; all succeeded?"""
+    share = max(1, rate // len(ports))
+    runs = []
+    for port in ports:
+        local = free_port()
+        runs.append(subprocess.Popen(
+            ["sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "uac_register.xml"),
+             "-i", "127.0.0.1", "-p", str(local), "-m", str(share * seconds), "-r", str(share),
+             "-nostdin", "-set", "user", "bob", "-set", "contact", f"sip:bob@127.0.0.1:{local}",
+             "-set", "expires", "600", "-au", "bob", "-ap", "secret", "-d", "0",
+             "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
+            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+    return all(run.wait(timeout=seconds * 12 + 30) == 0 for run in runs)
+
+
+def _highest(ports: list[int], rates: list[int], workdir: Path) -> float:
+    best = 0.0
+    for rate in rates:
+        if not _register_rate(ports, rate, 5, workdir):
+            break
+        best = float(rate)
+    return best
+
+
+class Phone(asyncio.DatagramProtocol):
+    """Registers contacts with digest, one at a time."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        self.waiting: asyncio.Future[bytes] | None = None
+
+    def datagram_received(self, data: bytes, _addr: tuple[str, int]) -> None:
+        if data.startswith(b"SIP/2.0 ") and self.waiting is not None and not self.waiting.done():
+            self.waiting.set_result(data)
+
+    async def register(self, port: int, contact: str) -> None:
+        n = next(_ids)
+        here = self.transport.get_extra_info("sockname")[1]
+        request = (f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK{n}a;rport\r\n"
+                   f"From: <sip:many@127.0.0.1>;tag=t{n}\r\nTo: <sip:many@127.0.0.1>\r\n"
+                   f"Call-ID: b8-{n}\r\nCSeq: 1 REGISTER\r\nContact: <{contact}>\r\n"
+                   "Expires: 600\r\n")  # fmt: skip
+        answer = await self._send(request, port)
+        nonce = NONCE.search(answer).group(1).decode()  # type: ignore[union-attr]
+        opaque = OPAQUE.search(answer).group(1).decode()  # type: ignore[union-attr]
+        uri = f"sip:127.0.0.1:{port}"
+        ha1 = _md5("bob:asterisk:secret")
+        digest = _md5(f"{ha1}:{nonce}:00000001:c{n}:auth:{_md5(f'REGISTER:{uri}')}")
+        request = request.replace("CSeq: 1 ", "CSeq: 2 ").replace(f"{n}a;", f"{n}b;")
+        request += (f'Authorization: Digest username="bob", realm="asterisk", nonce="{nonce}", '
+                    f'uri="{uri}", response="{digest}", algorithm=MD5, cnonce="c{n}", qop=auth, '
+                    f'nc=00000001, opaque="{opaque}"\r\n')  # fmt: skip
+        if not (await self._send(request, port)).startswith(b"SIP/2.0 200"):
+            raise RuntimeError("a REGISTER was refused")
+
+    async def _send(self, text: str, port: int) -> bytes:
+        self.waiting = asyncio.get_running_loop().create_future()
+        for _ in range(6):
+            self.transport.sendto(
+                (text + "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port)
+            )
+            try:
+                return await asyncio.wait_for(asyncio.shield(self.waiting), 2.0)
+            except TimeoutError:
+                continue
+        raise RuntimeError("no answer to a REGISTER")
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+async def _visibility(a: int, b_ami: int, count: int) -> list[float]:
+    """Seconds from each 200 OK on node A to node B's ContactStatus for that contact."""
+    loop = asyncio.get_running_loop()
+    _, phone = await loop.create_datagram_endpoint(Phone, local_addr=("127.0.0.1", 0))
+    watcher = await Ami.open(b_ami, b"system")
+    delays = []
+    for n in range(count):
+        contact = f"sip:v{n}@127.0.0.1:9"
+        await phone.register(a, contact)
+        answered = time.perf_counter()
+        while True:
+            message = await asyncio.wait_for(watcher.message(), 10)
+            if (
+                message.startswith(b"Event: ContactStatus")
+                and f"URI: {contact}\r\n".encode() in message
+            ):
+                break
+        delays.append(max(0.0, time.perf_counter() - answered))
+    phone.transport.close()
+    watcher.close()
+    return delays
+
+
+def _store_contacts(dsn: str, responder: int) -> None:
+    from sipnotify.sip.registrar import Binding  # noqa: PLC0415 (the package under test)
+    from sipnotify.storage.postgres import PgContactStore  # noqa: PLC0415
+
+    store = PgContactStore(dsn, "bench", systemname="loader")
+    far = time.time() + 86400
+    store.change([Binding(aor=f"fleet{e}", uri=f"sip:f{e}-{c}@127.0.0.1:{responder}",
+                          expires_at=far, endpoint=f"fleet{e}", via_addr="127.0.0.1",
+                          via_port=responder, reg_server="loader")
+                  for e in range(10) for c in range(1000)], [])  # fmt: skip
+    store.close()
+
+
+async def _fan_out(ports: list[int]) -> float:
+    """10 PJSIPNotify of 1,000 contacts each, shared among the nodes: seconds until done."""
+    amis = [await Ami.open(port) for port in ports]
+    start = time.perf_counter()
+    for e in range(10):
+        amis[e % len(amis)].writer.write(notify_action(e, f"fleet{e}"))
+
+    async def complete(ami: Ami, expected: int) -> None:
+        done = 0
+        while done < expected:
+            done += (await asyncio.wait_for(ami.message(), 120)).startswith(
+                b"Event: PJSIPNotifyComplete"
+            )
+
+    await asyncio.gather(*(complete(ami, 10 // len(amis)) for ami in amis))
+    took = time.perf_counter() - start
+    for ami in amis:
+        ami.close()
+    return took
+
+
+@contextlib.contextmanager
+def _postgres() -> Iterator[Server]:
+    with tempfile.TemporaryDirectory(prefix="sipnotify-b8-pg-") as folder:
+        Path(folder).chmod(0o755)
+        yield from running(Path(folder))
+
+
+def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
+    if not available():
+        return {"skipped_no_postgresql": 1.0}
+    results: dict[str, float] = {}
+    with _postgres() as server:
+        new_database = server.new_database
+        with service(UDP + BOB, workdir / "b8-sqlite") as one:
+            results["register_sqlite_highest"] = _highest([one.sip_port], rates, workdir)
+        dsn = new_database()
+        with service(UDP + BOB, workdir / "b8-pg", realtime(dsn, "a")) as one:
+            results["register_pg_highest"] = _highest([one.sip_port], rates, workdir)
+        dsn = new_database()
+        with service(UDP + BOB, workdir / "b8-pg2a", realtime(dsn, "a")) as a, \
+                service(UDP + BOB, workdir / "b8-pg2b", realtime(dsn, "b")) as b:  # fmt: skip
+            results["register_pg_two_nodes_highest"] = _highest([a.sip_port, b.sip_port],
+                                                                rates, workdir)  # fmt: skip
+
+        async def cluster() -> None:
+            loop = asyncio.get_running_loop()
+            responder, _ = await loop.create_datagram_endpoint(
+                Responder, local_addr=("127.0.0.1", 0)
+            )
+            dsn = new_database()
+            _store_contacts(dsn, responder.get_extra_info("sockname")[1])
+            pjsip = UDP + MANY + FLEET
+            with service(pjsip, workdir / "b8-a", realtime(dsn, "a")) as a, \
+                    service(pjsip, workdir / "b8-b", realtime(dsn, "b")) as b:  # fmt: skip
+                await asyncio.sleep(0.5)
+                delays = await _visibility(a.sip_port, b.ami_port, 300)
+                results.update({"visible_p50_ms": 1000 * percentile(delays, 0.5),
+                                "visible_p99_ms": 1000 * percentile(delays, 0.99),
+                                "visible_max_ms": 1000 * max(delays)})  # fmt: skip
+                one, two = [], []
+                for _ in range(3):
+                    one.append(await _fan_out([a.ami_port]))
+                    two.append(await _fan_out([a.ami_port, b.ami_port]))
+                results.update({"fan_out_10k_one_node_s": percentile(one, 0.5),
+                                "fan_out_10k_two_nodes_s": percentile(two, 0.5)})  # fmt: skip
+            responder.close()
+
+        asyncio.run(cluster())
+    return results
