@@ -47,9 +47,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     **{f"sipnotify.storage.{m}": ("psycopg",)
        for m in ("base", "jobs", "mailboxes", "sqlite", "sqlite_jobs", "sqlite_mailboxes")},
     "sipnotify.cluster": (
-        "sipnotify.transport", "sipnotify.ua", "sipnotify.notify", "sipnotify.fleet",
-        "sipnotify.mwi", "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli",
-        "sipnotify.app", "socket",
+        "sipnotify.transport", "sipnotify.ua", "sipnotify.fleet", "sipnotify.calls",
+        "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app", "socket",
     ),
     "sipnotify.ua": (
         "sipnotify.storage", "sipnotify.notify", "sipnotify.calls", "sipnotify.ami",

@@ -39,13 +39,12 @@ from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext, ManagerSettings
 from sipnotify.calls.manager import CallManager
 from sipnotify.clock import Clock
-from sipnotify.cluster.stores import EMBEDDED_FILE, mailbox_store
 from sipnotify.config import permissions
 from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
-from sipnotify.config.realtime import Connection, ObjectType
+from sipnotify.config.realtime import Connection, ObjectType, OwnTable
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.plan import Mwi
@@ -65,6 +64,7 @@ from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
 from sipnotify.storage.mailboxes import MailboxStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from sipnotify.storage.sqlite_mailboxes import SqliteMailboxStore
 from sipnotify.transport.stream import Limits
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.endpoint import SipEndpoint
@@ -82,6 +82,8 @@ try:
     import uvloop
 except ImportError:  # not on Linux: the standard event loop serves
     uvloop = None  # type: ignore[assignment]
+
+EMBEDDED_FILE = "contacts.sqlite3"  # the embedded store: contacts, jobs and mailboxes
 
 if TYPE_CHECKING:
     from sipnotify.cluster.node import Node
@@ -218,7 +220,8 @@ class Server:
         mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
                    clock=clock, ids=ids)  # fmt: skip
         if node is not None:
-            node.follow(registrar, clock.wall)
+            node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
+                        clock.wall)  # fmt: skip
         stack.callback(mwi.stop)
         checker = Reachability(
             notifier,
@@ -328,14 +331,11 @@ def _mwi(config: Config, store: MailboxStore, notifier: Notifier, registrar: Reg
     )  # fmt: skip
 
 
-def _open_mailboxes(config: Config, options: ServeOptions) -> MailboxStore:
+def _open_mailboxes(data_dir: Path) -> SqliteMailboxStore:
     try:
-        return mailbox_store(config.realtime, options.data_dir)
-    except OSError as exc:
-        raise StartupError(f"cannot open the mailbox store in {options.data_dir}: "
-                           f"{_reason(exc)}") from None  # fmt: skip
-    except StorageError as exc:
-        raise StartupError(f"cannot open the mailbox store: {exc}") from None
+        return SqliteMailboxStore(data_dir / EMBEDDED_FILE)
+    except (OSError, StorageError) as exc:
+        raise StartupError(f"cannot open the mailbox store in {data_dir}: {_reason(exc)}") from None
 
 
 def _catalogue(options: ServeOptions) -> Catalogue:
@@ -399,7 +399,7 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
     node = _join(config)
     if node is not None:
         stack.push_async_callback(node.stop)
-    contacts = node.contacts if node is not None else _open_contacts(options.data_dir)
+    contacts = node.contacts if node and node.contacts else _open_contacts(options.data_dir)
     try:
         registry = Registry(contacts, now)
     except StorageError as exc:
@@ -407,13 +407,17 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
         raise StartupError(f"cannot read the contacts: {exc}") from None
     stack.callback(registry.close)
     jobs = stack.enter_context(contextlib.closing(_open_jobs(options.data_dir)))
-    mailboxes = stack.enter_context(contextlib.closing(_open_mailboxes(config, options)))
+    shared = node.mailboxes if node is not None else None
+    mailboxes = stack.enter_context(
+        contextlib.closing(shared if shared is not None else _open_mailboxes(options.data_dir))
+    )
     return node, registry, jobs, mailboxes
 
 
 def _join(config: Config) -> Node | None:
-    """This node's place in a cluster, when contacts are kept in PostgreSQL."""
-    if config.realtime.table(ObjectType.CONTACT) is None:
+    """This node's place in a cluster, when PostgreSQL keeps contacts or mailboxes."""
+    realtime = config.realtime
+    if realtime.table(ObjectType.CONTACT) is None and OwnTable.MAILBOXES not in realtime.own:
         return None
     from sipnotify.cluster.node import Node  # noqa: PLC0415 (psycopg only when configured)
 

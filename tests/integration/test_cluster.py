@@ -14,6 +14,7 @@ import psycopg
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
+from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import PJSIP, notify, register
 from tests.storage.postgres import Server as Postgres
@@ -220,3 +221,31 @@ def test_endpoints_aors_and_auths_read_from_tables_and_reloaded(
         assert ami.message().startswith(b"Response: Success\r\n")
         ami.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: carol\r\n\r\n")
         assert ami.message().startswith(b"Response: Success\r\n")
+
+
+MWI_PJSIP = (
+    "[udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:0\n"
+    "[bob]\ntype=aor\nmax_contacts=2\nmailboxes=1000@default\n"
+    "[bob]\ntype=endpoint\naors=bob\n"
+)
+
+
+def test_a_mailbox_update_on_one_node_reaches_a_subscriber_of_the_other(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a, b = (start_service(admin_conf(), files={**files(dsn, name), "pjsip.conf": MWI_PJSIP})
+            for name in ("node-a", "node-b"))  # fmt: skip
+    phone = subscriber(uas, b, "uac_subscribe_mwi_481.xml", 600)  # answers the 2nd NOTIFY 481
+    with RawAmi(b.port) as on_b, RawAmi(a.port) as on_a:
+        on_b.login()
+        on_a.login()
+        wait_subscribed(on_b, 1)
+        update(on_a, 3, 1)  # on node A: node B tells its subscriber
+        assert phone.finish() == 0, phone.output
+        wait_subscribed(on_b, 0)
+        on_b.send(b"Action: MWIGet\r\nActionID: g\r\nMailbox: 1000@default\r\n\r\n")
+        listed = on_b.read_until(b"Event: MWIGetComplete\r\n")
+    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
+    assert b"Voice-Message: 3/1" in notifies[-1]
+    assert b"Mailbox: 1000@default\r\nOldMessages: 1\r\nNewMessages: 3\r\n" in listed

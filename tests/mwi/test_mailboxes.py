@@ -50,3 +50,19 @@ def test_the_message_summary_as_asterisk_writes_it() -> None:
         ("Allow-Events", "message-summary, presence, dialog, refer"),
     )
     assert content.content_type == "application/simple-message-summary"
+
+
+def test_another_nodes_change_is_taken_without_writing(tmp_path: Path) -> None:
+    store = SqliteMailboxStore(tmp_path / "contacts.sqlite3")
+    boxes = Mailboxes(store)
+    boxes.update("1000@default", Counts(0, 1))
+    taken = boxes.take("1000@default", Counts(2, 1))
+    assert taken is not None
+    assert (taken.counts, taken.device_changed) == (Counts(2, 1), True)
+    assert boxes.take("1000@default", Counts(2, 1)) is None  # already known
+    gone = boxes.take("1000@default", None)
+    assert gone is not None
+    assert (gone.counts, gone.device_changed) == (Counts(), True)
+    assert boxes.take("1000@default", None) is None
+    assert dict(store.load()) == {"1000@default": (0, 1)}  # nothing written
+    store.close()

@@ -18,8 +18,9 @@ class NodeName:
     def __init__(self, conninfo: str, where: str, systemname: str) -> None:
         """Raises StorageError if the name is empty or another running node holds it."""
         if not systemname:
-            raise StorageError("asterisk.conf [options] systemname must be set when contacts "
-                               "are kept in PostgreSQL: each node names its own rows")  # fmt: skip
+            raise StorageError("asterisk.conf [options] systemname must be set when "
+                               "PostgreSQL keeps contacts or mailboxes: each node names its "
+                               "own changes")  # fmt: skip
         try:
             self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
             row = self._db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",

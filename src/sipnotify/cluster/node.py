@@ -1,16 +1,21 @@
-"""This node's part in a cluster, when contacts are kept in PostgreSQL: its name held for as
-long as it runs (identity.py), the shared contact store, and the feed of the other nodes'
-registrations (contacts.py). Imported only when sorcery.conf puts contacts in PostgreSQL."""
+"""This node's part in a cluster, when PostgreSQL keeps contacts or mailboxes: its name held
+for as long as it runs (identity.py), the shared stores, and the feed of the other nodes'
+changes (feed.py). Imported only when the realtime files put something in PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
-from sipnotify.cluster.contacts import ContactFeed
+from sipnotify.cluster.contacts import ContactFollower
+from sipnotify.cluster.feed import Feed, Follower
 from sipnotify.cluster.identity import NodeName
-from sipnotify.config.realtime import Realtime
+from sipnotify.cluster.mailboxes import MailboxFollower, Publish
+from sipnotify.config.realtime import ObjectType, OwnTable, Realtime
+from sipnotify.mwi.service import MwiService
 from sipnotify.registrar.service import Registrar
-from sipnotify.storage.base import StorageError
+from sipnotify.storage import pg_mailboxes, postgres
+from sipnotify.storage.pg_mailboxes import PgMailboxStore
 from sipnotify.storage.postgres import PgContactStore
 
 
@@ -18,26 +23,36 @@ class Node:
     def __init__(self, realtime: Realtime, systemname: str) -> None:
         """Raises StorageError: no name, a name in use, or an unusable database."""
         self._connection, self._systemname = realtime.connection, systemname
-        self._name = NodeName(self._connection.conninfo(), self.where, systemname)
-        try:
-            self.contacts = PgContactStore(self._connection.conninfo(), self.where,
-                                           systemname=systemname)  # fmt: skip
-        except StorageError:
-            self._name.close()
-            raise
-        self._feed: ContactFeed | None = None
+        conninfo, where = self._connection.conninfo(), self.where
+        with contextlib.ExitStack() as undo:
+            self._name = NodeName(conninfo, where, systemname)
+            undo.callback(self._name.close)
+            self.contacts: PgContactStore | None = None
+            self.mailboxes: PgMailboxStore | None = None
+            if realtime.table(ObjectType.CONTACT) is not None:
+                self.contacts = PgContactStore(conninfo, where, systemname=systemname)
+                undo.callback(self.contacts.close)
+            if OwnTable.MAILBOXES in realtime.own:
+                self.mailboxes = PgMailboxStore(conninfo, where, systemname=systemname)
+            undo.pop_all()
+        self._feed: Feed | None = None
 
     @property
     def where(self) -> str:
         return self._connection.describe()
 
-    def follow(self, registrar: Registrar, wall: Callable[[], float]) -> ContactFeed:
-        """Start taking the other nodes' registrations into `registrar`."""
-        conninfo = self._connection.conninfo()
-        self._feed = ContactFeed(self.contacts, registrar, conninfo=conninfo, where=self.where,
-                                 systemname=self._systemname, wall=wall)  # fmt: skip
+    def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
+               wall: Callable[[], float]) -> None:  # fmt: skip
+        """Start taking the other nodes' changes: registrations into `registrar`, mailbox
+        counts into `mwi` (their AMI events through `publish`)."""
+        followers: dict[str, Follower] = {}
+        if self.contacts is not None:
+            followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
+        if self.mailboxes is not None:
+            followers[pg_mailboxes.CHANNEL] = MailboxFollower(self.mailboxes, mwi, publish)
+        self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
+                          systemname=self._systemname)  # fmt: skip
         self._feed.start()
-        return self._feed
 
     async def stop(self) -> None:
         if self._feed is not None:

@@ -63,6 +63,18 @@ class Mailboxes:
         self._counts[mailbox] = counts
         return Change(mailbox, counts, before.in_use != counts.in_use)
 
+    def take(self, mailbox: str, stored: Counts | None) -> Change | None:
+        """Another node changed `mailbox` (to `stored`, None: deleted): remember it without
+        writing; the change, or None when nothing changed here."""
+        before = self._counts.get(mailbox)
+        if before == stored:
+            return None
+        if stored is None:
+            del self._counts[mailbox]
+            return Change(mailbox, Counts(), before is not None and before.in_use)
+        self._counts[mailbox] = stored
+        return Change(mailbox, stored, (before or Counts()).in_use != stored.in_use)
+
     def delete(self, name: str) -> list[Change]:
         """The mailbox, or every one a `/regex/` matches; unknown ones change nothing."""
         found = [mailbox for mailbox, _ in self.find(name)]

@@ -90,11 +90,17 @@ class MwiService:
         self.changed(changes, skip=frozenset(endpoints))
         return changes
 
-    def changed(self, changes: Sequence[Change], *, skip: frozenset[str] = frozenset()) -> None:
+    def heard(self, changes: Sequence[Change]) -> None:
+        """Another node changed these mailboxes (and told the endpoints' contacts, which every
+        node sees): tell only this node's own subscriptions."""
+        self.changed(changes, subscribers_only=True)
+
+    def changed(self, changes: Sequence[Change], *, skip: frozenset[str] = frozenset(),
+                subscribers_only: bool = False) -> None:  # fmt: skip
         """Mailboxes were updated or deleted: tell the endpoints that list them (but those in
         `skip`), and the subscriptions that carry them."""
         for change in changes:
-            for endpoint in self._listing(change.mailbox):
+            for endpoint in () if subscribers_only else self._listing(change.mailbox):
                 if endpoint.name in skip:
                     continue
                 if endpoint.mwi_subscribe_replaces_unsolicited and self.subscriptions.covers(
