@@ -23,8 +23,9 @@ run: $(VENV)/.installed
 ## peers: the real peers the tests drive: sipp (Debian's sip-tester), baresip and sipsak
 ## (registering phones), socat (TLS in front of sipp, whose Debian build has no TLS),
 ## openssl (test certificates), Debian's Perl AMI client (libasterisk-agi-perl), curl (AMI
-## over HTTP), Debian's chromium with its driver (the console, headless) and Debian's
-## postgresql (the PostgreSQL store, run by the tests in a temporary folder)
+## over HTTP), Debian's chromium with its driver (the console, headless), Debian's
+## postgresql (the PostgreSQL store, run by the tests in a temporary folder) and kamailio
+## (the edge proxy in front of several nodes)
 peers:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
@@ -38,6 +39,7 @@ peers:
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	  || missing="$$missing postgresql"; \
+	command -v kamailio >/dev/null 2>&1 || missing="$$missing kamailio"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

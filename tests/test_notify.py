@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -10,10 +11,17 @@ from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
 from sipnotify.notify.content import NotifyContent, NotifyError, build_content
 from sipnotify.notify.requests import credentials_for, request_factory
-from sipnotify.notify.targets import endpoint_targets, uri_target
+from sipnotify.notify.targets import (
+    aor_targets,
+    endpoint_targets,
+    first_route,
+    target_hop,
+    uri_target,
+)
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Outgoing, Request, serialize
 from sipnotify.sip.parser import parse_message
+from sipnotify.sip.registrar import Binding
 from sipnotify.ua.addresses import Local
 
 
@@ -194,3 +202,23 @@ def test_user_values_win_and_body_needs_a_content_type() -> None:
     )
     assert (request.header("From") or "").startswith("<sip:p@192.0.2.1>;tag=")
     assert request.header("Contact") == "<sip:p@192.0.2.1:5060>"
+
+
+def test_a_registered_path_is_the_route_to_the_contact() -> None:
+    """RFC 3327 §5.3: a contact registered through an edge is reached through it."""
+    conf = config()
+    path = "<sip:edge@198.51.100.1:5070;lr;received=sip:203.0.113.9:4321>, <sip:core;lr>"
+    bob = Binding(aor="bob", uri="sip:bob@10.0.0.9:5060", expires_at=9e9, endpoint="bob",
+                  path=path)  # fmt: skip
+    alice = conf.endpoints["alice"]
+    plain = replace(alice, outbound_proxy="")
+    (target,) = aor_targets(plain, conf.aors["a2"], [bob])[-1:]
+    assert target_hop(target).proxy == "sip:edge@198.51.100.1:5070;lr;received=sip:203.0.113.9:4321"
+    request = wire(request_factory(target, content(("Event", "check-sync")), HERE, conf,
+                                   ids=Ids())(1, ()))  # fmt: skip
+    assert request.uri == "sip:bob@10.0.0.9:5060"
+    assert request.header("Route") == path
+    proxied = replace(target, endpoint=alice)  # an outbound proxy of ours comes first
+    assert target_hop(proxied).proxy == alice.outbound_proxy
+    assert first_route("") == ""
+    assert first_route("sip:a;lr, <sip:b>") == "sip:a;lr"

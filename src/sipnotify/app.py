@@ -216,6 +216,7 @@ class Server:
             security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
             contacts=lambda change: _contact_changed(change, audience, fleet_service, metrics, mwi),
             systemname=config.options.systemname,
+            nonce_key=node.nonce_key if node is not None else None,
         )
         mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
                    clock=clock, ids=ids)  # fmt: skip

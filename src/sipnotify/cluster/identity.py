@@ -6,10 +6,9 @@ attacks: every node holds the database's credentials and could write any row (do
 
 from __future__ import annotations
 
-import psycopg
-
 from sipnotify.storage.base import StorageError
-from sipnotify.storage.pg_schema import reason
+from sipnotify.storage.pg_connection import PgConnection
+from sipnotify.storage.pg_schema import shared_key
 
 _NAMESPACE = 0x5195  # the first key of every node-name lock
 
@@ -21,16 +20,23 @@ class NodeName:
             raise StorageError("asterisk.conf [options] systemname must be set when "
                                "PostgreSQL keeps contacts or mailboxes: each node names its "
                                "own changes")  # fmt: skip
+        self._db = PgConnection(conninfo, where)  # checks the schema first
         try:
-            self._db = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-            row = self._db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                                   (_NAMESPACE, systemname)).fetchone()  # fmt: skip
-        except psycopg.Error as exc:
-            raise StorageError(f"{where}: {reason(exc)}") from exc
+            with self._db.use() as db:
+                row = db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                 (_NAMESPACE, systemname)).fetchone()  # fmt: skip
+        except StorageError:
+            self._db.close()
+            raise
         if not (row and row[0]):
             self._db.close()
             raise StorageError(f"{where}: another running node already has systemname "
                                f"'{systemname}'")  # fmt: skip
+
+    def shared_key(self, name: str) -> bytes:
+        """A key every node shares (storage/pg_schema.py). Raises StorageError."""
+        with self._db.use() as db:
+            return shared_key(db, name)
 
     def close(self) -> None:
         self._db.close()

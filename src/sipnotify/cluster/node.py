@@ -27,6 +27,7 @@ class Node:
         with contextlib.ExitStack() as undo:
             self._name = NodeName(conninfo, where, systemname)
             undo.callback(self._name.close)
+            self.nonce_key = self._name.shared_key("digest-nonce")
             self.contacts: PgContactStore | None = None
             self.mailboxes: PgMailboxStore | None = None
             if realtime.table(ObjectType.CONTACT) is not None:

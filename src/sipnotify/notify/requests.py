@@ -60,6 +60,8 @@ def request_factory(
         f"Contact: {contact}\r\nCall-ID: {call_id}\r\nCSeq: "
     )
     route = f"Route: {_bracket(endpoint.outbound_proxy)}\r\n" if endpoint.outbound_proxy else ""
+    if target.path:  # RFC 3327 §5.3: the registered Path is the route set to the contact
+        route += f"Route: {target.path}\r\n"
     state = (("Subscription-State", "terminated"),) if method == "NOTIFY" else ()
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
     trailing = header_lines((*state, *content.headers, *_trailing_headers(content, config)))

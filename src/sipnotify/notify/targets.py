@@ -23,13 +23,15 @@ log = logging.getLogger("sipnotify.notify")
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, and for a
-    contact registered over TCP/TLS the connection it registered on."""
+    """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, for a
+    contact registered over TCP/TLS the connection it registered on, and the Path it
+    registered with (RFC 3327: the route back to it, through an edge proxy)."""
 
     endpoint: Endpoint
     uri: SipUri
     label: str
     flow: tuple[str, tuple[str, int]] | None = None
+    path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
     flow = None
     if binding.protocol != "udp":
         flow = (binding.protocol, (binding.via_addr, binding.via_port))
-    return Target(endpoint, _contact_uri(binding.uri), name, flow)
+    return Target(endpoint, _contact_uri(binding.uri), name, flow, binding.path)
 
 
 def uri_target(config: PjsipConfig, text: str) -> Target:
@@ -122,5 +124,17 @@ def dialog_hop(dialog: Dialog, endpoint: Endpoint, flow: tuple[str, Address] | N
 
 
 def target_hop(target: Target) -> Hop:
+    """The outbound proxy, else (RFC 3327 §5.3) the first entry of the contact's Path, else
+    the contact itself."""
     endpoint = target.endpoint
-    return Hop(target.uri, endpoint.transport, endpoint.outbound_proxy, target.flow)
+    proxy = endpoint.outbound_proxy or first_route(target.path)
+    return Hop(target.uri, endpoint.transport, proxy, target.flow)
+
+
+def first_route(path: str) -> str:
+    """The first URI of a Path (or Route) value, `<sip:edge;lr>, <sip:core;lr>` giving
+    `sip:edge;lr`; empty for none."""
+    first = path.strip()
+    if first.startswith("<"):
+        return first[1:].split(">", 1)[0].strip()
+    return first.split(",", 1)[0].strip()

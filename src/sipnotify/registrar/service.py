@@ -74,12 +74,14 @@ ContactListener = Callable[[ContactChange], None]
 class Registrar:
     def __init__(
         self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
-        contacts: ContactListener, systemname: str = "",
+        contacts: ContactListener, systemname: str = "", nonce_key: bytes | None = None,
     ) -> None:  # fmt: skip
+        """`nonce_key` signs the digest nonces: shared by nodes that share contacts, so a
+        challenge from one node may be answered to another (a fresh one per process else)."""
         self._config = config
         self._systemname = systemname
         self._registry = registry
-        self._secret = secrets.token_bytes(16)
+        self._secret = nonce_key or secrets.token_bytes(16)
         self._security = security
         self._contacts = contacts
 

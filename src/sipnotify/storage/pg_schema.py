@@ -11,6 +11,8 @@ advisory lock, so two nodes upgrading at once apply each step once.
 
 from __future__ import annotations
 
+import secrets
+
 import psycopg
 
 from sipnotify.storage.base import StorageError
@@ -67,6 +69,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id varchar(255) PRIMARY KEY, endpoint varchar(255), match varchar(80),
             srv_lookups yesno_values, match_header varchar(255))""",
     ),
+    (  # 3: keys every node shares (the digest nonce key), made once by whoever comes first
+        """CREATE TABLE sipnotify_keys (
+            name varchar(40) PRIMARY KEY, value bytea NOT NULL)""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
@@ -112,3 +118,15 @@ def reason(exc: psycopg.Error) -> str:
     """An error's first line (psycopg's messages name no password)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def shared_key(db: psycopg.Connection[tuple[object, ...]], name: str) -> bytes:
+    """The key every node uses for `name`: 32 random bytes, made by the first node that
+    asks (the others' proposals are dropped)."""
+    db.execute("INSERT INTO sipnotify_keys (name, value) VALUES (%s, %s) "
+               "ON CONFLICT (name) DO NOTHING", (name, secrets.token_bytes(32)))  # fmt: skip
+    row = db.execute("SELECT value FROM sipnotify_keys WHERE name = %s", (name,)).fetchone()
+    value = row[0] if row is not None else None
+    if not isinstance(value, bytes):
+        raise StorageError(f"sipnotify_keys has no usable {name}")
+    return value
