@@ -12,7 +12,9 @@ is made by `sipnotify db upgrade` (storage/pg_schema.py) and checked on opening.
 
 Every change also says which AORs it touched on the channel `sipnotify_contacts` (payload
 `<systemname> <aor>`), delivered by PostgreSQL to the other nodes when the transaction commits:
-they read those AORs again (cluster/contacts.py).
+they read those AORs again (cluster/contacts.py). Changes to one AOR are serialised across
+the nodes by an advisory lock per AOR, taken in name order (two nodes replacing each other's
+contact of one AOR would otherwise deadlock).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sipnotify.sip.registrar import Binding
 from sipnotify.storage.pg_connection import PgConnection
 
 CHANNEL = "sipnotify_contacts"
+AOR_LOCKS = 0x5195_0002  # the first key of the per-AOR advisory locks
 
 _UPSERT = """INSERT INTO ps_contacts (id, uri, expiration_time, qualify_frequency,
     outbound_proxy, path, user_agent, qualify_timeout, reg_server, authenticate_qualify,
@@ -73,14 +76,17 @@ class PgContactStore:
         return [_binding(row) for row in rows]
 
     def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
+        aors = sorted({b.aor for b in (*store, *drop)})
         with self._db.transaction() as db:
+            for aor in aors:  # one writer per AOR in the cluster, locks taken in one order
+                db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (AOR_LOCKS, aor))
             for binding in drop:
                 _delete(db, escape(binding.id))
             for binding in store:
                 db.execute(_UPSERT, _row(binding))
                 ours = (binding.aor, binding.cseq, binding.protocol, binding.expires_at)
                 db.execute(_UPSERT_OURS, (escape(binding.id), *ours))
-            for aor in sorted({b.aor for b in (*store, *drop)}):
+            for aor in aors:
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._systemname} {aor}"))
 
     def prune(self, now: float) -> int:
