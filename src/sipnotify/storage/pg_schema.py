@@ -73,6 +73,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE sipnotify_keys (
             name varchar(40) PRIMARY KEY, value bytea NOT NULL)""",
     ),
+    (  # 4: one registration's change in one call (one round trip, one implicit transaction),
+        # given as one JSON document (cheap to send): the AORs locked in the order given, the
+        # dropped rows deleted, the stored ones upserted as Asterisk writes them, the other
+        # nodes told
+        """CREATE OR REPLACE FUNCTION sipnotify_change_contacts(node text, change json)
+        RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE one text;
+        BEGIN
+            FOR one IN SELECT json_array_elements_text(change->'aors') LOOP
+                PERFORM pg_advisory_xact_lock(1368719362, hashtext(one));
+            END LOOP;
+            DELETE FROM ps_contacts
+                WHERE id IN (SELECT json_array_elements_text(change->'dropped'));
+            DELETE FROM sipnotify_contacts
+                WHERE id IN (SELECT json_array_elements_text(change->'dropped'));
+            INSERT INTO ps_contacts (id, uri, expiration_time, qualify_frequency,
+                outbound_proxy, path, user_agent, qualify_timeout, reg_server,
+                authenticate_qualify, via_addr, via_port, call_id, endpoint, prune_on_boot,
+                qualify_2xx_only)
+            SELECT r.id, r.uri, r.expiration, 0, '', r.path, r.agent, 3.0, r.server, 'no',
+                r.via_addr, r.via_port, r.call_id, r.endpoint, 'no', 'no'
+            FROM json_to_recordset(change->'rows') AS r(id text, uri text, expiration bigint,
+                path text, agent text, server text, via_addr text, via_port integer,
+                call_id text, endpoint text, aor text, cseq integer, protocol text,
+                expires double precision)
+            ON CONFLICT (id) DO UPDATE SET uri = EXCLUDED.uri,
+                expiration_time = EXCLUDED.expiration_time, path = EXCLUDED.path,
+                user_agent = EXCLUDED.user_agent, reg_server = EXCLUDED.reg_server,
+                via_addr = EXCLUDED.via_addr, via_port = EXCLUDED.via_port,
+                call_id = EXCLUDED.call_id, endpoint = EXCLUDED.endpoint;
+            INSERT INTO sipnotify_contacts (id, aor, cseq, protocol, expires)
+            SELECT r.id, r.aor, r.cseq, r.protocol, r.expires
+            FROM json_to_recordset(change->'rows') AS r(id text, aor text, cseq integer,
+                protocol text, expires double precision)
+            ON CONFLICT (id) DO UPDATE SET aor = EXCLUDED.aor, cseq = EXCLUDED.cseq,
+                protocol = EXCLUDED.protocol, expires = EXCLUDED.expires;
+            FOR one IN SELECT json_array_elements_text(change->'aors') LOOP
+                PERFORM pg_notify('sipnotify_contacts', node || ' ' || one);
+            END LOOP;
+        END $$""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 

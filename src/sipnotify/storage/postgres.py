@@ -14,34 +14,21 @@ Every change also says which AORs it touched on the channel `sipnotify_contacts`
 `<systemname> <aor>`), delivered by PostgreSQL to the other nodes when the transaction commits:
 they read those AORs again (cluster/contacts.py). Changes to one AOR are serialised across
 the nodes by an advisory lock per AOR, taken in name order (two nodes replacing each other's
-contact of one AOR would otherwise deadlock).
+contact of one AOR would otherwise deadlock). A change is one call of a function the schema
+defines (pg_schema.py): one round trip, where separate statements took six.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
-
-import psycopg
 
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage.pg_connection import PgConnection
 
-CHANNEL = "sipnotify_contacts"
-AOR_LOCKS = 0x5195_0002  # the first key of the per-AOR advisory locks
+CHANNEL = "sipnotify_contacts"  # named in sipnotify_change_contacts too
 
-_UPSERT = """INSERT INTO ps_contacts (id, uri, expiration_time, qualify_frequency,
-    outbound_proxy, path, user_agent, qualify_timeout, reg_server, authenticate_qualify,
-    via_addr, via_port, call_id, endpoint, prune_on_boot, qualify_2xx_only)
-    VALUES (%s, %s, %s, 0, '', %s, %s, 3.0, %s, 'no', %s, %s, %s, %s, 'no', 'no')
-    ON CONFLICT (id) DO UPDATE SET uri = EXCLUDED.uri,
-        expiration_time = EXCLUDED.expiration_time, path = EXCLUDED.path,
-        user_agent = EXCLUDED.user_agent, reg_server = EXCLUDED.reg_server,
-        via_addr = EXCLUDED.via_addr, via_port = EXCLUDED.via_port, call_id = EXCLUDED.call_id,
-        endpoint = EXCLUDED.endpoint"""
-_UPSERT_OURS = """INSERT INTO sipnotify_contacts (id, aor, cseq, protocol, expires)
-    VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET aor = EXCLUDED.aor,
-    cseq = EXCLUDED.cseq, protocol = EXCLUDED.protocol, expires = EXCLUDED.expires"""
 _LOAD = """SELECT c.id, c.uri, c.expiration_time, c.endpoint, c.call_id, c.user_agent,
     c.via_addr, c.via_port, c.path, c.reg_server, s.aor, s.cseq, s.protocol, s.expires
     FROM ps_contacts c LEFT JOIN sipnotify_contacts s ON s.id = c.id {where} ORDER BY c.id"""
@@ -76,18 +63,13 @@ class PgContactStore:
         return [_binding(row) for row in rows]
 
     def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
-        aors = sorted({b.aor for b in (*store, *drop)})
-        with self._db.transaction() as db:
-            for aor in aors:  # one writer per AOR in the cluster, locks taken in one order
-                db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (AOR_LOCKS, aor))
-            for binding in drop:
-                _delete(db, escape(binding.id))
-            for binding in store:
-                db.execute(_UPSERT, _row(binding))
-                ours = (binding.aor, binding.cseq, binding.protocol, binding.expires_at)
-                db.execute(_UPSERT_OURS, (escape(binding.id), *ours))
-            for aor in aors:
-                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._systemname} {aor}"))
+        """One call of `sipnotify_change_contacts` (pg_schema.py): one round trip."""
+        change = {"aors": sorted({b.aor for b in (*store, *drop)}),
+                  "dropped": [escape(b.id) for b in drop],
+                  "rows": [_row(binding) for binding in store]}  # fmt: skip
+        with self._db.use() as db:
+            db.execute("SELECT sipnotify_change_contacts(%s, %s::json)",
+                       (self._systemname, json.dumps(change)))  # fmt: skip
 
     def prune(self, now: float) -> int:
         with self._db.transaction() as db:
@@ -101,16 +83,15 @@ class PgContactStore:
         self._db.close()
 
 
-def _delete(db: psycopg.Connection[tuple[object, ...]], key: str) -> None:
-    db.execute("DELETE FROM ps_contacts WHERE id = %s", (key,))
-    db.execute("DELETE FROM sipnotify_contacts WHERE id = %s", (key,))
-
-
-def _row(binding: Binding) -> tuple[object, ...]:
-    """A binding as Asterisk's row: escaped id and URI, expiry in whole seconds."""
-    return (escape(binding.id), escape(binding.uri), round(binding.expires_at), binding.path,
-            binding.user_agent, binding.reg_server, binding.via_addr, binding.via_port,
-            binding.call_id, binding.endpoint)  # fmt: skip
+def _row(binding: Binding) -> dict[str, object]:
+    """A binding as Asterisk's row (escaped id and URI, expiry in whole seconds) and ours."""
+    return {"id": escape(binding.id), "uri": escape(binding.uri),
+            "expiration": round(binding.expires_at), "path": binding.path,
+            "agent": binding.user_agent, "server": binding.reg_server,
+            "via_addr": binding.via_addr, "via_port": binding.via_port,
+            "call_id": binding.call_id, "endpoint": binding.endpoint, "aor": binding.aor,
+            "cseq": binding.cseq, "protocol": binding.protocol,
+            "expires": binding.expires_at}  # fmt: skip
 
 
 def _binding(row: tuple[Any, ...]) -> Binding:
