@@ -55,7 +55,8 @@ def node_files(dsn: str, name: str, sip: int, ami: int) -> dict[str, str]:
         "asterisk.conf": f"[options]\nsystemname = {name}\n",
         "sorcery.conf": "[res_pjsip]\ncontact = realtime,ps_contacts\n",
         "extconfig.conf": "[settings]\nps_contacts => pgsql,general\n"
-                          "sipnotify_mailboxes => pgsql,general\n",
+                          "sipnotify_mailboxes => pgsql,general\n"
+                          "sipnotify_jobs => pgsql,general\n",
         "res_pgsql.conf": f"[general]\ndbhost = {found['host']}\ndbport = {found['port']}\n"
                           f"dbname = {found['dbname']}\ndbuser = {found['user']}\n",
     }  # fmt: skip

@@ -44,7 +44,7 @@ from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
-from sipnotify.config.realtime import Connection, ObjectType, OwnTable
+from sipnotify.config.realtime import Connection, ObjectType
 from sipnotify.config.reload import Reloader
 from sipnotify.fleet.catalogue import Catalogue, load_catalogue
 from sipnotify.fleet.plan import Mwi
@@ -60,7 +60,7 @@ from sipnotify.registrar.service import ContactChange, Registrar
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
 from sipnotify.storage.base import StorageError
-from sipnotify.storage.jobs import JobRecord, PhoneRecord, PhoneState
+from sipnotify.storage.jobs import JobRecord, JobStore, PhoneRecord, PhoneState
 from sipnotify.storage.mailboxes import MailboxStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
@@ -222,7 +222,7 @@ class Server:
                    clock=clock, ids=ids)  # fmt: skip
         if node is not None:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
-                        clock.wall)  # fmt: skip
+                        clock.wall, fleet_service.resume)  # fmt: skip
         stack.callback(mwi.stop)
         checker = Reachability(
             notifier,
@@ -395,7 +395,7 @@ def timers_of(pjsip: PjsipConfig) -> Timers:
 
 
 def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitStack,
-            now: float) -> tuple[Node | None, Registry, SqliteJobStore, MailboxStore]:  # fmt: skip
+            now: float) -> tuple[Node | None, Registry, JobStore, MailboxStore]:  # fmt: skip
     """The node's place in a cluster (if any) and the stores, each closed by `stack`."""
     node = _join(config)
     if node is not None:
@@ -407,7 +407,10 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
         contacts.close()
         raise StartupError(f"cannot read the contacts: {exc}") from None
     stack.callback(registry.close)
-    jobs = stack.enter_context(contextlib.closing(_open_jobs(options.data_dir)))
+    shared_jobs = node.jobs if node is not None else None
+    jobs: JobStore = stack.enter_context(
+        contextlib.closing(shared_jobs if shared_jobs is not None else _open_jobs(options.data_dir))
+    )
     shared = node.mailboxes if node is not None else None
     mailboxes = stack.enter_context(
         contextlib.closing(shared if shared is not None else _open_mailboxes(options.data_dir))
@@ -416,9 +419,9 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
 
 
 def _join(config: Config) -> Node | None:
-    """This node's place in a cluster, when PostgreSQL keeps contacts or mailboxes."""
+    """This node's place in a cluster, when PostgreSQL keeps contacts, mailboxes or jobs."""
     realtime = config.realtime
-    if realtime.table(ObjectType.CONTACT) is None and OwnTable.MAILBOXES not in realtime.own:
+    if realtime.table(ObjectType.CONTACT) is None and not realtime.own:
         return None
     from sipnotify.cluster.node import Node  # noqa: PLC0415 (psycopg only when configured)
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
+from tests.integration.test_fleet import field
+from tests.integration.test_fleet import pjsip as fleet_pjsip
 from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import PJSIP, notify, register
@@ -249,3 +252,41 @@ def test_a_mailbox_update_on_one_node_reaches_a_subscriber_of_the_other(
     notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
     assert b"Voice-Message: 3/1" in notifies[-1]
     assert b"Mailbox: 1000@default\r\nOldMessages: 1\r\nNewMessages: 3\r\n" in listed
+
+
+def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_twice(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
+    shared = {"extconfig.conf": EXTCONFIG + "sipnotify_jobs => pgsql,general\n",
+              "pjsip.conf": fleet_pjsip([p.port for p in phones])}  # fmt: skip
+    a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
+            for name in ("node-a", "node-b"))  # fmt: skip
+    with RawAmi(a.port) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"Rate: 1\r\nJitter: 0\r\n\r\n")  # fmt: skip
+        job_id = field(ami.message(), "JobID")
+        answered = 0
+        while answered < 2:  # two phones answered, the others not yet sent
+            if b"\r\nState: answered\r\n" in ami.message():
+                answered += 1
+        time.sleep(0.2)  # the answers are stored (every 10 ms); the next send is 0.8 s away
+    a.process.kill()  # kill -9: node B finds node A's name free and takes the job over
+    a.process.wait(timeout=10)
+    with RawAmi(b.port) as ami:
+        ami.login()
+        for _ in range(100):
+            ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
+            shown = ami.read_until(b"\r\n\r\n")
+            if shown.startswith(b"Response: Success"):
+                shown += ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
+                if shown.count(b"\r\nState: answered\r\n") == 4:
+                    break
+            time.sleep(0.1)
+        assert shown.count(b"\r\nState: answered\r\n") == 4, shown
+    assert "took over 1 fleet jobs of node node-a" in b.log()
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+        assert len(phone.received()) == 1  # one NOTIFY each, across both nodes

@@ -1,5 +1,6 @@
-"""The job store contract, which every store must pass (SQLite today): jobs and their phones
-kept durably and in order, all or nothing, and progress that survives reopening."""
+"""The job store contract, which every store must pass (SQLite, PostgreSQL): jobs and their
+phones kept durably and in order, all or nothing, and progress that survives reopening; and
+PostgreSQL's owners: a node sees its own jobs and takes over a dead node's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
+from sipnotify.storage.pg_jobs import PgJobStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
+from tests.storage.postgres import Server
 
 JOB = JobRecord("j1", "reboot", "--match floor3-*", 100.0, 100.0, 3700.0, JobState.SCHEDULED,
                 action_id="start-1")  # fmt: skip
@@ -21,16 +24,17 @@ PHONES = [
     for n in range(1, 4)
 ]
 Open = Callable[[], JobStore]
-STORES: dict[str, Callable[[Path], JobStore]] = {"sqlite": SqliteJobStore}
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=["sqlite", "postgres"])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Open]:
     """Opens the store under test (again) on the same data."""
     opened: list[JobStore] = []
+    dsn = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else ""
 
     def make() -> JobStore:
-        store = STORES[request.param](tmp_path / "contacts.sqlite3")
+        store: JobStore = (PgJobStore(dsn, "test", systemname="node-a") if dsn
+                           else SqliteJobStore(tmp_path / "contacts.sqlite3"))  # fmt: skip
         opened.append(store)
         return store
 
@@ -81,8 +85,8 @@ def test_a_job_id_is_used_once_and_a_failed_create_leaves_nothing(reopen: Open) 
     assert store.phones("j2") == []
 
 
-def test_a_locked_store_is_an_error_not_a_wait(reopen: Open, tmp_path: Path) -> None:
-    store = reopen()
+def test_a_locked_store_is_an_error_not_a_wait(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "contacts.sqlite3")
     store.create(JOB, PHONES)
     lock = sqlite3.connect(tmp_path / "contacts.sqlite3", timeout=0)
     lock.execute("BEGIN EXCLUSIVE")
@@ -93,6 +97,27 @@ def test_a_locked_store_is_an_error_not_a_wait(reopen: Open, tmp_path: Path) -> 
         lock.rollback()
         lock.close()
     assert store.job("j1") == JOB
+    store.close()
+
+
+def test_a_node_has_its_own_jobs_and_takes_over_a_dead_nodes(postgres: Server) -> None:
+    dsn = postgres.new_database()
+    a, b = (PgJobStore(dsn, "test", systemname=name) for name in ("node-a", "node-b"))
+    a.create(JOB, PHONES)
+    a.create(replace(JOB, id="j2", state=JobState.DONE), [])
+    answered = replace(PHONES[0], state=PhoneState.ANSWERED, status=200, attempts=1)
+    a.update([answered])
+    assert (b.jobs(), b.job("j1")) == ([], None)  # not b's to see, resume or cancel
+    b.set_state("j1", JobState.CANCELLED)
+    assert a.job("j1") == JOB
+    assert b.owners() == ["node-a"]
+    assert b.take_over("node-a") == 1  # the unfinished one only
+    assert [j.id for j in b.jobs()] == ["j1"]
+    assert b.phones("j1")[0] == answered  # its recorded answers come along
+    assert [j.id for j in a.jobs()] == ["j2"]
+    assert b.owners() == []
+    a.close()
+    b.close()
 
 
 def test_states_say_what_is_settled() -> None:

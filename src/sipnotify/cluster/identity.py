@@ -33,6 +33,17 @@ class NodeName:
             raise StorageError(f"{where}: another running node already has systemname "
                                f"'{systemname}'")  # fmt: skip
 
+    def is_free(self, systemname: str) -> bool:
+        """Whether no running node holds `systemname` (tried and let go at once)."""
+        with self._db.use() as db:
+            row = db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                             (_NAMESPACE, systemname)).fetchone()  # fmt: skip
+            if row and row[0]:
+                db.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                           (_NAMESPACE, systemname))  # fmt: skip
+                return True
+        return False
+
     def shared_key(self, name: str) -> bytes:
         """A key every node shares (storage/pg_schema.py). Raises StorageError."""
         with self._db.use() as db:

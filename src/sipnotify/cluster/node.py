@@ -1,6 +1,7 @@
-"""This node's part in a cluster, when PostgreSQL keeps contacts or mailboxes: its name held
-for as long as it runs (identity.py), the shared stores, and the feed of the other nodes'
-changes (feed.py). Imported only when the realtime files put something in PostgreSQL."""
+"""This node's part in a cluster, when PostgreSQL keeps contacts, mailboxes or jobs: its name
+held for as long as it runs (identity.py), the shared stores, the feed of the other nodes'
+changes (feed.py) and the watch for dead nodes' jobs (jobs.py). Imported only when the
+realtime files put something in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from collections.abc import Callable
 from sipnotify.cluster.contacts import ContactFollower
 from sipnotify.cluster.feed import Feed, Follower
 from sipnotify.cluster.identity import NodeName
+from sipnotify.cluster.jobs import JobWatch
 from sipnotify.cluster.mailboxes import MailboxFollower, Publish
 from sipnotify.config.realtime import ObjectType, OwnTable, Realtime
 from sipnotify.mwi.service import MwiService
 from sipnotify.registrar.service import Registrar
 from sipnotify.storage import pg_mailboxes, postgres
+from sipnotify.storage.pg_jobs import PgJobStore
 from sipnotify.storage.pg_mailboxes import PgMailboxStore
 from sipnotify.storage.postgres import PgContactStore
 
@@ -35,17 +38,23 @@ class Node:
                 undo.callback(self.contacts.close)
             if OwnTable.MAILBOXES in realtime.own:
                 self.mailboxes = PgMailboxStore(conninfo, where, systemname=systemname)
+                undo.callback(self.mailboxes.close)
+            self.jobs: PgJobStore | None = None
+            if OwnTable.JOBS in realtime.own:
+                self.jobs = PgJobStore(conninfo, where, systemname=systemname)
             undo.pop_all()
         self._feed: Feed | None = None
+        self._watch: JobWatch | None = None
 
     @property
     def where(self) -> str:
         return self._connection.describe()
 
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
-               wall: Callable[[], float]) -> None:  # fmt: skip
+               wall: Callable[[], float], resume: Callable[[], int]) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
-        counts into `mwi` (their AMI events through `publish`)."""
+        counts into `mwi` (their AMI events through `publish`), and the jobs of nodes that
+        died (then `resume` runs them)."""
         followers: dict[str, Follower] = {}
         if self.contacts is not None:
             followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
@@ -54,8 +63,13 @@ class Node:
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
                           systemname=self._systemname)  # fmt: skip
         self._feed.start()
+        if self.jobs is not None:
+            self._watch = JobWatch(self.jobs, self._name, resume)
+            self._watch.start()
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            await self._watch.stop()
         if self._feed is not None:
             await self._feed.stop()
         self._name.close()

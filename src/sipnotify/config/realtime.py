@@ -50,6 +50,7 @@ class OwnTable(enum.Enum):
     """sipnotify's own tables, which extconfig.conf may map to PostgreSQL too."""
 
     MAILBOXES = "sipnotify_mailboxes"
+    JOBS = "sipnotify_jobs"  # with sipnotify_job_phones
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class JobState(enum.Enum):
@@ -98,3 +98,36 @@ class JobStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# The columns both stores keep, in this order, and a record as such a row and back.
+JOB_COLUMNS = ("id, ord, selection, created_at, start_at, deadline, state, rate, in_flight, "
+               "per_address, jitter, action_id")  # fmt: skip
+PHONE_COLUMNS = ("uri, endpoint, aor, state, status, attempts, updated_at, next_at, "
+                 "user_agent_before, user_agent_after, call_id_before")  # fmt: skip
+
+
+def job_row(job: JobRecord) -> tuple[object, ...]:
+    return (job.id, job.order, job.selection, job.created_at, job.start_at, job.deadline,
+            job.state.value, job.rate, job.in_flight, job.per_address, job.jitter,
+            job.action_id)  # fmt: skip
+
+
+def job_from_row(row: Sequence[Any]) -> JobRecord:
+    job_id, order, selection, created, start, deadline, state, rate, flight, per, jitter, aid = row
+    return JobRecord(str(job_id), str(order), str(selection), float(created), float(start),
+                     float(deadline), JobState(state), float(rate), int(flight), int(per),
+                     float(jitter), str(aid))  # fmt: skip
+
+
+def phone_row(phone: PhoneRecord) -> tuple[object, ...]:
+    return (phone.uri, phone.endpoint, phone.aor, phone.state.value, phone.status,
+            phone.attempts, phone.updated_at, phone.next_at, phone.user_agent_before,
+            phone.user_agent_after, phone.call_id_before)  # fmt: skip
+
+
+def phone_from_row(job_id: str, row: Sequence[Any]) -> PhoneRecord:
+    uri, endpoint, aor, state, status, attempts, updated, next_at, before, after, call = row
+    return PhoneRecord(job_id, str(uri), str(endpoint), str(aor), PhoneState(state),
+                       None if status is None else int(status), int(attempts), float(updated),
+                       float(next_at), str(before), str(after), str(call))  # fmt: skip

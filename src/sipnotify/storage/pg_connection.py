@@ -43,10 +43,8 @@ class PgConnection:
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        """All or nothing: committed when the block ends without an error. The statements go
-        out pipelined (one round trip for the whole block, not one per statement), so they
-        must not need each other's results."""
-        with self.use() as db, db.pipeline(), db.transaction():
+        """All or nothing: committed when the block ends without an error."""
+        with self.use() as db, db.transaction():
             yield db
 
     def close(self) -> None:

@@ -114,6 +114,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             END LOOP;
         END $$""",
     ),
+    (  # 5: fleet jobs, each owned by the node running it, and their phones
+        """CREATE TABLE sipnotify_jobs (
+            id varchar(64) PRIMARY KEY, owner varchar(255) NOT NULL, ord text NOT NULL,
+            selection text NOT NULL, created_at double precision NOT NULL,
+            start_at double precision NOT NULL, deadline double precision NOT NULL,
+            state varchar(16) NOT NULL, rate double precision NOT NULL,
+            in_flight integer NOT NULL, per_address integer NOT NULL,
+            jitter double precision NOT NULL, action_id text NOT NULL)""",
+        "CREATE INDEX sipnotify_jobs_owner ON sipnotify_jobs (owner, state)",
+        """CREATE TABLE sipnotify_job_phones (
+            job_id varchar(64) NOT NULL REFERENCES sipnotify_jobs (id) ON DELETE CASCADE,
+            seq integer NOT NULL, uri text NOT NULL, endpoint text NOT NULL, aor text NOT NULL,
+            state varchar(16) NOT NULL, status integer, attempts integer NOT NULL,
+            updated_at double precision NOT NULL, next_at double precision NOT NULL,
+            user_agent_before text NOT NULL, user_agent_after text NOT NULL,
+            call_id_before text NOT NULL, PRIMARY KEY (job_id, uri))""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 

@@ -10,10 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from sipnotify.storage.base import StorageError
-from sipnotify.storage.jobs import JobRecord, JobState, PhoneRecord, PhoneState
+from sipnotify.storage.jobs import (
+    JOB_COLUMNS,
+    PHONE_COLUMNS,
+    JobRecord,
+    JobState,
+    PhoneRecord,
+    PhoneState,
+    job_from_row,
+    job_row,
+    phone_from_row,
+    phone_row,
+)
 from sipnotify.storage.sqlite import add_columns, open_database
 
-Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/_PHONE_COLUMNS
+Row = tuple[Any, ...]  # as sqlite3 returns it: the columns are ours, in _JOB_/PHONE_COLUMNS
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY, ord TEXT, selection TEXT, created_at REAL, start_at REAL,
@@ -25,16 +36,8 @@ _SCHEMA = (
         user_agent_before TEXT, user_agent_after TEXT, call_id_before TEXT,
         PRIMARY KEY (job_id, uri))""",
 )
-_JOB_COLUMNS = (
-    "id, ord, selection, created_at, start_at, deadline, state, rate, in_flight, per_address, "
-    "jitter, action_id"
-)
 # Columns added since the table was first shipped: a file from then gets them at open.
 _ADDED = (("jobs", "action_id", "TEXT NOT NULL DEFAULT ''"),)
-_PHONE_COLUMNS = (
-    "uri, endpoint, aor, state, status, attempts, updated_at, next_at, user_agent_before, "
-    "user_agent_after, call_id_before"
-)
 
 
 class SqliteJobStore:
@@ -43,25 +46,25 @@ class SqliteJobStore:
         add_columns(self._db, path, _ADDED)
 
     def create(self, job: JobRecord, phones: Sequence[PhoneRecord]) -> None:
-        rows = [(job.id, n, *_phone_row(p)) for n, p in enumerate(phones)]
+        rows = [(job.id, n, *phone_row(p)) for n, p in enumerate(phones)]
         self._write(
-            (f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             [_job_row(job)]),
-            (f"INSERT INTO job_phones (job_id, seq, {_PHONE_COLUMNS}) "
+            (f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             [job_row(job)]),
+            (f"INSERT INTO job_phones (job_id, seq, {PHONE_COLUMNS}) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
         )  # fmt: skip
 
     def jobs(self) -> list[JobRecord]:
-        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at, id", ())
-        return [_job(row) for row in rows]
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at, id", ())
+        return [job_from_row(row) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
-        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        return _job(rows[0]) if rows else None
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return job_from_row(rows[0]) if rows else None
 
     def phones(self, job_id: str) -> list[PhoneRecord]:
-        query = f"SELECT {_PHONE_COLUMNS} FROM job_phones WHERE job_id = ? ORDER BY seq"
-        return [_phone(job_id, row) for row in self._read(query, (job_id,))]
+        query = f"SELECT {PHONE_COLUMNS} FROM job_phones WHERE job_id = ? ORDER BY seq"
+        return [phone_from_row(job_id, row) for row in self._read(query, (job_id,))]
 
     def counts(self, job_id: str) -> dict[PhoneState, int]:
         query = "SELECT state, COUNT(*) FROM job_phones WHERE job_id = ? GROUP BY state"
@@ -71,8 +74,8 @@ class SqliteJobStore:
         self._write(("UPDATE jobs SET state = ? WHERE id = ?", [(state.value, job_id)]))
 
     def update(self, phones: Sequence[PhoneRecord]) -> None:
-        sets = ", ".join(f"{c.strip()} = ?" for c in _PHONE_COLUMNS.split(",")[1:])
-        rows = [(*_phone_row(p)[1:], p.job_id, p.uri) for p in phones]
+        sets = ", ".join(f"{c.strip()} = ?" for c in PHONE_COLUMNS.split(",")[1:])
+        rows = [(*phone_row(p)[1:], p.job_id, p.uri) for p in phones]
         self._write((f"UPDATE job_phones SET {sets} WHERE job_id = ? AND uri = ?", rows))
 
     def close(self) -> None:
@@ -97,26 +100,3 @@ class SqliteJobStore:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
-
-
-def _job_row(job: JobRecord) -> tuple[object, ...]:
-    return (job.id, job.order, job.selection, job.created_at, job.start_at, job.deadline,
-            job.state.value, job.rate, job.in_flight, job.per_address, job.jitter,
-            job.action_id)  # fmt: skip
-
-
-def _job(row: Row) -> JobRecord:
-    job_id, order, selection, created, start, deadline, state, *pace = row
-    return JobRecord(job_id, order, selection, created, start, deadline, JobState(state), *pace)
-
-
-def _phone_row(phone: PhoneRecord) -> tuple[object, ...]:
-    return (phone.uri, phone.endpoint, phone.aor, phone.state.value, phone.status,
-            phone.attempts, phone.updated_at, phone.next_at, phone.user_agent_before,
-            phone.user_agent_after, phone.call_id_before)  # fmt: skip
-
-
-def _phone(job_id: str, row: Row) -> PhoneRecord:
-    uri, endpoint, aor, state, status, attempts, updated, next_at, before, after, call = row
-    return PhoneRecord(job_id, uri, endpoint, aor, PhoneState(state), status, attempts, updated,
-                       next_at, before, after, call)  # fmt: skip
