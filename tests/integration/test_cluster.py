@@ -15,8 +15,8 @@ import psycopg
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
-from tests.integration.test_fleet import field
 from tests.integration.test_fleet import pjsip as fleet_pjsip
+from tests.integration.test_fleet import start_slow_job
 from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import PJSIP, notify, register
@@ -263,16 +263,8 @@ def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_t
               "pjsip.conf": fleet_pjsip([p.port for p in phones])}  # fmt: skip
     a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
             for name in ("node-a", "node-b"))  # fmt: skip
-    with RawAmi(a.port) as ami:
-        ami.login(events="system")
-        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
-                 b"Rate: 1\r\nJitter: 0\r\n\r\n")  # fmt: skip
-        job_id = field(ami.message(), "JobID")
-        answered = 0
-        while answered < 2:  # two phones answered, the others not yet sent
-            if b"\r\nState: answered\r\n" in ami.message():
-                answered += 1
-        time.sleep(0.2)  # the answers are stored (every 10 ms); the next send is 0.8 s away
+    job_id = start_slow_job(a.port)
+    time.sleep(0.2)  # the answers are stored (every 10 ms); the next send is 0.8 s away
     a.process.kill()  # kill -9: node B finds node A's name free and takes the job over
     a.process.wait(timeout=10)
     with RawAmi(b.port) as ami:

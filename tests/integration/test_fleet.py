@@ -145,6 +145,21 @@ def test_on_a_terminal_a_progress_bar_and_tables_and_exit_3_when_a_phone_fails(
         assert phone.finish() == 0, phone.output
 
 
+def start_slow_job(port: int) -> str:
+    """A resync of every desk at 1 a second; returns its id once two phones answered (the
+    others not yet sent to)."""
+    with RawAmi(port) as ami:
+        ami.login(events="system")
+        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
+                 b"Rate: 1\r\nJitter: 0\r\n\r\n")  # fmt: skip
+        job_id = field(ami.message(), "JobID")
+        answered = 0
+        while answered < 2:
+            if b"\r\nState: answered\r\n" in ami.message():
+                answered += 1
+    return job_id
+
+
 def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answered(
     start_service: StartService, uas: Uas, tmp_path: Path
 ) -> None:
@@ -152,15 +167,7 @@ def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answ
     files = {"pjsip.conf": pjsip([p.port for p in phones])}
     data = ("--data-dir", str(tmp_path / "jobs-data"))
     first = start_service(admin_conf(), files=files, extra_args=data)
-    with RawAmi(first.port) as ami:
-        ami.login(events="system")
-        ami.send(b"Action: FleetNotify\r\nActionID: j\r\nVerb: resync\r\nMatch: desk*\r\n"
-                 b"Rate: 1\r\nJitter: 0\r\n\r\n")  # fmt: skip
-        job_id = field(ami.message(), "JobID")
-        answered = 0
-        while answered < 2:  # two phones answered, the others not yet sent
-            if b"\r\nState: answered\r\n" in ami.message():
-                answered += 1
+    job_id = start_slow_job(first.port)
     first.process.kill()  # kill -9
     first.process.wait(timeout=10)
     second = start_service(admin_conf(), files=files, extra_args=data)

@@ -11,7 +11,6 @@ missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Protocol
@@ -19,6 +18,7 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
+from sipnotify.cluster.background import Background
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.pg_schema import reason
 
@@ -41,16 +41,7 @@ class Feed:
                  systemname: str) -> None:  # fmt: skip
         self._followers = followers
         self._conninfo, self._where, self._systemname = conninfo, where, systemname
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.background = Background(self._run)
 
     async def _run(self) -> None:
         pause, first = RETRY_FIRST, True

@@ -8,10 +8,10 @@ recorded are not sent to again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
+from sipnotify.cluster.background import Background
 from sipnotify.cluster.identity import NodeName
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.pg_jobs import PgJobStore
@@ -24,16 +24,7 @@ class JobWatch:
     def __init__(self, store: PgJobStore, name: NodeName, resume: Callable[[], int], *,
                  every: float = EVERY) -> None:  # fmt: skip
         self._store, self._name, self._resume, self._every = store, name, resume, every
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.background = Background(self._run)
 
     async def _run(self) -> None:
         while True:

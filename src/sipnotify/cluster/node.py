@@ -62,14 +62,14 @@ class Node:
             followers[pg_mailboxes.CHANNEL] = MailboxFollower(self.mailboxes, mwi, publish)
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
                           systemname=self._systemname)  # fmt: skip
-        self._feed.start()
+        self._feed.background.start()
         if self.jobs is not None:
             self._watch = JobWatch(self.jobs, self._name, resume)
-            self._watch.start()
+            self._watch.background.start()
 
     async def stop(self) -> None:
         if self._watch is not None:
-            await self._watch.stop()
+            await self._watch.background.stop()
         if self._feed is not None:
-            await self._feed.stop()
+            await self._feed.background.stop()
         self._name.close()
