@@ -210,20 +210,6 @@ class Server:
             lamp=lambda order, endpoints: _lamp(mwi, audience, order, endpoints),
         )
         stack.callback(fleet_service.stop)
-        registrar = Registrar(
-            config.pjsip,
-            registry,
-            security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
-            contacts=lambda change: _contact_changed(change, audience, fleet_service, metrics, mwi),
-            systemname=config.options.systemname,
-            nonce_key=node.nonce_key if node is not None else None,
-        )
-        mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
-                   clock=clock, ids=ids)  # fmt: skip
-        if node is not None:
-            node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
-                        clock.wall, fleet_service.resume)  # fmt: skip
-        stack.callback(mwi.stop)
         checker = Reachability(
             notifier,
             lambda *change: audience.publish(
@@ -231,6 +217,29 @@ class Server:
             ),
             clock=clock.monotonic,
         )
+        registrar = Registrar(
+            config.pjsip,
+            registry,
+            security=lambda event: audience.publish_all((security_event(event, clock.wall()),)),
+            contacts=lambda change: _contact_changed(
+                change,
+                audience=audience,
+                jobs=fleet_service,
+                metrics=metrics,
+                mwi=mwi,
+                checker=checker,
+            ),
+            systemname=config.options.systemname,
+            nonce_key=node.nonce_key if node is not None else None,
+        )
+        mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
+                   clock=clock, ids=ids)  # fmt: skip
+        if node is not None:
+            node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
+                        clock.wall, resume=fleet_service.resume,
+                        contacts=lambda: registry.all(clock.wall()),
+                        orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri))  # fmt: skip
+        stack.callback(mwi.stop)
         calls = CallManager(
             config=config.pjsip,
             dialplan=config.dialplan,
@@ -361,14 +370,15 @@ def _local_for(router: Router, hop: Hop) -> Local:
     return Local(first.protocol, first.host, first.port)
 
 
-def _contact_changed(change: ContactChange, audience: Audience, jobs: FleetService,
-                     metrics: Metrics, mwi: MwiService) -> None:  # fmt: skip
+def _contact_changed(change: ContactChange, *, audience: Audience, jobs: FleetService,
+                     metrics: Metrics, mwi: MwiService, checker: Reachability) -> None:  # fmt: skip
     metrics.registration(change.change)
     audience.publish_all(contact_events.registration(change))
     if change.change is Change.CREATED and change.local:  # the registering node tells the lamp
         mwi.registered(change.binding)
     if change.change is not Change.REMOVED:
         binding = change.binding
+        checker.registered(binding.aor, binding.uri)
         jobs.registered(binding.aor, binding.call_id, binding.user_agent)
 
 

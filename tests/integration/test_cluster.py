@@ -282,3 +282,34 @@ def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_t
     for phone in phones:
         assert phone.finish() == 0, phone.output
         assert len(phone.received()) == 1  # one NOTIFY each, across both nodes
+
+
+def test_a_tcp_contact_of_a_dead_node_is_reported_unreachable_until_it_registers_again(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a, b = node(start_service, dsn, "node-a"), node(start_service, dsn, "node-b")
+    uri = "sip:bob@127.0.0.1:9;transport=tcp"  # only node A's connection reaches it
+    with RawAmi(b.port) as watcher:
+        watcher.login(events="system")
+        reg = register(uas, a, protocol="tcp", contact=uri, hold_ms=15000)
+        wait_for(lambda: contacts(b) == [(uri, "node-a")], 10, "node B to learn of it")
+        a.process.kill()
+        a.process.wait(timeout=10)
+        watcher.sock.settimeout(15)
+        unreachable = f"URI: {uri}\r\nContactStatus: Unreachable\r\n".encode()
+        while unreachable not in watcher.message():  # (its Created came first)
+            pass
+        watcher.send(b"Action: PJSIPShowContacts\r\nActionID: c\r\n\r\n")
+        listed = watcher.read_until(b"Event: ContactListComplete\r\n")
+        assert b"\r\nStatus: Unreachable\r\n" in listed
+    reg.stop()
+    again = register(uas, b, protocol="tcp", contact=uri, hold_ms=3000)
+    wait_for(lambda: contacts(b) == [(uri, "node-b")], 10, "the contact to register anew")
+    with RawAmi(b.port) as ami:
+        ami.login()
+        ami.send(b"Action: PJSIPShowContacts\r\nActionID: c\r\n\r\n")
+        assert b"\r\nStatus: Unreachable\r\n" not in ami.read_until(
+            b"Event: ContactListComplete\r\n"
+        )
+    again.finish()

@@ -20,6 +20,7 @@ class NodeName:
             raise StorageError("asterisk.conf [options] systemname must be set when "
                                "PostgreSQL keeps contacts or mailboxes: each node names its "
                                "own changes")  # fmt: skip
+        self.systemname = systemname
         self._db = PgConnection(conninfo, where)  # checks the schema first
         try:
             with self._db.use() as db:

@@ -1,21 +1,22 @@
 """This node's part in a cluster, when PostgreSQL keeps contacts, mailboxes or jobs: its name
 held for as long as it runs (identity.py), the shared stores, the feed of the other nodes'
-changes (feed.py) and the watch for dead nodes' jobs (jobs.py). Imported only when the
+changes (feed.py) and the watch for dead nodes (watch.py). Imported only when the
 realtime files put something in PostgreSQL."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sipnotify.cluster.contacts import ContactFollower
 from sipnotify.cluster.feed import Feed, Follower
 from sipnotify.cluster.identity import NodeName
-from sipnotify.cluster.jobs import JobWatch
 from sipnotify.cluster.mailboxes import MailboxFollower, Publish
+from sipnotify.cluster.watch import NodeWatch
 from sipnotify.config.realtime import ObjectType, OwnTable, Realtime
 from sipnotify.mwi.service import MwiService
 from sipnotify.registrar.service import Registrar
+from sipnotify.sip.registrar import Binding
 from sipnotify.storage import pg_mailboxes, postgres
 from sipnotify.storage.pg_jobs import PgJobStore
 from sipnotify.storage.pg_mailboxes import PgMailboxStore
@@ -44,17 +45,20 @@ class Node:
                 self.jobs = PgJobStore(conninfo, where, systemname=systemname)
             undo.pop_all()
         self._feed: Feed | None = None
-        self._watch: JobWatch | None = None
+        self._watch: NodeWatch | None = None
 
     @property
     def where(self) -> str:
         return self._connection.describe()
 
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
-               wall: Callable[[], float], resume: Callable[[], int]) -> None:  # fmt: skip
+               wall: Callable[[], float], *, resume: Callable[[], int],
+               contacts: Callable[[], Iterable[Binding]],
+               orphan: Callable[[Binding], None]) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
-        counts into `mwi` (their AMI events through `publish`), and the jobs of nodes that
-        died (then `resume` runs them)."""
+        counts into `mwi` (their AMI events through `publish`); and watch for nodes that
+        died: their jobs are taken over (then `resume` runs them) and those of `contacts`
+        bound to their connections are reported to `orphan`."""
         followers: dict[str, Follower] = {}
         if self.contacts is not None:
             followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
@@ -63,9 +67,9 @@ class Node:
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
                           systemname=self._systemname)  # fmt: skip
         self._feed.background.start()
-        if self.jobs is not None:
-            self._watch = JobWatch(self.jobs, self._name, resume)
-            self._watch.background.start()
+        self._watch = NodeWatch(self._name, jobs=self.jobs, resume=resume, contacts=contacts,
+                                orphan=orphan)  # fmt: skip
+        self._watch.background.start()
 
     async def stop(self) -> None:
         if self._watch is not None:

@@ -39,6 +39,7 @@ class Reachability:
         self._clock = clock
         self._states: dict[tuple[str, str], State] = {}
         self._due: dict[tuple[str, str], float] = {}
+        self._orphans: set[tuple[str, str]] = set()  # bound to a connection that died
 
     def state(self, aor: str, uri: str) -> State:
         found = self._states.get((aor, uri))
@@ -46,6 +47,22 @@ class Reachability:
             return found
         known = self._notifier.config.aors.get(aor)
         return State("Unknown" if known and known.qualify_frequency else "NonQualified")
+
+    def orphan(self, aor: str, endpoint: str, uri: str) -> None:
+        """The node holding this contact's connection is gone: Unreachable (told once) until
+        it registers again."""
+        key = (aor, uri)
+        if key in self._orphans:
+            return
+        self._orphans.add(key)
+        self._states[key] = State("Unreachable")
+        self._listener(aor, endpoint, uri, self._states[key])
+
+    def registered(self, aor: str, uri: str) -> None:
+        """The contact registered (again): an orphan's state starts afresh."""
+        if (aor, uri) in self._orphans:
+            self._orphans.discard((aor, uri))
+            self._states.pop((aor, uri), None)
 
     async def qualify_endpoint(self, name: str) -> None:
         """PJSIPQualify: OPTIONS to every contact of the endpoint now; every answer is told."""

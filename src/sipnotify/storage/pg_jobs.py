@@ -3,7 +3,7 @@ upgrade`), when extconfig.conf maps `sipnotify_jobs => pgsql,general`. Same cont
 SQLite store, for the jobs this node owns: each job row names its owner (the `systemname` of
 the node running it), and a node sees, resumes and changes only its own — so a node cannot
 act on a job another node runs or cancelled. `take_over` moves a dead node's unfinished jobs to
-this one (cluster/jobs.py decides when); their phones' recorded answers come along, so a phone
+this one (cluster/watch.py decides when); their phones' recorded answers come along, so a phone
 that answered is not sent to again.
 """
 

@@ -1,0 +1,65 @@
+"""Watching for nodes that died: every few seconds, for each other node that owns unfinished
+jobs or registered contacts bound to a connection, try its name's advisory lock (identity.py).
+A running node holds it, so getting it means that node is gone (PostgreSQL drops a session's
+locks when its process dies, `kill -9` included); the lock is let go at once. Then:
+
+- its TCP/TLS contacts registered without a Path are reported Unreachable (their connection
+  died with it; no other node can reach them) until they register again through a live node;
+- its unfinished jobs are moved to this node in one statement (two survivors racing move them
+  once) and resumed here: phones whose answer was recorded are not sent to again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from sipnotify.cluster.background import Background
+from sipnotify.cluster.identity import NodeName
+from sipnotify.sip.registrar import Binding
+from sipnotify.storage.base import StorageError
+from sipnotify.storage.pg_jobs import PgJobStore
+
+log = logging.getLogger("sipnotify.cluster")
+EVERY = 3.0  # seconds between looks for dead nodes
+
+
+def flow_bound(binding: Binding) -> bool:
+    """Reached only over the connection it registered on (no Path around it)."""
+    return binding.protocol in ("tcp", "tls") and not binding.path
+
+
+class NodeWatch:
+    def __init__(self, name: NodeName, *, jobs: PgJobStore | None, resume: Callable[[], int],
+                 contacts: Callable[[], Iterable[Binding]], orphan: Callable[[Binding], None],
+                 every: float = EVERY) -> None:  # fmt: skip
+        self._name, self._jobs, self._resume = name, jobs, resume
+        self._contacts, self._orphan, self._every = contacts, orphan, every
+        self.background = Background(self._run)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                self.look()
+            except StorageError as exc:
+                log.error("cannot look for stopped nodes: %s", exc)
+
+    def look(self) -> None:
+        bound = [b for b in self._contacts() if flow_bound(b)]
+        owners = self._jobs.owners() if self._jobs is not None else []
+        others = {*owners, *(b.reg_server for b in bound)} - {"", self._name.systemname}
+        dead = {node for node in others if self._name.is_free(node)}
+        for binding in bound:
+            if binding.reg_server in dead:
+                self._orphan(binding)
+        taken = 0
+        for owner in dead & set(owners):
+            moved = self._jobs.take_over(owner) if self._jobs is not None else 0
+            if moved:
+                log.warning("took over %d fleet jobs of node %s, which is not running",
+                            moved, owner)  # fmt: skip
+                taken += moved
+        if taken:
+            self._resume()
