@@ -15,7 +15,7 @@ import random
 import resource
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -33,7 +33,7 @@ from sipnotify.ami.actions import (
     pjsip_show,
 )
 from sipnotify.ami.actions import mwi as mwi_actions
-from sipnotify.ami.audience import Audience
+from sipnotify.ami.audience import Audience, Broadcast
 from sipnotify.ami.security_events import security_event
 from sipnotify.ami.server import AmiServer
 from sipnotify.ami.session import Action, AmiContext, ManagerSettings
@@ -86,6 +86,7 @@ except ImportError:  # not on Linux: the standard event loop serves
 EMBEDDED_FILE = "contacts.sqlite3"  # the embedded store: contacts, jobs and mailboxes
 
 if TYPE_CHECKING:
+    from sipnotify.cluster.events import EventRelay
     from sipnotify.cluster.node import Node
 
 log = logging.getLogger("sipnotify")
@@ -204,7 +205,7 @@ class Server:
             wall=clock.wall,
             ids=ids,
             rng=random.Random(),
-            listener=_Both(fleet.FleetEvents(audience), hub),
+            listener=_Both(fleet.FleetEvents(_everywhere(audience, node)), hub),
             settings=config.settings.fleet,
             observe=metrics.observe,
             lamp=lambda order, endpoints: _lamp(mwi, audience, order, endpoints),
@@ -238,7 +239,8 @@ class Server:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
                         clock.wall, resume=fleet_service.resume,
                         contacts=lambda: registry.all(clock.wall()),
-                        orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri))  # fmt: skip
+                        orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
+                        publish_event=audience.publish)  # fmt: skip
         stack.callback(mwi.stop)
         calls = CallManager(
             config=config.pjsip,
@@ -380,6 +382,26 @@ def _contact_changed(change: ContactChange, *, audience: Audience, jobs: FleetSe
         binding = change.binding
         checker.registered(binding.aor, binding.uri)
         jobs.registered(binding.aor, binding.call_id, binding.user_agent)
+
+
+def _everywhere(audience: Audience, node: Node | None) -> fleet.EventSink:
+    """This node's sessions, and in a cluster every node's."""
+    return audience if node is None else _Relayed(audience, node.events)
+
+
+class _Relayed:
+    """Events for this node's sessions and, through the database, the other nodes'."""
+
+    def __init__(self, audience: Audience, relay: EventRelay) -> None:
+        self._audience, self._relay = audience, relay
+
+    def listening(self, _category: int) -> bool:
+        return True  # another node's sessions may
+
+    def publish_all(self, events: Iterable[Broadcast]) -> None:
+        for event in events:
+            self._audience.publish(event.name, event.category, event.fields, event.action_id)
+            self._relay.send(event.name, event.category, event.fields, event.action_id)
 
 
 class _Both:

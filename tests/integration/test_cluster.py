@@ -313,3 +313,29 @@ def test_a_tcp_contact_of_a_dead_node_is_reported_unreachable_until_it_registers
             b"Event: ContactListComplete\r\n"
         )
     again.finish()
+
+
+def test_a_jobs_events_reach_the_sessions_of_every_node(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    phones = [uas("uas_notify.xml") for _ in range(2)]
+    shared = {"pjsip.conf": fleet_pjsip([p.port for p in phones])}
+    a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
+            for name in ("node-a", "node-b"))  # fmt: skip
+    with RawAmi(b.port) as on_b, RawAmi(a.port) as on_a:
+        on_b.login(events="system")
+        on_a.login()
+        on_a.send(b"Action: FleetNotify\r\nActionID: far\r\nVerb: resync\r\nMatch: desk*\r\n"
+                  b"Rate: unlimited\r\n\r\n")  # fmt: skip
+        job_id = on_a.message().split(b"JobID: ", 1)[1].split(b"\r\n", 1)[0]
+        on_b.sock.settimeout(15)
+        heard = [on_b.message()]
+        while not heard[-1].startswith(b"Event: FleetJobComplete\r\n"):
+            heard.append(on_b.message())
+    phone_events = [m for m in heard if m.startswith(b"Event: FleetPhone\r\n")]
+    assert len(phone_events) >= 2  # each phone's progress, as node A's sessions hear it
+    assert all(b"JobID: " + job_id + b"\r\n" in m for m in (*phone_events, heard[-1]))
+    assert b"ActionID: far\r\n" in heard[-1]
+    for phone in phones:
+        assert phone.finish() == 0, phone.output

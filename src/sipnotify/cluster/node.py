@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 
+from sipnotify.cluster import events
 from sipnotify.cluster.contacts import ContactFollower
+from sipnotify.cluster.events import EventFollower, EventRelay
+from sipnotify.cluster.events import Publish as EventPublish
 from sipnotify.cluster.feed import Feed, Follower
 from sipnotify.cluster.identity import NodeName
 from sipnotify.cluster.mailboxes import MailboxFollower, Publish
@@ -43,6 +46,8 @@ class Node:
             self.jobs: PgJobStore | None = None
             if OwnTable.JOBS in realtime.own:
                 self.jobs = PgJobStore(conninfo, where, systemname=systemname)
+                undo.callback(self.jobs.close)
+            self.events = EventRelay(conninfo, where, systemname)  # what every node hears
             undo.pop_all()
         self._feed: Feed | None = None
         self._watch: NodeWatch | None = None
@@ -54,16 +59,18 @@ class Node:
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
                wall: Callable[[], float], *, resume: Callable[[], int],
                contacts: Callable[[], Iterable[Binding]],
-               orphan: Callable[[Binding], None]) -> None:  # fmt: skip
+               orphan: Callable[[Binding], None], publish_event: EventPublish) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
         counts into `mwi` (their AMI events through `publish`); and watch for nodes that
         died: their jobs are taken over (then `resume` runs them) and those of `contacts`
-        bound to their connections are reported to `orphan`."""
+        bound to their connections are reported to `orphan`; the events the other nodes
+        relay go to `publish_event`."""
         followers: dict[str, Follower] = {}
         if self.contacts is not None:
             followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
         if self.mailboxes is not None:
             followers[pg_mailboxes.CHANNEL] = MailboxFollower(self.mailboxes, mwi, publish)
+        followers[events.CHANNEL] = EventFollower(publish_event)
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
                           systemname=self._systemname)  # fmt: skip
         self._feed.background.start()
@@ -76,4 +83,5 @@ class Node:
             await self._watch.background.stop()
         if self._feed is not None:
             await self._feed.background.stop()
+        self.events.close()
         self._name.close()

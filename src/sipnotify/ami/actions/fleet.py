@@ -18,11 +18,12 @@ reboot of many phones, `DryRun: yes` to see each phone, its vendor and the exact
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from sipnotify.ami import replies
 from sipnotify.ami.actions.pjsip_show import event_list
-from sipnotify.ami.audience import Audience, Broadcast
+from sipnotify.ami.audience import Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
 from sipnotify.ami.session import Action, ActionResult, AmiContext, SessionState, reply
 from sipnotify.ami.variables import split_variables
@@ -248,11 +249,20 @@ def complete_event(job: JobRecord, counts: Mapping[PhoneState, int]) -> Broadcas
     return Broadcast("FleetJobComplete", permissions.SYSTEM, fields, job.action_id)
 
 
+class EventSink(Protocol):
+    """Where fleet events go: this node's sessions (Audience), and in a cluster the other
+    nodes' sessions too."""
+
+    def listening(self, category: int) -> bool: ...
+
+    def publish_all(self, events: Iterable[Broadcast]) -> None: ...
+
+
 class FleetEvents:
     """A fleet job's progress, told to every AMI session that takes `system` events, with the
     ActionID of the request that started the job."""
 
-    def __init__(self, audience: Audience) -> None:
+    def __init__(self, audience: EventSink) -> None:
         self._audience = audience
 
     def phone(self, job: JobRecord, phone: PhoneRecord) -> None:
