@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sipnotify import __version__
 from sipnotify.ami import channel_events, contact_events
@@ -59,7 +59,7 @@ from sipnotify.registrar.registry import Change, Registry
 from sipnotify.registrar.service import ContactChange, Registrar
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.machines import Timers
-from sipnotify.storage.base import StorageError
+from sipnotify.storage.base import ContactStore, StorageError
 from sipnotify.storage.jobs import JobRecord, JobStore, PhoneRecord, PhoneState
 from sipnotify.storage.mailboxes import MailboxStore
 from sipnotify.storage.sqlite import SqliteContactStore
@@ -83,6 +83,7 @@ try:
 except ImportError:  # not on Linux: the standard event loop serves
     uvloop = None  # type: ignore[assignment]
 
+S = TypeVar("S")  # a store
 EMBEDDED_FILE = "contacts.sqlite3"  # the embedded store: contacts, jobs and mailboxes
 
 if TYPE_CHECKING:
@@ -313,13 +314,6 @@ class Server:
         return reloader
 
 
-def _open_jobs(data_dir: Path) -> SqliteJobStore:
-    try:
-        return SqliteJobStore(data_dir / EMBEDDED_FILE)
-    except (OSError, StorageError) as exc:
-        raise StartupError(f"cannot open the job store in {data_dir}: {_reason(exc)}") from None
-
-
 def _lamp(mwi: MwiService, audience: Audience, order: Mwi, endpoints: list[str]) -> None:
     """A fleet `mwi` job's counts go to its endpoints' mailboxes, told as an MWIUpdate is."""
     try:
@@ -341,13 +335,6 @@ def _mwi(config: Config, store: MailboxStore, notifier: Notifier, registrar: Reg
         subscriptions=Subscriptions(total=caps.max_subscriptions,
                                     per_endpoint=caps.max_subscriptions_per_endpoint),
     )  # fmt: skip
-
-
-def _open_mailboxes(data_dir: Path) -> SqliteMailboxStore:
-    try:
-        return SqliteMailboxStore(data_dir / EMBEDDED_FILE)
-    except (OSError, StorageError) as exc:
-        raise StartupError(f"cannot open the mailbox store in {data_dir}: {_reason(exc)}") from None
 
 
 def _catalogue(options: ServeOptions) -> Catalogue:
@@ -432,22 +419,32 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
     node = _join(config)
     if node is not None:
         stack.push_async_callback(node.stop)
-    contacts = node.contacts if node and node.contacts else _open_contacts(options.data_dir)
+    shared_contacts: ContactStore | None = node.contacts if node else None
+    shared_jobs: JobStore | None = node.jobs if node else None
+    shared_mailboxes: MailboxStore | None = node.mailboxes if node else None
+    data = options.data_dir
+    contacts = _store(SqliteContactStore, shared_contacts, "contact", data)
     try:
         registry = Registry(contacts, now)
     except StorageError as exc:
         contacts.close()
         raise StartupError(f"cannot read the contacts: {exc}") from None
     stack.callback(registry.close)
-    shared_jobs = node.jobs if node is not None else None
-    jobs: JobStore = stack.enter_context(
-        contextlib.closing(shared_jobs if shared_jobs is not None else _open_jobs(options.data_dir))
-    )
-    shared = node.mailboxes if node is not None else None
+    jobs = stack.enter_context(contextlib.closing(_store(SqliteJobStore, shared_jobs, "job", data)))
     mailboxes = stack.enter_context(
-        contextlib.closing(shared if shared is not None else _open_mailboxes(options.data_dir))
+        contextlib.closing(_store(SqliteMailboxStore, shared_mailboxes, "mailbox", data))
     )
     return node, registry, jobs, mailboxes
+
+
+def _store(open_store: Callable[[Path], S], shared: S | None, what: str, data_dir: Path) -> S:
+    """The cluster's shared store, else the embedded one in the data directory."""
+    if shared is not None:
+        return shared
+    try:
+        return open_store(data_dir / EMBEDDED_FILE)
+    except (OSError, StorageError) as exc:
+        raise StartupError(f"cannot open the {what} store in {data_dir}: {_reason(exc)}") from None
 
 
 def _join(config: Config) -> Node | None:
@@ -461,13 +458,6 @@ def _join(config: Config) -> Node | None:
         return Node(config.realtime, config.options.systemname)
     except StorageError as exc:
         raise StartupError(f"cannot join the cluster: {exc}") from None
-
-
-def _open_contacts(data_dir: Path) -> SqliteContactStore:
-    try:
-        return SqliteContactStore(data_dir / EMBEDDED_FILE)
-    except (OSError, StorageError) as exc:
-        raise StartupError(f"cannot open the contact store in {data_dir}: {_reason(exc)}") from None
 
 
 async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> None:
