@@ -29,7 +29,7 @@ from sipnotify.storage.postgres import PgContactStore
 class Node:
     def __init__(self, realtime: Realtime, systemname: str) -> None:
         """Raises StorageError: no name, a name in use, or an unusable database."""
-        self._connection, self._systemname = realtime.connection, systemname
+        self._connection = realtime.connection
         conninfo, where = self._connection.conninfo(), self.where
         with contextlib.ExitStack() as undo:
             self._name = NodeName(conninfo, where, systemname)
@@ -72,7 +72,7 @@ class Node:
             followers[pg_mailboxes.CHANNEL] = MailboxFollower(self.mailboxes, mwi, publish)
         followers[events.CHANNEL] = EventFollower(publish_event)
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
-                          systemname=self._systemname)  # fmt: skip
+                          systemname=self._name.systemname)  # fmt: skip
         self._feed.background.start()
         self._watch = NodeWatch(self._name, jobs=self.jobs, resume=resume, contacts=contacts,
                                 orphan=orphan)  # fmt: skip
