@@ -14,7 +14,7 @@ from typing import Any
 from panoramisk import Manager
 
 from sipnotify.config.datadir import read_secret
-from tests.integration.conftest import RawAmi, StartService
+from tests.integration.conftest import RawAmi, StartService, wait_for
 from tests.integration.ports import free_port
 
 
@@ -63,6 +63,8 @@ def test_defaults_generate_a_secret_once_print_it_and_panoramisk_logs_in(
 def test_the_secret_survives_a_restart(start_service: StartService, tmp_path: Path) -> None:
     data = tmp_path / "shared-data"
     first = start_service(None, extra_args=("--data-dir", str(data)))
+    # the login is announced once start-up is over, a little after AMI listens
+    wait_for(lambda: "secret '" in first.log(), 10, "the announced login")
     first.stop()
     second = start_service(None, extra_args=("--data-dir", str(data)))
     assert read_secret(data / "manager-secret.conf") is not None
