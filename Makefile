@@ -46,7 +46,7 @@ peers:
 	fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-test

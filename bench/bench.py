@@ -55,7 +55,6 @@ from harness import (
     service,
     sipp,
 )
-
 from mwi import b7
 from web import b6
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+
 from harness import UDP, Responder, percentile, service
 
 REQUESTS = 5000
