@@ -239,7 +239,7 @@ class Server:
         if node is not None:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
                         clock.wall, resume=fleet_service.resume,
-                        contacts=lambda: registry.all(clock.wall()),
+                        contacts=lambda: registry.all(clock.wall()), notifier=notifier,
                         orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
                         publish_event=audience.publish)  # fmt: skip
         stack.callback(mwi.stop)

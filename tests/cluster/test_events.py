@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sipnotify.cluster.events import PAYLOAD, EventFollower, Fields, batches
+from sipnotify.cluster.events import EventFollower, Fields
+from sipnotify.cluster.outbox import PAYLOAD, batches
 
 
 def test_events_are_cut_to_fit_and_come_back_whole() -> None:

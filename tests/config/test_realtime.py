@@ -113,7 +113,7 @@ def test_objects_kept_in_tables_become_sections() -> None:
     )
     realtime = load(sorcery)
     tables = {
-        "ps_endpoints": [{"id": "bob", "aors": "bob", "from_user": "a^3Bb^5E"},
+        "ps_endpoints": [{"id": "bob", "aors": "bob", "from_user": "a;b^"},
                          {"id": "evil", "from_user": "x\r\nInjected: yes"}],
         "ps_endpoint_id_ips": [{"id": "gw", "endpoint": "bob", "match": "10.0.0.1"}],
     }  # fmt: skip

@@ -76,7 +76,7 @@ def test_a_registration_through_one_node_is_reached_from_the_other(
         assert f"URI: {uri}\r\n".encode() in told
     assert contacts(a) == [(uri, "node-a")]
     phone = uas("uas_notify.xml", port=reg.port)
-    (event, complete) = notify(b, "bob")  # sent by node B, answered to node B
+    (event, complete) = notify(b, "bob")  # asked of node B, sent by node A, told to node B
     assert (result(event, "URI"), result(event, "Result")) == (uri, "Success")
     assert b"Succeeded: 1\r\n" in complete
     assert phone.finish() == 0
@@ -89,6 +89,23 @@ def test_a_registration_through_one_node_is_reached_from_the_other(
     gone.finish()  # (its scenario looks for a Contact in the 200, which Expires: 0 has none)
     assert gone.received()[-1].startswith(b"SIP/2.0 200 OK\r\n")
     wait_for(lambda: contacts(a) == [], 5, "node A to forget the contact")
+
+
+def test_a_tcp_contact_of_one_node_is_reached_over_its_connection_from_the_other(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    a, b = node(start_service, dsn, "node-a"), node(start_service, dsn, "node-b")
+    uri = "sip:bob@127.0.0.1:9;transport=tcp"  # only node A's connection reaches it
+    reg = register(uas, a, protocol="tcp", contact=uri, hold_ms=6000)
+    wait_for(lambda: contacts(b) == [(uri, "node-a")], 10, "node B to learn of it")
+    (event, complete) = notify(b, "bob")  # the session on node B hears the phone's answer
+    assert (result(event, "URI"), result(event, "StatusCode")) == (uri, "200"), event
+    assert b"Succeeded: 1\r\n" in complete
+    assert reg.finish() == 0, reg.output
+    notifies = [m for m in reg.received() if m.startswith(b"NOTIFY ")]
+    assert len(notifies) == 1  # once, over the connection it registered on
+    assert f"\r\nVia: SIP/2.0/TCP 127.0.0.1:{a.sip_port('tcp')};".encode() in notifies[0]
 
 
 def test_a_node_killed_with_9_loses_no_registration(

@@ -17,7 +17,7 @@ from sipnotify.sip import auth
 from sipnotify.sip.message import Request, Response
 from sipnotify.sip.registrar import Binding, Source
 from sipnotify.sip.responses import Reply
-from sipnotify.storage.base import StorageError
+from sipnotify.storage.base import Crowded, StorageError
 from sipnotify.storage.sqlite import SqliteContactStore
 
 PJSIP = """
@@ -59,9 +59,27 @@ NOW = 1_000_000.0
 class FullStore(SqliteContactStore):
     """The store at the registrar's edge, failing as a full disk does."""
 
-    def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
-        del store, drop
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
+               now: float = 0.0) -> None:  # fmt: skip
+        del store, drop, limit, now
         raise StorageError("disk full")
+
+
+class SharedStore(SqliteContactStore):
+    """The store at the registrar's edge as several nodes share it: other nodes have filled
+    the AOR since this one last heard, so a change past the limit is refused `times` times."""
+
+    def __init__(self, others: list[Binding], times: int) -> None:
+        super().__init__(Path(":memory:"))
+        self.others, self.times, self.limits = others, times, list[int]()
+
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
+               now: float = 0.0) -> None:  # fmt: skip
+        self.limits.append(limit)
+        if self.times:
+            self.times -= 1
+            raise Crowded("alice", self.others)
+        super().change(store, drop, limit=limit, now=now)
 
 
 class World:
@@ -156,6 +174,30 @@ def test_a_store_that_fails_answers_500_and_changes_nothing() -> None:
     answer = world.answer(world.register())
     assert world.register(authorization=answer).status == 500
     assert world.registrar.bindings("alice", NOW) == []
+
+
+def other_node(uri: str) -> Binding:
+    return Binding(aor="alice", uri=uri, expires_at=NOW + 600, endpoint="alice",
+                   reg_server="node-b")  # fmt: skip
+
+
+def test_a_registration_past_the_limit_others_reached_meanwhile_is_decided_again() -> None:
+    others = [other_node("sip:b1@198.51.100.1"), other_node("sip:b2@198.51.100.2")]
+    store = SharedStore(others, times=1)
+    world = World(store)
+    answer = world.answer(world.register())
+    assert world.register(authorization=answer).status == 403  # max_contacts=2: now full
+    assert store.limits == [2]  # refused once, then decided with the others' latest
+    assert [b.uri for b in world.registrar.bindings("alice", NOW)] == [b.uri for b in others]
+    assert [c.change for c in world.contacts] == [Change.CREATED, Change.CREATED]
+
+
+def test_a_registration_refused_twice_for_the_limit_is_asked_again_later() -> None:
+    store = SharedStore([other_node("sip:b1@198.51.100.1")], times=2)
+    world = World(store)
+    reply = world.register(authorization=world.answer(world.register()))
+    assert (reply.status, reply.headers) == (503, (("Retry-After", "1"),))
+    assert store.limits == [2, 2]
 
 
 def test_expiry_is_pruned_and_told(world: World) -> None:

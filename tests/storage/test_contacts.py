@@ -12,7 +12,7 @@ import pytest
 
 from sipnotify.registrar.registry import Registry
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import ContactStore, StorageError, StoreUnavailable
+from sipnotify.storage.base import ContactStore, Crowded, StorageError, StoreUnavailable
 from sipnotify.storage.postgres import PgContactStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from tests.storage.postgres import Server
@@ -134,6 +134,26 @@ def test_a_change_tells_the_other_nodes_which_aors(postgres: Server) -> None:
     assert told == ["node-a al", "node-a bob"]
     assert store.load_aor("al") == [binding("sip:b@h", 100.0, aor="al")]
     store.close()
+
+
+def test_a_change_past_the_limit_others_reached_is_refused_whole(postgres: Server) -> None:
+    dsn = postgres.new_database()
+    a = PgContactStore(dsn, "test", systemname="node-a")
+    b = PgContactStore(dsn, "test", systemname="node-b")
+    try:
+        a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
+        b.change([binding("sip:other@h", 1000.0, aor="al")], [], limit=1, now=500.0)
+        with pytest.raises(Crowded) as crowded:  # node B had not heard of node A's
+            b.change([binding("sip:b@h", 1000.0)], [], limit=1, now=500.0)
+        assert crowded.value.aor == "bob"
+        assert [x.uri for x in crowded.value.stored] == ["sip:a@h"]
+        assert sorted(x.uri for x in b.load()) == ["sip:a@h", "sip:other@h"]  # nothing written
+        b.change([binding("sip:b@h", 1000.0)], [binding("sip:a@h", 1000.0)], limit=1, now=500.0)
+        b.change([binding("sip:c@h", 1000.0)], [], limit=1, now=1000.0)  # the others expired
+        assert sorted(x.uri for x in a.load_aor("bob")) == ["sip:b@h", "sip:c@h"]
+    finally:
+        a.close()
+        b.close()
 
 
 def test_a_database_restart_costs_only_the_calls_made_meanwhile(postgres: Server) -> None:

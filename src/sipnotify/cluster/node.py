@@ -8,16 +8,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 
-from sipnotify.cluster import events
+from sipnotify.cluster import events, relay
 from sipnotify.cluster.contacts import ContactFollower
 from sipnotify.cluster.events import EventFollower, EventRelay
 from sipnotify.cluster.events import Publish as EventPublish
 from sipnotify.cluster.feed import Feed, Follower
 from sipnotify.cluster.identity import NodeName
 from sipnotify.cluster.mailboxes import MailboxFollower, Publish
+from sipnotify.cluster.outbox import Outbox
+from sipnotify.cluster.relay import Relay
 from sipnotify.cluster.watch import NodeWatch
 from sipnotify.config.realtime import ObjectType, OwnTable, Realtime
 from sipnotify.mwi.service import MwiService
+from sipnotify.notify.notifier import Notifier
 from sipnotify.registrar.service import Registrar
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage import pg_mailboxes, postgres
@@ -51,6 +54,7 @@ class Node:
             undo.pop_all()
         self._feed: Feed | None = None
         self._watch: NodeWatch | None = None
+        self._relay: Relay | None = None
 
     @property
     def where(self) -> str:
@@ -58,14 +62,20 @@ class Node:
 
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
                wall: Callable[[], float], *, resume: Callable[[], int],
-               contacts: Callable[[], Iterable[Binding]],
+               contacts: Callable[[], Iterable[Binding]], notifier: Notifier,
                orphan: Callable[[Binding], None], publish_event: EventPublish) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
-        counts into `mwi` (their AMI events through `publish`); and watch for nodes that
-        died: their jobs are taken over (then `resume` runs them) and those of `contacts`
-        bound to their connections are reported to `orphan`; the events the other nodes
-        relay go to `publish_event`."""
-        followers: dict[str, Follower] = {}
+        counts into `mwi` (their AMI events through `publish`); send through the node that
+        holds a contact's flow (`notifier` forwards, and sends what the others forward); and
+        watch for nodes that died: their jobs are taken over (then `resume` runs them) and
+        those of `contacts` bound to their connections are reported to `orphan`; the events
+        the other nodes relay go to `publish_event`."""
+        outbox = Outbox(self._connection.conninfo(), self.where, self._name.systemname,
+                        relay.CHANNEL)  # fmt: skip
+        self._relay = Relay(outbox, self._name.systemname, notifier=notifier,
+                            alive=self._alive)  # fmt: skip
+        notifier.forward = self._relay.forward
+        followers: dict[str, Follower] = {relay.CHANNEL: self._relay}
         if self.contacts is not None:
             followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
         if self.mailboxes is not None:
@@ -75,13 +85,18 @@ class Node:
                           systemname=self._name.systemname)  # fmt: skip
         self._feed.background.start()
         self._watch = NodeWatch(self._name, jobs=self.jobs, resume=resume, contacts=contacts,
-                                orphan=orphan)  # fmt: skip
+                                orphan=orphan, lost=self._relay.lost)  # fmt: skip
         self._watch.background.start()
+
+    def _alive(self, node: str) -> bool:
+        return self._watch is None or node not in self._watch.dead
 
     async def stop(self) -> None:
         if self._watch is not None:
             await self._watch.background.stop()
         if self._feed is not None:
             await self._feed.background.stop()
+        if self._relay is not None:
+            self._relay.close()
         self.events.close()
         self._name.close()

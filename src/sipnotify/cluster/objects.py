@@ -1,6 +1,7 @@
 """Reading the PJSIP objects sorcery.conf keeps in PostgreSQL (`ps_endpoints`, `ps_aors`,
-`ps_auths`, `ps_endpoint_id_ips`): every row of a table, each non-NULL column as text, for the
-configuration to turn into sections (config/realtime.py). Read at start-up and at each reload
+`ps_auths`, `ps_endpoint_id_ips`): every row of a table, each non-NULL column as text with
+Asterisk's escapes read back (`^3B` is `;`), for the configuration to turn into sections
+(config/realtime.py). Read at start-up and at each reload
 of res_pjsip, so a node uses what the tables held when it last (re)loaded."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from psycopg import sql
 from sipnotify.config.parser import ConfigError, Origin
 from sipnotify.config.realtime import Connection
 from sipnotify.storage.pg_schema import reason
+from sipnotify.storage.postgres import unescape
 
 
 def read_rows(connection: Connection, table: str) -> list[dict[str, str]]:
@@ -20,7 +22,7 @@ def read_rows(connection: Connection, table: str) -> list[dict[str, str]]:
         with psycopg.connect(connection.conninfo(), connect_timeout=5) as db:
             cursor = db.execute(query)
             names = [column.name for column in cursor.description or ()]
-            return [{name: str(value) for name, value in zip(names, row, strict=True)
+            return [{name: unescape(str(value)) for name, value in zip(names, row, strict=True)
                      if value is not None} for row in cursor]  # fmt: skip
     except psycopg.Error as exc:
         raise ConfigError(Origin(connection.describe(), 0),

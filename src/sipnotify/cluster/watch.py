@@ -1,8 +1,10 @@
 """Watching for nodes that died: every few seconds, for each other node that owns unfinished
-jobs or registered contacts bound to a connection, try its name's advisory lock (identity.py).
-A running node holds it, so getting it means that node is gone (PostgreSQL drops a session's
-locks when its process dies, `kill -9` included); the lock is let go at once. Then:
+jobs or registered contacts, try its name's advisory lock (identity.py). A running node holds
+it, so getting it means that node is gone (PostgreSQL drops a session's locks when its process
+dies, `kill -9` included); the lock is let go at once. Then:
 
+- requests forwarded to it are reported failed, and no more are forwarded (relay.py): its
+  contacts are sent to from here;
 - its TCP/TLS contacts registered without a Path are reported Unreachable (their connection
   died with it; no other node can reach them) until they register again through a live node;
 - its unfinished jobs are moved to this node in one statement (two survivors racing move them
@@ -33,9 +35,10 @@ def flow_bound(binding: Binding) -> bool:
 class NodeWatch:
     def __init__(self, name: NodeName, *, jobs: PgJobStore | None, resume: Callable[[], int],
                  contacts: Callable[[], Iterable[Binding]], orphan: Callable[[Binding], None],
-                 every: float = EVERY) -> None:  # fmt: skip
+                 lost: Callable[[set[str]], None], every: float = EVERY) -> None:  # fmt: skip
         self._name, self._jobs, self._resume = name, jobs, resume
-        self._contacts, self._orphan, self._every = contacts, orphan, every
+        self._contacts, self._orphan, self._lost, self._every = contacts, orphan, lost, every
+        self.dead: set[str] = set()  # as last seen
         self.background = Background(self._run)
 
     async def _run(self) -> None:
@@ -47,11 +50,13 @@ class NodeWatch:
                 log.error("cannot look for stopped nodes: %s", exc)
 
     def look(self) -> None:
-        bound = [b for b in self._contacts() if flow_bound(b)]
+        contacts = list(self._contacts())
         owners = self._jobs.owners() if self._jobs is not None else []
-        others = {*owners, *(b.reg_server for b in bound)} - {"", self._name.systemname}
-        dead = {node for node in others if self._name.is_free(node)}
-        for binding in bound:
+        others = {*owners, *(b.reg_server for b in contacts)} - {"", self._name.systemname}
+        dead = self.dead = {node for node in others if self._name.is_free(node)}
+        if dead:
+            self._lost(dead)
+        for binding in filter(flow_bound, contacts):
             if binding.reg_server in dead:
                 self._orphan(binding)
         taken = 0

@@ -172,7 +172,8 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
-# Reads one table: each row's non-NULL columns as text. Raises ConfigError naming the database.
+# Reads one table: each row's non-NULL columns as text, unescaped. Raises ConfigError naming
+# the database.
 RowReader = Callable[["Connection", str], list[dict[str, str]]]
 
 
@@ -180,8 +181,8 @@ def realtime_sections(
     realtime: Realtime, rows: RowReader | None
 ) -> tuple[tuple[Section, ...], list[Diagnostic]]:
     """The endpoints, AORs, auths and identifies sorcery.conf keeps in tables, as pjsip.conf
-    sections (`id` is the section name, each other column an option; values stored escaped
-    are read back). A row with a control character in a value is left out with a warning."""
+    sections (`id` is the section name, each other column an option). A row with a control
+    character in a value is left out with a warning."""
     sections: list[Section] = []
     warnings: list[Diagnostic] = []
     for kind, pjsip_type in _PJSIP_TYPES.items():
@@ -193,7 +194,7 @@ def realtime_sections(
         for row in rows(realtime.connection, table):
             name = row.get("id", "")
             origin = Origin(f"{table} id '{name}'", 0)
-            columns = {column: unescape(value) for column, value in row.items() if column != "id"}
+            columns = {column: value for column, value in row.items() if column != "id"}
             if not name or any(ord(ch) < 32 for v in (name, *columns.values()) for ch in v):
                 warnings.append(Diagnostic(origin, "row left out: empty id or a control character"))
                 continue
@@ -201,8 +202,3 @@ def realtime_sections(
             items = (Item("type", pjsip_type, origin), *options)
             sections.append(Section(name, items, origin))
     return tuple(sections), warnings
-
-
-def unescape(value: str) -> str:
-    """A value as Asterisk's realtime stores it (`;` as `^3B`, `^` as `^5E`), read back."""
-    return value.replace("^3B", ";").replace("^5E", "^")

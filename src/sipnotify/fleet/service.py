@@ -25,10 +25,9 @@ from sipnotify.fleet.plan import Mwi, Order, PlanError, Planned, Preset, Variabl
 from sipnotify.fleet.runner import JobRun
 from sipnotify.fleet.selection import Phone, Selection, SelectionError, describe, select
 from sipnotify.notify.notifier import Notifier, NotifyResult, Observation, Observer, ignore
-from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import target_hop
 from sipnotify.sip.ids import Ids
-from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.sip.transactions.exchange import Final
 from sipnotify.storage.base import StorageError
 from sipnotify.storage.jobs import JobRecord, JobState, JobStore, PhoneRecord, PhoneState
 from sipnotify.ua.addresses import Hop, Local
@@ -272,14 +271,7 @@ class FleetService:
         return planned
 
     def _send(self, planned: Planned, done: Callable[[Final], None]) -> None:
-        target = planned.phone.target
-        config, content, ids = self._notifier.config, planned.content, self._ids
-
-        def factory(local: Local) -> Build:
-            return request_factory(target, content, local, config, ids=ids)
-
-        credentials = credentials_for(target.endpoint, config)
-        self._notifier.sender.send(target_hop(target), factory, credentials, done)
+        self._notifier.deliver(planned.phone.target, planned.content, done)
 
     def _observed(self, job: JobRecord, planned: Planned, final: Final) -> None:
         result = NotifyResult.of(planned.phone.target.endpoint.name, str(planned.phone.target.uri),

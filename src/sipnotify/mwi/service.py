@@ -41,7 +41,7 @@ from sipnotify.mwi.subscriptions import (
 from sipnotify.notify.content import NotifyError
 from sipnotify.notify.notifier import Notifier, NotifyResult, Observation, Observer, ignore
 from sipnotify.notify.requests import credentials_for, subscription_factory
-from sipnotify.notify.targets import InDialog, Target, dialog_hop, endpoint_targets
+from sipnotify.notify.targets import InDialog, dialog_hop, endpoint_targets
 from sipnotify.sip.dialog import DialogId, uas_dialog
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request
@@ -250,7 +250,7 @@ class MwiService:
         except NotifyError:
             return  # no contact to tell
         sender = replace(endpoint, from_user=endpoint.mwi_from_user or endpoint.from_user)
-        targets = [Target(sender, t.uri, t.label, t.flow) for t in targets
+        targets = [replace(t, endpoint=sender) for t in targets
                    if only is None or str(t.uri) == only]  # fmt: skip
         content = summary.unsolicited(counts)
 

@@ -95,6 +95,15 @@ class Sender(Protocol):
 
 Report = Callable[[NotifyResult], None]
 Sending = Callable[[Report], None]  # starts sending; reports each result
+Done = Callable[[Final], None]
+
+
+class Forward(Protocol):
+    """Sending through the node that holds a target's flow (cluster/relay.py)."""
+
+    def __call__(self, target: Target, content: NotifyContent, done: Done) -> bool:
+        """True when the request went to `target.node`, which reports to `done`; False
+        when it is this node's to send (its own, or that node is not running)."""
 
 
 @dataclass(slots=True)
@@ -106,6 +115,7 @@ class Notifier:
     sender: Sender
     ids: Ids
     registered: Registered = no_registrations
+    forward: Forward | None = None
 
     def send(self, targets: list[Target], content: NotifyContent, report: Report) -> None:
         """Send to every target at once; `report` gets each contact's result as it arrives
@@ -130,18 +140,26 @@ class Notifier:
         hop = dialog_hop(target.dialog, endpoint, target.flow)
         self.sender.request(hop, factory, credentials_for(endpoint, config)).add_done_callback(done)
 
-    def _send_one(self, target: Target, content: NotifyContent, report: Report) -> None:
+    def deliver(self, target: Target, content: NotifyContent, done: Done) -> None:
+        """One NOTIFY of a fan-out: through the node holding the contact's flow when another
+        node registered it, else from here; `done` gets its final result."""
+        if target.node and self.forward is not None and self.forward(target, content, done):
+            return
         config, ids = self.config, self.ids
-        label, uri = target.label, str(target.uri)
 
         def factory(local: Local) -> Build:
             return request_factory(target, content, local, config, ids=ids)
 
+        credentials = credentials_for(target.endpoint, config)
+        self.sender.send(target_hop(target), factory, credentials, done)
+
+    def _send_one(self, target: Target, content: NotifyContent, report: Report) -> None:
+        label, uri = target.label, str(target.uri)
+
         def done(final: Final) -> None:
             report(NotifyResult.of(label, uri, final))
 
-        credentials = credentials_for(target.endpoint, config)
-        self.sender.send(target_hop(target), factory, credentials, done)
+        self.deliver(target, content, done)
 
 
 async def qualify(notifier: Notifier, target: Target) -> Final:

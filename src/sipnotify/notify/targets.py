@@ -24,14 +24,17 @@ log = logging.getLogger("sipnotify.notify")
 @dataclass(frozen=True, slots=True)
 class Target:
     """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, for a
-    contact registered over TCP/TLS the connection it registered on, and the Path it
-    registered with (RFC 3327: the route back to it, through an edge proxy)."""
+    contact registered over TCP/TLS the connection it registered on, the Path it registered
+    with (RFC 3327: the route back to it, through an edge proxy), and for a registered contact
+    without a Path the node it registered through (`systemname`; that node holds its
+    connection or NAT binding)."""
 
     endpoint: Endpoint
     uri: SipUri
     label: str
     flow: tuple[str, tuple[str, int]] | None = None
     path: str = ""
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,8 @@ def _registered(endpoint: Endpoint, binding: Binding, name: str) -> Target:
     flow = None
     if binding.protocol != "udp":
         flow = (binding.protocol, (binding.via_addr, binding.via_port))
-    return Target(endpoint, _contact_uri(binding.uri), name, flow, binding.path)
+    node = "" if binding.path else binding.reg_server
+    return Target(endpoint, _contact_uri(binding.uri), name, flow, binding.path, node)
 
 
 def uri_target(config: PjsipConfig, text: str) -> Target:

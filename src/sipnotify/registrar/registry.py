@@ -61,10 +61,11 @@ class Registry:
     def all(self, now: float) -> list[Binding]:
         return [b for aor in sorted(self._by_aor) for b in self.bindings(aor, now)]
 
-    def apply(self, decision: Decision, tell: Tell) -> None:
-        """Store first (raises StorageError, leaving everything as it was), then remember,
-        telling of each change right after it is made."""
-        self._store.change(decision.store, decision.drop)
+    def apply(self, decision: Decision, tell: Tell, *, limit: int = 0, now: float = 0.0) -> None:
+        """Store first (raises StorageError, leaving everything as it was; Crowded when other
+        nodes took the AOR past `limit` meanwhile), then remember, telling of each change
+        right after it is made."""
+        self._store.change(decision.store, decision.drop, limit=limit, now=now)
         for binding in decision.drop:
             if self._by_aor[binding.aor].pop(binding.uri, None) is not None:
                 tell(binding, Change.REMOVED)

@@ -27,7 +27,7 @@ from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
 from sipnotify.sip.responses import Reply
 from sipnotify.sip.uri import parse_name_addr
-from sipnotify.storage.base import StorageError, StoreUnavailable
+from sipnotify.storage.base import Crowded, StorageError, StoreUnavailable
 
 log = logging.getLogger("sipnotify.registrar")
 RETRY_AFTER = 5  # seconds a phone is asked to wait while the database is unreachable
@@ -151,20 +151,35 @@ class Registrar:
             return Reply(400, "Bad Request")
         if aor_name not in endpoint.aors or aor_name not in self._config.aors:
             return Reply(404, "Not Found")
+        try:
+            try:
+                decision = self._decide_and_store(request, endpoint, aor_name, source, now)
+            except Crowded as crowded:  # decided again with the other nodes' latest
+                self.refresh(aor_name, crowded.stored, now)
+                decision = self._decide_and_store(request, endpoint, aor_name, source, now)
+        except StoreUnavailable as exc:  # RFC 3261 §21.5.4: temporary, with Retry-After
+            log.error("cannot store the registration of %s: %s", aor_name, exc)
+            return Reply(503, "Service Unavailable", (("Retry-After", str(RETRY_AFTER)),))
+        except StorageError as exc:  # a second Crowded too: another node keeps winning
+            log.error("cannot store the registration of %s: %s", aor_name, exc)
+            retry = isinstance(exc, Crowded)
+            return Reply(503, "Service Unavailable", (("Retry-After", "1"),)) if retry else (
+                Reply(500, "Server Internal Error"))  # fmt: skip
+        return Reply(decision.status, decision.reason, decision.headers)
+
+    def _decide_and_store(self, request: Request, endpoint: Endpoint, aor_name: str,
+                          source: Source, now: float) -> Decision:  # fmt: skip
+        """The decision, stored when it is a 200. Raises StorageError (Crowded when other
+        nodes added contacts meanwhile), nothing stored."""
         decision = self._decide(request, endpoint, aor_name, source, now)
         if decision.status == 200 and self._systemname:
             stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
             decision = replace(decision, store=stamped)
         if decision.status == 200:
-            try:
-                self._registry.apply(decision, lambda b, change: self._changed(b, change, now))
-            except StoreUnavailable as exc:  # RFC 3261 §21.5.4: temporary, with Retry-After
-                log.error("cannot store the registration of %s: %s", aor_name, exc)
-                return Reply(503, "Service Unavailable", (("Retry-After", str(RETRY_AFTER)),))
-            except StorageError as exc:
-                log.error("cannot store the registration of %s: %s", aor_name, exc)
-                return Reply(500, "Server Internal Error")
-        return Reply(decision.status, decision.reason, decision.headers)
+            limit = self._config.aors[aor_name].max_contacts
+            self._registry.apply(decision, lambda b, change: self._changed(b, change, now),
+                                 limit=limit, now=now)  # fmt: skip
+        return decision
 
     def _decide(
         self, request: Request, endpoint: Endpoint, aor_name: str, source: Source, now: float

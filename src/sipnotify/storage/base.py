@@ -18,14 +18,26 @@ class StoreUnavailable(StorageError):
     """The store cannot be reached now (a database server restarting); try again later."""
 
 
+class Crowded(StorageError):
+    """Other nodes added contacts to the AOR meanwhile: the change would leave more than its
+    limit, so nothing changed; `stored` is the AOR's bindings as the store now holds them."""
+
+    def __init__(self, aor: str, stored: list[Binding]) -> None:
+        super().__init__(f"{aor}: more contacts registered through other nodes meanwhile")
+        self.aor, self.stored = aor, stored
+
+
 class ContactStore(Protocol):
     def load(self) -> list[Binding]:
         """Every stored binding, expired ones included."""
         ...
 
-    def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
-        """Add or replace `store` and remove `drop`, all or nothing, durably, before returning.
-        Raises StorageError."""
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
+               now: float = 0.0) -> None:  # fmt: skip
+        """Add or replace `store` and remove `drop` (one AOR's), all or nothing, durably,
+        before returning. A store several nodes write raises Crowded when the AOR would hold
+        more than `limit` (when not 0) bindings unexpired at `now`: the caller decided without
+        the others' latest. Raises StorageError."""
         ...
 
     def prune(self, now: float) -> int:

@@ -110,6 +110,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ON CONFLICT (id) DO UPDATE SET aor = EXCLUDED.aor, cseq = EXCLUDED.cseq,
                 protocol = EXCLUDED.protocol, expires = EXCLUDED.expires;
             FOR one IN SELECT json_array_elements_text(change->'aors') LOOP
+                IF (change->>'limit')::int > 0 AND (SELECT count(*) FROM sipnotify_contacts s
+                        JOIN ps_contacts c ON c.id = s.id WHERE s.aor = one
+                        AND c.expiration_time > (change->>'now')::double precision)
+                        > (change->>'limit')::int THEN
+                    RAISE EXCEPTION 'AOR % would hold more than % contacts',
+                        one, change->>'limit' USING ERRCODE = 'SN409';
+                END IF;
                 PERFORM pg_notify('sipnotify_contacts', node || ' ' || one);
             END LOOP;
         END $$""",

@@ -24,10 +24,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
 from sipnotify.sip.registrar import Binding
+from sipnotify.storage.base import Crowded
 from sipnotify.storage.pg_connection import PgConnection
 
 CHANNEL = "sipnotify_contacts"  # named in sipnotify_change_contacts too
+CROWDED = "SN409"  # the SQLSTATE sipnotify_change_contacts raises past an AOR's limit
 
 _LOAD = """SELECT c.id, c.uri, c.expiration_time, c.endpoint, c.call_id, c.user_agent,
     c.via_addr, c.via_port, c.path, c.reg_server, s.aor, s.cseq, s.protocol, s.expires
@@ -40,6 +44,7 @@ def escape(value: str) -> str:
 
 
 def unescape(value: str) -> str:
+    """A value as Asterisk's realtime stores it, read back."""
     return value.replace("^3B", ";").replace("^5E", "^")
 
 
@@ -62,14 +67,22 @@ class PgContactStore:
             rows = db.execute(query, parameters).fetchall()
         return [_binding(row) for row in rows]
 
-    def change(self, store: Sequence[Binding], drop: Sequence[Binding]) -> None:
-        """One call of `sipnotify_change_contacts` (pg_schema.py): one round trip."""
-        change = {"aors": sorted({b.aor for b in (*store, *drop)}),
-                  "dropped": [escape(b.id) for b in drop],
-                  "rows": [_row(binding) for binding in store]}  # fmt: skip
+    def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
+               now: float = 0.0) -> None:  # fmt: skip
+        """One call of `sipnotify_change_contacts` (pg_schema.py): one round trip; it checks
+        the limit under the AOR's lock, after the others' changes."""
+        aors = sorted({b.aor for b in (*store, *drop)})
+        change = {"aors": aors, "dropped": [escape(b.id) for b in drop], "limit": limit,
+                  "now": now, "rows": [_row(binding) for binding in store]}  # fmt: skip
         with self._db.use() as db:
-            db.execute("SELECT sipnotify_change_contacts(%s, %s::json)",
-                       (self._systemname, json.dumps(change)))  # fmt: skip
+            try:
+                db.execute("SELECT sipnotify_change_contacts(%s, %s::json)",
+                           (self._systemname, json.dumps(change)))  # fmt: skip
+                return
+            except psycopg.Error as exc:
+                if exc.sqlstate != CROWDED:
+                    raise
+        raise Crowded(aors[0], self.load_aor(aors[0]))
 
     def prune(self, now: float) -> int:
         with self._db.transaction() as db:
