@@ -210,6 +210,8 @@ class Server:
             settings=config.settings.fleet,
             observe=metrics.observe,
             lamp=lambda order, endpoints: _lamp(mwi, audience, order, endpoints),
+            node=config.options.systemname,
+            tell_owner=node.tell_job if node is not None else None,
         )
         stack.callback(fleet_service.stop)
         checker = Reachability(
@@ -240,6 +242,7 @@ class Server:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
                         clock.wall, resume=fleet_service.resume,
                         contacts=lambda: registry.all(clock.wall()), notifier=notifier,
+                        job_changed=fleet_service.heard,
                         orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
                         publish_event=audience.publish)  # fmt: skip
         stack.callback(mwi.stop)
@@ -295,7 +298,7 @@ class Server:
             http_sessions=web_server.manager_sessions, api_sessions=lambda: len(api.sessions),
             transactions=lambda: (sip.layer.open_clients, sip.layer.open_servers,
                                   sip.layer.retransmissions),
-            jobs=lambda: [(j.state, fleet_service.counts(j.id)) for j in fleet_service.jobs()],
+            jobs=lambda: [(j.state, fleet_service.counts(j.id)) for j in fleet_service.mine()],
         ))  # fmt: skip
         stack.push_async_callback(web_server.stop)
         running.web = web_server

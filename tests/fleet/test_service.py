@@ -383,3 +383,48 @@ def test_an_mwi_job_hands_its_counts_to_the_mailboxes(tmp_path: Path) -> None:
 
     run(test)
     assert lamps == [(Mwi(2, 1), ["p1", "p2"])]
+
+
+class RunElsewhere(SqliteJobStore):
+    """The job store at the service's edge as several nodes share it: every job is node A's."""
+
+    def set_state(self, job_id: str, state: JobState) -> str | None:
+        return None if super().set_state(job_id, state) is None else "node-a"
+
+    def mine(self) -> list[JobRecord]:
+        return []
+
+
+def test_a_job_changed_on_another_node_is_acted_on_by_the_node_running_it(
+    tmp_path: Path,
+) -> None:
+    sender = FakeSender()
+
+    async def test() -> None:
+        a = service(tmp_path, sender, Listener(), time.time)
+        told: list[tuple[str, str]] = []
+        b = FleetService(store=RunElsewhere(tmp_path / "jobs.sqlite3"),
+                         notifier=context(pjsip_conf=PJSIP, sender=FakeSender()).notifier,
+                         catalogue=load_catalogue(None), wall=time.time, ids=Ids("b", seed=2),
+                         local_for=lambda _hop: Local("udp", "192.0.2.5", 5060),
+                         rng=random.Random(1), listener=Listener(), settings=DEFAULTS,
+                         node="node-b", tell_owner=lambda *told_: told.append(told_))  # fmt: skip
+        slow = Pace(rate=2, in_flight=5, per_address=5, jitter=0)
+        job = a.start(FleetOrder(Verb.RESYNC, Selection(all=True), slow))
+        await settle()
+        assert b.pause(job.id).state is JobState.PAUSED
+        assert told == [("node-a", job.id)]  # node B only tells node A
+        assert b.resume() == 0  # and never runs node A's job itself
+        a.heard(job.id)
+        sent = len(sender.sent)
+        await asyncio.sleep(0.6)
+        assert len(sender.sent) == sent  # node A paused it
+        b.cancel(job.id)
+        a.heard(job.id)
+        with pytest.raises(FleetError, match="has already ended"):
+            b.resume_job(job.id)
+        await asyncio.sleep(0.6)
+        assert len(sender.sent) == sent
+        assert a.job(job.id)[0].state is JobState.CANCELLED
+
+    run(test)

@@ -356,3 +356,47 @@ def test_a_jobs_events_reach_the_sessions_of_every_node(
     assert b"ActionID: far\r\n" in heard[-1]
     for phone in phones:
         assert phone.finish() == 0, phone.output
+
+
+def fleet_action(port: int, action: str, job_id: str) -> bytes:
+    with RawAmi(port) as ami:
+        ami.login()
+        ami.send(f"Action: {action}\r\nActionID: x\r\nJobID: {job_id}\r\n\r\n".encode())
+        return ami.message()
+
+
+def listed_state(port: int, job_id: str) -> str:
+    """The job's State as FleetJobs lists it on the node at `port`."""
+    with RawAmi(port) as ami:
+        ami.login()
+        ami.send(b"Action: FleetJobs\r\nActionID: l\r\n\r\n")
+        listed = ami.read_until(b"Event: FleetJobListComplete\r\n")
+    for item in listed.split(b"\r\n\r\n"):
+        if f"\r\nJobID: {job_id}\r\n".encode() in item:
+            return item.split(b"\r\nState: ", 1)[1].split(b"\r\n", 1)[0].decode()
+    return ""
+
+
+def test_a_job_one_node_runs_is_listed_paused_and_resumed_from_another(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
+    shared = {"extconfig.conf": EXTCONFIG + "sipnotify_jobs => pgsql,general\n",
+              "pjsip.conf": fleet_pjsip([p.port for p in phones])}  # fmt: skip
+    a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
+            for name in ("node-a", "node-b"))  # fmt: skip
+    job_id = start_slow_job(a.port)  # one phone a second, on node A
+    assert fleet_action(b.port, "FleetPause", job_id).startswith(b"Response: Success\r\n")
+    assert listed_state(b.port, job_id) == "paused"  # node B lists node A's job
+    before = sum(len(p.received()) for p in phones)
+    time.sleep(2.5)  # node A sends nothing while paused (it would send 2 or 3 meanwhile)
+    assert sum(len(p.received()) for p in phones) == before
+    assert fleet_action(b.port, "FleetResume", job_id).startswith(b"Response: Success\r\n")
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+        assert len(phone.received()) == 1  # one NOTIFY each, all from node A
+    wait_for(lambda: listed_state(b.port, job_id) == "done", 10, "the job to end")
+    ended = fleet_action(b.port, "FleetCancel", job_id)
+    assert ended.startswith(b"Response: Error\r\n")
+    assert b"has already ended (done)" in ended

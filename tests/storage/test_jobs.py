@@ -1,6 +1,7 @@
 """The job store contract, which every store must pass (SQLite, PostgreSQL): jobs and their
-phones kept durably and in order, all or nothing, and progress that survives reopening; and
-PostgreSQL's owners: a node sees its own jobs and takes over a dead node's."""
+phones kept durably and in order, all or nothing, progress that survives reopening, and an
+ended job that stays ended; and PostgreSQL's owners: every node lists and changes every job,
+runs its own, and takes over a dead node's."""
 
 from __future__ import annotations
 
@@ -73,6 +74,18 @@ def test_progress_survives_reopening(reopen: Open) -> None:
     assert again.job("j1") == replace(JOB, state=JobState.RUNNING)
 
 
+def test_only_an_unfinished_job_changes_state(reopen: Open) -> None:
+    store = reopen()
+    store.create(JOB, PHONES)
+    owner = store.set_state("j1", JobState.PAUSED)
+    assert owner in ("", "node-a")  # the embedded store has no owners
+    assert store.set_state("j1", JobState.CANCELLED) == owner
+    assert store.set_state("j1", JobState.DONE) is None  # cancelled stays cancelled
+    assert store.set_state("nope", JobState.PAUSED) is None
+    assert store.job("j1") == replace(JOB, state=JobState.CANCELLED)
+    assert store.mine() == store.jobs() == [replace(JOB, state=JobState.CANCELLED)]
+
+
 def test_a_job_id_is_used_once_and_a_failed_create_leaves_nothing(reopen: Open) -> None:
     store = reopen()
     store.create(JOB, PHONES)
@@ -100,21 +113,23 @@ def test_a_locked_store_is_an_error_not_a_wait(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_node_has_its_own_jobs_and_takes_over_a_dead_nodes(postgres: Server) -> None:
+def test_every_node_sees_every_job_runs_its_own_and_takes_over_a_dead_nodes(
+    postgres: Server,
+) -> None:
     dsn = postgres.new_database()
     a, b = (PgJobStore(dsn, "test", systemname=name) for name in ("node-a", "node-b"))
     a.create(JOB, PHONES)
     a.create(replace(JOB, id="j2", state=JobState.DONE), [])
     answered = replace(PHONES[0], state=PhoneState.ANSWERED, status=200, attempts=1)
     a.update([answered])
-    assert (b.jobs(), b.job("j1")) == ([], None)  # not b's to see, resume or cancel
-    b.set_state("j1", JobState.CANCELLED)
-    assert a.job("j1") == JOB
+    assert ([j.id for j in b.jobs()], b.job("j1"), b.mine()) == (["j1", "j2"], JOB, [])
+    assert b.set_state("j1", JobState.PAUSED) == "node-a"  # node B tells node A to act
+    assert a.job("j1") == replace(JOB, state=JobState.PAUSED)
     assert b.owners() == ["node-a"]
     assert b.take_over("node-a") == 1  # the unfinished one only
-    assert [j.id for j in b.jobs()] == ["j1"]
+    assert [j.id for j in b.mine()] == ["j1"]
     assert b.phones("j1")[0] == answered  # its recorded answers come along
-    assert [j.id for j in a.jobs()] == ["j2"]
+    assert [j.id for j in a.mine()] == ["j2"]
     assert b.owners() == []
     a.close()
     b.close()

@@ -63,17 +63,19 @@ class Node:
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
                wall: Callable[[], float], *, resume: Callable[[], int],
                contacts: Callable[[], Iterable[Binding]], notifier: Notifier,
-               orphan: Callable[[Binding], None], publish_event: EventPublish) -> None:  # fmt: skip
+               job_changed: Callable[[str], None], orphan: Callable[[Binding], None],
+               publish_event: EventPublish) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
         counts into `mwi` (their AMI events through `publish`); send through the node that
         holds a contact's flow (`notifier` forwards, and sends what the others forward); and
         watch for nodes that died: their jobs are taken over (then `resume` runs them) and
         those of `contacts` bound to their connections are reported to `orphan`; the events
-        the other nodes relay go to `publish_event`."""
+        the other nodes relay go to `publish_event`; a job another node paused, resumed or
+        cancelled goes to `job_changed`."""
         outbox = Outbox(self._connection.conninfo(), self.where, self._name.systemname,
                         relay.CHANNEL)  # fmt: skip
         self._relay = Relay(outbox, self._name.systemname, notifier=notifier,
-                            alive=self._alive)  # fmt: skip
+                            alive=self._alive, job_changed=job_changed)  # fmt: skip
         notifier.forward = self._relay.forward
         followers: dict[str, Follower] = {relay.CHANNEL: self._relay}
         if self.contacts is not None:
@@ -87,6 +89,11 @@ class Node:
         self._watch = NodeWatch(self._name, jobs=self.jobs, resume=resume, contacts=contacts,
                                 orphan=orphan, lost=self._relay.lost)  # fmt: skip
         self._watch.background.start()
+
+    def tell_job(self, node: str, job_id: str) -> None:
+        """Tell `node` that a job it runs changed state (once following)."""
+        if self._relay is not None:
+            self._relay.tell_job(node, job_id)
 
     def _alive(self, node: str) -> bool:
         return self._watch is None or node not in self._watch.dead

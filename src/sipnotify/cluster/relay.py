@@ -8,9 +8,13 @@ A node the watch found stopped is not asked: the request goes out from here (a U
 may still answer; a TCP/TLS one fails as unreachable). A request whose node stops or does not
 answer within WAIT seconds (longer than a transaction's 32 s) is reported failed.
 
+The same channel tells a node that a fleet job it runs was paused, resumed or cancelled on
+another node (the new state is in the shared store; the owner acts on it).
+
 Items on the channel (outbox.py gathers them): `["send", to, from, id, endpoint, uri, label,
-flow, headers, content_type, body]` with `flow` `[protocol, host, port]` or null, and
-`["result", to, id, status, reason, failure_kind, failure_detail, rtt]`.
+flow, headers, content_type, body]` with `flow` `[protocol, host, port]` or null,
+`["result", to, id, status, reason, failure_kind, failure_detail, rtt]` and
+`["job", to, job_id]`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sipnotify.sip.errors import ParseError
 from sipnotify.sip.transactions.exchange import Final
 from sipnotify.sip.transactions.machines import ErrorKind, Failure
 from sipnotify.sip.uri import parse_uri
+from sipnotify.storage.base import StorageError
 
 log = logging.getLogger("sipnotify.cluster")
 CHANNEL = "sipnotify_relay"
@@ -81,6 +86,10 @@ def answered(item: list[Any]) -> tuple[int, Final]:
     return int(id_), final
 
 
+def _no_job(_job_id: str) -> None:
+    """No fleet jobs in the shared store."""
+
+
 def failed(detail: str, kind: ErrorKind = ErrorKind.TRANSPORT) -> Final:
     return Final(None, "", Failure(kind, detail), None)
 
@@ -93,8 +102,10 @@ class Outbox(Protocol):
 
 class Relay:
     def __init__(self, outbox: Outbox, systemname: str, *, notifier: Notifier,
-                 alive: Callable[[str], bool], wait: float = WAIT) -> None:  # fmt: skip
-        self._out, self._systemname = outbox, systemname
+                 alive: Callable[[str], bool], job_changed: Callable[[str], None] = _no_job,
+                 wait: float = WAIT) -> None:  # fmt: skip
+        """`job_changed(job_id)`: another node changed the state of a job this node runs."""
+        self._out, self._systemname, self._job_changed = outbox, systemname, job_changed
         self._notifier, self._alive, self._wait = notifier, alive, wait
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, float, Done]] = {}  # in deadline order
@@ -113,8 +124,13 @@ class Relay:
             self._timer = loop.call_later(self._wait, self._expire)
         return True
 
+    def tell_job(self, node: str, job_id: str) -> None:
+        """Tell `node` that the state of a job it runs changed in the store."""
+        self._out.put(["job", node, job_id])
+
     def told(self, key: str) -> None:
-        """Items another node sent on the channel: requests to send, answers to ours."""
+        """Items another node sent on the channel: requests to send, answers to ours, jobs
+        changed."""
         for item in json.loads(key):
             if not isinstance(item, list) or len(item) < 3 or item[1] != self._systemname:
                 continue
@@ -123,8 +139,12 @@ class Relay:
                     self._send(asked(item))
                 elif item[0] == "result":
                     self._answered(*answered(item))
+                elif item[0] == "job":
+                    self._job_changed(str(item[2]))
             except (ValueError, TypeError, IndexError) as exc:
                 log.error("a malformed %r from another node ignored: %s", item[0], exc)
+            except StorageError as exc:
+                log.error("cannot act on fleet job %s, changed by another node: %s", item[2], exc)
 
     def resync(self) -> None:
         """Items missed while disconnected are gone; the requests they answered expire."""

@@ -60,6 +60,11 @@ class FleetOrder:
 # An `mwi` job's counts for its phones' endpoints: their mailboxes are set to them, and whoever
 # else watches those mailboxes is told (the job itself tells the phones it selected).
 Lamp = Callable[[Mwi, list[str]], None]
+TellOwner = Callable[[str, str], None]  # (node, job_id)
+
+
+def _nobody(_node: str, _job_id: str) -> None:
+    """Alone: no other node runs a job."""
 
 
 def _no_lamp(_order: Mwi, _endpoints: list[str]) -> None:
@@ -79,9 +84,13 @@ class FleetService:
         self, *, store: JobStore, notifier: Notifier, catalogue: Catalogue,
         local_for: Callable[[Hop], Local], wall: Callable[[], float], ids: Ids,
         rng: random.Random, listener: Listener, settings: FleetSettings,
-        observe: Observer = ignore, lamp: Lamp | None = None,
+        observe: Observer = ignore, lamp: Lamp | None = None, node: str = "",
+        tell_owner: TellOwner | None = None,
     ) -> None:  # fmt: skip
+        """`node` is this node's name; `tell_owner(node, job_id)` tells another node that a
+        job it runs changed state in the shared store."""
         self.settings = settings
+        self._node, self._tell_owner = node, tell_owner or _nobody
         self._lamp = lamp or _no_lamp
         self._observe = observe
         self._store = store
@@ -141,7 +150,12 @@ class FleetService:
         return job
 
     def jobs(self) -> list[JobRecord]:
+        """Every job (in a cluster, every node's)."""
         return self._store.jobs()
+
+    def mine(self) -> list[JobRecord]:
+        """The jobs this node runs."""
+        return self._store.mine()
 
     def job(self, job_id: str) -> tuple[JobRecord, list[PhoneRecord]]:
         job = self._store.job(job_id)
@@ -168,24 +182,17 @@ class FleetService:
         job = self._open_job(job_id)
         if job.state is JobState.PAUSED:
             raise FleetError(f"job {job_id} is already paused")
-        self._store.set_state(job_id, JobState.PAUSED)
-        running = self._runs.get(job_id)
-        if running is not None:
-            running.pause()
-        return self.job(job_id)[0]
+        return self._change(job, JobState.PAUSED)
 
     def resume_job(self, job_id: str) -> JobRecord:
         job = self._open_job(job_id)
         if job.state is not JobState.PAUSED:
             raise FleetError(f"job {job_id} is not paused")
         state = JobState.SCHEDULED if job.start_at > self._wall() else JobState.RUNNING
-        self._store.set_state(job_id, state)
-        running = self._runs.get(job_id)
-        if running is None:
-            self._resume(self.job(job_id)[0])
-        else:
-            running.unpause()
-        return self.job(job_id)[0]
+        return self._change(job, state)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        return self._change(self._open_job(job_id), JobState.CANCELLED)
 
     def _open_job(self, job_id: str) -> JobRecord:
         job, _ = self.job(job_id)
@@ -193,13 +200,34 @@ class FleetService:
             raise FleetError(f"job {job_id} has already ended ({job.state.value})")
         return job
 
-    def cancel(self, job_id: str) -> JobRecord:
-        self._open_job(job_id)
-        self._store.set_state(job_id, JobState.CANCELLED)
-        running = self._runs.pop(job_id, None)
-        if running is not None:
+    def _change(self, job: JobRecord, state: JobState) -> JobRecord:
+        """Store the new state, then have the node running the job act on it."""
+        owner = self._store.set_state(job.id, state)
+        if owner is None:  # it ended meanwhile (on another node)
+            return self._open_job(job.id)  # raises, naming how it ended
+        if owner in ("", self._node):
+            self.heard(job.id)
+        else:
+            self._tell_owner(owner, job.id)
+        return self.job(job.id)[0]
+
+    def heard(self, job_id: str) -> None:
+        """A job this node runs changed state in the store (here, or on another node): act
+        on it. Raises StorageError."""
+        job = self._store.job(job_id)
+        running = self._runs.get(job_id)
+        if job is None:
+            return
+        if job.state is JobState.CANCELLED and running is not None:
+            del self._runs[job_id]
             running.end()
-        return self.job(job_id)[0]
+        elif job.state is JobState.PAUSED and running is not None:
+            running.pause()
+        elif job.state in (JobState.RUNNING, JobState.SCHEDULED):
+            if running is None:
+                self._resume(job)
+            else:
+                running.unpause()
 
     # -- what the rest of the process tells ------------------------------------------------
 
@@ -212,7 +240,7 @@ class FleetService:
     def resume(self) -> int:
         """Run again every job a restart interrupted; returns how many."""
         resumed = 0
-        for job in self._store.jobs():
+        for job in self._store.mine():
             if job.state.finished or job.state is JobState.PAUSED or job.id in self._runs:
                 continue
             try:

@@ -77,7 +77,11 @@ class JobStore(Protocol):
         ...
 
     def jobs(self) -> list[JobRecord]:
-        """Every job, oldest first."""
+        """Every job, oldest first (in a store several nodes share, every node's)."""
+        ...
+
+    def mine(self) -> list[JobRecord]:
+        """The jobs this node runs, oldest first (in the embedded store, every job)."""
         ...
 
     def job(self, job_id: str) -> JobRecord | None: ...
@@ -91,7 +95,11 @@ class JobStore(Protocol):
         reading them all: listing jobs stays fast while a large one runs."""
         ...
 
-    def set_state(self, job_id: str, state: JobState) -> None: ...
+    def set_state(self, job_id: str, state: JobState) -> str | None:
+        """Change an unfinished job's state. Returns the node that runs it (its `systemname`;
+        "" in the embedded store), or None when the job is unknown or has ended (nothing
+        changed: an ended job stays as it ended)."""
+        ...
 
     def update(self, phones: Sequence[PhoneRecord]) -> None:
         """Record the phones' progress (matched on job and URI), durably, before returning."""

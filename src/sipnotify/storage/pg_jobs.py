@@ -1,10 +1,10 @@
 """PostgreSQL job store: `sipnotify_jobs` and `sipnotify_job_phones` (made by `sipnotify db
 upgrade`), when extconfig.conf maps `sipnotify_jobs => pgsql,general`. Same contract as the
-SQLite store, for the jobs this node owns: each job row names its owner (the `systemname` of
-the node running it), and a node sees, resumes and changes only its own — so a node cannot
-act on a job another node runs or cancelled. `take_over` moves a dead node's unfinished jobs to
-this one (cluster/watch.py decides when); their phones' recorded answers come along, so a phone
-that answered is not sent to again.
+SQLite store: each job row names its owner (the `systemname` of the node running it); every
+node lists every job and may change any unfinished job's state (then tells its owner, which
+acts on it: cluster/relay.py), but runs and resumes only its own. `take_over` moves a dead
+node's unfinished jobs to this one (cluster/watch.py decides when); their phones' recorded
+answers come along, so a phone that answered is not sent to again.
 """
 
 from __future__ import annotations
@@ -46,14 +46,20 @@ class PgJobStore:
 
     def jobs(self) -> list[JobRecord]:
         with self._db.use() as db:
+            rows = db.execute(f"SELECT {JOB_COLUMNS} FROM sipnotify_jobs "
+                              "ORDER BY created_at, id").fetchall()  # fmt: skip
+        return [job_from_row(row) for row in rows]
+
+    def mine(self) -> list[JobRecord]:
+        with self._db.use() as db:
             rows = db.execute(f"SELECT {JOB_COLUMNS} FROM sipnotify_jobs WHERE owner = %s "
                               "ORDER BY created_at, id", (self._owner,)).fetchall()  # fmt: skip
         return [job_from_row(row) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
         with self._db.use() as db:
-            row = db.execute(f"SELECT {JOB_COLUMNS} FROM sipnotify_jobs WHERE id = %s "
-                             "AND owner = %s", (job_id, self._owner)).fetchone()  # fmt: skip
+            row = db.execute(f"SELECT {JOB_COLUMNS} FROM sipnotify_jobs WHERE id = %s",
+                             (job_id,)).fetchone()  # fmt: skip
         return job_from_row(row) if row else None
 
     def phones(self, job_id: str) -> list[PhoneRecord]:
@@ -68,10 +74,12 @@ class PgJobStore:
                               "WHERE job_id = %s GROUP BY state", (job_id,)).fetchall()  # fmt: skip
         return {PhoneState(state): int(str(count)) for state, count in rows}
 
-    def set_state(self, job_id: str, state: JobState) -> None:
+    def set_state(self, job_id: str, state: JobState) -> str | None:
         with self._db.use() as db:
-            db.execute("UPDATE sipnotify_jobs SET state = %s WHERE id = %s AND owner = %s",
-                       (state.value, job_id, self._owner))  # fmt: skip
+            row = db.execute("UPDATE sipnotify_jobs SET state = %s WHERE id = %s AND "
+                             "state = ANY(%s) RETURNING owner",
+                             (state.value, job_id, _UNFINISHED)).fetchone()  # fmt: skip
+        return None if row is None else str(row[0])
 
     def update(self, phones: Sequence[PhoneRecord]) -> None:
         sets = ", ".join(f"{c.strip()} = %s" for c in PHONE_COLUMNS.split(",")[1:])

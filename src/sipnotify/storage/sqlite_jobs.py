@@ -36,6 +36,7 @@ _SCHEMA = (
         user_agent_before TEXT, user_agent_after TEXT, call_id_before TEXT,
         PRIMARY KEY (job_id, uri))""",
 )
+_UNFINISHED = ", ".join(f"'{s.value}'" for s in JobState if not s.finished)
 # Columns added since the table was first shipped: a file from then gets them at open.
 _ADDED = (("jobs", "action_id", "TEXT NOT NULL DEFAULT ''"),)
 
@@ -58,6 +59,9 @@ class SqliteJobStore:
         rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at, id", ())
         return [job_from_row(row) for row in rows]
 
+    def mine(self) -> list[JobRecord]:
+        return self.jobs()
+
     def job(self, job_id: str) -> JobRecord | None:
         rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return job_from_row(rows[0]) if rows else None
@@ -70,8 +74,16 @@ class SqliteJobStore:
         query = "SELECT state, COUNT(*) FROM job_phones WHERE job_id = ? GROUP BY state"
         return {PhoneState(state): count for state, count in self._read(query, (job_id,))}
 
-    def set_state(self, job_id: str, state: JobState) -> None:
-        self._write(("UPDATE jobs SET state = ? WHERE id = ?", [(state.value, job_id)]))
+    def set_state(self, job_id: str, state: JobState) -> str | None:
+        try:
+            with self._db:  # one statement: its own transaction
+                changed = self._db.execute(
+                    f"UPDATE jobs SET state = ? WHERE id = ? AND state IN ({_UNFINISHED})",
+                    (state.value, job_id),
+                ).rowcount
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        return "" if changed else None
 
     def update(self, phones: Sequence[PhoneRecord]) -> None:
         sets = ", ".join(f"{c.strip()} = ?" for c in PHONE_COLUMNS.split(",")[1:])
