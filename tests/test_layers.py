@@ -73,13 +73,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
        for m in ("catalogue", "selection", "plan", "pacing", "runner")},
     "sipnotify.mwi": (  # the mailbox store's interface, not a concrete store
         "sipnotify.transport", "sipnotify.storage.sqlite", "sipnotify.storage.sqlite_jobs",
-        "sipnotify.storage.sqlite_mailboxes", "sipnotify.calls", "sipnotify.ami",
+        "sipnotify.storage.sqlite_mailboxes", "sipnotify.storage.sqlite_subscriptions",
+        "sipnotify.storage.pg_subscriptions", "sipnotify.calls", "sipnotify.ami",
         "sipnotify.web", "sipnotify.cli", "sipnotify.app", "sipnotify.ua.endpoint",
         "sipnotify.ua.server",
     ),
     # the MWI rules are sans-IO; only mwi.service runs on the loop
     **{f"sipnotify.mwi.{m}": ("asyncio", "socket", "sqlite3", "time")
-       for m in ("mailboxes", "summary")},
+       for m in ("mailboxes", "summary", "subscriptions", "persistence")},
     "sipnotify.calls": (
         "sipnotify.transport", "sipnotify.storage", "sipnotify.ua.endpoint", "sipnotify.ami",
         "sipnotify.cli", "sipnotify.app",

@@ -65,6 +65,8 @@ from sipnotify.storage.mailboxes import MailboxStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.storage.sqlite_jobs import SqliteJobStore
 from sipnotify.storage.sqlite_mailboxes import SqliteMailboxStore
+from sipnotify.storage.sqlite_subscriptions import SqliteSubscriptionStore
+from sipnotify.storage.subscriptions import SubscriptionStore
 from sipnotify.transport.stream import Limits
 from sipnotify.ua.addresses import Hop, Local
 from sipnotify.ua.endpoint import SipEndpoint
@@ -181,7 +183,8 @@ class Server:
 
     async def _startup(self, stack: contextlib.AsyncExitStack) -> Reloader:
         config, options, clock, ids = self._config, self._options, self._clock, self._ids
-        node, registry, jobs, mailbox_store = _stores(config, options, stack, clock.wall())
+        stores = _stores(config, options, stack, clock.wall())
+        node, registry, jobs = stores.node, stores.registry, stores.jobs
         audience = Audience(config.manager.general, clock.wall)
         hub = Hub()  # the web's live job progress
         metrics = Metrics()
@@ -236,11 +239,11 @@ class Server:
             systemname=config.options.systemname,
             nonce_key=node.nonce_key if node is not None else None,
         )
-        mwi = _mwi(config, mailbox_store, notifier, registrar, audience=audience, metrics=metrics,
+        mwi = _mwi(config, stores, notifier, registrar, audience=audience, metrics=metrics,
                    clock=clock, ids=ids)  # fmt: skip
         if node is not None:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
-                        clock.wall, resume=fleet_service.resume,
+                        clock.wall, resume=lambda: fleet_service.resume() + mwi.restore(),
                         contacts=lambda: registry.all(clock.wall()), notifier=notifier,
                         job_changed=fleet_service.heard,
                         orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
@@ -311,6 +314,7 @@ class Server:
         if resumed:
             log.info("resumed %d fleet jobs", resumed)
         mwi.boot()  # endpoints with mailboxes hear their state, as at Asterisk's FullyBooted
+        _restore(mwi)
         # What start-up built (configuration, contacts, jobs) lives as long as the process or
         # a reload, without cycles: the cyclic collector's full passes need not walk it again.
         gc.freeze()
@@ -327,12 +331,13 @@ def _lamp(mwi: MwiService, audience: Audience, order: Mwi, endpoints: list[str])
     audience.publish_all(mwi_actions.events(changes))
 
 
-def _mwi(config: Config, store: MailboxStore, notifier: Notifier, registrar: Registrar, *,
+def _mwi(config: Config, stores: _Stores, notifier: Notifier, registrar: Registrar, *,
          audience: Audience, metrics: Metrics, clock: Clock, ids: Ids) -> MwiService:  # fmt: skip
     """Mailboxes, unsolicited MWI and subscriptions, with sipnotify.conf's caps."""
     caps = config.settings.mwi
     return MwiService(
-        Mailboxes(store), notifier, observe=metrics.observe, ids=ids, wall=clock.wall,
+        Mailboxes(stores.mailboxes), notifier, observe=metrics.observe, ids=ids,
+        wall=clock.wall, store=stores.subscriptions,
         tell=lambda e, m, r: audience.publish_all((mwi_actions.result_event(e, m, r),)),
         admit=registrar.admit,
         subscriptions=Subscriptions(total=caps.max_subscriptions,
@@ -416,8 +421,28 @@ def timers_of(pjsip: PjsipConfig) -> Timers:
     return Timers(t1=t1, t2=max(4.0, t1), t4=5.0, timeout=pjsip.system.timer_b / 1000)
 
 
+def _restore(mwi: MwiService) -> None:
+    """The stored MWI subscriptions, made again (at start)."""
+    try:
+        made = mwi.restore()
+    except StorageError as exc:
+        log.error("MWI: cannot read the stored subscriptions: %s", exc)
+        return
+    if made:
+        log.info("MWI: %d stored subscriptions made again", made)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stores:
+    node: Node | None  # this node's place in a cluster, if any
+    registry: Registry
+    jobs: JobStore
+    mailboxes: MailboxStore
+    subscriptions: SubscriptionStore
+
+
 def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitStack,
-            now: float) -> tuple[Node | None, Registry, JobStore, MailboxStore]:  # fmt: skip
+            now: float) -> _Stores:  # fmt: skip
     """The node's place in a cluster (if any) and the stores, each closed by `stack`."""
     node = _join(config)
     if node is not None:
@@ -425,6 +450,7 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
     shared_contacts: ContactStore | None = node.contacts if node else None
     shared_jobs: JobStore | None = node.jobs if node else None
     shared_mailboxes: MailboxStore | None = node.mailboxes if node else None
+    shared_subscriptions: SubscriptionStore | None = node.subscriptions if node else None
     data = options.data_dir
     contacts = _store(SqliteContactStore, shared_contacts, "contact", data)
     try:
@@ -437,7 +463,9 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
     mailboxes = stack.enter_context(
         contextlib.closing(_store(SqliteMailboxStore, shared_mailboxes, "mailbox", data))
     )
-    return node, registry, jobs, mailboxes
+    subscriptions = stack.enter_context(contextlib.closing(
+        _store(SqliteSubscriptionStore, shared_subscriptions, "subscription", data)))  # fmt: skip
+    return _Stores(node, registry, jobs, mailboxes, subscriptions)
 
 
 def _store(open_store: Callable[[Path], S], shared: S | None, what: str, data_dir: Path) -> S:
@@ -451,9 +479,11 @@ def _store(open_store: Callable[[Path], S], shared: S | None, what: str, data_di
 
 
 def _join(config: Config) -> Node | None:
-    """This node's place in a cluster, when PostgreSQL keeps contacts, mailboxes or jobs."""
+    """This node's place in a cluster, when PostgreSQL keeps contacts, subscriptions,
+    mailboxes or jobs."""
     realtime = config.realtime
-    if realtime.table(ObjectType.CONTACT) is None and not realtime.own:
+    kept = (ObjectType.CONTACT, ObjectType.SUBSCRIPTION_PERSISTENCE)
+    if all(realtime.table(kind) is None for kind in kept) and not realtime.own:
         return None
     from sipnotify.cluster.node import Node  # noqa: PLC0415 (psycopg only when configured)
 

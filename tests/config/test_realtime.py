@@ -56,6 +56,15 @@ def test_tables_and_connection_as_asterisk_spells_them() -> None:
     assert realtime.connection.describe() == "PostgreSQL ast@10.0.0.5:5433/asterisk"
 
 
+def test_subscription_persistence_is_mapped_as_in_asterisk() -> None:
+    pubsub = "[res_pjsip_pubsub]\nsubscription_persistence = realtime,ps_subscription_persistence\n"
+    realtime = load(SORCERY + pubsub, EXTCONFIG + "ps_subscription_persistence => pgsql,general\n")
+    assert realtime.table(ObjectType.SUBSCRIPTION_PERSISTENCE) == "ps_subscription_persistence"
+    assert load(SORCERY).table(ObjectType.SUBSCRIPTION_PERSISTENCE) is None
+    with pytest.raises(ConfigError, match="ps_subscription_persistence"):  # no extconfig line
+        load(SORCERY + pubsub)
+
+
 def test_the_23_spelling_of_the_connection() -> None:
     pgsql = "[general]\nhostname=db\nport=5432\ndbname=a\nuser=u\npassword=p\n"
     assert load(SORCERY, pgsql=pgsql).connection == Connection(

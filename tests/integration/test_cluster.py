@@ -15,6 +15,7 @@ import psycopg
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
+from tests.integration.sipp import header
 from tests.integration.test_fleet import pjsip as fleet_pjsip
 from tests.integration.test_fleet import start_slow_job
 from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
@@ -269,6 +270,41 @@ def test_a_mailbox_update_on_one_node_reaches_a_subscriber_of_the_other(
     notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
     assert b"Voice-Message: 3/1" in notifies[-1]
     assert b"Mailbox: 1000@default\r\nOldMessages: 1\r\nNewMessages: 3\r\n" in listed
+
+
+def test_a_subscription_of_a_node_killed_with_9_is_taken_over_by_another(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    table = "ps_subscription_persistence"
+    pubsub = f"[res_pjsip_pubsub]\nsubscription_persistence = realtime,{table}\n"
+    kept = {
+        "pjsip.conf": MWI_PJSIP,
+        "sorcery.conf": SORCERY + pubsub,
+        "extconfig.conf": f"{EXTCONFIG}{table} => pgsql,general\n",
+    }
+    a, b = (start_service(admin_conf(), files={**files(dsn, name), **kept})
+            for name in ("node-a", "node-b"))  # fmt: skip
+    phone = subscriber(uas, a, "uac_subscribe_mwi_listen.xml", 600)
+    with RawAmi(a.port) as on_a:
+        on_a.login()
+        wait_subscribed(on_a, 1)
+    with psycopg.connect(dsn) as db:  # kept as Asterisk keeps it
+        row = db.execute("SELECT endpoint, transport_key FROM ps_subscription_persistence")
+        assert row.fetchall() == [("bob", "udp")]
+    a.process.kill()
+    a.process.wait(timeout=10)
+    with RawAmi(b.port) as on_b:
+        on_b.login()
+        wait_for(lambda: "took over 1 MWI subscriptions of node node-a" in b.log(), 15,
+                 "node B to take the subscription over")  # fmt: skip
+        wait_subscribed(on_b, 1)
+        update(on_b, 3, 1)
+        assert phone.finish() == 0, phone.output
+    first, restored, changed = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
+    assert f"\r\nVia: SIP/2.0/UDP 127.0.0.1:{b.sip_port()};".encode() in restored
+    assert b"Voice-Message: 3/1" in changed
+    assert b"Call-ID: " + header(first, "Call-ID")[0].encode() in changed  # the same dialog
 
 
 def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_twice(

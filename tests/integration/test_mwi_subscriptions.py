@@ -1,6 +1,6 @@
 """MWI subscriptions against SIPp subscribers: subscribe, a NOTIFY at each change, refresh and
-unsubscribe; a 481 to a NOTIFY ending the subscription; a subscription running out; and
-PJSIPShowSubscriptionsInbound listing what lives."""
+unsubscribe; a 481 to a NOTIFY ending the subscription; a subscription running out; one
+outliving a restart; and PJSIPShowSubscriptionsInbound listing what lives."""
 
 from __future__ import annotations
 
@@ -103,23 +103,31 @@ def test_a_subscription_that_is_not_refreshed_runs_out(
         assert subscriptions(ami) == []
 
 
-def test_after_a_restart_a_refresh_gets_481_and_the_phone_subscribes_anew(
-    start_service: StartService, uas: Uas
-) -> None:
-    """Subscriptions live in memory (Asterisk can persist them; sipnotify lets the phones
-    re-establish them): the refresh after a restart is refused 481, the phone subscribes
-    again and gets the state."""
+def cseq(message: bytes) -> int:
+    return int(header(message, "CSeq")[0].split()[0])
+
+
+def test_a_subscription_outlives_a_restart(start_service: StartService, uas: Uas) -> None:
+    """Subscriptions are stored as Asterisk persists them: after a restart the subscription
+    is made again, tells the phone the state (a NOTIFY, its CSeq above those before), and
+    its refresh and unsubscribe are answered as before."""
     port = free_port()
     files = {"pjsip.conf": PJSIP.replace("bind=127.0.0.1:0", f"bind=127.0.0.1:{port}")}
     first = start_service(admin_conf(), files=files)
-    phone = subscriber(uas, first, "uac_subscribe_mwi_restart.xml", 600)
+    phone = subscriber(uas, first, "uac_subscribe_mwi.xml", 600)
     with RawAmi(first.port) as ami:
         ami.login(events="off")
         wait_subscribed(ami, 1)
     assert first.stop() == 0
     second = start_service(admin_conf(), files=files,
                            extra_args=("--data-dir", str(first.data_dir)))  # fmt: skip
-    assert phone.finish() == 0, phone.output
+    assert phone.finish() == 0, phone.output  # the restored NOTIFY, refresh, unsubscribe
+    notifies = [m for m in phone.received() if m.startswith(b"NOTIFY ")]
+    states = [header(n, "Subscription-State")[0] for n in notifies]
+    assert states == ["active;expires=600", "active;expires=600", "active;expires=600",
+                      "terminated"]  # fmt: skip
+    assert cseq(notifies[1]) > cseq(notifies[0])
+    assert "MWI: 1 stored subscriptions made again" in second.log()
     with RawAmi(second.port) as ami:
         ami.login(events="off")
-        wait_subscribed(ami, 1)  # the new one
+        assert subscriptions(ami) == []  # unsubscribed, and forgotten

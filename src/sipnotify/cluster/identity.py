@@ -18,8 +18,8 @@ class NodeName:
         """Raises StorageError if the name is empty or another running node holds it."""
         if not systemname:
             raise StorageError("asterisk.conf [options] systemname must be set when "
-                               "PostgreSQL keeps contacts, mailboxes or jobs: each node names "
-                               "its own changes")  # fmt: skip
+                               "PostgreSQL keeps contacts, subscriptions, mailboxes or jobs: each "
+                               "node names its own changes")  # fmt: skip
         self.systemname = systemname
         self._db = PgConnection(conninfo, where)  # checks the schema first
         try:

@@ -26,6 +26,7 @@ from sipnotify.sip.registrar import Binding
 from sipnotify.storage import pg_mailboxes, postgres
 from sipnotify.storage.pg_jobs import PgJobStore
 from sipnotify.storage.pg_mailboxes import PgMailboxStore
+from sipnotify.storage.pg_subscriptions import PgSubscriptionStore
 from sipnotify.storage.postgres import PgContactStore
 
 
@@ -50,6 +51,10 @@ class Node:
             if OwnTable.JOBS in realtime.own:
                 self.jobs = PgJobStore(conninfo, where, systemname=systemname)
                 undo.callback(self.jobs.close)
+            self.subscriptions: PgSubscriptionStore | None = None
+            if realtime.table(ObjectType.SUBSCRIPTION_PERSISTENCE) is not None:
+                self.subscriptions = PgSubscriptionStore(conninfo, where, systemname=systemname)
+                undo.callback(self.subscriptions.close)
             self.events = EventRelay(conninfo, where, systemname)  # what every node hears
             undo.pop_all()
         self._feed: Feed | None = None
@@ -68,10 +73,10 @@ class Node:
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
         counts into `mwi` (their AMI events through `publish`); send through the node that
         holds a contact's flow (`notifier` forwards, and sends what the others forward); and
-        watch for nodes that died: their jobs are taken over (then `resume` runs them) and
-        those of `contacts` bound to their connections are reported to `orphan`; the events
-        the other nodes relay go to `publish_event`; a job another node paused, resumed or
-        cancelled goes to `job_changed`."""
+        watch for nodes that died: their jobs and MWI subscriptions are taken over (then
+        `resume` runs them) and those of `contacts` bound to their connections are reported
+        to `orphan`; the events the other nodes relay go to `publish_event`; a job another
+        node paused, resumed or cancelled goes to `job_changed`."""
         outbox = Outbox(self._connection.conninfo(), self.where, self._name.systemname,
                         relay.CHANNEL)  # fmt: skip
         self._relay = Relay(outbox, self._name.systemname, notifier=notifier,
@@ -86,7 +91,8 @@ class Node:
         self._feed = Feed(followers, conninfo=self._connection.conninfo(), where=self.where,
                           systemname=self._name.systemname)  # fmt: skip
         self._feed.background.start()
-        self._watch = NodeWatch(self._name, jobs=self.jobs, resume=resume, contacts=contacts,
+        owned = [s for s in (self.jobs, self.subscriptions) if s is not None]
+        self._watch = NodeWatch(self._name, owned=owned, resume=resume, contacts=contacts,
                                 orphan=orphan, lost=self._relay.lost)  # fmt: skip
         self._watch.background.start()
 

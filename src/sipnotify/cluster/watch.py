@@ -1,30 +1,48 @@
 """Watching for nodes that died: every few seconds, for each other node that owns unfinished
-jobs or registered contacts, try its name's advisory lock (identity.py). A running node holds
-it, so getting it means that node is gone (PostgreSQL drops a session's locks when its process
-dies, `kill -9` included); the lock is let go at once. Then:
+jobs, MWI subscriptions or registered contacts, try its name's advisory lock (identity.py). A
+running node holds it, so getting it means that node is gone (PostgreSQL drops a session's
+locks when its process dies, `kill -9` included); the lock is let go at once. Then:
 
 - requests forwarded to it are reported failed, and no more are forwarded (relay.py): its
   contacts are sent to from here;
 - its TCP/TLS contacts registered without a Path are reported Unreachable (their connection
   died with it; no other node can reach them) until they register again through a live node;
-- its unfinished jobs are moved to this node in one statement (two survivors racing move them
-  once) and resumed here: phones whose answer was recorded are not sent to again.
+- its unfinished jobs and its MWI subscriptions are moved to this node, each kind in one
+  statement (two survivors racing move them once), and resumed here: phones whose answer was
+  recorded are not sent to again; each subscriber is told the current state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from sipnotify.cluster.background import Background
 from sipnotify.cluster.identity import NodeName
 from sipnotify.sip.registrar import Binding
 from sipnotify.storage.base import StorageError
-from sipnotify.storage.pg_jobs import PgJobStore
 
 log = logging.getLogger("sipnotify.cluster")
 EVERY = 3.0  # seconds between looks for dead nodes
+
+
+class Owned(Protocol):
+    """What a node owns in the database (jobs, subscriptions), moved when it dies."""
+
+    @property
+    def what(self) -> str:
+        """What it is, for the log ("fleet jobs")."""
+        ...
+
+    def owners(self) -> list[str]:
+        """The other nodes that own some."""
+        ...
+
+    def take_over(self, owner: str) -> int:
+        """Make `owner`'s this node's; returns how many."""
+        ...
 
 
 def flow_bound(binding: Binding) -> bool:
@@ -33,10 +51,10 @@ def flow_bound(binding: Binding) -> bool:
 
 
 class NodeWatch:
-    def __init__(self, name: NodeName, *, jobs: PgJobStore | None, resume: Callable[[], int],
+    def __init__(self, name: NodeName, *, owned: Sequence[Owned], resume: Callable[[], int],
                  contacts: Callable[[], Iterable[Binding]], orphan: Callable[[Binding], None],
                  lost: Callable[[set[str]], None], every: float = EVERY) -> None:  # fmt: skip
-        self._name, self._jobs, self._resume = name, jobs, resume
+        self._name, self._owned, self._resume = name, owned, resume
         self._contacts, self._orphan, self._lost, self._every = contacts, orphan, lost, every
         self.dead: set[str] = set()  # as last seen
         self.background = Background(self._run)
@@ -51,7 +69,7 @@ class NodeWatch:
 
     def look(self) -> None:
         contacts = list(self._contacts())
-        owners = self._jobs.owners() if self._jobs is not None else []
+        owners = {owner for store in self._owned for owner in store.owners()}
         others = {*owners, *(b.reg_server for b in contacts)} - {"", self._name.systemname}
         dead = self.dead = {node for node in others if self._name.is_free(node)}
         if dead:
@@ -60,11 +78,12 @@ class NodeWatch:
             if binding.reg_server in dead:
                 self._orphan(binding)
         taken = 0
-        for owner in dead & set(owners):
-            moved = self._jobs.take_over(owner) if self._jobs is not None else 0
-            if moved:
-                log.warning("took over %d fleet jobs of node %s, which is not running",
-                            moved, owner)  # fmt: skip
-                taken += moved
+        for owner in dead & owners:
+            for store in self._owned:
+                moved = store.take_over(owner)
+                if moved:
+                    log.warning("took over %d %s of node %s, which is not running", moved,
+                                store.what, owner)  # fmt: skip
+                    taken += moved
         if taken:
             self._resume()

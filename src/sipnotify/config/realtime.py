@@ -2,7 +2,8 @@
 in pjsip.conf — Asterisk realtime's three files, read as Asterisk reads them.
 
 Owns: which object types `sorcery.conf` maps to a realtime table (`contact = realtime,
-ps_contacts` in `[res_pjsip]`; identify in `[res_pjsip_endpoint_identifier_ip]`); which driver
+ps_contacts` in `[res_pjsip]`; identify in `[res_pjsip_endpoint_identifier_ip]`,
+subscription_persistence in `[res_pjsip_pubsub]`); which driver
 and database `extconfig.conf` `[settings]` maps each table to (`ps_contacts => pgsql,general`;
 sipnotify's own tables are mapped the same way); and the connection in `res_pgsql.conf`
 `[general]`, in both spellings Asterisk accepts (`dbhost`… and `hostname`…). Only the `pgsql`
@@ -21,7 +22,8 @@ from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, Parse
 
 DRIVER = "pgsql"
 _SECTIONS = {"res_pjsip": ("contact", "endpoint", "aor", "auth"),
-             "res_pjsip_endpoint_identifier_ip": ("identify",)}  # fmt: skip
+             "res_pjsip_endpoint_identifier_ip": ("identify",),
+             "res_pjsip_pubsub": ("subscription_persistence",)}  # fmt: skip
 _OTHER_WIZARDS = frozenset(("config", "memory", "memory_cache", "astdb"))
 # res_pgsql.conf: each libpq keyword with the old and the 23.x spelling
 _CONNECTION_KEYS = {"dbhost": "host", "hostname": "host", "dbport": "port", "port": "port",
@@ -39,6 +41,7 @@ class ObjectType(enum.Enum):
     AOR = "aor"
     AUTH = "auth"
     IDENTIFY = "identify"
+    SUBSCRIPTION_PERSISTENCE = "subscription_persistence"  # MWI subscriptions
 
 
 # pjsip.conf's `type=` for each object type realtime can hold

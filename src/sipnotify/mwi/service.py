@@ -12,8 +12,10 @@ Subscriptions (mwi/subscriptions.py has the rules): the answer to SUBSCRIBE, the
 immediate NOTIFY in the dialog (`active;expires=N`), one at each change, one at each refresh,
 a final `terminated` one at an unsubscribe and `terminated;reason=timeout` at the expiry. A
 NOTIFY answered 481, or not answered, ends the subscription (RFC 6665 §4.2.2).
-Subscriptions live in memory: after a restart a subscriber's refresh gets 481 and it
-subscribes anew (RFC 6665 §4.1.2.2).
+Subscriptions are stored as Asterisk persists them (mwi/persistence.py) when made, refreshed
+and ended: after a restart they are made again, each told the current state, and their
+refreshes are answered as before. A subscription that cannot be stored still lives, in
+memory only (logged).
 
 Every NOTIFY's answer is told, as a PJSIPNotify's is.
 """
@@ -24,10 +26,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.mwi import summary
 from sipnotify.mwi.mailboxes import Change, Counts, Mailboxes
+from sipnotify.mwi.persistence import record_of, refreshed, restored
 from sipnotify.mwi.subscriptions import (
     DEFAULT_EXPIRES,
     MAX_EXPIRES,
@@ -48,6 +52,8 @@ from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Source
 from sipnotify.sip.responses import Reply
 from sipnotify.sip.transactions.exchange import Build, Final
+from sipnotify.storage.base import StorageError
+from sipnotify.storage.subscriptions import SubscriptionRecord, SubscriptionStore
 from sipnotify.ua.addresses import Local
 
 log = logging.getLogger("sipnotify.mwi")
@@ -61,9 +67,12 @@ Admit = Callable[[Request, str, float, Source], Endpoint | Reply]
 class MwiService:
     def __init__(self, mailboxes: Mailboxes, notifier: Notifier, *, tell: Tell,
                  admit: Admit, subscriptions: Subscriptions, ids: Ids,
-                 wall: Callable[[], float], observe: Observer = ignore) -> None:  # fmt: skip
+                 wall: Callable[[], float], observe: Observer = ignore,
+                 store: SubscriptionStore | None = None) -> None:  # fmt: skip
         self.mailboxes = mailboxes
         self.subscriptions = subscriptions
+        self._store = store
+        self._records: dict[DialogId, SubscriptionRecord] = {}
         self._notifier = notifier
         self._tell = tell
         self._admit = admit
@@ -141,6 +150,7 @@ class MwiService:
                                     asked.account, contact, flow, now + asked.expires)  # fmt: skip
         if asked.expires:
             self.subscriptions.add(subscription)
+            self._keep(subscription, record_of(subscription, request, source))
             self._arm()
             state = f"active;expires={asked.expires}"
         else:  # a one-off fetch: the state, and done
@@ -161,11 +171,14 @@ class MwiService:
             return Reply(423, "Interval Too Brief", (("Min-Expires", str(shortest)),))
         contact = (("Contact", f"<{subscription.contact}>"),)
         if expires == 0:
-            self.subscriptions.remove(subscription)
+            self._end(subscription)
             self._soon(lambda: self._notify_subscription(subscription, "terminated"))
             return Reply(200, "OK", (("Expires", "0"), *contact))
         expires = min(expires, MAX_EXPIRES)
         self.subscriptions.renew(subscription, now + expires)
+        record = self._records.get(key)
+        if record is not None:
+            self._keep(subscription, refreshed(record, subscription))
         self._arm()
         self._soon(lambda: self._notify_subscription(subscription, f"active;expires={expires}"))
         return Reply(200, "OK", (("Expires", str(expires)), *contact))
@@ -174,7 +187,7 @@ class MwiService:
         config = self._notifier.config
         endpoint = config.endpoints.get(subscription.endpoint)
         if endpoint is None:  # gone in a reload
-            self.subscriptions.remove(subscription)
+            self._end(subscription)
             return
         counts = sum((self.mailboxes.counts(m) for m in subscription.mailboxes), Counts())
         content = summary.in_dialog(counts, subscription.account)
@@ -190,7 +203,7 @@ class MwiService:
             self._observe(Observation("mwi", "mwi", "", result))
             self._tell(endpoint.name, subscription.mailboxes, result)
             if final.status == 481 or final.failure is not None:
-                self.subscriptions.remove(subscription)  # RFC 6665 §4.2.2: it is over
+                self._end(subscription)  # RFC 6665 §4.2.2: it is over
 
         hop = dialog_hop(subscription.dialog, endpoint, subscription.flow)
         self._notifier.sender.send(hop, factory, credentials_for(endpoint, config), done)
@@ -208,9 +221,56 @@ class MwiService:
     def _expire(self) -> None:
         self._timer = None
         for subscription in self.subscriptions.expired(self._wall()):
-            self.subscriptions.remove(subscription)
+            self._end(subscription)
             self._notify_subscription(subscription, "terminated;reason=timeout")
         self._arm()
+
+    def restore(self) -> int:
+        """Make again the stored subscriptions not live here (at start, or taken over from
+        a node that died); each is told the current state. Returns how many. Raises
+        StorageError."""
+        if self._store is None:
+            return 0
+        now, config, made = self._wall(), self._notifier.config, 0
+        for record in self._store.load():
+            subscription = restored(record, config)
+            if subscription is not None and subscription.key in self._records:
+                continue  # live already
+            if (
+                subscription is None
+                or subscription.expires_at <= now
+                or not (self.subscriptions.room(subscription.endpoint))
+            ):
+                self._store.drop(record.id)
+                continue
+            self.subscriptions.add(subscription)
+            self._records[subscription.key] = record
+            state = f"active;expires={subscription.remaining(now)}"
+            self._soon(partial(self._notify_subscription, subscription, state))
+            made += 1
+        self._arm()
+        return made
+
+    def _keep(self, subscription: Subscription, record: SubscriptionRecord) -> None:
+        """Store the subscription's record; one that cannot be stored lives on in memory."""
+        if self._store is None:
+            return
+        self._records[subscription.key] = record
+        try:
+            self._store.save(record)
+        except StorageError as exc:
+            log.error("MWI: the subscription of %s is not stored (a restart ends it): %s",
+                      record.endpoint, exc)  # fmt: skip
+
+    def _end(self, subscription: Subscription) -> None:
+        self.subscriptions.remove(subscription)
+        record = self._records.pop(subscription.key, None)
+        if record is None or self._store is None:
+            return
+        try:
+            self._store.drop(record.id)
+        except StorageError as exc:
+            log.error("MWI: an ended subscription of %s stays stored: %s", record.endpoint, exc)
 
     def stop(self) -> None:
         if self._timer is not None:

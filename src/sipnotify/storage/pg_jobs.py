@@ -29,6 +29,8 @@ _UNFINISHED = [s.value for s in JobState if not s.finished]
 
 
 class PgJobStore:
+    what = "fleet jobs"
+
     def __init__(self, conninfo: str, where: str, *, systemname: str) -> None:
         self._db = PgConnection(conninfo, where)
         self._owner = systemname

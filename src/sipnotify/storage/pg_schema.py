@@ -138,6 +138,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_agent_before text NOT NULL, user_agent_after text NOT NULL,
             call_id_before text NOT NULL, PRIMARY KEY (job_id, uri))""",
     ),
+    (  # 6: Asterisk's ps_subscription_persistence (when missing), and which node holds each
+        """CREATE TABLE IF NOT EXISTS ps_subscription_persistence (
+            id varchar(40) NOT NULL UNIQUE, packet varchar(2048), src_name varchar(128),
+            src_port integer, transport_key varchar(64), local_name varchar(128),
+            local_port integer, cseq integer, tag varchar(128), endpoint varchar(40),
+            expires integer, contact_uri varchar(256), prune_on_boot ast_bool_values)""",
+        """CREATE TABLE sipnotify_subscriptions (
+            id varchar(40) PRIMARY KEY, owner varchar(255) NOT NULL)""",
+        "CREATE INDEX sipnotify_subscriptions_owner ON sipnotify_subscriptions (owner)",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
