@@ -245,7 +245,7 @@ class Server:
             node.follow(registrar, mwi, lambda c: audience.publish_all(mwi_actions.events([*c])),
                         clock.wall, resume=lambda: fleet_service.resume() + mwi.restore(),
                         contacts=lambda: registry.all(clock.wall()), notifier=notifier,
-                        job_changed=fleet_service.heard,
+                        job_changed=fleet_service.heard, jobs_missed=fleet_service.recheck,
                         orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
                         publish_event=audience.publish)  # fmt: skip
         stack.callback(mwi.stop)

@@ -68,7 +68,8 @@ class Node:
     def follow(self, registrar: Registrar, mwi: MwiService, publish: Publish,
                wall: Callable[[], float], *, resume: Callable[[], int],
                contacts: Callable[[], Iterable[Binding]], notifier: Notifier,
-               job_changed: Callable[[str], None], orphan: Callable[[Binding], None],
+               job_changed: Callable[[str], None], jobs_missed: Callable[[], None],
+               orphan: Callable[[Binding], None],
                publish_event: EventPublish) -> None:  # fmt: skip
         """Start taking the other nodes' changes: registrations into `registrar`, mailbox
         counts into `mwi` (their AMI events through `publish`); send through the node that
@@ -76,11 +77,14 @@ class Node:
         watch for nodes that died: their jobs and MWI subscriptions are taken over (then
         `resume` runs them) and those of `contacts` bound to their connections are reported
         to `orphan`; the events the other nodes relay go to `publish_event`; a job another
-        node paused, resumed or cancelled goes to `job_changed`."""
+        node paused, resumed or cancelled goes to `job_changed`, and `jobs_missed` runs when
+        such changes may have been missed (after a lost connection, and at each look for dead
+        nodes)."""
         outbox = Outbox(self._connection.conninfo(), self.where, self._name.systemname,
                         relay.CHANNEL)  # fmt: skip
         self._relay = Relay(outbox, self._name.systemname, notifier=notifier,
-                            alive=self._alive, job_changed=job_changed)  # fmt: skip
+                            alive=self._alive, job_changed=job_changed,
+                            jobs_missed=jobs_missed)  # fmt: skip
         notifier.forward = self._relay.forward
         followers: dict[str, Follower] = {relay.CHANNEL: self._relay}
         if self.contacts is not None:
@@ -93,7 +97,7 @@ class Node:
         self._feed.background.start()
         owned = [s for s in (self.jobs, self.subscriptions) if s is not None]
         self._watch = NodeWatch(self._name, owned=owned, resume=resume, contacts=contacts,
-                                orphan=orphan, lost=self._relay.lost)  # fmt: skip
+                                orphan=orphan, lost=self._relay.lost, tick=jobs_missed)  # fmt: skip
         self._watch.background.start()
 
     def tell_job(self, node: str, job_id: str) -> None:

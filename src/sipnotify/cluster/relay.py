@@ -90,6 +90,10 @@ def _no_job(_job_id: str) -> None:
     """No fleet jobs in the shared store."""
 
 
+def _none_missed() -> None:
+    """No fleet jobs in the shared store."""
+
+
 def failed(detail: str, kind: ErrorKind = ErrorKind.TRANSPORT) -> Final:
     return Final(None, "", Failure(kind, detail), None)
 
@@ -103,9 +107,12 @@ class Outbox(Protocol):
 class Relay:
     def __init__(self, outbox: Outbox, systemname: str, *, notifier: Notifier,
                  alive: Callable[[str], bool], job_changed: Callable[[str], None] = _no_job,
+                 jobs_missed: Callable[[], None] = _none_missed,
                  wait: float = WAIT) -> None:  # fmt: skip
-        """`job_changed(job_id)`: another node changed the state of a job this node runs."""
+        """`job_changed(job_id)`: another node changed the state of a job this node runs;
+        `jobs_missed()`: such changes may have been missed (the channel was not heard)."""
         self._out, self._systemname, self._job_changed = outbox, systemname, job_changed
+        self._jobs_missed = jobs_missed
         self._notifier, self._alive, self._wait = notifier, alive, wait
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, float, Done]] = {}  # in deadline order
@@ -147,7 +154,9 @@ class Relay:
                 log.error("cannot act on fleet job %s, changed by another node: %s", item[2], exc)
 
     def resync(self) -> None:
-        """Items missed while disconnected are gone; the requests they answered expire."""
+        """Items missed while disconnected are gone: the requests they answered expire, and
+        the jobs running here act on their stored state. Raises StorageError."""
+        self._jobs_missed()
 
     def lost(self, nodes: Iterable[str]) -> None:
         """These nodes stopped: what they were asked to send is reported failed now."""

@@ -10,6 +10,9 @@ locks when its process dies, `kill -9` included); the lock is let go at once. Th
 - its unfinished jobs and its MWI subscriptions are moved to this node, each kind in one
   statement (two survivors racing move them once), and resumed here: phones whose answer was
   recorded are not sent to again; each subscriber is told the current state.
+
+At every look, dead nodes or not, the jobs running here also act on their stored state, so a
+pause or cancel another node made, whose notice was missed, takes effect within a look.
 """
 
 from __future__ import annotations
@@ -53,9 +56,12 @@ def flow_bound(binding: Binding) -> bool:
 class NodeWatch:
     def __init__(self, name: NodeName, *, owned: Sequence[Owned], resume: Callable[[], int],
                  contacts: Callable[[], Iterable[Binding]], orphan: Callable[[Binding], None],
-                 lost: Callable[[set[str]], None], every: float = EVERY) -> None:  # fmt: skip
+                 lost: Callable[[set[str]], None], tick: Callable[[], None],
+                 every: float = EVERY) -> None:  # fmt: skip
+        """`tick` runs at each look too (the jobs running here check their stored state)."""
         self._name, self._owned, self._resume = name, owned, resume
         self._contacts, self._orphan, self._lost, self._every = contacts, orphan, lost, every
+        self._tick = tick
         self.dead: set[str] = set()  # as last seen
         self.background = Background(self._run)
 
@@ -68,6 +74,7 @@ class NodeWatch:
                 log.error("cannot look for stopped nodes: %s", exc)
 
     def look(self) -> None:
+        self._tick()
         contacts = list(self._contacts())
         owners = {owner for store in self._owned for owner in store.owners()}
         others = {*owners, *(b.reg_server for b in contacts)} - {"", self._name.systemname}

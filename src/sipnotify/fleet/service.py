@@ -211,6 +211,12 @@ class FleetService:
             self._tell_owner(owner, job.id)
         return self.job(job.id)[0]
 
+    def recheck(self) -> None:
+        """Act on the stored state of every job running here (a change another node made
+        may have been missed). Raises StorageError."""
+        for job_id in list(self._runs):
+            self.heard(job_id)
+
     def heard(self, job_id: str) -> None:
         """A job this node runs changed state in the store (here, or on another node): act
         on it. Raises StorageError."""
