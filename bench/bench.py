@@ -22,6 +22,9 @@ B7  MWI (bench/mwi.py): 1,000 subscribers to one mailbox, one MWIUpdate, time un
 B8  Several nodes on PostgreSQL (bench/cluster.py): REGISTER/s with digest on SQLite, on
     PostgreSQL, and on two PostgreSQL nodes; registration-to-visible latency from node A to
     node B; a 10,000-contact fan-out on one node versus two.
+B9  The AMI reply under a fan-out (bench/reply.py): a PJSIPNotify to 1,000 contacts, its
+    `Response: Success` latency sent alone and while another's fan-out is going out; CPU per
+    1,000 NOTIFYs.
 
 Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
 Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
@@ -56,6 +59,7 @@ from harness import (
     sipp,
 )
 from mwi import b7
+from reply import b9
 from web import b6
 
 
@@ -329,7 +333,7 @@ def b5(workdir: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8,B9")
     parser.add_argument("--notifies", type=int, default=20_000)
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
@@ -360,6 +364,8 @@ def main() -> int:
             results["B7_mwi"] = b7(work)
         if "B8" in wanted:
             results["B8_cluster"] = b8(work, [int(r) for r in args.rates.split(",")])
+        if "B9" in wanted:
+            results["B9_reply_under_fan_out"] = b9(work)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
     path.write_text(json.dumps(results, indent=2))

@@ -138,7 +138,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_agent_before text NOT NULL, user_agent_after text NOT NULL,
             call_id_before text NOT NULL, PRIMARY KEY (job_id, uri))""",
     ),
-    (  # 6: Asterisk's ps_subscription_persistence (when missing), and which node holds each
+    (  # 6: Asterisk's ps_subscription_persistence (when missing), which node holds each, and
+        # an index for counting an AOR's contacts
         """CREATE TABLE IF NOT EXISTS ps_subscription_persistence (
             id varchar(40) NOT NULL UNIQUE, packet varchar(2048), src_name varchar(128),
             src_port integer, transport_key varchar(64), local_name varchar(128),
@@ -147,6 +148,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE sipnotify_subscriptions (
             id varchar(40) PRIMARY KEY, owner varchar(255) NOT NULL)""",
         "CREATE INDEX sipnotify_subscriptions_owner ON sipnotify_subscriptions (owner)",
+        # the limit check of sipnotify_change_contacts counts one AOR's contacts
+        "CREATE INDEX sipnotify_contacts_aor ON sipnotify_contacts (aor)",
     ),
 )
 VERSION = len(MIGRATIONS)
