@@ -178,7 +178,7 @@ class AmiConnection(asyncio.Protocol):
         if self._closing:
             return
         self._pending.extend(self._decoder.feed(data))
-        self._run()
+        self._run(answer_now=True)
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -234,7 +234,10 @@ class AmiConnection(asyncio.Protocol):
             self._closing = True
             self._transport.abort()
 
-    def _run(self) -> None:
+    def _run(self, *, answer_now: bool = False) -> None:
+        """Handle what is pending while the session may; with `answer_now` (new input) the
+        replies leave at once, in one write, before any follow-up starts its work (else they
+        go with everything else written in this turn of the loop)."""
         while self._pending and not self._held:
             outcome = handle(self._ctx, self.session, self._pending.popleft())
             self._note_login()
@@ -242,6 +245,8 @@ class AmiConnection(asyncio.Protocol):
                 self._delayed = self._loop.call_later(outcome.delay, self._deliver_later, outcome)
             else:
                 self._deliver(outcome)
+        if answer_now:
+            self._flush()
         self._flow()
         if self._eof and not self.busy:
             self.close()
@@ -257,10 +262,17 @@ class AmiConnection(asyncio.Protocol):
         self._ctx.audience.publish_all(outcome.broadcast)
         if outcome.close:
             self.close()
-        task = self._server.follow(outcome, self._sink)
-        if task is None:
+        if outcome.followup is None:
             return
         self._following += 1
+        if outcome.exclusive:  # a list: nothing else is read until it has streamed
+            self._start(outcome)
+        else:  # once the replies to what was read have gone (`_run` flushes them)
+            self._loop.call_soon(self._start, outcome)
+
+    def _start(self, outcome: ActionResult) -> None:
+        task = self._server.follow(outcome, self._sink)
+        assert task is not None  # only outcomes with a follow-up come here
         task.add_done_callback(self._followed)
         if outcome.exclusive:
             self._exclusive = task

@@ -131,3 +131,17 @@ def test_retransmissions_and_open_transactions_are_counted() -> None:
     drain(layer)
     assert layer.retransmissions == 3  # a at 0.5 and 1.5, b at 1.0
     assert layer.open_clients == 2
+
+
+def test_a_limited_timer_pass_leaves_the_rest_due() -> None:
+    layer, link = TransactionLayer(T), MemoryLink(protocol="udp")
+    for n in range(5):
+        layer.send(exchange(f"t{n}", link), 0.0)
+    drain(layer)
+    layer.handle_timer(0.5, limit=2)  # Timer E of all five is due: two are sent again now
+    assert len([e for e in drain(layer) if isinstance(e, Send)]) == 2
+    due = layer.get_timer()
+    assert due is not None
+    assert due <= 0.5  # the other three are still due
+    layer.handle_timer(0.5)
+    assert len([e for e in drain(layer) if isinstance(e, Send)]) == 3

@@ -319,10 +319,13 @@ class TransactionLayer:
 
     # -- time ------------------------------------------------------------------------------
 
-    def handle_timer(self, now: float) -> None:
-        """Every deadline at or before `now`."""
+    def handle_timer(self, now: float, limit: int | None = None) -> None:
+        """Every deadline at or before `now`, or the first `limit` of them (the others stay
+        due: `get_timer` returns a time already past)."""
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        left = len(heap) if limit is None else limit
+        while heap and heap[0][0] <= now and left > 0:
+            left -= 1
             _, _, key = heapq.heappop(heap)
             entry = self._clients.get(key) or self._invites.get(key) or self._servers.get(key)
             if entry is None:
