@@ -106,7 +106,7 @@ class Node:
             self._relay.tell_job(node, job_id)
 
     def _alive(self, node: str) -> bool:
-        return self._watch is None or node not in self._watch.dead
+        return self._watch is not None and self._watch.running(node)
 
     async def stop(self) -> None:
         if self._watch is not None:

@@ -4,9 +4,9 @@ NAT binding was opened to, so the request goes to that node (`systemname` in `re
 on the channel `sipnotify_relay`; it sends the NOTIFY as its own and tells the final answer
 back on the same channel, to the request that asked, which reports it as if sent here.
 
-A node the watch found stopped is not asked: the request goes out from here (a UDP contact
-may still answer; a TCP/TLS one fails as unreachable). A request whose node stops or does not
-answer within WAIT seconds (longer than a transaction's 32 s) is reported failed.
+A node that is not running (watch.py tells) is not asked: the request goes out from here (a
+UDP contact may still answer; a TCP/TLS one fails as unreachable). A request whose node stops
+or does not answer within WAIT seconds (longer than a transaction's 32 s) is reported failed.
 
 The same channel tells a node that a fleet job it runs was paused, resumed or cancelled on
 another node (the new state is in the shared store; the owner acts on it).

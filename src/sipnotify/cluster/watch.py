@@ -62,23 +62,38 @@ class NodeWatch:
         self._name, self._owned, self._resume = name, owned, resume
         self._contacts, self._orphan, self._lost, self._every = contacts, orphan, lost, every
         self._tick = tick
-        self.dead: set[str] = set()  # as last seen
+        self._alive: set[str] = set()  # other nodes found running at the last look
+        self._dead: set[str] = set()  # and found stopped
         self.background = Background(self._run)
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._every)
             try:
                 self.look()
             except StorageError as exc:
                 log.error("cannot look for stopped nodes: %s", exc)
+            await asyncio.sleep(self._every)
+
+    def running(self, node: str) -> bool:
+        """Whether `node` runs, as the last look found it; a node it did not look at (new
+        since) is looked at now, once."""
+        if node in self._alive or node in self._dead:
+            return node in self._alive
+        try:
+            free = self._name.is_free(node)
+        except StorageError as exc:
+            log.error("cannot tell whether node %s runs: %s", node, exc)
+            return False
+        (self._dead if free else self._alive).add(node)
+        return not free
 
     def look(self) -> None:
         self._tick()
         contacts = list(self._contacts())
         owners = {owner for store in self._owned for owner in store.owners()}
         others = {*owners, *(b.reg_server for b in contacts)} - {"", self._name.systemname}
-        dead = self.dead = {node for node in others if self._name.is_free(node)}
+        dead = {node for node in others if self._name.is_free(node)}
+        self._alive, self._dead = others - dead, dead
         if dead:
             self._lost(dead)
         for binding in filter(flow_bound, contacts):
