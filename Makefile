@@ -6,13 +6,19 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots cluster clean
 
-$(VENV)/.installed: pyproject.toml
+# The compiled hot path (setup.py) is rebuilt whenever its sources change.
+HOT_SOURCES := $(wildcard src/sipnotify/sip/*.py src/sipnotify/sip/transactions/*.py \
+                src/sipnotify/ami/codec.py src/sipnotify/notify/*.py)
+
+$(VENV)/.installed: pyproject.toml setup.py $(HOT_SOURCES)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml setup.py $(HOT_SOURCES)
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
@@ -99,4 +105,5 @@ screenshots: $(VENV)/.installed-test peers
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/integration/test_console.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find src -name '*.so' -delete
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,37 @@
+"""Builds sipnotify (the metadata is in pyproject.toml). The sans-IO hot path — SIP parsing and
+building, transaction matching, digest, the AMI codec, the NOTIFY build — is compiled with
+mypyc when it can be: the same typed modules, as C extensions, beside their sources. Each
+extension is optional: without a C compiler (or with SIPNOTIFY_PURE=1) the same modules run
+as pure Python, and tests/test_compiled.py runs the cores' tests on them too.
+
+The state machines (sip/transactions/machines.py: handler tables built in the class body)
+and the layer that drives them stay pure Python: mypyc's native classes do not take them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+# pyproject.toml [tool.sipnotify] compiled: the modules, as paths under src/sipnotify
+HOT = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["sipnotify"]["compiled"]
+
+
+def extensions() -> list[Extension]:
+    if os.environ.get("SIPNOTIFY_PURE"):
+        return []
+    try:
+        from mypyc.build import mypycify  # noqa: PLC0415 (only when compiling)
+    except ImportError:  # no mypyc where this is built: pure Python
+        return []
+    found = mypycify([f"src/sipnotify/{module}.py" for module in HOT], opt_level="3",
+                     group_name="sipnotify._hot")  # fmt: skip
+    for extension in found:
+        extension.optional = True  # a failed compile leaves that module pure Python
+    return found
+
+
+setup(ext_modules=extensions())
