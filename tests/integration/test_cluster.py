@@ -15,7 +15,7 @@ import psycopg
 
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
-from tests.integration.sipp import header
+from tests.integration.sipp import Sipp, header
 from tests.integration.test_fleet import pjsip as fleet_pjsip
 from tests.integration.test_fleet import start_slow_job
 from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
@@ -307,15 +307,22 @@ def test_a_subscription_of_a_node_killed_with_9_is_taken_over_by_another(
     assert b"Call-ID: " + header(first, "Call-ID")[0].encode() in changed  # the same dialog
 
 
-def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_twice(
-    start_service: StartService, uas: Uas, postgres: Postgres
-) -> None:
+def job_nodes(start_service: StartService, uas: Uas,
+              postgres: Postgres) -> tuple[Service, Service, list[Sipp]]:  # fmt: skip
+    """Two nodes sharing contacts and jobs, and four SIPp phones each taking one NOTIFY."""
     dsn = postgres.new_database()
     phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
     shared = {"extconfig.conf": EXTCONFIG + "sipnotify_jobs => pgsql,general\n",
               "pjsip.conf": fleet_pjsip([p.port for p in phones])}  # fmt: skip
     a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
             for name in ("node-a", "node-b"))  # fmt: skip
+    return a, b, phones
+
+
+def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_twice(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    a, b, phones = job_nodes(start_service, uas, postgres)
     job_id = start_slow_job(a.port)
     time.sleep(0.2)  # the answers are stored (every 10 ms); the next send is 0.8 s away
     a.process.kill()  # kill -9: node B finds node A's name free and takes the job over
@@ -416,12 +423,7 @@ def listed_state(port: int, job_id: str) -> str:
 def test_a_job_one_node_runs_is_listed_paused_and_resumed_from_another(
     start_service: StartService, uas: Uas, postgres: Postgres
 ) -> None:
-    dsn = postgres.new_database()
-    phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
-    shared = {"extconfig.conf": EXTCONFIG + "sipnotify_jobs => pgsql,general\n",
-              "pjsip.conf": fleet_pjsip([p.port for p in phones])}  # fmt: skip
-    a, b = (start_service(admin_conf(), files={**files(dsn, name), **shared})
-            for name in ("node-a", "node-b"))  # fmt: skip
+    a, b, phones = job_nodes(start_service, uas, postgres)
     job_id = start_slow_job(a.port)  # one phone a second, on node A
     assert fleet_action(b.port, "FleetPause", job_id).startswith(b"Response: Success\r\n")
     assert listed_state(b.port, job_id) == "paused"  # node B lists node A's job
