@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sipnotify.sip.message import Request, Response, serialize
 from sipnotify.sip.transactions.machines import (
     TIMEOUT,
+    TRANSITIONS,
     ErrorKind,
     Failure,
     Input,
@@ -297,7 +298,7 @@ def test_every_pair_is_a_transition_or_a_typed_error_that_terminates(
 ) -> None:
     txn = fresh(kind, reliable=False)
     txn.state = state
-    if (state, event) in kind.TABLE:
+    if (state, event) in TRANSITIONS[kind]:
         effects = txn.step(event, 1.0, argument(kind, event))
         assert all(isinstance(e, Transmit | Outcome | Passed) for e in effects)
     else:
@@ -309,9 +310,9 @@ def test_every_pair_is_a_transition_or_a_typed_error_that_terminates(
 
 @pytest.mark.parametrize("kind", MACHINES)
 def test_a_table_names_only_its_own_timers_and_live_states(kind: type[Machine]) -> None:
-    timers = {e for _, e in kind.TABLE if e.name.startswith("TIMER_")}
+    timers = {e for _, e in TRANSITIONS[kind] if e.name.startswith("TIMER_")}
     assert timers == set(kind.TIMERS)
-    assert all(state is not State.TERMINATED for state, _ in kind.TABLE)
+    assert all(state is not State.TERMINATED for state, _ in TRANSITIONS[kind])
 
 
 @given(

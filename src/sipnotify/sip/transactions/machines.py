@@ -134,7 +134,6 @@ class Machine:
     """What every machine shares: the state, the running timers, and stepping by table."""
 
     __slots__ = ("deadlines", "reliable", "state", "timers")
-    TABLE: ClassVar[Mapping[tuple[State, Input], Handler]]
     TIMERS: ClassVar[tuple[Input, ...]]  # in the order they are handled when due together
     INITIAL: ClassVar[State]
 
@@ -149,7 +148,7 @@ class Machine:
         return min(deadlines.values()) if deadlines else None
 
     def step(self, event: Input, now: float, arg: Any = None) -> list[Effect]:
-        handler = self.TABLE.get((self.state, event))
+        handler = TRANSITIONS[type(self)].get((self.state, event))
         if handler is None:
             state = self.state
             self.terminate()
@@ -233,25 +232,26 @@ class NonInviteClient(Machine):
         self.terminate()
         return [Outcome(failure=failure)]
 
-    TABLE: ClassVar[Mapping[tuple[State, Input], Handler]] = {
-        (State.TRYING, Input.TIMER_E): _retransmit,
-        (State.TRYING, Input.TIMER_F): _timeout,
-        (State.TRYING, Input.PROVISIONAL): _proceeding,
-        (State.TRYING, Input.SUCCESS): _completed,
-        (State.TRYING, Input.FAILURE): _completed,
-        (State.TRYING, Input.TRANSPORT_ERROR): _failed,
-        (State.PROCEEDING, Input.TIMER_E): _retransmit,
-        (State.PROCEEDING, Input.TIMER_F): _timeout,
-        (State.PROCEEDING, Input.PROVISIONAL): Machine._absorb,
-        (State.PROCEEDING, Input.SUCCESS): _completed,
-        (State.PROCEEDING, Input.FAILURE): _completed,
-        (State.PROCEEDING, Input.TRANSPORT_ERROR): _failed,
-        (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
-        (State.COMPLETED, Input.SUCCESS): Machine._absorb,
-        (State.COMPLETED, Input.FAILURE): Machine._absorb,
-        (State.COMPLETED, Input.TRANSPORT_ERROR): Machine._end,
-        (State.COMPLETED, Input.TIMER_K): Machine._end,
-    }
+
+_NON_INVITE_CLIENT: Mapping[tuple[State, Input], Handler] = {
+    (State.TRYING, Input.TIMER_E): NonInviteClient._retransmit,
+    (State.TRYING, Input.TIMER_F): NonInviteClient._timeout,
+    (State.TRYING, Input.PROVISIONAL): NonInviteClient._proceeding,
+    (State.TRYING, Input.SUCCESS): NonInviteClient._completed,
+    (State.TRYING, Input.FAILURE): NonInviteClient._completed,
+    (State.TRYING, Input.TRANSPORT_ERROR): NonInviteClient._failed,
+    (State.PROCEEDING, Input.TIMER_E): NonInviteClient._retransmit,
+    (State.PROCEEDING, Input.TIMER_F): NonInviteClient._timeout,
+    (State.PROCEEDING, Input.PROVISIONAL): Machine._absorb,
+    (State.PROCEEDING, Input.SUCCESS): NonInviteClient._completed,
+    (State.PROCEEDING, Input.FAILURE): NonInviteClient._completed,
+    (State.PROCEEDING, Input.TRANSPORT_ERROR): NonInviteClient._failed,
+    (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
+    (State.COMPLETED, Input.SUCCESS): Machine._absorb,
+    (State.COMPLETED, Input.FAILURE): Machine._absorb,
+    (State.COMPLETED, Input.TRANSPORT_ERROR): Machine._end,
+    (State.COMPLETED, Input.TIMER_K): Machine._end,
+}
 
 
 class NonInviteServer(Machine):
@@ -285,21 +285,22 @@ class NonInviteServer(Machine):
         self.deadlines[Input.TIMER_J] = now + self._linger(self.timers.timeout)
         return [Transmit(data)]
 
-    TABLE: ClassVar[Mapping[tuple[State, Input], Handler]] = {
-        (State.TRYING, Input.REQUEST): Machine._absorb,
-        (State.TRYING, Input.PROVISIONAL): _provisional,
-        (State.TRYING, Input.SUCCESS): _final,
-        (State.TRYING, Input.FAILURE): _final,
-        (State.PROCEEDING, Input.REQUEST): _repeat,
-        (State.PROCEEDING, Input.PROVISIONAL): _provisional,
-        (State.PROCEEDING, Input.SUCCESS): _final,
-        (State.PROCEEDING, Input.FAILURE): _final,
-        (State.COMPLETED, Input.REQUEST): _repeat,
-        (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
-        (State.COMPLETED, Input.SUCCESS): Machine._absorb,
-        (State.COMPLETED, Input.FAILURE): Machine._absorb,
-        (State.COMPLETED, Input.TIMER_J): Machine._end,
-    }
+
+_NON_INVITE_SERVER: Mapping[tuple[State, Input], Handler] = {
+    (State.TRYING, Input.REQUEST): Machine._absorb,
+    (State.TRYING, Input.PROVISIONAL): NonInviteServer._provisional,
+    (State.TRYING, Input.SUCCESS): NonInviteServer._final,
+    (State.TRYING, Input.FAILURE): NonInviteServer._final,
+    (State.PROCEEDING, Input.REQUEST): NonInviteServer._repeat,
+    (State.PROCEEDING, Input.PROVISIONAL): NonInviteServer._provisional,
+    (State.PROCEEDING, Input.SUCCESS): NonInviteServer._final,
+    (State.PROCEEDING, Input.FAILURE): NonInviteServer._final,
+    (State.COMPLETED, Input.REQUEST): NonInviteServer._repeat,
+    (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
+    (State.COMPLETED, Input.SUCCESS): Machine._absorb,
+    (State.COMPLETED, Input.FAILURE): Machine._absorb,
+    (State.COMPLETED, Input.TIMER_J): Machine._end,
+}
 
 
 class InviteServer(Machine):
@@ -355,19 +356,20 @@ class InviteServer(Machine):
         self.deadlines[Input.TIMER_I] = now + self._linger(self.timers.t4)
         return []
 
-    TABLE: ClassVar[Mapping[tuple[State, Input], Handler]] = {
-        (State.PROCEEDING, Input.REQUEST): _repeat,
-        (State.PROCEEDING, Input.PROVISIONAL): _provisional,
-        (State.PROCEEDING, Input.SUCCESS): _success,
-        (State.PROCEEDING, Input.FAILURE): _failure,
-        (State.COMPLETED, Input.REQUEST): _repeat,
-        (State.COMPLETED, Input.TIMER_G): _timer_g,
-        (State.COMPLETED, Input.TIMER_H): _timer_h,
-        (State.COMPLETED, Input.ACK): _confirmed,
-        (State.CONFIRMED, Input.REQUEST): Machine._absorb,
-        (State.CONFIRMED, Input.ACK): Machine._absorb,
-        (State.CONFIRMED, Input.TIMER_I): Machine._end,
-    }
+
+_INVITE_SERVER: Mapping[tuple[State, Input], Handler] = {
+    (State.PROCEEDING, Input.REQUEST): InviteServer._repeat,
+    (State.PROCEEDING, Input.PROVISIONAL): InviteServer._provisional,
+    (State.PROCEEDING, Input.SUCCESS): InviteServer._success,
+    (State.PROCEEDING, Input.FAILURE): InviteServer._failure,
+    (State.COMPLETED, Input.REQUEST): InviteServer._repeat,
+    (State.COMPLETED, Input.TIMER_G): InviteServer._timer_g,
+    (State.COMPLETED, Input.TIMER_H): InviteServer._timer_h,
+    (State.COMPLETED, Input.ACK): InviteServer._confirmed,
+    (State.CONFIRMED, Input.REQUEST): Machine._absorb,
+    (State.CONFIRMED, Input.ACK): Machine._absorb,
+    (State.CONFIRMED, Input.TIMER_I): Machine._end,
+}
 
 
 class InviteClient(Machine):
@@ -434,28 +436,29 @@ class InviteClient(Machine):
         self.terminate()
         return [Outcome(failure=failure)]
 
-    TABLE: ClassVar[Mapping[tuple[State, Input], Handler]] = {
-        (State.CALLING, Input.TIMER_A): _timer_a,
-        (State.CALLING, Input.TIMER_B): _timer_b,
-        (State.CALLING, Input.PROVISIONAL): _proceeding,
-        (State.CALLING, Input.SUCCESS): _accepted,
-        (State.CALLING, Input.FAILURE): _completed,
-        (State.CALLING, Input.TRANSPORT_ERROR): _failed,
-        (State.PROCEEDING, Input.PROVISIONAL): _proceeding,
-        (State.PROCEEDING, Input.SUCCESS): _accepted,
-        (State.PROCEEDING, Input.FAILURE): _completed,
-        (State.PROCEEDING, Input.TRANSPORT_ERROR): _failed,
-        (State.ACCEPTED, Input.PROVISIONAL): Machine._absorb,
-        (State.ACCEPTED, Input.SUCCESS): _copy,
-        (State.ACCEPTED, Input.FAILURE): Machine._absorb,
-        (State.ACCEPTED, Input.TRANSPORT_ERROR): Machine._absorb,
-        (State.ACCEPTED, Input.TIMER_M): Machine._end,
-        (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
-        (State.COMPLETED, Input.SUCCESS): Machine._absorb,
-        (State.COMPLETED, Input.FAILURE): _ack_again,
-        (State.COMPLETED, Input.TRANSPORT_ERROR): Machine._absorb,
-        (State.COMPLETED, Input.TIMER_D): Machine._end,
-    }
+
+_INVITE_CLIENT: Mapping[tuple[State, Input], Handler] = {
+    (State.CALLING, Input.TIMER_A): InviteClient._timer_a,
+    (State.CALLING, Input.TIMER_B): InviteClient._timer_b,
+    (State.CALLING, Input.PROVISIONAL): InviteClient._proceeding,
+    (State.CALLING, Input.SUCCESS): InviteClient._accepted,
+    (State.CALLING, Input.FAILURE): InviteClient._completed,
+    (State.CALLING, Input.TRANSPORT_ERROR): InviteClient._failed,
+    (State.PROCEEDING, Input.PROVISIONAL): InviteClient._proceeding,
+    (State.PROCEEDING, Input.SUCCESS): InviteClient._accepted,
+    (State.PROCEEDING, Input.FAILURE): InviteClient._completed,
+    (State.PROCEEDING, Input.TRANSPORT_ERROR): InviteClient._failed,
+    (State.ACCEPTED, Input.PROVISIONAL): Machine._absorb,
+    (State.ACCEPTED, Input.SUCCESS): InviteClient._copy,
+    (State.ACCEPTED, Input.FAILURE): Machine._absorb,
+    (State.ACCEPTED, Input.TRANSPORT_ERROR): Machine._absorb,
+    (State.ACCEPTED, Input.TIMER_M): Machine._end,
+    (State.COMPLETED, Input.PROVISIONAL): Machine._absorb,
+    (State.COMPLETED, Input.SUCCESS): Machine._absorb,
+    (State.COMPLETED, Input.FAILURE): InviteClient._ack_again,
+    (State.COMPLETED, Input.TRANSPORT_ERROR): Machine._absorb,
+    (State.COMPLETED, Input.TIMER_D): Machine._end,
+}
 
 
 def ack_for(invite: Request, response: Response) -> bytes:
@@ -486,3 +489,13 @@ def cancel_for(invite: Request) -> Request:
         ("Max-Forwards", "70"),
     )
     return Request(method="CANCEL", uri=invite.uri, headers=headers)
+
+
+# Each kind's transitions, (state, input) to handler; the tables follow their classes (a table
+# built in the class body is something mypyc cannot compile).
+TRANSITIONS: Mapping[type[Machine], Mapping[tuple[State, Input], Handler]] = {
+    NonInviteClient: _NON_INVITE_CLIENT,
+    NonInviteServer: _NON_INVITE_SERVER,
+    InviteServer: _INVITE_SERVER,
+    InviteClient: _INVITE_CLIENT,
+}
