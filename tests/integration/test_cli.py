@@ -67,6 +67,7 @@ def test_the_secret_survives_a_restart(start_service: StartService, tmp_path: Pa
     wait_for(lambda: "secret '" in first.log(), 10, "the announced login")
     first.stop()
     second = start_service(None, extra_args=("--data-dir", str(data)))
+    wait_for(lambda: "secret '" in second.log(), 10, "the second announced login")
     assert read_secret(data / "manager-secret.conf") is not None
     secrets = [re.findall(r"secret '([^']+)'", s.log()) for s in (first, second)]
     assert secrets[0] == secrets[1]
