@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
-from sipnotify.mwi.persistence import CSEQ_JUMP, record_of, refreshed, restored
+from sipnotify.mwi.persistence import CSEQ_JUMP, record_of, restored
 from sipnotify.mwi.subscriptions import Subscription, Wanted, wanted
 from sipnotify.sip.dialog import uas_dialog
 from sipnotify.sip.registrar import Source
@@ -39,13 +39,6 @@ def test_a_subscription_is_made_again_from_its_record() -> None:
     assert (again.endpoint, again.aor, again.mailboxes, again.flow, again.expires_at) == (
         "bob", "bob", ("1000@default",), ("tcp", ("192.0.2.9", 5062)), 1_000_600.0)  # fmt: skip
     assert again.contact == "sip:192.0.2.1:5060"
-
-
-def test_a_refresh_keeps_the_expiry_and_the_cseq_reached() -> None:
-    subscription, record = made()
-    subscription.expires_at, subscription.dialog.local_cseq = 1_002_000.0, 4300
-    kept = refreshed(record, subscription)
-    assert (kept.expires, kept.cseq, kept.packet) == (1_002_000, 4300, record.packet)
 
 
 def test_what_cannot_be_made_again_is_not() -> None:

@@ -47,7 +47,9 @@ def test_records_survive_reopening_are_replaced_by_id_and_dropped(reopen: Open) 
     other = replace(RECORD, id="t-2", tag="t-2", transport="tcp")
     store.save(RECORD)
     store.save(other)
-    store.save(replace(RECORD, cseq=4250, expires=1_001_200))  # a refresh
+    store.save(replace(RECORD, cseq=4200))  # saved again: replaced
+    store.refresh("t-1", 4250, 1_001_200)  # a refresh
+    store.refresh("nope", 1, 1)
     store.close()
     again = reopen()
     assert again.load() == [replace(RECORD, cseq=4250, expires=1_001_200), other]

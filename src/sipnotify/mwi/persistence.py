@@ -25,7 +25,8 @@ CSEQ_JUMP = 10_000
 
 
 def record_of(subscription: Subscription, request: Request, source: Source) -> SubscriptionRecord:
-    """The record of a subscription `request` made, arriving from `source`."""
+    """The record of a subscription `request` made, arriving from `source`; its id is our
+    tag (unique: the tags of every run differ)."""
     return SubscriptionRecord(
         id=subscription.key.local_tag, packet=serialize(request).decode("utf-8", "replace"),
         src_name=source.address, src_port=source.port, transport=source.protocol,
@@ -33,15 +34,6 @@ def record_of(subscription: Subscription, request: Request, source: Source) -> S
         cseq=subscription.dialog.local_cseq, tag=subscription.key.local_tag,
         endpoint=subscription.endpoint, expires=round(subscription.expires_at),
         contact_uri=subscription.contact,
-    )  # fmt: skip
-
-
-def refreshed(record: SubscriptionRecord, subscription: Subscription) -> SubscriptionRecord:
-    """The record after a refresh: the new expiry and the CSeq reached."""
-    return SubscriptionRecord(
-        record.id, record.packet, record.src_name, record.src_port, record.transport,
-        record.local_name, record.local_port, subscription.dialog.local_cseq, record.tag,
-        record.endpoint, round(subscription.expires_at), record.contact_uri,
     )  # fmt: skip
 
 

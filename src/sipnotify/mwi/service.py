@@ -31,7 +31,7 @@ from functools import partial
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.mwi import summary
 from sipnotify.mwi.mailboxes import Change, Counts, Mailboxes
-from sipnotify.mwi.persistence import record_of, refreshed, restored
+from sipnotify.mwi.persistence import record_of, restored
 from sipnotify.mwi.subscriptions import (
     DEFAULT_EXPIRES,
     MAX_EXPIRES,
@@ -72,7 +72,6 @@ class MwiService:
         self.mailboxes = mailboxes
         self.subscriptions = subscriptions
         self._store = store
-        self._records: dict[DialogId, SubscriptionRecord] = {}
         self._notifier = notifier
         self._tell = tell
         self._admit = admit
@@ -150,7 +149,7 @@ class MwiService:
                                     asked.account, contact, flow, now + asked.expires)  # fmt: skip
         if asked.expires:
             self.subscriptions.add(subscription)
-            self._keep(subscription, record_of(subscription, request, source))
+            self._keep(record_of(subscription, request, source))
             self._arm()
             state = f"active;expires={asked.expires}"
         else:  # a one-off fetch: the state, and done
@@ -176,9 +175,8 @@ class MwiService:
             return Reply(200, "OK", (("Expires", "0"), *contact))
         expires = min(expires, MAX_EXPIRES)
         self.subscriptions.renew(subscription, now + expires)
-        record = self._records.get(key)
-        if record is not None:
-            self._keep(subscription, refreshed(record, subscription))
+        self._stored(subscription, "refreshed", lambda store, tag: store.refresh(
+            tag, subscription.dialog.local_cseq, round(subscription.expires_at)))  # fmt: skip
         self._arm()
         self._soon(lambda: self._notify_subscription(subscription, f"active;expires={expires}"))
         return Reply(200, "OK", (("Expires", str(expires)), *contact))
@@ -234,7 +232,7 @@ class MwiService:
         now, config, made = self._wall(), self._notifier.config, 0
         for record in self._store.load():
             subscription = restored(record, config)
-            if subscription is not None and subscription.key in self._records:
+            if subscription is not None and self.subscriptions.find(subscription.key):
                 continue  # live already
             if (
                 subscription is None
@@ -244,18 +242,17 @@ class MwiService:
                 self._store.drop(record.id)
                 continue
             self.subscriptions.add(subscription)
-            self._records[subscription.key] = record
             state = f"active;expires={subscription.remaining(now)}"
             self._soon(partial(self._notify_subscription, subscription, state))
             made += 1
         self._arm()
         return made
 
-    def _keep(self, subscription: Subscription, record: SubscriptionRecord) -> None:
-        """Store the subscription's record; one that cannot be stored lives on in memory."""
+    def _keep(self, record: SubscriptionRecord) -> None:
+        """Store a new subscription's record; one that cannot be stored lives on in memory
+        (its refresh and end then change nothing stored)."""
         if self._store is None:
             return
-        self._records[subscription.key] = record
         try:
             self._store.save(record)
         except StorageError as exc:
@@ -263,14 +260,19 @@ class MwiService:
                       record.endpoint, exc)  # fmt: skip
 
     def _end(self, subscription: Subscription) -> None:
-        self.subscriptions.remove(subscription)
-        record = self._records.pop(subscription.key, None)
-        if record is None or self._store is None:
+        if self.subscriptions.remove(subscription):
+            self._stored(subscription, "ended", lambda store, tag: store.drop(tag))
+
+    def _stored(self, subscription: Subscription, what: str,
+                change: Callable[[SubscriptionStore, str], None]) -> None:  # fmt: skip
+        """Change a subscription's record (its id is our tag); a failure is logged."""
+        if self._store is None:
             return
         try:
-            self._store.drop(record.id)
+            change(self._store, subscription.key.local_tag)
         except StorageError as exc:
-            log.error("MWI: an ended subscription of %s stays stored: %s", record.endpoint, exc)
+            log.error("MWI: a subscription of %s %s, not stored: %s", subscription.endpoint,
+                      what, exc)  # fmt: skip
 
     def stop(self) -> None:
         if self._timer is not None:

@@ -47,6 +47,11 @@ class PgSubscriptionStore:
                                r.expires, r.contact_uri))  # fmt: skip
             db.execute(_OWN, (r.id, self._owner))
 
+    def refresh(self, subscription_id: str, cseq: int, expires: int) -> None:
+        with self._db.use() as db:
+            db.execute("UPDATE ps_subscription_persistence SET cseq = %s, expires = %s "
+                       "WHERE id = %s", (cseq, expires, subscription_id))  # fmt: skip
+
     def drop(self, subscription_id: str) -> None:
         with self._db.transaction() as db:
             db.execute("DELETE FROM ps_subscription_persistence WHERE id = %s",

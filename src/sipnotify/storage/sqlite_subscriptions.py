@@ -35,6 +35,10 @@ class SqliteSubscriptionStore:
         self._write(f"INSERT OR REPLACE INTO subscriptions ({_COLUMNS}) VALUES "
                     f"({', '.join('?' * 12)})", astuple(record))  # fmt: skip
 
+    def refresh(self, subscription_id: str, cseq: int, expires: int) -> None:
+        self._write("UPDATE subscriptions SET cseq = ?, expires = ? WHERE id = ?",
+                    (cseq, expires, subscription_id))  # fmt: skip
+
     def drop(self, subscription_id: str) -> None:
         self._write("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
 

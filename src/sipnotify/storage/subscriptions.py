@@ -34,6 +34,11 @@ class SubscriptionStore(Protocol):
         """Add or replace the record (by id), durably. Raises StorageError."""
         ...
 
+    def refresh(self, subscription_id: str, cseq: int, expires: int) -> None:
+        """A refresh: the new expiry and the CSeq reached (nothing when unknown). Raises
+        StorageError."""
+        ...
+
     def drop(self, subscription_id: str) -> None:
         """Forget the record (nothing when unknown). Raises StorageError."""
         ...
