@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 
 import pytest
 
+from sipnotify.config.notify import load_notify
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
 from sipnotify.notify.content import NotifyContent, NotifyError, build_content
+from sipnotify.notify.notifier import CHUNK, Notifier, NotifyResult
 from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import (
     aor_targets,
@@ -23,6 +26,7 @@ from sipnotify.sip.message import Outgoing, Request, serialize
 from sipnotify.sip.parser import parse_message
 from sipnotify.sip.registrar import Binding
 from sipnotify.ua.addresses import Local
+from tests.ami.helpers import FakeSender
 
 
 def content(*items: tuple[str, str], from_ami: bool = True) -> NotifyContent:
@@ -222,3 +226,22 @@ def test_a_registered_path_is_the_route_to_the_contact() -> None:
     assert target_hop(proxied).proxy == alice.outbound_proxy
     assert first_route("") == ""
     assert first_route("sip:a;lr, <sip:b>") == "sip:a;lr"
+
+
+def test_a_large_fan_out_sends_a_chunk_per_turn_and_reports_every_contact() -> None:
+    uris = [f"sip:u{n}@192.0.2.9:5060" for n in range(2 * CHUNK + 7)]
+    config, _ = load_pjsip(parse_text(f"[m]\ntype=aor\ncontact={','.join(uris)}\n"
+                                      "[m]\ntype=endpoint\naors=m\n"))  # fmt: skip
+    presets, _ = load_notify(parse_text("", name="pjsip_notify.conf"))
+
+    async def run() -> None:
+        sender = FakeSender()
+        notifier = Notifier(config=config, presets=presets, sender=sender, ids=Ids("t", seed=1))
+        results: list[NotifyResult] = []
+        notifier.send(endpoint_targets(config, "m"), content(("Event", "x")), results.append)
+        assert len(sender.sent) == CHUNK  # the rest once the loop has turned
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert [r.uri for r in results] == uris
+
+    asyncio.run(run())

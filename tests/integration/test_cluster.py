@@ -16,8 +16,8 @@ import psycopg
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp, header
+from tests.integration.test_fleet import job_when_answered, start_slow_job
 from tests.integration.test_fleet import pjsip as fleet_pjsip
-from tests.integration.test_fleet import start_slow_job
 from tests.integration.test_mwi_subscriptions import subscriber, update, wait_subscribed
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import PJSIP, notify, register
@@ -329,14 +329,7 @@ def test_a_job_of_a_node_killed_mid_way_is_finished_by_another_without_sending_t
     a.process.wait(timeout=10)
     with RawAmi(b.port) as ami:
         ami.login()
-        for _ in range(100):
-            ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
-            shown = ami.read_until(b"\r\n\r\n")
-            if shown.startswith(b"Response: Success"):
-                shown += ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
-                if shown.count(b"\r\nState: answered\r\n") == 4:
-                    break
-            time.sleep(0.1)
+        shown = job_when_answered(ami, job_id, 4)
         assert shown.count(b"\r\nState: answered\r\n") == 4, shown
     assert "took over 1 fleet jobs of node node-a" in b.log()
     for phone in phones:

@@ -160,6 +160,21 @@ def start_slow_job(port: int) -> str:
     return job_id
 
 
+def job_when_answered(ami: RawAmi, job_id: str, answered: int) -> bytes:
+    """FleetJob's reply and list, asked every 0.1 s (10 s at most) until `answered` phones are
+    in state answered; the last one read."""
+    shown = b""
+    for _ in range(100):
+        ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
+        shown = ami.read_until(b"\r\n\r\n")
+        if shown.startswith(b"Response: Success"):
+            shown += ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
+            if shown.count(b"\r\nState: answered\r\n") == answered:
+                break
+        time.sleep(0.1)
+    return shown
+
+
 def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answered(
     start_service: StartService, uas: Uas, tmp_path: Path
 ) -> None:
@@ -173,12 +188,7 @@ def test_a_job_killed_mid_way_resumes_and_never_sends_twice_to_a_phone_that_answ
     second = start_service(admin_conf(), files=files, extra_args=data)
     with RawAmi(second.port) as ami:
         ami.login(events="system")
-        for _ in range(50):
-            ami.send(f"Action: FleetJob\r\nActionID: s\r\nJobID: {job_id}\r\n\r\n".encode())
-            shown = ami.read_until(b"Event: FleetJobPhoneListComplete\r\n") + ami.message()
-            if shown.count(b"\r\nState: answered\r\n") == 4:
-                break
-            time.sleep(0.2)
+        shown = job_when_answered(ami, job_id, 4)
         assert shown.count(b"\r\nState: answered\r\n") == 4, shown
     assert "resumed 1 fleet jobs" in second.log()
     for phone in phones:

@@ -98,14 +98,14 @@ def failed(detail: str, kind: ErrorKind = ErrorKind.TRANSPORT) -> Final:
     return Final(None, "", Failure(kind, detail), None)
 
 
-class Outbox(Protocol):
+class Out(Protocol):
     """Where items for the other nodes go (outbox.Outbox)."""
 
     def put(self, item: object) -> None: ...
 
 
 class Relay:
-    def __init__(self, outbox: Outbox, systemname: str, *, notifier: Notifier,
+    def __init__(self, outbox: Out, systemname: str, *, notifier: Notifier,
                  alive: Callable[[str], bool], job_changed: Callable[[str], None] = _no_job,
                  jobs_missed: Callable[[], None] = _none_missed,
                  wait: float = WAIT) -> None:  # fmt: skip

@@ -123,11 +123,16 @@ class Notifier:
         thousands does not hold up other work: another AMI action is read and answered
         between chunks); `report` gets each contact's result as it arrives (possibly before
         this returns, for a contact that cannot be reached at all)."""
-        for target in targets[:CHUNK]:
+        self._send_from(targets, 0, content, report)
+
+    def _send_from(self, targets: list[Target], first: int, content: NotifyContent,
+                   report: Report) -> None:  # fmt: skip
+        """CHUNK targets from `first`; the next chunk in the next turn (no list copied)."""
+        end = first + CHUNK
+        for target in targets[first:end]:
             self._send_one(target, content, report)
-        if len(targets) > CHUNK:
-            rest = targets[CHUNK:]
-            asyncio.get_running_loop().call_soon(self.send, rest, content, report)
+        if end < len(targets):
+            asyncio.get_running_loop().call_soon(self._send_from, targets, end, content, report)
 
     def sending(self, targets: list[Target], content: NotifyContent) -> Sending:
         """`send` for these targets, to be started with the report callback."""
