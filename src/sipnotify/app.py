@@ -79,6 +79,11 @@ from sipnotify.web.hub import Hub
 from sipnotify.web.manager import ManagerOverHttp
 from sipnotify.web.metrics import Metrics, Sources
 from sipnotify.web.server import Routes, WebServer
+from sipnotify.workers.handoff import Handoff
+from sipnotify.workers.sockets import Inherited, Kind
+from sipnotify.workers.supervisor import CANNOT_START, SUPERVISED, supervise
+from sipnotify.workers.wiring import UdpHere, reloading_siblings
+from sipnotify.workers.worker import Worker
 
 try:
     import uvloop
@@ -162,12 +167,15 @@ class Server:
 
     def __init__(
         self, config: Config, options: ServeOptions, *, clock: Clock | None = None,
-        ids: Ids | None = None,
+        ids: Ids | None = None, worker: Worker | None = None,
+        inherited: Inherited | None = None,
     ) -> None:  # fmt: skip
         self._config = config
         self._options = options
         self._clock = clock or Clock()
-        self._ids = ids or Ids()
+        self._ids = ids or Ids(prefix=worker.ids_prefix() if worker is not None else None)
+        self._worker = worker
+        self._inherited = inherited
 
     async def run(self) -> int:
         """Serve until SIGINT or SIGTERM; returns the process exit code."""
@@ -189,8 +197,7 @@ class Server:
         hub = Hub()  # the web's live job progress
         metrics = Metrics()
         timers = timers_of(config.pjsip)
-        transports = Transports(config.pjsip.transports, limits=stream_limits(_descriptors()),
-                                connect_timeout=timers.timeout)  # fmt: skip
+        transports = self._transports(stack, timers)
         router = Router(config.pjsip, transports)
         sip = SipEndpoint(transports, router, timers, clock=clock.monotonic, ids=ids)
         stack.callback(sip.close)
@@ -248,6 +255,7 @@ class Server:
                         job_changed=fleet_service.heard, jobs_missed=fleet_service.recheck,
                         orphan=lambda b: checker.orphan(b.aor, b.endpoint, b.uri),
                         publish_event=audience.publish)  # fmt: skip
+            notifier.forward = UdpHere.around(notifier.forward, self._worker)
         stack.callback(mwi.stop)
         calls = CallManager(
             config=config.pjsip,
@@ -285,16 +293,16 @@ class Server:
             calls=calls,
             fleet=fleet_service,
             mwi=mwi,
-            reload=reloader.reload,
+            reload=reloading_siblings(reloader.reload) if self._worker else reloader.reload,
             started_at=now,
             reloaded_at=now,
             wall_clock=clock.wall,
             observe=metrics.observe,
         )
         ami = AmiServer(ctx)
-        await _listen(ami, config, options)
+        await _listen(ami, config, options, self._inherited)
         stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
-        web_server, api = await _web(config, ctx, clock, hub, metrics)
+        web_server, api = await _web(config, ctx, clock, hub, metrics, inherited=self._inherited)
         metrics.watch(Sources(
             config=lambda: notifier.config, bindings=registry.grouped, state_of=checker.state,
             now=clock.wall, ami_sessions=lambda: len(audience),
@@ -310,15 +318,42 @@ class Server:
             _announce_default_login(config, options.data_dir)
         chores.start()
         stack.callback(chores.stop)
+        self._ready(fleet_service, mwi)
+        return reloader
+
+    def _ready(self, fleet_service: FleetService, mwi: MwiService) -> None:
+        """Every part runs: what was under way before the last stop goes on."""
         resumed = fleet_service.resume()
         if resumed:
             log.info("resumed %d fleet jobs", resumed)
         mwi.boot()  # endpoints with mailboxes hear their state, as at Asterisk's FullyBooted
         _restore(mwi)
+        if self._inherited is not None:
+            self._inherited.close_rest()
         # What start-up built (configuration, contacts, jobs) lives as long as the process or
         # a reload, without cycles: the cyclic collector's full passes need not walk it again.
         gc.freeze()
-        return reloader
+
+    def _transports(self, stack: contextlib.AsyncExitStack, timers: Timers) -> Transports:
+        """pjsip.conf's transports; for a worker, on the supervisor's sockets, with its end of
+        the hand-off between siblings (see workers/handoff.py)."""
+        config = self._config.pjsip.transports
+        limits = stream_limits(_descriptors())
+        if self._worker is None:
+            return Transports(config, limits=limits, connect_timeout=timers.timeout)
+
+        def inject(transport: str, data: bytes, source: tuple[str, int]) -> None:
+            transports.inject(transport, data, source)  # made just below
+
+        handoff = Handoff(self._worker, inject)
+        transports = Transports(config, limits=limits, connect_timeout=timers.timeout,
+                                inherited=self._inherited, divert=handoff.divert)  # fmt: skip
+        try:
+            handoff.start()
+        except OSError as exc:
+            raise StartupError(f"cannot open the hand-off socket: {_reason(exc)}") from None
+        stack.callback(handoff.close)
+        return transports
 
 
 def _lamp(mwi: MwiService, audience: Audience, order: Mwi, endpoints: list[str]) -> None:
@@ -493,7 +528,8 @@ def _join(config: Config) -> Node | None:
         raise StartupError(f"cannot join the cluster: {exc}") from None
 
 
-async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> None:
+async def _listen(ami: AmiServer, config: Config, options: ServeOptions,
+                  inherited: Inherited | None) -> None:  # fmt: skip
     """Start the AMI listener manager.conf asks for."""
     general = config.manager.general
     if not general.enabled:
@@ -501,7 +537,8 @@ async def _listen(ami: AmiServer, config: Config, options: ServeOptions) -> None
         return
     port = options.ami_port if options.ami_port is not None else general.port
     try:
-        bound = await ami.start(general.bindaddr, port)
+        sock = inherited.take(Kind.AMI, general.bindaddr, port) if inherited else None
+        bound = await ami.start(general.bindaddr, port, sock)
     except OSError as exc:
         raise StartupError(
             f"cannot listen for AMI on {general.bindaddr}:{port}: {_reason(exc)}"
@@ -545,8 +582,8 @@ class _Running:
             self.settings.config = replace(new.manager, general=general)
 
 
-async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub,
-               metrics: Metrics) -> tuple[WebServer, Api]:  # fmt: skip
+async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub, metrics: Metrics, *,
+               inherited: Inherited | None) -> tuple[WebServer, Api]:  # fmt: skip
     """The HTTP server http.conf asks for: AMI over HTTP when manager.conf's `webenabled` is
     on, and the JSON API."""
     server: WebServer
@@ -558,7 +595,8 @@ async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub,
         return server.config.prefix
 
     manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
-    server = WebServer(config.http, manager, webenabled=lambda: ctx.manager.general.webenabled)
+    server = WebServer(config.http, manager, webenabled=lambda: ctx.manager.general.webenabled,
+                       inherited=inherited)  # fmt: skip
     api = Api(ctx, hub, metrics, head=server.head, prefix=prefix, now=clock.wall)
     console = Console(head=server.head, prefix=prefix, not_found=server.not_found)
     server.serve(api.routes())
@@ -689,7 +727,20 @@ def serve(config: Config, options: ServeOptions) -> int:
     if no_effect:
         log.info("%d options have no effect in sipnotify (`sipnotify check-config` lists them)",
                  len(no_effect))  # fmt: skip
-    server = Server(config, options)
-    if uvloop is None:
-        return asyncio.run(server.run())
-    return uvloop.run(server.run())
+    worker = Worker.from_environment()
+    if worker is None and config.settings.workers > 1:
+        return supervise(config, options.ami_port)
+    if worker is not None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED)
+        _name_logs(worker)
+        config = replace(config, options=replace(config.options, systemname=worker.name))
+    server = Server(config, options, worker=worker, inherited=Inherited.from_environment())
+    code = asyncio.run(server.run()) if uvloop is None else uvloop.run(server.run())
+    return CANNOT_START if worker is not None and code == 1 else code
+
+
+def _name_logs(worker: Worker) -> None:
+    """A worker's log lines say which worker wrote them."""
+    named = logging.Formatter(f"%(asctime)s %(levelname)s [{worker.name}] %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(named)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import Counter, deque
 from typing import cast
 
@@ -40,12 +41,18 @@ class AmiServer:
         self._servers: list[asyncio.Server] = []
         self._followups: set[asyncio.Future[None]] = set()
 
-    async def start(self, host: str, port: int) -> list[tuple[str, int]]:
-        """Listen on host:port; returns the bound addresses."""
+    async def start(
+        self, host: str, port: int, sock: socket.socket | None = None
+    ) -> list[tuple[str, int]]:
+        """Listen on host:port (on `sock`, bound there already, for a worker); returns the
+        bound addresses."""
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: AmiConnection(self), host, port, reuse_address=True
-        )
+        if sock is not None:
+            server = await loop.create_server(lambda: AmiConnection(self), sock=sock)
+        else:
+            server = await loop.create_server(
+                lambda: AmiConnection(self), host, port, reuse_address=True
+            )
         self._servers.append(server)
         return [cast(tuple[str, int], sock.getsockname()[:2]) for sock in server.sockets]
 

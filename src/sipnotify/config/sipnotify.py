@@ -1,8 +1,9 @@
 """sipnotify.conf: sipnotify's own settings, in Asterisk's syntax (Asterisk has no such file).
 
-Owns `[fleet]`: the pacing a fleet job gets when its order names none, how long a job retries,
-how many phones a reboot may reach without an explicit confirmation, and how long a rebooted
-phone has to register again; and `[mwi]`: the caps on MWI subscriptions, in total and per
+Owns `[general]`: how many worker processes share the ports (`workers`); `[fleet]`: the
+pacing a fleet job gets when its order names none, how long a job retries, how many phones a
+reboot may reach without an explicit confirmation, and how long a rebooted phone has to
+register again; and `[mwi]`: the caps on MWI subscriptions, in total and per
 endpoint (a flood of SUBSCRIBEs cannot exhaust memory). Every value is checked here, with the
 file and line in the error; an unknown option or section is a warning, as in the other files.
 """
@@ -10,6 +11,7 @@ file and line in the error; an unknown option or section is a warning, as in the
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 
 from sipnotify.config import values
@@ -37,26 +39,42 @@ class MwiSettings:
 class Settings:
     fleet: FleetSettings = FleetSettings()
     mwi: MwiSettings = MwiSettings()
+    workers: int = 1  # processes sharing the SIP, AMI and HTTP ports (`auto`: one per core)
+
+
+MAX_WORKERS = 64
 
 
 def load_settings(parsed: ParsedConfig) -> tuple[Settings, list[Diagnostic]]:
     """sipnotify.conf's settings. Raises ConfigError for a value out of range."""
     fleet = FleetSettings()
     mwi = MwiSettings()
+    workers = 1
     warnings: list[Diagnostic] = []
     for section in parsed.objects():
         name = section.name.lower()
-        if name not in ("fleet", "mwi"):
+        if name not in ("general", "fleet", "mwi"):
             warnings.append(Diagnostic(section.origin, f"unknown section [{section.name}]"))
             continue
         for item in section.items:
-            if name == "fleet":
+            known = True
+            if name == "general":
+                known = item.key.lower() == "workers"
+                workers = _workers(item) if known else workers
+            elif name == "fleet":
                 fleet, known = _fleet_option(fleet, item)
             else:
                 mwi, known = _mwi_option(mwi, item)
             if not known:
                 warnings.append(Diagnostic(item.origin, f"unknown option '{item.key}' in [{name}]"))
-    return Settings(fleet=fleet, mwi=mwi), warnings
+    return Settings(fleet=fleet, mwi=mwi, workers=workers), warnings
+
+
+def _workers(item: Item) -> int:
+    """`workers = N` (1 to MAX_WORKERS) or `auto`: one per core this process may use."""
+    if item.value.lower() == "auto":
+        return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    return values.integer(item, low=1, high=MAX_WORKERS)
 
 
 def _mwi_option(mwi: MwiSettings, item: Item) -> tuple[MwiSettings, bool]:

@@ -1,5 +1,8 @@
 """The sockets of pjsip.conf's transports: UDP sockets, TCP/TLS listeners, and the pool of
-TCP/TLS connections in both directions. Bytes received go to one `Deliver` callback."""
+TCP/TLS connections in both directions. Bytes received go to one `Deliver` callback.
+
+A worker (`workers = N`) takes the listening sockets its supervisor bound instead of binding
+its own, and lets `divert` pass on a UDP datagram that belongs to a sibling worker."""
 
 from __future__ import annotations
 
@@ -14,14 +17,20 @@ from sipnotify.transport.stream import Limits, StreamConnection, StreamPool
 from sipnotify.transport.tls import client_context, server_context
 from sipnotify.transport.udp import UdpTransport
 from sipnotify.ua.addresses import Address, Destination, bracketed
+from sipnotify.workers.sockets import Inherited, Kind
 
 Deliver = Callable[[bytes, Address, Link], None]
+Divert = Callable[[str, bytes, Address], bool]
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
 
 
-def _udp_socket(transport: Transport) -> socket.socket:
-    """A bound UDP socket: binding it here keeps the kernel's reason (address in use) that
-    the event loop's own bind replaces with a generic message."""
+def _udp_socket(transport: Transport, inherited: Inherited | None) -> socket.socket:
+    """A bound UDP socket: the supervisor's, else bound here (which keeps the kernel's reason,
+    address in use, that the event loop's own bind replaces with a generic message)."""
+    if inherited is not None:
+        sock = inherited.take(Kind.UDP, transport.host, transport.port)
+        if sock is not None:
+            return sock
     family = socket.AF_INET6 if ":" in transport.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -42,9 +51,12 @@ class Transports:
     _deliver: Deliver  # set by `start`: nothing arrives before
 
     def __init__(
-        self, transports: Mapping[str, Transport], *, limits: Limits, connect_timeout: float
-    ) -> None:
+        self, transports: Mapping[str, Transport], *, limits: Limits, connect_timeout: float,
+        inherited: Inherited | None = None, divert: Divert | None = None,
+    ) -> None:  # fmt: skip
         self.config = transports
+        self._inherited = inherited
+        self._divert = divert
         self._limits = limits
         self.pool = StreamPool(limits, connect_timeout=connect_timeout)
         self._udp: dict[str, UdpTransport] = {}
@@ -69,25 +81,52 @@ class Transports:
     async def _bind_one(self, transport: Transport) -> str:
         loop = asyncio.get_running_loop()
         if transport.protocol == "udp":
+            deliver = self._udp_deliver(transport.name)
             _, udp = await loop.create_datagram_endpoint(
-                lambda: UdpTransport(self._deliver), sock=_udp_socket(transport)
+                lambda: UdpTransport(deliver), sock=_udp_socket(transport, self._inherited)
             )
             self._udp[transport.name] = udp
             udp.grow_receive_buffer(RECEIVE_BUFFER)
             return f"SIP {transport.name}: udp {transport.host}:{udp.port}"
         context = server_context(transport) if transport.protocol == "tls" else None
-        server = await loop.create_server(
-            lambda: StreamConnection(transport.protocol, self._deliver, self.pool, inbound=True),
-            transport.host,
-            transport.port,
-            ssl=context,
-            ssl_handshake_timeout=self._limits.first_message if context is not None else None,
-            reuse_address=True,
-        )
+        handshake = self._limits.first_message if context is not None else None
+
+        def accepted() -> StreamConnection:
+            return StreamConnection(transport.protocol, self._deliver, self.pool, inbound=True)
+
+        sock = None
+        if self._inherited is not None:
+            sock = self._inherited.take(Kind.STREAM, transport.host, transport.port)
+        if sock is not None:
+            server = await loop.create_server(
+                accepted, sock=sock, ssl=context, ssl_handshake_timeout=handshake
+            )
+        else:
+            server = await loop.create_server(
+                accepted, transport.host, transport.port, ssl=context,
+                ssl_handshake_timeout=handshake, reuse_address=True,
+            )  # fmt: skip
         self._servers.append(server)
         port = server.sockets[0].getsockname()[1]
         self._stream_ports[transport.name] = int(port)
         return f"SIP {transport.name}: {transport.protocol} {transport.host}:{port}"
+
+    def _udp_deliver(self, name: str) -> Deliver:
+        """What transport `name`'s socket hands what it reads to."""
+        divert, deliver = self._divert, self._deliver
+        if divert is None:
+            return deliver
+
+        def deliver_here(data: bytes, source: Address, link: Link) -> None:
+            if not divert(name, data, source):
+                deliver(data, source, link)
+
+        return deliver_here
+
+    def inject(self, name: str, data: bytes, source: Address) -> None:
+        """A datagram a sibling worker read on transport `name`'s port, meant for this one.
+        Raises KeyError for a transport this worker does not have."""
+        self._deliver(data, source, self._udp[name])
 
     def local_port(self, transport: Transport) -> int:
         if transport.protocol == "udp":

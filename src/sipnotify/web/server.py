@@ -22,6 +22,7 @@ from sipnotify.config.http import HttpConfig
 from sipnotify.web import pages
 from sipnotify.web.formats import Format
 from sipnotify.web.manager import HttpAnswer, HttpRequest, ManagerOverHttp
+from sipnotify.workers.sockets import Inherited, Kind
 
 log = logging.getLogger("sipnotify.web")
 MAX_BODY = 64 * 1024  # bytes of a request body (a form, a JSON document)
@@ -48,13 +49,15 @@ class Routes:
 
 class WebServer:
     def __init__(self, http: HttpConfig, manager: ManagerOverHttp, *,
-                 webenabled: Callable[[], bool], routes: Routes | None = None) -> None:  # fmt: skip
+                 webenabled: Callable[[], bool], routes: Routes | None = None,
+                 inherited: Inherited | None = None) -> None:  # fmt: skip
         self.config = http
+        self._inherited = inherited
         self._manager = manager
         self._webenabled = webenabled
         self._routes = routes or Routes({}, {})
         self._runner: web.AppRunner | None = None
-        self._sites: list[web.TCPSite] = []
+        self._sites: list[web.BaseSite] = []
         self._bound: list[str] = []
         self._busy = 0
         self._tasks: set[asyncio.Future[None]] = set()
@@ -85,7 +88,7 @@ class WebServer:
         lines = []
         for host, port, context in self._listeners():
             before = len(self._runner.addresses)
-            site = web.TCPSite(self._runner, host, port, ssl_context=context, reuse_address=True)
+            site = self._site(host, port, context)
             await site.start()
             self._sites.append(site)
             bound = _shown(self._runner.addresses[before])
@@ -120,6 +123,14 @@ class WebServer:
                 log.info("%s", line)
         except OSError as exc:
             log.error("HTTP: cannot listen as http.conf now says: %s", exc.strerror or exc)
+
+    def _site(self, host: str, port: int, context: ssl.SSLContext | None) -> web.BaseSite:
+        """A listener on host:port: on the socket the supervisor bound for a worker, if any."""
+        assert self._runner is not None
+        sock = self._inherited.take(Kind.HTTP, host, port) if self._inherited else None
+        if sock is not None:
+            return web.SockSite(self._runner, sock, ssl_context=context)
+        return web.TCPSite(self._runner, host, port, ssl_context=context, reuse_address=True)
 
     def _listeners(self) -> list[tuple[str, int, ssl.SSLContext | None]]:
         config = self.config

@@ -1,0 +1,195 @@
+"""The supervisor of `workers = N`: binds every listening socket once per worker, starts the
+workers, restarts one that dies, passes reloads on, and stops them all.
+
+It runs no event loop and serves nothing itself: it waits for signals. SIGINT/SIGTERM stop
+every worker (SIGKILL after STOP_GRACE); SIGHUP reloads every worker; a worker's SIGUSR1
+(an AMI Reload it ran) reloads the others; SIGCHLD is a worker that ended. A worker that
+ends while the supervisor runs is started again with the same index, name and sockets,
+after a delay that doubles while it keeps dying young. A worker whose first start fails
+(exit code CANNOT_START: a configuration, port or database it cannot use) stops them all:
+the others would fail the same way. Failing to start again later (the database is down) is
+retried like any other end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sipnotify.config.load import Config
+from sipnotify.config.realtime import ObjectType
+from sipnotify.workers.sockets import SOCKETS_ENV, Kind, Listen, bind_group, environment
+from sipnotify.workers.worker import WORKER_ENV, Worker
+
+log = logging.getLogger("sipnotify.workers")
+
+SUPERVISED = frozenset(
+    {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1}
+)
+STOP_GRACE = 15.0  # seconds workers have to stop before SIGKILL
+CANNOT_START = 78  # a worker's exit code when it could not start (sysexits' EX_CONFIG)
+LIVED = 30.0  # a worker that ran this long restarts after the shortest delay again
+FIRST_DELAY, LONGEST_DELAY = 0.5, 30.0
+WAKE = 1.0  # seconds between checks for restarts due
+
+
+def refusal(config: Config) -> str:
+    """Why this configuration cannot run several workers ("" when it can)."""
+    if config.realtime.table(ObjectType.CONTACT) is None:
+        return (
+            f"workers = {config.settings.workers} needs the contacts in PostgreSQL "
+            "(sorcery.conf; see docs/workers.md): with the embedded store, run one worker"
+        )
+    if not config.options.systemname:
+        return "workers needs asterisk.conf [options] systemname (each worker is <systemname>-<n>)"
+    return ""
+
+
+def listens(config: Config, ami_port: int | None) -> list[Listen]:
+    """Every address the workers listen on: pjsip.conf's transports, AMI, HTTP(S)."""
+    found = [
+        Listen(Kind.UDP if t.protocol == "udp" else Kind.STREAM, t.host, t.port)
+        for t in config.pjsip.transports.values()
+    ]
+    general = config.manager.general
+    if general.enabled:
+        found.append(Listen(Kind.AMI, general.bindaddr, general.port if ami_port is None
+                            else ami_port))  # fmt: skip
+    http = config.http
+    if http.serving and http.bindaddr is not None:
+        found.append(Listen(Kind.HTTP, http.bindaddr, http.bindport))
+    if http.serving_tls and http.tlsbindaddr is not None:
+        found.append(Listen(Kind.HTTP, http.tlsbindaddr, http.tlsbindport))
+    return found
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One worker's place: its process (None while waiting to restart) and its history."""
+
+    index: int
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    delay: float = FIRST_DELAY
+    due: float | None = None  # when to start it again
+    restarts: int = 0
+
+
+class Supervisor:
+    def __init__(self, config: Config, groups: Mapping[Listen, list[socket.socket]],
+                 command: Sequence[str]) -> None:  # fmt: skip
+        self._count = config.settings.workers
+        self._groups = groups
+        self._command = list(command)
+        self._base = secrets.token_hex(4)
+        self._systemname = config.options.systemname
+        self._slots = [_Slot(i) for i in range(self._count)]
+
+    def run(self) -> int:
+        """Until SIGINT or SIGTERM (0), or a worker that cannot start (1)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISED)
+        for slot in self._slots:
+            self._start(slot)
+        code = None
+        while code is None:
+            info = signal.sigtimedwait(SUPERVISED, WAKE)
+            code = self._on(info.si_signo, info.si_pid) if info is not None else None
+            if code is None:
+                code = self._reap()
+                self._restart_due()
+        self._stop_all()
+        return code
+
+    def _on(self, signo: int, sender: int) -> int | None:
+        if signo in (signal.SIGINT, signal.SIGTERM):
+            log.info("stopping %d workers", self._count)
+            return 0
+        if signo == signal.SIGHUP:
+            self._signal_all(signal.SIGHUP, but=None)
+        elif signo == signal.SIGUSR1:
+            self._signal_all(signal.SIGHUP, but=sender)
+        return None
+
+    def _signal_all(self, signo: int, *, but: int | None) -> None:
+        for slot in self._slots:
+            if slot.process is not None and slot.process.pid != but:
+                slot.process.send_signal(signo)
+
+    def _reap(self) -> int | None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.process is None or (code := slot.process.poll()) is None:
+                continue
+            slot.process = None
+            name = f"{self._systemname}-{slot.index + 1}"
+            if code == CANNOT_START and slot.restarts == 0:
+                log.error("worker %s could not start (exit %d): stopping", name, code)
+                return 1
+            lived = now - slot.started
+            slot.delay = FIRST_DELAY if lived >= LIVED else min(slot.delay * 2, LONGEST_DELAY)
+            slot.due = now + slot.delay
+            log.warning("worker %s ended (exit %d) after %.1f s: starting it again in %.1f s",
+                        name, code, lived, slot.delay)  # fmt: skip
+        return None
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.due is not None and slot.due <= now:
+                slot.due = None
+                slot.restarts += 1
+                self._start(slot)
+
+    def _start(self, slot: _Slot) -> None:
+        worker = Worker(slot.index, self._count, self._base, self._systemname)
+        env = dict(os.environ)
+        env[WORKER_ENV] = worker.environment()
+        env[SOCKETS_ENV] = environment(self._groups, slot.index)
+        fds = [group[slot.index].fileno() for group in self._groups.values()]
+        slot.process = subprocess.Popen(self._command, env=env, pass_fds=fds)
+        slot.started = time.monotonic()
+        log.info("worker %s started (pid %d)", worker.name, slot.process.pid)
+
+    def _stop_all(self) -> None:
+        self._signal_all(signal.SIGTERM, but=None)
+        deadline = time.monotonic() + STOP_GRACE
+        for slot in self._slots:
+            if slot.process is None:
+                continue
+            try:
+                slot.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker %d did not stop: killed", slot.index + 1)
+                slot.process.kill()
+                slot.process.wait()
+
+
+def supervise(config: Config, ami_port: int | None) -> int:
+    """`sipnotify serve` with workers > 1: returns the exit code."""
+    reason = refusal(config)
+    if reason:
+        log.error("%s", reason)
+        return 1
+    groups: dict[Listen, list[socket.socket]] = {}
+    try:
+        for listen in listens(config, ami_port):
+            try:
+                groups[listen] = bind_group(listen, config.settings.workers)
+            except OSError as exc:
+                log.error("cannot listen on %s %s:%d: %s", listen.kind.value, listen.host,
+                          listen.port, exc.strerror or exc)  # fmt: skip
+                return 1
+        command = [sys.executable, "-m", "sipnotify", *sys.argv[1:]]
+        return Supervisor(config, groups, command).run()
+    finally:
+        for group in groups.values():
+            for sock in group:
+                sock.close()
