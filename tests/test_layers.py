@@ -12,7 +12,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "sipnotify"
 # module (or package prefix) -> prefixes of modules it must never import (ours or stdlib).
 # The tree, bottom up: the sans-IO SIP core; transports; config; storage; the user agent (ua);
 # PJSIPNotify's rules (notify); fleet operations; the registrar service; the cluster (several
-# nodes on PostgreSQL); calls; AMI; the web; the command line; app.
+# nodes on PostgreSQL); calls; AMI; the web; the command line; app. The workers' sockets,
+# steering and hand-off sit beside the transports (the user agent and the web take their
+# sockets); their wiring and supervisor sit just under app.
 EVERYTHING_ABOVE_SIP = (
     "sipnotify.transport", "sipnotify.config", "sipnotify.storage", "sipnotify.ua",
     "sipnotify.notify", "sipnotify.fleet", "sipnotify.mwi", "sipnotify.registrar",
@@ -93,12 +95,23 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # the web's rules are sans-IO; the server and the manager adapter run on the loop
     **{f"sipnotify.web.{m}": ("asyncio", "aiohttp", "socket", "time")
        for m in ("formats", "sessions", "pages", "digest")},
+    **{f"sipnotify.workers.{m}": (
+        "sipnotify.config", "sipnotify.storage", "sipnotify.ua", "sipnotify.notify",
+        "sipnotify.fleet", "sipnotify.mwi", "sipnotify.registrar", "sipnotify.cluster",
+        "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli", "sipnotify.app",
+    ) for m in ("steering", "sockets", "worker", "handoff")},
+    "sipnotify.workers": (
+        "sipnotify.ua", "sipnotify.calls", "sipnotify.ami", "sipnotify.web", "sipnotify.cli",
+        "sipnotify.app",
+    ),
     "sipnotify.cli.show": ("sipnotify.app",),
     "sipnotify.cli.amiclient": ("sipnotify.app",),
 }  # fmt: skip
 ONLY_IMPORTED_BY = {
     "sipnotify.app": ("sipnotify.cli.main",),
     "sipnotify.cluster": ("sipnotify.app",),
+    "sipnotify.workers.supervisor": ("sipnotify.app",),
+    "sipnotify.workers.wiring": ("sipnotify.app",),
     "sipnotify.web": ("sipnotify.app",),
     "sipnotify.cli": ("sipnotify.__main__",),
 }

@@ -1,8 +1,9 @@
-"""sipnotify.conf [fleet]: defaults, every option, and errors with file and line."""
+"""sipnotify.conf [general] and [fleet]: defaults, every option, and errors with file and line."""
 
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -65,3 +66,28 @@ def test_the_embedded_sipnotify_conf_states_the_defaults() -> None:
     settings, warnings = load_settings(parse_file(DEFAULTS_DIR / "sipnotify.conf"))
     assert settings.fleet == FleetSettings()
     assert warnings == []
+    assert settings.workers == 1
+
+
+def workers(text: str) -> int:
+    return load_settings(parse_text(f"[general]\n{text}\n", name="sipnotify.conf"))[0].workers
+
+
+def test_workers_is_a_count_or_auto() -> None:
+    assert workers("workers = 3") == 3
+    assert workers("workers = auto") == len(os.sched_getaffinity(0))
+    assert workers("") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "workers = 0 is out of range (1 to 64)"),
+        ("65", "workers = 65 is out of range (1 to 64)"),
+        ("two", "workers = 'two' is not a number"),
+    ],
+)
+def test_a_bad_workers_value_names_file_and_line(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        workers(f"workers = {value}")
+    assert str(caught.value) == f"sipnotify.conf:2: {message}"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from sipnotify.workers.steering import owner
-from tests.integration.conftest import Service, StartService, Uas, admin_conf, wait_for
+from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp
 from tests.integration.test_cluster import contacts, files
@@ -86,6 +86,20 @@ def test_each_phone_stays_on_its_worker_and_notifies_reach_every_phone(
         assert sorted(result(e, "Result") for e in events[:-1]) == ["Success"] * 4, events
     for phone in held:
         phone.stop()
+
+
+def test_a_reload_asked_of_one_worker_reloads_both(
+    start_service: StartService, postgres: Postgres
+) -> None:
+    service = start(start_service, postgres.new_database())
+    with RawAmi(service.port) as ami:
+        ami.login()
+        ami.send(b"Action: Reload\r\nActionID: r\r\n\r\n")
+        assert ami.message().startswith(b"Response: Success\r\nActionID: r\r\n")
+    wait_for(lambda: all(f"[{HOST}-{n}] reloaded " in service.log() for n in (1, 2)), 10,
+             "both workers to reload")  # fmt: skip
+    by_signal = re.findall(rf"\[{HOST}-(\d)\] SIGHUP: reloading", service.log())
+    assert len(by_signal) == 1  # the worker the session reached at once, the other by SIGHUP
 
 
 def test_a_worker_killed_with_9_is_started_again_and_keeps_its_registrations(
