@@ -2,8 +2,10 @@
 temporary folder (Debian's binaries, as the tests make it).
 
 - Registrations with digest (SIPp, as B3) at rising offered rates for 5 s each: one node on
-  SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered half the rate;
-  the highest offered rate with no failure for each.
+  SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered half the rate,
+  then one server with `workers = 2` on PostgreSQL offered half the rate by each of two SIPp
+  (their ports chosen so each worker takes one); the highest offered rate with no failure
+  for each. The idle RSS of each worker.
 - Visibility: 300 new contacts registered one at a time through node A (a digest client in this
   process); for each, the time from its 200 OK to node B's ContactStatus event: p50/p99/max.
 - Fan-out: 10,000 registered contacts (10 AORs x 1,000, rows written straight into
@@ -70,11 +72,13 @@ def realtime(dsn: str, systemname: str) -> dict[str, str]:
 
 
 def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> bool:
-    """SIPp REGISTERs with digest at `rate` per second split over the nodes; all succeeded?"""
+    """SIPp REGISTERs with digest at `rate` per second split over the nodes; all succeeded?
+    The n-th SIPp's port is odd for odd n (bind(0) gives even ports): for `workers = 2` on
+    one port, each worker takes one SIPp (the steering adds address and port, modulo 2)."""
     share = max(1, rate // len(ports))
     runs = []
-    for port in ports:
-        local = free_port()
+    for index, port in enumerate(ports):
+        local = free_port() + index % 2
         runs.append(subprocess.Popen(
             ["sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "uac_register.xml"),
              "-i", "127.0.0.1", "-p", str(local), "-m", str(share * seconds), "-r", str(share),
@@ -84,6 +88,17 @@ def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> 
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
     return all(run.wait(timeout=seconds * 12 + 30) == 0 for run in runs)
+
+
+def _worker_rss_mb(supervisor: int) -> list[float]:
+    """VmRSS of each worker process of `supervisor`."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    found = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found.append(int(line.split()[1]) / 1024)
+    return found
 
 
 def _highest(ports: list[int], rates: list[int], workdir: Path) -> float:
@@ -224,6 +239,14 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
                 service(UDP + BOB, workdir / "b8-pg2b", realtime(dsn, "b")) as b:  # fmt: skip
             results["register_pg_two_nodes_highest"] = _highest([a.sip_port, b.sip_port],
                                                                 rates, workdir)  # fmt: skip
+        dsn = new_database()
+        workers = {**realtime(dsn, "w"), "sipnotify.conf": "[general]\nworkers = 2\n"}
+        with service(UDP + BOB, workdir / "b8-workers", workers) as both:
+            time.sleep(3)  # the second worker's start (the first answered the probe)
+            rss = _worker_rss_mb(both.process.pid)
+            results["idle_rss_per_worker_mb"] = max(rss)
+            results["register_pg_two_workers_highest"] = _highest(
+                [both.sip_port, both.sip_port], rates, workdir)  # fmt: skip
 
         async def cluster() -> None:
             loop = asyncio.get_running_loop()
