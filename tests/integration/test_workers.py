@@ -73,6 +73,13 @@ def phones(uas: Uas, service: Service, ports: list[int]) -> list[Sipp]:
     return held
 
 
+def every_phone_answers(service: Service, count: int) -> None:
+    """A PJSIPNotify to bob, asked of the worker the AMI session reaches, gets `count`
+    successes."""
+    events = notify(service, "bob")
+    assert sorted(result(e, "Result") for e in events[:-1]) == ["Success"] * count, events
+
+
 def test_each_phone_stays_on_its_worker_and_notifies_reach_every_phone(
     start_service: StartService, uas: Uas, postgres: Postgres
 ) -> None:
@@ -82,8 +89,7 @@ def test_each_phone_stays_on_its_worker_and_notifies_reach_every_phone(
     expected = {(f"sip:bob@127.0.0.1:{p}", f"{HOST}-{owner('127.0.0.1', p, 2) + 1}") for p in ports}
     assert set(contacts(service)) == expected  # registered by the worker steering predicts
     for _ in range(3):  # AMI sessions land on either worker: each sends to all four phones
-        events = notify(service, "bob")
-        assert sorted(result(e, "Result") for e in events[:-1]) == ["Success"] * 4, events
+        every_phone_answers(service, 4)
     for phone in held:
         phone.stop()
 
@@ -114,8 +120,7 @@ def test_a_worker_killed_with_9_is_started_again_and_keeps_its_registrations(
     wait_for(lambda: service.log().count(f"[{HOST}-1] AMI listening on") == 2, 20, "it to serve")
     assert "ended (exit -9)" in service.log()
     assert len(contacts(service)) == 2
-    events = notify(service, "bob")
-    assert sorted(result(e, "Result") for e in events[:-1]) == ["Success"] * 2, events
+    every_phone_answers(service, 2)
     for phone in held:
         phone.stop()
     assert service.stop() == 0
