@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 from sipnotify.config.load import Config
 from sipnotify.config.realtime import ObjectType
-from sipnotify.workers.sockets import SOCKETS_ENV, Kind, Listen, bind_group, environment
+from sipnotify.workers.sockets import (
+    SOCKETS_ENV,
+    Kind,
+    Listen,
+    bind_group,
+    descriptors,
+    environment,
+)  # fmt: skip
 from sipnotify.workers.worker import WORKER_ENV, Worker
 
 log = logging.getLogger("sipnotify.workers")
@@ -75,7 +82,7 @@ def listens(config: Config, ami_port: int | None) -> list[Listen]:
 class _Slot:
     """One worker's place: its process (None while waiting to restart) and its history."""
 
-    index: int
+    worker: Worker
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     delay: float = FIRST_DELAY
@@ -89,9 +96,9 @@ class Supervisor:
         self._count = config.settings.workers
         self._groups = groups
         self._command = list(command)
-        self._base = secrets.token_hex(4)
-        self._systemname = config.options.systemname
-        self._slots = [_Slot(i) for i in range(self._count)]
+        base = secrets.token_hex(4)  # marks the identifiers of this supervisor's workers
+        self._slots = [_Slot(Worker(i, self._count, base, config.options.systemname))
+                       for i in range(self._count)]  # fmt: skip
 
     def run(self) -> int:
         """Until SIGINT or SIGTERM (0), or a worker that cannot start (1)."""
@@ -129,7 +136,7 @@ class Supervisor:
             if slot.process is None or (code := slot.process.poll()) is None:
                 continue
             slot.process = None
-            name = f"{self._systemname}-{slot.index + 1}"
+            name = slot.worker.name
             if code == CANNOT_START and slot.restarts == 0:
                 log.error("worker %s could not start (exit %d): stopping", name, code)
                 return 1
@@ -149,11 +156,11 @@ class Supervisor:
                 self._start(slot)
 
     def _start(self, slot: _Slot) -> None:
-        worker = Worker(slot.index, self._count, self._base, self._systemname)
+        worker = slot.worker
         env = dict(os.environ)
         env[WORKER_ENV] = worker.environment()
-        env[SOCKETS_ENV] = environment(self._groups, slot.index)
-        fds = [group[slot.index].fileno() for group in self._groups.values()]
+        env[SOCKETS_ENV] = environment(self._groups, worker.index)
+        fds = descriptors(self._groups.values(), worker.index)
         slot.process = subprocess.Popen(self._command, env=env, pass_fds=fds)
         slot.started = time.monotonic()
         log.info("worker %s started (pid %d)", worker.name, slot.process.pid)
@@ -167,7 +174,7 @@ class Supervisor:
             try:
                 slot.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker %d did not stop: killed", slot.index + 1)
+                log.warning("worker %s did not stop: killed", slot.worker.name)
                 slot.process.kill()
                 slot.process.wait()
 

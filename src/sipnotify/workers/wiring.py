@@ -25,17 +25,17 @@ class UdpHere:
     through the hand-off. A TCP/TLS contact's connection is the sibling's: forwarded."""
 
     forward: Forward
-    worker: Worker
+    siblings: frozenset[str]  # made once: asked for every registered contact of a fan-out
 
     @classmethod
     def around(cls, forward: Forward | None, worker: Worker | None) -> Forward | None:
         """`forward` as a worker runs it (unchanged outside workers)."""
         if forward is None or worker is None:
             return forward
-        return cls(forward, worker)
+        return cls(forward, worker.siblings)
 
     def __call__(self, target: Target, content: NotifyContent, done: Done) -> bool:
-        if target.flow is None and self.worker.sibling(target.node):
+        if target.flow is None and target.node in self.siblings:
             return False
         return self.forward(target, content, done)
 

@@ -45,11 +45,10 @@ class Worker:
     def name_of(self, index: int) -> str:
         return f"{self.systemname}-{index + 1}"
 
-    def sibling(self, node: str) -> bool:
-        """True for the name of another worker of this host."""
-        prefix, _, number = node.rpartition("-")
-        return prefix == self.systemname and number.isdigit() and node != self.name \
-            and 1 <= int(number) <= self.count  # fmt: skip
+    @property
+    def siblings(self) -> frozenset[str]:
+        """The names of the other workers of this host."""
+        return frozenset(self.name_of(i) for i in range(self.count) if i != self.index)
 
     def ids_prefix(self) -> str:
         """The prefix of every identifier this worker makes (the last part differs at each
