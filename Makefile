@@ -70,7 +70,7 @@ cluster: $(VENV)/.installed-test peers
 
 ## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
 bench: $(VENV)/.installed peers
-	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench.py $(if $(ASTERISK),--asterisk $(ASTERISK)) $(BENCH_ARGS)
 
 ## coverage: line coverage of src/ for the unit tests alone (no sockets, no subprocesses),
 ## then for the whole suite (the integration tests' sipnotify processes included)

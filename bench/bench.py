@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -50,25 +51,32 @@ from harness import (
     SCENARIOS,
     UDP,
     Ami,
+    Command,
     Responder,
     drive,
     free_port,
     notify_action,
     percentile,
     service,
+    sipnotify_command,
     sipp,
 )
 from mwi import b7
+from reference import Measure, compare, printed
 from reply import b9
 from web import b6
 
+RUNS = itertools.count()  # each server run its own folder (the reference runs each twice)
+
 
 def b1(
-    workdir: Path, count: int, sessions: int, pace: float | None, seconds: float
-) -> dict[str, float]:
+    workdir: Path, count: int, sessions: int, pace: float | None, seconds: float, *,
+    command: Command = sipnotify_command,
+) -> dict[str, float]:  # fmt: skip
     total = int(pace * seconds) if pace else count
+    folder = workdir / f"b1-{sessions}-{pace}-{next(RUNS)}"
     with sipp("uas_notify_hold.xml", total, workdir) as (uas, peer):
-        with service(PHONE.replace("{uas}", str(uas)), workdir / f"b1-{sessions}-{pace}") as svc:
+        with service(PHONE.replace("{uas}", str(uas)), folder, command=command) as svc:
             rss_before, cpu_before = svc.rss_mb(), svc.cpu_seconds()
             started = time.perf_counter()
             chunks = [range(s, total, sessions) for s in range(sessions)]
@@ -143,10 +151,11 @@ auth=bob
 """
 
 
-def b3(workdir: Path, rates: list[int], seconds: int) -> dict[str, float]:
+def b3(workdir: Path, rates: list[int], seconds: int, *,
+       command: Command = sipnotify_command) -> dict[str, float]:  # fmt: skip
     best = 0.0
     achieved = 0.0
-    with service(REGISTRAR, workdir / "b3") as svc:
+    with service(REGISTRAR, workdir / f"b3-{next(RUNS)}", command=command) as svc:
         for rate in rates:
             calls = rate * seconds
             port = free_port()
@@ -338,6 +347,8 @@ def main() -> int:
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--asterisk", type=Path, help="an Asterisk binary: B1 and B3 side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (--asterisk)")
     args = parser.parse_args()
     wanted = set(args.only.upper().split(","))
     results: dict[str, object] = {
@@ -346,26 +357,10 @@ def main() -> int:
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sipnotify-bench-") as tmp:
         work = Path(tmp)
-        if "B1" in wanted:
-            results["B1_one_session"] = b1(work, args.notifies, 1, None, 0)
-            results["B1_eight_sessions"] = b1(work, args.notifies, 8, None, 0)
-            results["B1_paced"] = b1(work, 0, 1, args.pace, 5.0)
-        if "B2" in wanted:
-            results["B2_fan_out"] = b2(work)
-        if "B3" in wanted:
-            results["B3_registrations"] = b3(work, [int(r) for r in args.rates.split(",")], 5)
-        if "B4" in wanted:
-            results["B4_scale"] = b4(work)
-        if "B5" in wanted:
-            results["B5_fleet_jobs"] = b5(work)
-        if "B6" in wanted:
-            results["B6_web"] = b6(work)
-        if "B7" in wanted:
-            results["B7_mwi"] = b7(work)
-        if "B8" in wanted:
-            results["B8_cluster"] = b8(work, [int(r) for r in args.rates.split(",")])
-        if "B9" in wanted:
-            results["B9_reply_under_fan_out"] = b9(work)
+        if args.asterisk is not None:
+            results.update(_reference(args, work, wanted))
+            wanted -= {"B1", "B3"}
+        results.update(_ours(args, work, wanted))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / time.strftime("%Y%m%d-%H%M%S.json")
     path.write_text(json.dumps(results, indent=2))
@@ -373,7 +368,48 @@ def main() -> int:
     for name, values in results.items():
         if isinstance(values, dict):
             print(f"{name:22} " + "  ".join(f"{k}={_fmt(v)}" for k, v in values.items()))
+    if args.asterisk is not None:
+        print("\n".join(printed(results)))
     return 0
+
+
+def _ours(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[str, object]:
+    """The measures of sipnotify alone that `wanted` names."""
+    results: dict[str, object] = {}
+    if "B1" in wanted:
+        results["B1_one_session"] = b1(work, args.notifies, 1, None, 0)
+        results["B1_eight_sessions"] = b1(work, args.notifies, 8, None, 0)
+        results["B1_paced"] = b1(work, 0, 1, args.pace, 5.0)
+    if "B2" in wanted:
+        results["B2_fan_out"] = b2(work)
+    if "B3" in wanted:
+        results["B3_registrations"] = b3(work, [int(r) for r in args.rates.split(",")], 5)
+    if "B4" in wanted:
+        results["B4_scale"] = b4(work)
+    if "B5" in wanted:
+        results["B5_fleet_jobs"] = b5(work)
+    if "B6" in wanted:
+        results["B6_web"] = b6(work)
+    if "B7" in wanted:
+        results["B7_mwi"] = b7(work)
+    if "B8" in wanted:
+        results["B8_cluster"] = b8(work, [int(r) for r in args.rates.split(",")])
+    if "B9" in wanted:
+        results["B9_reply_under_fan_out"] = b9(work)
+    return results
+
+
+def _reference(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[str, object]:
+    """B1 (one session) and B3 against sipnotify and the given Asterisk, interleaved."""
+    rates = [int(r) for r in args.rates.split(",")]
+    measures: dict[str, Measure] = {}
+    if "B1" in wanted:
+        measures["B1_one_session"] = lambda command: b1(
+            work, args.notifies, 1, None, 0, command=command
+        )
+    if "B3" in wanted:
+        measures["B3_registrations"] = lambda command: b3(work, rates, 5, command=command)
+    return compare(args.asterisk, measures, args.rounds)
 
 
 def _fmt(value: object) -> str:

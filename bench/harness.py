@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +61,19 @@ class Service:
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+Command = Callable[[Path, Path], list[str]]  # (configuration folder, data folder) -> argv
+
+
+def sipnotify_command(config: Path, data: Path) -> list[str]:
+    return [PYTHON, "-m", "sipnotify", "serve", "--config-dir", str(config),
+            "--data-dir", str(data), "--log-level", "WARNING"]  # fmt: skip
+
+
 @contextmanager
-def service(pjsip: str, workdir: Path,
-            extra_files: dict[str, str] | None = None) -> Iterator[Service]:  # fmt: skip
+def service(pjsip: str, workdir: Path, extra_files: dict[str, str] | None = None,
+            command: Command = sipnotify_command) -> Iterator[Service]:  # fmt: skip
+    """A server on a generated configuration: sipnotify, or whatever `command` starts on the
+    same folder of Asterisk-syntax files (bench/reference.py: Asterisk)."""
     config = workdir / "config"
     config.mkdir(parents=True, exist_ok=True)
     ami_port, sip_port, http_port = free_port(), free_port(), free_port()
@@ -78,10 +88,8 @@ def service(pjsip: str, workdir: Path,
     log = (workdir / "service.log").open("wb")
     started = time.monotonic()
     process = subprocess.Popen(
-        [PYTHON, "-m", "sipnotify", "serve", "--config-dir", str(config),
-         "--data-dir", str(workdir / "data"), "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-    )  # fmt: skip
+        command(config, workdir / "data"), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+    )
     try:
         _wait_listening(ami_port, process, 120)
         _wait_connect(http_port, process, 30)

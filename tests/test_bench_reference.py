@@ -1,0 +1,49 @@
+"""`make bench ASTERISK=…`: the side-by-side comparison, run end to end with a stand-in for
+the Asterisk binary (a script that checks Asterisk's command line and generated files, then
+runs sipnotify on that folder, which reads Asterisk's syntax). Small counts: this checks the
+harness (interleaving, medians, ratios, the table), not speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAND_IN = """#!/bin/sh
+# asterisk -f -C FOLDER/asterisk.conf, as bench/reference.py starts it
+[ "$1" = "-f" ] && [ "$2" = "-C" ] || exit 2
+folder=$(dirname "$3")
+grep -q '^astetcdir => ' "$3" && [ -f "$folder/modules.conf" ] && [ -f "$folder/logger.conf" ] \\
+    || exit 3
+exec {python} -m sipnotify serve --config-dir "$folder" --data-dir "$folder/../data"
+"""
+
+
+def test_the_reference_comparison_runs_both_and_prints_ratios(tmp_path: Path) -> None:
+    stand_in = tmp_path / "asterisk"
+    stand_in.write_text(STAND_IN.format(python=sys.executable))
+    stand_in.chmod(0o755)
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "bench/bench.py", "--only", "B1,B3", "--asterisk", str(stand_in),
+         "--notifies", "200", "--rates", "50", "--rounds", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (written,) = out.iterdir()
+    results = json.loads(written.read_text())
+    assert set(results) == {"machine", "REF_B1_one_session", "REF_B3_registrations"}
+    b1 = results["REF_B1_one_session"]
+    assert b1["notifies_sipnotify"] == b1["notifies_asterisk"] == 200
+    assert b1["failed_sipnotify"] == b1["failed_asterisk"] == 0
+    assert b1["notify_per_s_ratio"] == b1["notify_per_s_sipnotify"] / b1["notify_per_s_asterisk"]
+    assert math.isfinite(b1["notify_per_s_ratio"])
+    registrations = results["REF_B3_registrations"]
+    assert registrations["highest_offered_without_failure_asterisk"] == 50
+    table = done.stdout.splitlines()
+    assert any(line.startswith("B1_one_session notify_per_s ") for line in table), done.stdout
+    assert any(line.startswith("B3_registrations highest_offered_without_failure ")
+               for line in table)  # fmt: skip
