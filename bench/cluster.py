@@ -240,7 +240,10 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
             results["register_pg_two_nodes_highest"] = _highest([a.sip_port, b.sip_port],
                                                                 rates, workdir)  # fmt: skip
         dsn = new_database()
-        workers = {**realtime(dsn, "w"), "sipnotify.conf": "[general]\nworkers = 2\n"}
+        workers = realtime(dsn, "w")  # the workers share mailboxes and jobs there too
+        workers["extconfig.conf"] += "sipnotify_mailboxes => pgsql,general\n" \
+            "sipnotify_jobs => pgsql,general\n"  # fmt: skip
+        workers["sipnotify.conf"] = "[general]\nworkers = 2\n"
         with service(UDP + BOB, workdir / "b8-workers", workers) as both:
             time.sleep(3)  # the second worker's start (the first answered the probe)
             rss = _worker_rss_mb(both.process.pid)

@@ -734,6 +734,9 @@ def serve(config: Config, options: ServeOptions) -> int:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED)
         _name_logs(worker)
         config = replace(config, options=replace(config.options, systemname=worker.name))
+        # What a worker keeps in files (its MWI subscriptions) is its own, found again by the
+        # worker of the same number after a restart; no file is shared between processes.
+        options = replace(options, data_dir=options.data_dir / f"worker-{worker.index + 1}")
     server = Server(config, options, worker=worker, inherited=Inherited.from_environment())
     code = asyncio.run(server.run()) if uvloop is None else uvloop.run(server.run())
     return CANNOT_START if worker is not None and code == 1 else code

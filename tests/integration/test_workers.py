@@ -28,7 +28,8 @@ HOST = "host"
 
 
 def start(start_service: StartService, dsn: str) -> Service:
-    found = files(dsn, HOST)
+    found = files(dsn, HOST)  # contacts and mailboxes in PostgreSQL; jobs too, below
+    found["extconfig.conf"] += "sipnotify_jobs => pgsql,general\n"
     found["pjsip.conf"] = found["pjsip.conf"].replace("max_contacts=2", "max_contacts=4")
     service = start_service(admin_conf(), files={**found, "sipnotify.conf": WORKERS})
     wait_for(lambda: all(f"[{HOST}-{n}] AMI listening on" in service.log() for n in (1, 2)),
@@ -140,4 +141,5 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "workers = 2 needs the contacts in PostgreSQL" in done.stderr
+    assert "workers = 2 needs ps_contacts, sipnotify_mailboxes, sipnotify_jobs in PostgreSQL" \
+        in done.stderr  # fmt: skip

@@ -16,7 +16,8 @@ MANAGER = "[general]\nenabled = yes\nport = 5039\nbindaddr = 127.0.0.1\n"
 HTTP = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 8090\n"
 CLUSTER = {
     "sorcery.conf": "[res_pjsip]\ncontact = realtime,ps_contacts\n",
-    "extconfig.conf": "[settings]\nps_contacts => pgsql,general\n",
+    "extconfig.conf": "[settings]\nps_contacts => pgsql,general\n"
+    "sipnotify_mailboxes => pgsql,general\nsipnotify_jobs => pgsql,general\n",
     "res_pgsql.conf": "[general]\ndbhost = 127.0.0.1\ndbname = x\ndbuser = x\n",
 }
 
@@ -40,12 +41,25 @@ def test_every_transport_ami_and_http_are_bound_for_the_workers(tmp_path: Path) 
     assert listens(found, 6000)[2] == Listen(Kind.AMI, "127.0.0.1", 6000)  # --ami-port
 
 
-def test_several_workers_need_contacts_in_postgresql_and_a_systemname(tmp_path: Path) -> None:
+def test_several_workers_need_their_shared_state_in_postgresql_and_a_systemname(
+    tmp_path: Path,
+) -> None:
     embedded = config(tmp_path / "a", {})
     assert refusal(embedded) == (
-        "workers = 2 needs the contacts in PostgreSQL (sorcery.conf; see docs/workers.md): "
+        "workers = 2 needs ps_contacts, sipnotify_mailboxes, sipnotify_jobs in PostgreSQL "
+        "(sorcery.conf, extconfig.conf; see docs/workers.md), where the workers share them: "
         "with the embedded store, run one worker"
     )
+    no_jobs = config(
+        tmp_path / "d",
+        {
+            **CLUSTER,
+            "extconfig.conf": CLUSTER["extconfig.conf"].replace(
+                "sipnotify_jobs => pgsql,general\n", ""
+            ),
+        },
+    )
+    assert refusal(no_jobs).startswith("workers = 2 needs sipnotify_jobs in PostgreSQL ")
     unnamed = config(tmp_path / "b", CLUSTER)
     assert refusal(unnamed) == (
         "workers needs asterisk.conf [options] systemname (each worker is <systemname>-<n>)"

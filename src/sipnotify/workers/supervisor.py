@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sipnotify.config.load import Config
-from sipnotify.config.realtime import ObjectType
+from sipnotify.config.realtime import ObjectType, OwnTable
 from sipnotify.workers.sockets import (
     SOCKETS_ENV,
     Kind,
@@ -50,10 +50,17 @@ WAKE = 1.0  # seconds between checks for restarts due
 
 def refusal(config: Config) -> str:
     """Why this configuration cannot run several workers ("" when it can)."""
-    if config.realtime.table(ObjectType.CONTACT) is None:
+    realtime = config.realtime
+    missing = [name for name, kept in (
+        ("ps_contacts", realtime.table(ObjectType.CONTACT) is not None),
+        ("sipnotify_mailboxes", OwnTable.MAILBOXES in realtime.own),
+        ("sipnotify_jobs", OwnTable.JOBS in realtime.own),
+    ) if not kept]  # fmt: skip
+    if missing:
         return (
-            f"workers = {config.settings.workers} needs the contacts in PostgreSQL "
-            "(sorcery.conf; see docs/workers.md): with the embedded store, run one worker"
+            f"workers = {config.settings.workers} needs {', '.join(missing)} in PostgreSQL "
+            "(sorcery.conf, extconfig.conf; see docs/workers.md), where the workers share "
+            "them: with the embedded store, run one worker"
         )
     if not config.options.systemname:
         return "workers needs asterisk.conf [options] systemname (each worker is <systemname>-<n>)"
