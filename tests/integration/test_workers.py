@@ -2,7 +2,8 @@
 
 Each phone's datagrams reach the worker the steering program (and `steering.owner`) names;
 a NOTIFY asked of either worker reaches phones of both, and each phone's answer gets back to
-the worker that sent it; a worker killed with -9 is started again, its registrations kept."""
+the worker that sent it; a worker killed with -9 is started again, its registrations kept,
+and a fleet job it was running is finished without sending twice."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from sipnotify.workers.steering import owner
 from tests.integration.conftest import RawAmi, Service, StartService, Uas, admin_conf, wait_for
 from tests.integration.ports import free_port
 from tests.integration.sipp import Sipp
 from tests.integration.test_cluster import contacts, files
+from tests.integration.test_fleet import job_when_answered, start_slow_job
+from tests.integration.test_fleet import pjsip as fleet_pjsip
 from tests.integration.test_pjsip_notify import result
 from tests.integration.test_registrar import notify, register
 from tests.storage.postgres import Server as Postgres
@@ -27,10 +32,11 @@ WORKERS = "[general]\nworkers = 2\n"
 HOST = "host"
 
 
-def start(start_service: StartService, dsn: str) -> Service:
+def start(start_service: StartService, dsn: str, pjsip: str | None = None) -> Service:
+    """Two workers; `pjsip` replaces the registrar tests' pjsip.conf (bob takes 4 contacts)."""
     found = files(dsn, HOST)  # contacts and mailboxes in PostgreSQL; jobs too, below
     found["extconfig.conf"] += "sipnotify_jobs => pgsql,general\n"
-    found["pjsip.conf"] = found["pjsip.conf"].replace("max_contacts=2", "max_contacts=4")
+    found["pjsip.conf"] = pjsip or found["pjsip.conf"].replace("max_contacts=2", "max_contacts=4")
     service = start_service(admin_conf(), files={**found, "sipnotify.conf": WORKERS})
     wait_for(lambda: all(f"[{HOST}-{n}] AMI listening on" in service.log() for n in (1, 2)),
              30, "both workers")  # fmt: skip
@@ -128,6 +134,26 @@ def test_a_worker_killed_with_9_is_started_again_and_keeps_its_registrations(
     assert not any(
         re.search(r"worker .* did not stop", line) for line in service.log().splitlines()
     )
+
+
+def test_a_job_of_a_worker_killed_mid_way_is_finished_without_sending_twice(
+    start_service: StartService, uas: Uas, postgres: Postgres
+) -> None:
+    dsn = postgres.new_database()
+    phones = [uas("uas_notify.xml", timeout=60) for _ in range(4)]
+    service = start(start_service, dsn, fleet_pjsip([p.port for p in phones]))
+    job_id = start_slow_job(service.port)
+    with psycopg.connect(dsn) as db:
+        row = db.execute("SELECT owner FROM sipnotify_jobs WHERE id = %s", (job_id,)).fetchone()
+    assert row is not None
+    os.kill(pids(service)[row[0]], signal.SIGKILL)  # the worker running it
+    with RawAmi(service.port) as ami:  # either worker: the job is finished and listed
+        ami.login()
+        shown = job_when_answered(ami, job_id, 4)
+        assert shown.count(b"\r\nState: answered\r\n") == 4, shown
+    for phone in phones:
+        assert phone.finish() == 0, phone.output
+        assert len(phone.received()) == 1  # one NOTIFY each, across the kill
 
 
 def test_several_workers_need_postgresql(tmp_path: Path) -> None:
