@@ -67,6 +67,7 @@ class Metrics:
         # (a lock, label checks, a tuple) costs more than the increment, once per NOTIFY.
         self._counted: dict[tuple[str, str, str, str], Counter] = {}
         self._timed: dict[str, Histogram] = {}
+        self._changes: dict[Change, Counter] = {}  # the same, once per registration change
         self._registrations = Counter(
             "sipnotify_registration_changes", "Registered contacts created, updated, removed",
             ["change"], registry=self.registry,
@@ -91,7 +92,10 @@ class Metrics:
             histogram.observe(result.rtt)
 
     def registration(self, change: Change) -> None:
-        self._registrations.labels(change.name.lower()).inc()
+        counter = self._changes.get(change)
+        if counter is None:
+            counter = self._changes[change] = self._registrations.labels(change.name.lower())
+        counter.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
