@@ -6,8 +6,8 @@ B1  NOTIFY throughput: N PJSIPNotify (Endpoint, Option=check-sync preset) pipeli
     result latencies. Figures: NOTIFY/s until every distinct NOTIFY is answered and reported, AMI
     reply and result-event latency p50/p99, CPU seconds per 1,000 NOTIFYs, RSS before and after.
 B2  Fan-out: one PJSIPNotify to an endpoint with 1,000 contacts; seconds until all answered.
-B3  Registrations: SIPp REGISTER with digest at rising offered rates; the highest with no
-    failure, and the rate achieved.
+B3  Registrations: 1,000 phones (each its own endpoint and AOR) registering with digest, SIPp
+    at rising offered rates; the highest with no failure, and the rate achieved.
 B4  Scale: 100,000 stored contacts (10,000 AORs x 10): RSS, start-up time, PJSIPShowContacts time.
 B5  Fleet jobs: 100 endpoints x 1,000 static contacts answered by a UDP responder in this
     process. First 10,000 contacts by PJSIPNotify fan-out (10 actions) and by one job at an
@@ -38,7 +38,6 @@ import itertools
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,15 +47,15 @@ from cluster import b8
 from harness import (
     HERE,
     PHONE,
-    SCENARIOS,
     UDP,
     Ami,
     Command,
     Responder,
     drive,
-    free_port,
     notify_action,
     percentile,
+    phones_conf,
+    register_fleet,
     service,
     sipnotify_command,
     sipp,
@@ -132,46 +131,21 @@ def b2(workdir: Path, contacts: int = 1000) -> dict[str, float]:
     return {"contacts": contacts, "seconds_all_answered": seconds}
 
 
-REGISTRAR = """[udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:{sip_port}
-[bob]
-type=auth
-username=bob
-password=secret
-[bob]
-type=aor
-max_contacts=1
-remove_existing=yes
-[bob]
-type=endpoint
-aors=bob
-auth=bob
-"""
+REGISTRAR = UDP + phones_conf()
 
 
 def b3(workdir: Path, rates: list[int], seconds: int, *,
        command: Command = sipnotify_command) -> dict[str, float]:  # fmt: skip
+    """The phones of `phones_conf` registering with digest at each offered rate in turn."""
     best = 0.0
     achieved = 0.0
     with service(REGISTRAR, workdir / f"b3-{next(RUNS)}", command=command) as svc:
         for rate in rates:
-            calls = rate * seconds
-            port = free_port()
             started = time.perf_counter()
-            done = subprocess.run(
-                ["sipp", f"127.0.0.1:{svc.sip_port}", "-sf", str(SCENARIOS / "uac_register.xml"),
-                 "-i", "127.0.0.1", "-p", str(port), "-m", str(calls), "-r", str(rate),
-                 "-nostdin", "-set", "user", "bob", "-set", "contact", f"sip:bob@127.0.0.1:{port}",
-                 "-set", "expires", "600", "-au", "bob", "-ap", "secret", "-d", "0",
-                 "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
-                cwd=workdir, capture_output=True, timeout=seconds * 12 + 30, check=False,
-            )  # fmt: skip
-            elapsed = time.perf_counter() - started
-            if done.returncode != 0:
+            done = register_fleet(svc.sip_port, rate, seconds, workdir)
+            if done.wait(timeout=seconds * 12 + 30) != 0:
                 break
-            best, achieved = float(rate), calls / elapsed
+            best, achieved = float(rate), rate * seconds / (time.perf_counter() - started)
     return {"highest_offered_without_failure": best, "achieved_per_s": achieved}
 
 

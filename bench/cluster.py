@@ -1,11 +1,11 @@
 """B8, several nodes on PostgreSQL (bench/cluster.py): a PostgreSQL server made for the run in a
 temporary folder (Debian's binaries, as the tests make it).
 
-- Registrations with digest (SIPp, as B3) at rising offered rates for 5 s each: one node on
-  SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered half the rate,
-  then one server with `workers = 2` on PostgreSQL offered half the rate by each of two SIPp
-  (their ports chosen so each worker takes one); the highest offered rate with no failure
-  for each. The idle RSS of each worker.
+- Registrations with digest (1,000 phones from SIPp, as B3) at rising offered rates, 5 s
+  each: one node on SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered
+  half the rate (and half the phones), then one server with `workers = 2` on PostgreSQL
+  offered half by each of two SIPp (their ports chosen so each worker takes one); the highest
+  offered rate with no failure for each, and the rate achieved. The idle RSS of each worker.
 - Visibility: 300 new contacts registered one at a time through node A (a digest client in this
   process); for each, the time from its 200 OK to node B's ContactStatus event: p50/p99/max.
 - Fan-out: 10,000 registered contacts (10 AORs x 1,000, rows written straight into
@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import itertools
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,13 +31,13 @@ from typing import cast
 
 from harness import (
     HERE,
-    SCENARIOS,
     UDP,
     Ami,
     Responder,
-    free_port,
     notify_action,
     percentile,
+    phones_conf,
+    register_fleet,
     service,
 )
 
@@ -47,11 +46,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from tests.storage.postgres import Server, available, running
 
 AUTH = "[bob]\ntype=auth\nusername=bob\npassword=secret\n"
-BOB = (
-    AUTH
-    + "[bob]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
-    + "[bob]\ntype=endpoint\naors=bob\nauth=bob\n"
-)
+PHONES = phones_conf()
 MANY = AUTH + "[many]\ntype=aor\nmax_contacts=1000\n[many]\ntype=endpoint\naors=many\nauth=bob\n"
 FLEET = "".join(f"[fleet{e}]\ntype=aor\nmax_contacts=1000\n[fleet{e}]\ntype=endpoint\n"
                 f"aors=fleet{e}\n" for e in range(10))  # fmt: skip
@@ -72,24 +67,13 @@ def realtime(dsn: str, systemname: str) -> dict[str, str]:
 
 
 def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> float | None:
-    """SIPp REGISTERs with digest at `rate` per second split over the nodes: the rate
-    achieved (SIPp holds new calls back while the server is behind, so it can be far below
-    the rate offered), or None when one failed.
-    The n-th SIPp's port is odd for odd n (bind(0) gives even ports): for `workers = 2` on
-    one port, each worker takes one SIPp (the steering adds address and port, modulo 2)."""
+    """The phones registering with digest at `rate` per second, split over the nodes (each
+    SIPp its share of the phones): the rate achieved (SIPp holds new calls back while the
+    server is behind, so it can be far below the rate offered), or None when one failed."""
     share = max(1, rate // len(ports))
-    runs = []
     started = time.perf_counter()
-    for index, port in enumerate(ports):
-        local = free_port() + index % 2
-        runs.append(subprocess.Popen(
-            ["sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "uac_register.xml"),
-             "-i", "127.0.0.1", "-p", str(local), "-m", str(share * seconds), "-r", str(share),
-             "-nostdin", "-set", "user", "bob", "-set", "contact", f"sip:bob@127.0.0.1:{local}",
-             "-set", "expires", "600", "-au", "bob", "-ap", "secret", "-d", "0",
-             "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
+    runs = [register_fleet(port, share, seconds, workdir, part=index, parts=len(ports))
+            for index, port in enumerate(ports)]  # fmt: skip
     if not all(run.wait(timeout=seconds * 12 + 30) == 0 for run in runs):
         return None
     return share * seconds * len(ports) / (time.perf_counter() - started)
@@ -237,14 +221,14 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
     results: dict[str, float] = {}
     with _postgres() as server:
         new_database = server.new_database
-        with service(UDP + BOB, workdir / "b8-sqlite") as one:
+        with service(UDP + PHONES, workdir / "b8-sqlite") as one:
             results.update(_ladder("register_sqlite", [one.sip_port], rates, workdir))
         dsn = new_database()
-        with service(UDP + BOB, workdir / "b8-pg", realtime(dsn, "a")) as one:
+        with service(UDP + PHONES, workdir / "b8-pg", realtime(dsn, "a")) as one:
             results.update(_ladder("register_pg", [one.sip_port], rates, workdir))
         dsn = new_database()
-        with service(UDP + BOB, workdir / "b8-pg2a", realtime(dsn, "a")) as a, \
-                service(UDP + BOB, workdir / "b8-pg2b", realtime(dsn, "b")) as b:  # fmt: skip
+        with service(UDP + PHONES, workdir / "b8-pg2a", realtime(dsn, "a")) as a, \
+                service(UDP + PHONES, workdir / "b8-pg2b", realtime(dsn, "b")) as b:  # fmt: skip
             results.update(_ladder("register_pg_two_nodes", [a.sip_port, b.sip_port],
                                    rates, workdir))  # fmt: skip
         dsn = new_database()
@@ -252,7 +236,7 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
         workers["extconfig.conf"] += "sipnotify_mailboxes => pgsql,general\n" \
             "sipnotify_jobs => pgsql,general\n"  # fmt: skip
         workers["sipnotify.conf"] = "[general]\nworkers = 2\n"
-        with service(UDP + BOB, workdir / "b8-workers", workers) as both:
+        with service(UDP + PHONES, workdir / "b8-workers", workers) as both:
             time.sleep(3)  # the second worker's start (the first answered the probe)
             rss = _worker_rss_mb(both.process.pid)
             results["idle_rss_per_worker_mb"] = max(rss)

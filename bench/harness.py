@@ -150,6 +150,37 @@ def sipp(
         process.communicate(timeout=30)
 
 
+PHONES = 1000  # the fleet registering in B3 and B8: each phone its own endpoint and AOR
+
+
+def phones_conf(phones: int = PHONES) -> str:
+    """pjsip.conf sections for phones p0, p1, …: each an endpoint with its AOR (one contact,
+    replaced at each registration), all proving the password of one auth section."""
+    return "[fleet-auth]\ntype=auth\nusername=bob\npassword=secret\n" + "".join(
+        f"[p{n}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
+        f"[p{n}]\ntype=endpoint\naors=p{n}\nauth=fleet-auth\n"
+        for n in range(phones)
+    )
+
+
+def register_fleet(port: int, rate: int, seconds: int, workdir: Path, *, part: int = 0,
+                   parts: int = 1) -> subprocess.Popen[bytes]:  # fmt: skip
+    """SIPp registering the phones of `phones_conf` (those whose number is `part` modulo
+    `parts`, in turn, again and again) with digest at `rate` a second for `seconds`. Its port
+    is odd for an odd `part` (bind(0) gives even ones): with `workers = 2` on one port, each
+    worker takes one part (the steering adds address and port, modulo 2)."""
+    users = workdir / f"phones-{part}-of-{parts}.csv"
+    users.write_text("SEQUENTIAL\n" + "".join(f"p{n};\n" for n in range(part, PHONES, parts)))
+    local = free_port() + part % 2
+    return subprocess.Popen(
+        ["sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "uac_register_fleet.xml"),
+         "-inf", str(users), "-i", "127.0.0.1", "-p", str(local), "-m", str(rate * seconds),
+         "-r", str(rate), "-nostdin", "-set", "expires", "600", "-au", "bob", "-ap", "secret",
+         "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 class Ami:
     """A minimal asyncio AMI client that timestamps every reply and result event."""
 

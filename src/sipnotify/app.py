@@ -54,6 +54,8 @@ from sipnotify.mwi.mailboxes import Mailboxes
 from sipnotify.mwi.service import MwiService
 from sipnotify.mwi.subscriptions import Subscriptions
 from sipnotify.notify.notifier import Notifier
+from sipnotify.registrar.commits import Offload, inline
+from sipnotify.registrar.helper import HelperThread
 from sipnotify.registrar.reachability import Reachability
 from sipnotify.registrar.registry import Change, Registry
 from sipnotify.registrar.service import ContactChange, Registrar, SecurityEvent
@@ -243,6 +245,8 @@ class Server:
                 mwi=mwi,
                 checker=checker,
             ),
+            soon=asyncio.get_running_loop().call_soon,
+            offload=_offload(node, stack),
             systemname=config.options.systemname,
             nonce_key=node.nonce_key if node is not None else None,
         )
@@ -510,6 +514,16 @@ def _stores(config: Config, options: ServeOptions, stack: contextlib.AsyncExitSt
     return _Stores(node, registry, jobs, mailboxes, subscriptions)
 
 
+def _offload(node: Node | None, stack: contextlib.AsyncExitStack) -> Offload:
+    """Where a group commit's store work runs: on a helper thread for PostgreSQL (a network
+    round trip), on the loop for SQLite (a local file, used by the loop only)."""
+    if node is None:
+        return inline
+    helper = HelperThread()
+    stack.callback(helper.close)  # before the store closes
+    return helper
+
+
 def _store(open_store: Callable[[Path], S], shared: S | None, what: str, data_dir: Path) -> S:
     """The cluster's shared store, else the embedded one in the data directory."""
     if shared is not None:
@@ -641,6 +655,7 @@ class _Chores:
     def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        self._registrar.commit()  # registrations decided in the last loop turn are answered
 
 
 def _sighup(reloader: Reloader) -> None:

@@ -133,7 +133,8 @@ def context(
     ids = Ids("test", seed=1)
     audience = Audience(manager.general, lambda: 1042.5)
     registry = registry or Registry(SqliteContactStore(Path(":memory:")), 0.0)
-    registrar = Registrar(pjsip, registry, security=lambda _e: None, contacts=lambda _c: None)
+    registrar = Registrar(pjsip, registry, security=lambda _e: None, contacts=lambda _c: None,
+                          soon=lambda call: call())  # fmt: skip
     notifier = Notifier(config=pjsip, presets=presets, sender=sender or FakeSender(), ids=ids,
                         registered=lambda aor: registrar.bindings(aor, 1042.5))  # fmt: skip
     calls = CallManager(config=pjsip, dialplan=Dialplan(), registrar=registrar,

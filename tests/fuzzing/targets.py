@@ -103,7 +103,7 @@ def _server(data: bytes) -> object:
     host = MemoryHost()
     registry = Registry(SqliteContactStore(Path(":memory:")), 0.0)
     registrar = Registrar(PjsipConfig(), registry, security=lambda _e: None,
-                          contacts=lambda _c: None)  # fmt: skip
+                          contacts=lambda _c: None, soon=lambda call: call())  # fmt: skip
     uas = Uas(host, registrar=registrar, calls=_RefusingCalls(), user_agent="fuzz",
               ids=Ids("fuzz", 0), soon=lambda call: call(), wall_clock=lambda: 0.0)  # fmt: skip
     link = MemoryLink()

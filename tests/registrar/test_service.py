@@ -4,20 +4,21 @@ tells of. The store is SQLite in memory; nothing else is faked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import load_pjsip
+from sipnotify.registrar.commits import Done, Offload, inline
 from sipnotify.registrar.registry import Change, Registry
 from sipnotify.registrar.service import ContactChange, Registrar, Security, SecurityEvent
 from sipnotify.sip import auth
 from sipnotify.sip.message import Request, Response
 from sipnotify.sip.registrar import Binding, Source
 from sipnotify.sip.responses import Reply
-from sipnotify.storage.base import Crowded, StorageError
+from sipnotify.storage.base import Crowded, StorageError, StoreUnavailable, Write
 from sipnotify.storage.sqlite import SqliteContactStore
 
 PJSIP = """
@@ -57,12 +58,26 @@ NOW = 1_000_000.0
 
 
 class FullStore(SqliteContactStore):
-    """The store at the registrar's edge, failing as a full disk does."""
+    """The store at the registrar's edge, failing as a full disk does (for `aors`)."""
 
-    def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
-               now: float = 0.0) -> None:  # fmt: skip
-        del store, drop, limit, now
-        raise StorageError("disk full")
+    def __init__(self, aors: frozenset[str] = frozenset(("alice",))) -> None:
+        super().__init__(Path(":memory:"))
+        self.aors = aors
+        self.transactions = 0
+
+    def change_many(self, writes: Sequence[Write]) -> None:
+        self.transactions += 1
+        if any(b.aor in self.aors for w in writes for b in (*w.store, *w.drop)):
+            raise StorageError("disk full")
+        super().change_many(writes)
+
+
+class DownStore(SqliteContactStore):
+    """The store at the registrar's edge while its database server is unreachable."""
+
+    def change_many(self, writes: Sequence[Write]) -> None:
+        del writes
+        raise StoreUnavailable("PostgreSQL: connection refused")
 
 
 class SharedStore(SqliteContactStore):
@@ -81,18 +96,39 @@ class SharedStore(SqliteContactStore):
             raise Crowded("alice", self.others)
         super().change(store, drop, limit=limit, now=now)
 
+    def change_many(self, writes: Sequence[Write]) -> None:
+        if self.times:  # as PostgreSQL refuses the whole transaction
+            raise StorageError("more contacts registered through other nodes meanwhile")
+        super().change_many(writes)
+
 
 class World:
-    def __init__(self, store: SqliteContactStore | None = None) -> None:
+    def __init__(self, store: SqliteContactStore | None = None, *,
+                 offload: Offload = inline) -> None:  # fmt: skip
         config, _ = load_pjsip(parse_text(PJSIP, name="pjsip.conf"))
         self.registry = Registry(store or SqliteContactStore(Path(":memory:")), NOW)
         self.security: list[SecurityEvent] = []
         self.contacts: list[ContactChange] = []
+        self.turn: list[Callable[[], None]] = []  # what runs when the loop turn ends
         self.registrar = Registrar(config, self.registry, security=self.security.append,
-                                   contacts=self.contacts.append)  # fmt: skip
+                                   contacts=self.contacts.append, soon=self.turn.append,
+                                   offload=offload)  # fmt: skip
+
+    def end_turn(self) -> None:
+        while self.turn:
+            self.turn.pop(0)()
 
     def register(self, user: str = "alice", *, to: str = "", authorization: str = "",
                  now: float = NOW, expires: str = "600") -> Reply:  # fmt: skip
+        """One REGISTER in a loop turn of its own: its answer."""
+        answers = self.send(user, to=to, authorization=authorization, now=now, expires=expires)
+        self.end_turn()
+        (answer,) = answers
+        return answer
+
+    def send(self, user: str = "alice", *, to: str = "", authorization: str = "",
+             now: float = NOW, expires: str = "600") -> list[Reply]:  # fmt: skip
+        """One REGISTER, the loop turn going on: its answer, once there is one."""
         headers = [
             ("Via", "SIP/2.0/UDP 203.0.113.9:5062;branch=z9hG4bKr1"),
             ("From", f"<sip:{user}@example.com>;tag=1"),
@@ -105,7 +141,9 @@ class World:
         if authorization:
             headers.append(("Authorization", authorization))
         request = Request(method="REGISTER", uri="sip:example.com", headers=tuple(headers))
-        return self.registrar.handle(request, SOURCE, now)
+        answers: list[Reply] = []
+        self.registrar.handle(request, SOURCE, now, answers.append)
+        return answers
 
     def answer(self, challenge: Reply, password: str = "wonderland", user: str = "alice") -> str:
         response = Response(status=challenge.status, reason=challenge.reason,
@@ -170,10 +208,105 @@ def test_the_authorization_username_identifies_when_allowed(world: World) -> Non
 
 
 def test_a_store_that_fails_answers_500_and_changes_nothing() -> None:
-    world = World(FullStore(Path(":memory:")))
+    world = World(FullStore())
     answer = world.answer(world.register())
     assert world.register(authorization=answer).status == 500
     assert world.registrar.bindings("alice", NOW) == []
+
+
+def test_the_registrations_of_a_loop_turn_are_committed_together_then_answered() -> None:
+    store = FullStore(frozenset())
+    world = World(store)
+    alice = world.answer(world.register())
+    keyed = world.answer(world.register("keyed"), user="alice")
+    first, second = world.send(authorization=alice), world.send("keyed", authorization=keyed)
+    assert (first, second, world.contacts) == ([], [], [])  # not stored yet: not answered
+    world.end_turn()
+    assert [r.status for r in (*first, *second)] == [200, 200]
+    assert store.transactions == 1
+    assert [(c.binding.aor, c.change) for c in world.contacts] == [
+        ("alice", Change.CREATED), ("keyed", Change.CREATED)]  # fmt: skip
+    assert len(SqliteContactStore.load(store)) == 2
+
+
+def test_a_second_register_for_a_waiting_aor_is_decided_on_the_first_stored() -> None:
+    store = FullStore(frozenset())
+    world = World(store)
+    answer = world.answer(world.register())
+    first = world.send(authorization=answer)
+    second = world.send(authorization=answer, expires="60")
+    assert first == second == []
+    world.end_turn()  # the first committed, then the second decided and committed
+    assert [r.status for r in (*first, *second)] == [200, 200]
+    assert store.transactions == 2
+    assert [c.change for c in world.contacts] == [Change.CREATED, Change.UPDATED]
+    (binding,) = world.registrar.bindings("alice", NOW)
+    assert binding.expires_at == NOW + 60
+
+
+class Held:
+    """An offload that runs the store's work only when the test says (a helper thread's
+    transaction still out)."""
+
+    def __init__(self) -> None:
+        self.out: list[tuple[Callable[[], None], Done]] = []
+
+    def __call__(self, work: Callable[[], None], done: Done) -> None:
+        self.out.append((work, done))
+
+    def finish(self) -> None:
+        work, done = self.out.pop(0)
+        inline(work, done)
+
+
+def test_registrations_decided_while_a_commit_is_out_wait_for_the_next() -> None:
+    held = Held()
+    world = World(FullStore(frozenset()), offload=held)
+    alice = world.answer(world.register())
+    keyed = world.answer(world.register("keyed"), user="alice")
+    first = world.send(authorization=alice)
+    world.end_turn()
+    assert len(held.out) == 1  # out: the loop goes on deciding
+    second, again = world.send("keyed", authorization=keyed), world.send(authorization=alice)
+    world.end_turn()
+    assert (first, second, again, len(held.out)) == ([], [], [], 1)  # one out at a time
+    held.finish()
+    assert [r.status for r in first] == [200]
+    world.end_turn()
+    assert len(held.out) == 1
+    held.finish()  # keyed, and alice's again (decided once the first was stored)
+    assert [r.status for r in (*second, *again)] == [200, 200]
+    assert [c.change for c in world.contacts] == [Change.CREATED, Change.CREATED, Change.UPDATED]
+
+
+def test_when_a_turns_commit_fails_each_registration_is_stored_alone() -> None:
+    world = World(FullStore(frozenset(("alice",))))
+    alice = world.answer(world.register())
+    keyed = world.answer(world.register("keyed"), user="alice")
+    first, second = world.send(authorization=alice), world.send("keyed", authorization=keyed)
+    world.end_turn()
+    assert [r.status for r in (*first, *second)] == [500, 200]
+    assert world.registrar.bindings("alice", NOW) == []
+    assert [b.aor for b in world.registrar.bindings("keyed", NOW)] == ["keyed"]
+
+
+def test_an_unreachable_store_answers_the_whole_turn_503() -> None:
+    world = World(DownStore(Path(":memory:")))
+    alice = world.answer(world.register())
+    keyed = world.answer(world.register("keyed"), user="alice")
+    first, second = world.send(authorization=alice), world.send("keyed", authorization=keyed)
+    world.end_turn()
+    assert [(r.status, r.headers) for r in (*first, *second)] == [
+        (503, (("Retry-After", "5"),))] * 2  # fmt: skip
+    assert world.registrar.bindings("alice", NOW) == []
+    assert world.contacts == []
+
+
+def test_pruning_commits_what_waits_first(world: World) -> None:
+    waiting = world.send(authorization=world.answer(world.register()), expires="60")
+    assert world.registrar.prune(NOW + 61) == 1  # stored, then found expired
+    assert [r.status for r in waiting] == [200]
+    assert [c.change for c in world.contacts] == [Change.CREATED, Change.REMOVED]
 
 
 def other_node(uri: str) -> Binding:

@@ -12,7 +12,7 @@ import pytest
 
 from sipnotify.registrar.registry import Registry
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import ContactStore, Crowded, StorageError, StoreUnavailable
+from sipnotify.storage.base import ContactStore, Crowded, StorageError, StoreUnavailable, Write
 from sipnotify.storage.postgres import PgContactStore
 from sipnotify.storage.sqlite import SqliteContactStore
 from tests.storage.postgres import Server
@@ -52,6 +52,19 @@ def test_round_trip_replace_and_drop(reopen: Reopen) -> None:
     assert again.load() == [binding("sip:a@h", 300.0)]
     assert again.prune(301.0) == 1
     assert again.load() == []
+
+
+def test_several_writes_are_made_together_in_order(reopen: Reopen) -> None:
+    store = reopen()
+    old = binding("sip:old@h", 100.0, aor="zed")
+    store.change([old], [])
+    store.change_many([
+        Write([binding("sip:z@h", 200.0, aor="zed")], [old]),
+        Write([binding("sip:a@h", 300.0, aor="al")], []),
+        Write([binding("sip:z@h", 400.0, aor="zed")], []),  # the same AOR again: after the first
+    ])  # fmt: skip
+    assert sorted((b.aor, b.uri, b.expires_at) for b in reopen().load()) == [
+        ("al", "sip:a@h", 300.0), ("zed", "sip:z@h", 400.0)]  # fmt: skip
 
 
 def test_every_field_survives(reopen: Reopen) -> None:
@@ -156,6 +169,23 @@ def test_a_change_past_the_limit_others_reached_is_refused_whole(postgres: Serve
         b.close()
 
 
+def test_writes_made_together_are_refused_together_past_a_limit(postgres: Server) -> None:
+    dsn = postgres.new_database()
+    a = PgContactStore(dsn, "test", systemname="node-a")
+    b = PgContactStore(dsn, "test", systemname="node-b")
+    try:
+        a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
+        with pytest.raises(StorageError):  # which one failed is learnt one at a time
+            b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0),
+                           Write([binding("sip:b@h", 1000.0)], [], 1, 500.0)])  # fmt: skip
+        assert [x.uri for x in b.load()] == ["sip:a@h"]  # nothing written, not even for "al"
+        b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0)])
+        assert [x.uri for x in a.load_aor("al")] == ["sip:x@h"]
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_database_restart_costs_only_the_calls_made_meanwhile(postgres: Server) -> None:
     store = PgContactStore(postgres.new_database(), "test")
     kept = binding("sip:kept@h", 500.0)
@@ -164,6 +194,8 @@ def test_a_database_restart_costs_only_the_calls_made_meanwhile(postgres: Server
     try:
         with pytest.raises(StoreUnavailable, match=r"^test: "):
             store.change([binding("sip:lost@h", 600.0)], [])
+        with pytest.raises(StoreUnavailable):
+            store.change_many([Write([binding("sip:lost@h", 600.0)], [])])
         with pytest.raises(StoreUnavailable):
             store.load()  # still down: connecting again fails, clearly
     finally:

@@ -90,7 +90,7 @@ class Pair:
         self.registry = Registry(SqliteContactStore(tmp_path / "contacts.sqlite3"), 0.0)
         self.changes: list[ContactChange] = []
         registrar = Registrar(config, self.registry, security=lambda _e: None,
-                              contacts=self.changes.append)  # fmt: skip
+                              contacts=self.changes.append, soon=lambda call: call())  # fmt: skip
         self.calls = Calls()
         self.uas = Uas(self.server, registrar=registrar, calls=self.calls, user_agent="uas",
                        ids=Ids("uas", 0), soon=lambda call: call(),

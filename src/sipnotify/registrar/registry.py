@@ -9,12 +9,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.registrar import Binding, Decision
 from sipnotify.sip.uri import parse_uri
-from sipnotify.storage.base import ContactStore
+from sipnotify.storage.base import ContactStore, Write
 
 log = logging.getLogger("sipnotify.registrar")
 
@@ -66,10 +66,23 @@ class Registry:
         nodes took the AOR past `limit` meanwhile), then remember, telling of each change
         right after it is made."""
         self._store.change(decision.store, decision.drop, limit=limit, now=now)
-        for binding in decision.drop:
+        self._remember(Write(decision.store, decision.drop), tell)
+
+    def store_many(self, writes: Sequence[Write]) -> None:
+        """Several writes stored together; raises StorageError, nothing stored. Touches the
+        store only (it may run on a helper thread); `remember_many` follows on the loop."""
+        self._store.change_many(writes)
+
+    def remember_many(self, writes: Sequence[Write], tell: Tell) -> None:
+        """Writes `store_many` stored, remembered in order, telling of each change."""
+        for write in writes:
+            self._remember(write, tell)
+
+    def _remember(self, write: Write, tell: Tell) -> None:
+        for binding in write.drop:
             if self._by_aor[binding.aor].pop(binding.uri, None) is not None:
                 tell(binding, Change.REMOVED)
-        for binding in decision.store:
+        for binding in write.store:
             known = binding.uri in self._by_aor[binding.aor]
             self._by_aor[binding.aor][binding.uri] = binding
             tell(binding, Change.UPDATED if known else Change.CREATED)

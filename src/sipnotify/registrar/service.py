@@ -8,6 +8,9 @@ such AOR, so nobody registers for another user's AOR), and storing the decision 
 the 200 OK (500 when the store fails, 503 with Retry-After while it cannot be reached; nothing
 changed either way). An unknown user is challenged like a known one, then refused with 403,
 so users cannot be enumerated.
+
+The 200s of a loop turn are stored together (registrar/commits.py); one is stored alone here
+when that fails, decided again when other nodes filled its AOR meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from dataclasses import dataclass, replace
 from ipaddress import ip_address, ip_network
 
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
+from sipnotify.registrar.commits import (
+    UNAVAILABLE,
+    Answer,
+    Asked,
+    GroupCommit,
+    Offload,
+    Soon,
+    Waiting,
+    inline,
+)
 from sipnotify.registrar.registry import Change, Registry
 from sipnotify.sip import auth
 from sipnotify.sip.errors import ParseError
@@ -30,7 +43,6 @@ from sipnotify.sip.uri import parse_name_addr
 from sipnotify.storage.base import Crowded, StorageError, StoreUnavailable
 
 log = logging.getLogger("sipnotify.registrar")
-RETRY_AFTER = 5  # seconds a phone is asked to wait while the database is unreachable
 
 
 class Security(enum.Enum):
@@ -74,11 +86,18 @@ ContactListener = Callable[[ContactChange], None]
 class Registrar:
     def __init__(
         self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
-        contacts: ContactListener, systemname: str = "", nonce_key: bytes | None = None,
+        contacts: ContactListener, soon: Soon, offload: Offload = inline,
+        systemname: str = "", nonce_key: bytes | None = None,
     ) -> None:  # fmt: skip
         """`nonce_key` signs the digest nonces: shared by nodes that share contacts, so a
-        challenge from one node may be answered to another (a fresh one per process else)."""
+        challenge from one node may be answered to another (a fresh one per process else).
+        `soon` runs the group commit when the loop turn ends (loop.call_soon); `offload` runs
+        the store's part of it (commits.py)."""
         self._config = config
+        self._commits = GroupCommit(
+            registry, soon=soon, offload=offload, decide=self._decide_asked,
+            alone=self._store_alone, tell=self._teller, limit=self._limit,
+        )  # fmt: skip
         self._systemname = systemname
         self._registry = registry
         self._secret = nonce_key or secrets.token_bytes(16)
@@ -91,6 +110,7 @@ class Registrar:
 
     def prune(self, now: float) -> int:
         """Forget expired registrations, telling of each; returns how many the store held."""
+        self._commits.commit()
         return self._registry.prune(now, lambda b, change: self._changed(b, change, now))
 
     def aors(self) -> list[str]:
@@ -139,47 +159,66 @@ class Registrar:
         assert endpoint is not None  # _authenticate refuses unknown callers
         return endpoint
 
-    def handle(self, request: Request, source: Source, now: float) -> Reply:
+    def handle(self, request: Request, source: Source, now: float, answer: Answer) -> None:
+        """Answer a REGISTER: at once, or (a 200 that changes the store) when the loop turn's
+        registrations have been committed together. Raises what a bad request raises
+        (ParseError), before answering."""
         endpoint = self._identify(request, source.address)
         challenge = self._authenticate(request, endpoint, int(now), source)
         if challenge is not None:
-            return challenge
+            answer(challenge)
+            return
         assert endpoint is not None  # _authenticate refuses unknown callers
         try:
             aor_name = parse_name_addr(request.header("To") or "").uri.user or ""
         except ParseError:
-            return Reply(400, "Bad Request")
+            answer(Reply(400, "Bad Request"))
+            return
         if aor_name not in endpoint.aors or aor_name not in self._config.aors:
-            return Reply(404, "Not Found")
+            answer(Reply(404, "Not Found"))
+            return
+        self._commits.ask(Asked(request, endpoint, aor_name, source, now, answer))
+
+    def commit(self) -> None:
+        """Send the registrations waiting to the store now (at shutdown)."""
+        self._commits.commit()
+
+    def _decide_asked(self, asked: Asked) -> Decision:
+        return self._decide(asked.request, asked.endpoint, asked.aor, asked.source, asked.now)
+
+    def _teller(self, now: float) -> Callable[[Binding, Change], None]:
+        return lambda binding, change: self._changed(binding, change, now)
+
+    def _store_alone(self, waiting: Waiting) -> Reply:
+        """One registration stored in its own transaction; decided again with the other
+        nodes' latest when they filled the AOR meanwhile (Crowded)."""
+        aor, now = waiting.asked.aor, waiting.asked.now
         try:
             try:
-                decision = self._decide_and_store(request, endpoint, aor_name, source, now)
+                decision = self._store(waiting.decision, aor, now)
             except Crowded as crowded:  # decided again with the other nodes' latest
-                self.refresh(aor_name, crowded.stored, now)
-                decision = self._decide_and_store(request, endpoint, aor_name, source, now)
+                self.refresh(aor, crowded.stored, now)
+                decision = self._store(self._decide_asked(waiting.asked), aor, now)
         except StoreUnavailable as exc:  # RFC 3261 §21.5.4: temporary, with Retry-After
-            log.error("cannot store the registration of %s: %s", aor_name, exc)
-            return Reply(503, "Service Unavailable", (("Retry-After", str(RETRY_AFTER)),))
+            log.error("cannot store the registration of %s: %s", aor, exc)
+            return UNAVAILABLE
         except StorageError as exc:  # a second Crowded too: another node keeps winning
-            log.error("cannot store the registration of %s: %s", aor_name, exc)
+            log.error("cannot store the registration of %s: %s", aor, exc)
             retry = isinstance(exc, Crowded)
             return Reply(503, "Service Unavailable", (("Retry-After", "1"),)) if retry else (
                 Reply(500, "Server Internal Error"))  # fmt: skip
         return Reply(decision.status, decision.reason, decision.headers)
 
-    def _decide_and_store(self, request: Request, endpoint: Endpoint, aor_name: str,
-                          source: Source, now: float) -> Decision:  # fmt: skip
-        """The decision, stored when it is a 200. Raises StorageError (Crowded when other
+    def _store(self, decision: Decision, aor: str, now: float) -> Decision:
+        """The decision stored when it is a 200. Raises StorageError (Crowded when other
         nodes added contacts meanwhile), nothing stored."""
-        decision = self._decide(request, endpoint, aor_name, source, now)
-        if decision.status == 200 and self._systemname:
-            stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
-            decision = replace(decision, store=stamped)
         if decision.status == 200:
-            limit = self._config.aors[aor_name].max_contacts
-            self._registry.apply(decision, lambda b, change: self._changed(b, change, now),
-                                 limit=limit, now=now)  # fmt: skip
+            self._registry.apply(decision, self._teller(now), limit=self._limit(aor), now=now)
         return decision
+
+    def _limit(self, name: str) -> int:
+        aor = self._config.aors.get(name)  # gone when a reload removed it meanwhile
+        return aor.max_contacts if aor is not None else 0
 
     def _decide(
         self, request: Request, endpoint: Endpoint, aor_name: str, source: Source, now: float
@@ -195,15 +234,12 @@ class Registrar:
             rewrite_contact=endpoint.rewrite_contact,
         )
         existing = self._registry.bindings(aor_name, now)
-        return register(
-            request,
-            aor=aor_name,
-            endpoint=endpoint.name,
-            policy=policy,
-            existing=existing,
-            source=source,
-            now=now,
-        )
+        decision = register(request, aor=aor_name, endpoint=endpoint.name, policy=policy,
+                            existing=existing, source=source, now=now)  # fmt: skip
+        if decision.status == 200 and self._systemname:
+            stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
+            decision = replace(decision, store=stamped)
+        return decision
 
     def _identify(self, request: Request, address: str) -> Endpoint | None:
         endpoints = self._config.endpoints

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sipnotify.sip.registrar import Binding
@@ -27,6 +28,16 @@ class Crowded(StorageError):
         self.aor, self.stored = aor, stored
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One AOR's change, as `ContactStore.change` takes it: for writing several together."""
+
+    store: Sequence[Binding]
+    drop: Sequence[Binding]
+    limit: int = 0
+    now: float = 0.0
+
+
 class ContactStore(Protocol):
     def load(self) -> list[Binding]:
         """Every stored binding, expired ones included."""
@@ -38,6 +49,13 @@ class ContactStore(Protocol):
         before returning. A store several nodes write raises Crowded when the AOR would hold
         more than `limit` (when not 0) bindings unexpired at `now`: the caller decided without
         the others' latest. Raises StorageError."""
+        ...
+
+    def change_many(self, writes: Sequence[Write]) -> None:
+        """Every write, in order, all or nothing, in one transaction (one commit for a loop
+        turn's registrations). Raises StorageError (StoreUnavailable when the store cannot be
+        reached), without saying which write failed: the caller makes them one at a time to
+        learn it."""
         ...
 
     def prune(self, now: float) -> int:

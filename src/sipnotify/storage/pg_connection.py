@@ -1,6 +1,7 @@
 """One PostgreSQL connection for a store, made again after it breaks.
 
-A store's statements run on the event loop, in autocommit mode or one explicit transaction.
+A store's statements run on the event loop, in autocommit mode or one explicit transaction;
+a connection is used by one thread only (the contact store's group commits have their own).
 When the server goes away (restart, network), the failing call raises StoreUnavailable and the
 next call connects again, so a database restart costs the calls made while it is down and
 nothing more: nothing is cached as written that was not committed. Every psycopg error

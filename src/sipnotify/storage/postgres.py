@@ -15,7 +15,13 @@ Every change also says which AORs it touched on the channel `sipnotify_contacts`
 they read those AORs again (cluster/contacts.py). Changes to one AOR are serialised across
 the nodes by an advisory lock per AOR, taken in name order (two nodes replacing each other's
 contact of one AOR would otherwise deadlock). A change is one call of a function the schema
-defines (pg_schema.py): one round trip, where separate statements took six.
+defines (pg_schema.py): one round trip, where separate statements took six. Several changes
+(a loop turn's registrations) are one statement calling it for each element of a JSON array,
+in the array's order: one round trip and one commit for them all, atomic as any statement is.
+The array is sorted by AOR name, so the locks are still taken in name order (were PostgreSQL to
+see a deadlock anyway, the statement fails and the registrar stores each alone). They go over
+a second connection, made when first needed, as they may run on a helper thread
+(registrar/helper.py) while the loop uses the first.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import psycopg
 
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import Crowded
+from sipnotify.storage.base import Crowded, Write
 from sipnotify.storage.pg_connection import PgConnection
 
 CHANNEL = "sipnotify_contacts"  # named in sipnotify_change_contacts too
@@ -52,7 +58,9 @@ class PgContactStore:
     def __init__(self, conninfo: str, where: str, *, systemname: str = "") -> None:
         """Connect and check the schema; `where` names the database in errors."""
         self._systemname = systemname
+        self._conninfo, self._where = conninfo, where
         self._db = PgConnection(conninfo, where)
+        self._together: PgConnection | None = None  # change_many's own connection
 
     def load(self) -> list[Binding]:
         return self._select(_LOAD.format(where=""), ())
@@ -71,18 +79,24 @@ class PgContactStore:
                now: float = 0.0) -> None:  # fmt: skip
         """One call of `sipnotify_change_contacts` (pg_schema.py): one round trip; it checks
         the limit under the AOR's lock, after the others' changes."""
-        aors = sorted({b.aor for b in (*store, *drop)})
-        change = {"aors": aors, "dropped": [escape(b.id) for b in drop], "limit": limit,
-                  "now": now, "rows": [_row(binding) for binding in store]}  # fmt: skip
+        aors, change = _change(Write(store, drop, limit, now))
         with self._db.use() as db:
             try:
-                db.execute("SELECT sipnotify_change_contacts(%s, %s::json)",
-                           (self._systemname, json.dumps(change)))  # fmt: skip
+                db.execute(_CHANGE, (self._systemname, json.dumps(change)))
                 return
             except psycopg.Error as exc:
                 if exc.sqlstate != CROWDED:
                     raise
         raise Crowded(aors[0], self.load_aor(aors[0]))
+
+    def change_many(self, writes: Sequence[Write]) -> None:
+        """One statement; the writes ordered by their AORs' names (a stable sort: one AOR's
+        writes keep their order), so locks are taken as `change` takes them."""
+        changes = sorted((_change(write) for write in writes), key=lambda c: c[0])
+        if self._together is None:
+            self._together = PgConnection(self._conninfo, self._where)
+        with self._together.use() as db:
+            db.execute(_CHANGE_MANY, (self._systemname, json.dumps([c for _, c in changes])))
 
     def prune(self, now: float) -> int:
         with self._db.transaction() as db:
@@ -94,6 +108,22 @@ class PgContactStore:
 
     def close(self) -> None:
         self._db.close()
+        if self._together is not None:
+            self._together.close()
+
+
+_CHANGE = "SELECT sipnotify_change_contacts(%s, %s::json)"
+_CHANGE_MANY = ("SELECT count(sipnotify_change_contacts(%s, change)) "
+                "FROM json_array_elements(%s::json) AS change")  # fmt: skip
+
+
+def _change(write: Write) -> tuple[list[str], dict[str, object]]:
+    """The AORs a write touches, in name order, and what `sipnotify_change_contacts` takes
+    (as JSON)."""
+    aors = sorted({b.aor for b in (*write.store, *write.drop)})
+    change = {"aors": aors, "dropped": [escape(b.id) for b in write.drop], "limit": write.limit,
+              "now": write.now, "rows": [_row(binding) for binding in write.store]}  # fmt: skip
+    return aors, change
 
 
 def _row(binding: Binding) -> dict[str, object]:

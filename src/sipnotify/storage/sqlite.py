@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from sipnotify.sip.registrar import Binding
-from sipnotify.storage.base import StorageError
+from sipnotify.storage.base import StorageError, Write
 
 LOCK_TIMEOUT = 0.5  # seconds
 _COLUMNS = [f.name for f in fields(Binding)]
@@ -77,11 +77,15 @@ class SqliteContactStore:
     def change(self, store: Sequence[Binding], drop: Sequence[Binding], *, limit: int = 0,
                now: float = 0.0) -> None:  # fmt: skip
         """One process writes this file: its decision saw every binding, so `limit` holds."""
-        del limit, now
+        self.change_many((Write(store, drop, limit, now),))
+
+    def change_many(self, writes: Sequence[Write]) -> None:
         try:
             with self._transaction():
-                self._db.executemany("DELETE FROM contacts WHERE id = ?", [(b.id,) for b in drop])
-                self._db.executemany(_UPSERT, [(b.id, *_VALUES(b)) for b in store])
+                for write in writes:
+                    self._db.executemany("DELETE FROM contacts WHERE id = ?",
+                                         [(b.id,) for b in write.drop])  # fmt: skip
+                    self._db.executemany(_UPSERT, [(b.id, *_VALUES(b)) for b in write.store])
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from sipnotify.registrar.service import Registrar
@@ -163,22 +164,27 @@ class Uas:
         if request.method == "INVITE":
             self._on_invite(server, source)
             return
-        answer = self._safe_answer(request, source, server.link)
-        response = make_response(request, answer.status, answer.reason, source,
+        answer = self._safe_answer(server, source)
+        if answer is not None:
+            self._respond(server, source, answer)
+
+    def _respond(self, server: ServerTransaction, source: Address, answer: Reply) -> None:
+        response = make_response(server.request, answer.status, answer.reason, source,
                                  server=self.user_agent, extra=answer.headers,
                                  to_tag=answer.to_tag or self.ids())  # fmt: skip
         self.host.respond(server, answer.status, serialize(response))
 
-    def _safe_answer(self, request: Request, source: Address, link: Link) -> Reply:
-        """The answer, whatever goes wrong while finding it: a value the parser let through
-        but a rule cannot use is a 400, anything else a 500. The transaction stored for the
-        request always gets its final response, so it ends and its retransmissions are
-        answered."""
+    def _safe_answer(self, server: ServerTransaction, source: Address) -> Reply | None:
+        """The answer (None: the registrar sends it once the registration is stored),
+        whatever goes wrong while finding it: a value the parser let through but a rule
+        cannot use is a 400, anything else a 500. The transaction stored for the request
+        always gets its final response, so it ends and its retransmissions are answered."""
+        request = server.request
         refused = _bad_extension(request)
         if refused:
             return Reply(420, "Bad Extension", refused)
         try:
-            return self._answer(request, source, link)
+            return self._answer(server, source)
         except ParseError as exc:
             self._complaints.warning("bad %s from %s:%d: %s", request.method, *source, exc.reason)
             return Reply(400, "Bad Request")
@@ -212,12 +218,15 @@ class Uas:
         return Source(address=source[0], port=source[1], protocol=link.protocol,
                       local_host=host.strip("[]"), local_port=int(port))  # fmt: skip
 
-    def _answer(self, request: Request, source: Address, link: Link) -> Reply:
+    def _answer(self, server: ServerTransaction, source: Address) -> Reply | None:
+        request, link = server.request, server.link
         method = request.method
         if method == "OPTIONS":
             return Reply(200, "OK")
         if method == "REGISTER":
-            return self._registrar.handle(request, self._source(source, link), self._wall_clock())
+            self._registrar.handle(request, self._source(source, link), self._wall_clock(),
+                                   partial(self._respond, server, source))  # fmt: skip
+            return None
         if method == "CANCEL":
             return self._cancel(request)
         if method == "SUBSCRIBE" and self._subscribing is not None:
