@@ -5,7 +5,8 @@ temporary folder (Debian's binaries, as the tests make it).
   each: one node on SQLite, one node on PostgreSQL, then two nodes on PostgreSQL each offered
   half the rate (and half the phones), then one server with `workers = 2` on PostgreSQL
   offered half by each of two SIPp (their ports chosen so each worker takes one); the highest
-  offered rate with no failure for each, and the rate achieved. The idle RSS of each worker.
+  offered rate with no failure for each, and the rate achieved. The idle memory of the
+  supervisor and of each worker (RSS, PSS, USS: the workers are forked, sharing pages).
 - Visibility: 300 new contacts registered one at a time through node A (a digest client in this
   process); for each, the time from its 200 OK to node B's ContactStatus event: p50/p99/max.
 - Fan-out: 10,000 registered contacts (10 AORs x 1,000, rows written straight into
@@ -79,14 +80,24 @@ def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> 
     return share * seconds * len(ports) / (time.perf_counter() - started)
 
 
-def _worker_rss_mb(supervisor: int) -> list[float]:
-    """VmRSS of each worker process of `supervisor`."""
+def _memory_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory (RSS), its share of pages it shares with others counted
+    once across them (PSS), and what is its own alone (USS), in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value, *_ = line.split()
+        fields[name.rstrip(":")] = int(value) / 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "uss": fields["Private_Clean"] + fields["Private_Dirty"]}  # fmt: skip
+
+
+def _workers_memory(supervisor: int) -> dict[str, float]:
+    """Idle memory of the supervisor and of its largest worker (RSS, PSS, USS)."""
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    found = []
-    for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                found.append(int(line.split()[1]) / 1024)
+    workers = [_memory_mb(int(pid)) for pid in children]
+    found = {f"idle_{kind}_per_worker_mb": max(w[kind] for w in workers)
+             for kind in ("rss", "pss", "uss")}  # fmt: skip
+    found.update({f"supervisor_{k}_mb": v for k, v in _memory_mb(supervisor).items()})
     return found
 
 
@@ -238,8 +249,7 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
         workers["sipnotify.conf"] = "[general]\nworkers = 2\n"
         with service(UDP + PHONES, workdir / "b8-workers", workers) as both:
             time.sleep(3)  # the second worker's start (the first answered the probe)
-            rss = _worker_rss_mb(both.process.pid)
-            results["idle_rss_per_worker_mb"] = max(rss)
+            results.update(_workers_memory(both.process.pid))
             results.update(_ladder("register_pg_two_workers", [both.sip_port, both.sip_port],
                                    rates, workdir))  # fmt: skip
 

@@ -751,7 +751,8 @@ def serve(config: Config, options: ServeOptions) -> int:
                  len(no_effect))  # fmt: skip
     worker = Worker.from_environment()
     if worker is None and config.settings.workers > 1:
-        return supervise(config, options.ami_port)
+        return supervise(config, options.ami_port, preload=_preload,
+                         run=lambda: _serve_again(options))  # fmt: skip
     if worker is not None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED)
         _name_logs(worker)
@@ -762,6 +763,23 @@ def serve(config: Config, options: ServeOptions) -> int:
     server = Server(config, options, worker=worker, inherited=Inherited.from_environment())
     code = asyncio.run(server.run()) if uvloop is None else uvloop.run(server.run())
     return CANNOT_START if worker is not None and code == 1 else code
+
+
+def _preload() -> None:
+    """What a worker imports beyond what is loaded already: PostgreSQL's driver (workers
+    always share their state there), imported once in the supervisor before it forks."""
+    from sipnotify.cluster.node import Node  # noqa: PLC0415, F401
+
+
+def _serve_again(options: ServeOptions) -> int:
+    """A forked worker's life: the configuration read again (a restarted worker runs what the
+    files say now), then served."""
+    try:
+        config = load(options, generate_secret=False)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return CANNOT_START
+    return serve(config, options)
 
 
 def _name_logs(worker: Worker) -> None:

@@ -1,6 +1,11 @@
 """The supervisor of `workers = N`: binds every listening socket once per worker, starts the
 workers, restarts one that dies, passes reloads on, and stops them all.
 
+Workers are forked from the supervisor, which has imported everything a worker runs (the
+caller's `preload`): the workers share those pages with it until they write to them, and a
+worker restarts without importing anything. A forked worker reads the configuration files
+again (`run`), so one started again after a reload runs what the files say now.
+
 It runs no event loop and serves nothing itself: it waits for signals. SIGINT/SIGTERM stop
 every worker (SIGKILL after STOP_GRACE); SIGHUP reloads every worker; a worker's SIGUSR1
 (an AMI Reload it ran) reloads the others; SIGCHLD is a worker that ended. A worker that
@@ -13,15 +18,16 @@ retried like any other end.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sipnotify.config.load import Config
@@ -46,6 +52,7 @@ CANNOT_START = 78  # a worker's exit code when it could not start (sysexits' EX_
 LIVED = 30.0  # a worker that ran this long restarts after the shortest delay again
 FIRST_DELAY, LONGEST_DELAY = 0.5, 30.0
 WAKE = 1.0  # seconds between checks for restarts due
+REAP_STEP = 0.05  # seconds between looks at a worker that is stopping
 
 
 def refusal(config: Config) -> str:
@@ -85,12 +92,46 @@ def listens(config: Config, ami_port: int | None) -> list[Listen]:
     return found
 
 
+class _Process:
+    """A forked worker, as the supervisor watches it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """Its exit code once it has ended (None while it runs)."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it ended within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(REAP_STEP)
+        return True
+
+    def send_signal(self, signo: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signo)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.returncode = -signal.SIGKILL
+
+
 @dataclass(slots=True)
 class _Slot:
     """One worker's place: its process (None while waiting to restart) and its history."""
 
     worker: Worker
-    process: subprocess.Popen[bytes] | None = None
+    process: _Process | None = None
     started: float = 0.0
     delay: float = FIRST_DELAY
     due: float | None = None  # when to start it again
@@ -99,10 +140,11 @@ class _Slot:
 
 class Supervisor:
     def __init__(self, config: Config, groups: Mapping[Listen, list[socket.socket]],
-                 command: Sequence[str]) -> None:  # fmt: skip
+                 run: Callable[[], int]) -> None:  # fmt: skip
+        """`run` is a worker's life, in the forked process: its exit code."""
         self._count = config.settings.workers
         self._groups = groups
-        self._command = list(command)
+        self._run = run
         base = secrets.token_hex(4)  # marks the identifiers of this supervisor's workers
         self._slots = [_Slot(Worker(i, self._count, base, config.options.systemname))
                        for i in range(self._count)]  # fmt: skip
@@ -164,13 +206,37 @@ class Supervisor:
 
     def _start(self, slot: _Slot) -> None:
         worker = slot.worker
-        env = dict(os.environ)
-        env[WORKER_ENV] = worker.environment()
-        env[SOCKETS_ENV] = environment(self._groups, worker.index)
-        fds = descriptors(self._groups.values(), worker.index)
-        slot.process = subprocess.Popen(self._command, env=env, pass_fds=fds)
+        gc.freeze()  # what is imported stays shared: the collector never writes to it
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._worker(worker))
+        slot.process = _Process(pid)
         slot.started = time.monotonic()
-        log.info("worker %s started (pid %d)", worker.name, slot.process.pid)
+        log.info("worker %s started (pid %d)", worker.name, pid)
+
+    def _worker(self, worker: Worker) -> int:
+        """In the forked process: keep this worker's sockets (their numbers in the
+        environment, as a worker finds them), close the others', run; the exit code."""
+        try:
+            os.environ[WORKER_ENV] = worker.environment()
+            os.environ[SOCKETS_ENV] = environment(self._groups, worker.index)
+            ours = set(descriptors(self._groups.values(), worker.index))
+            for group in self._groups.values():
+                for sock in group:
+                    if sock.fileno() in ours:
+                        sock.detach()  # the worker's own objects take the descriptor
+                    else:
+                        sock.close()
+            return self._run()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # a worker's end is its exit code
+            traceback.print_exc()
+            return 1
+        finally:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
 
     def _stop_all(self) -> None:
         self._signal_all(signal.SIGTERM, but=None)
@@ -178,20 +244,20 @@ class Supervisor:
         for slot in self._slots:
             if slot.process is None:
                 continue
-            try:
-                slot.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if not slot.process.wait(max(0.0, deadline - time.monotonic())):
                 log.warning("worker %s did not stop: killed", slot.worker.name)
                 slot.process.kill()
-                slot.process.wait()
 
 
-def supervise(config: Config, ami_port: int | None) -> int:
-    """`sipnotify serve` with workers > 1: returns the exit code."""
+def supervise(config: Config, ami_port: int | None, *, preload: Callable[[], None],
+              run: Callable[[], int]) -> int:  # fmt: skip
+    """`sipnotify serve` with workers > 1: returns the exit code. `preload` imports what the
+    workers will run; `run` is a worker's life in its forked process."""
     reason = refusal(config)
     if reason:
         log.error("%s", reason)
         return 1
+    preload()
     groups: dict[Listen, list[socket.socket]] = {}
     try:
         for listen in listens(config, ami_port):
@@ -201,8 +267,7 @@ def supervise(config: Config, ami_port: int | None) -> int:
                 log.error("cannot listen on %s %s:%d: %s", listen.kind.value, listen.host,
                           listen.port, exc.strerror or exc)  # fmt: skip
                 return 1
-        command = [sys.executable, "-m", "sipnotify", *sys.argv[1:]]
-        return Supervisor(config, groups, command).run()
+        return Supervisor(config, groups, run).run()
     finally:
         for group in groups.values():
             for sock in group:
