@@ -169,6 +169,18 @@ def test_a_change_past_the_limit_others_reached_is_refused_whole(postgres: Serve
         b.close()
 
 
+def test_several_aors_are_read_in_one_query(postgres: Server) -> None:
+    store = PgContactStore(postgres.new_database(), "test", systemname="node-a")
+    try:
+        store.change([binding("sip:a@h", 100.0, aor="a_1"), binding("sip:x@h", 100.0, aor="ax1"),
+                      binding("sip:p@h", 100.0, aor="50%")], [])  # fmt: skip
+        found = store.load_aors(["a_1", "50%", "none"])  # `_` and `%` are literal
+        assert {aor: [b.uri for b in rows] for aor, rows in found.items()} == {
+            "a_1": ["sip:a@h"], "50%": ["sip:p@h"]}  # fmt: skip
+    finally:
+        store.close()
+
+
 def test_writes_made_together_are_refused_together_past_a_limit(postgres: Server) -> None:
     dsn = postgres.new_database()
     a = PgContactStore(dsn, "test", systemname="node-a")

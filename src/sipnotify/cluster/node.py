@@ -5,6 +5,7 @@ realtime files put something in PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 
@@ -88,7 +89,10 @@ class Node:
         notifier.forward = self._relay.forward
         followers: dict[str, Follower] = {relay.CHANNEL: self._relay}
         if self.contacts is not None:
-            followers[postgres.CHANNEL] = ContactFollower(self.contacts, registrar, wall)
+            loop = asyncio.get_running_loop()
+            followers[postgres.CHANNEL] = ContactFollower(
+                self.contacts, registrar, wall, soon=loop.call_soon, later=loop.call_later
+            )
         if self.mailboxes is not None:
             followers[pg_mailboxes.CHANNEL] = MailboxFollower(self.mailboxes, mwi, publish)
         followers[events.CHANNEL] = EventFollower(publish_event)

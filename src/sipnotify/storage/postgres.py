@@ -44,6 +44,11 @@ _LOAD = """SELECT c.id, c.uri, c.expiration_time, c.endpoint, c.call_id, c.user_
     FROM ps_contacts c LEFT JOIN sipnotify_contacts s ON s.id = c.id {where} ORDER BY c.id"""
 
 
+def _prefix(aor: str) -> str:
+    """The escaped id prefix of an AOR's rows, as a LIKE pattern's literal part."""
+    return escape(f"{aor};@").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def escape(value: str) -> str:
     """As Asterisk's realtime stores a value: `^` as `^5E`, then `;` as `^3B`."""
     return value.replace("^", "^5E").replace(";", "^3B")
@@ -67,10 +72,17 @@ class PgContactStore:
 
     def load_aor(self, aor: str) -> list[Binding]:
         """One AOR's rows, found as Asterisk finds them: by the escaped id prefix."""
-        prefix = escape(f"{aor};@").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return self._select(_LOAD.format(where="WHERE c.id LIKE %s"), (prefix + "%",))
+        return self.load_aors([aor]).get(aor, [])
 
-    def _select(self, query: str, parameters: tuple[str, ...]) -> list[Binding]:
+    def load_aors(self, aors: Sequence[str]) -> dict[str, list[Binding]]:
+        """Several AORs' rows in one query (an AOR without rows is missing)."""
+        patterns = [_prefix(aor) + "%" for aor in aors]
+        found: dict[str, list[Binding]] = {}
+        for binding in self._select(_LOAD.format(where="WHERE c.id LIKE ANY(%s)"), (patterns,)):
+            found.setdefault(binding.aor, []).append(binding)
+        return found
+
+    def _select(self, query: str, parameters: tuple[object, ...]) -> list[Binding]:
         with self._db.use() as db:
             rows = db.execute(query, parameters).fetchall()
         return [_binding(row) for row in rows]
