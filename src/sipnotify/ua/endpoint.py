@@ -220,7 +220,11 @@ class SipEndpoint:
         if data.strip(b"\r\n") == b"":
             return  # a keep-alive
         try:
-            if data.startswith(b"SIP/2.0 ") and self.layer.receive_head(data, self.now()):
+            if data.startswith(b"SIP/2.0 "):
+                if self.layer.receive_head(data, self.now()):
+                    self._drain()
+                    return
+            elif self.layer.receive_retransmission(data, self.now()):
                 self._drain()
                 return
             message = parse_message(data)

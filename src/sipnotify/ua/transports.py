@@ -21,7 +21,11 @@ from sipnotify.workers.sockets import Inherited, Kind
 
 Deliver = Callable[[bytes, Address, Link], None]
 Divert = Callable[[str, bytes, Address], bool]
-RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel for UDP sockets (capped by rmem_max)
+# Asked of the kernel for UDP sockets (it doubles it for its bookkeeping; capped by rmem_max):
+# about 1,000 queued datagrams, half a second of REGISTERs at full load. Bursts of answers to
+# our own NOTIFYs fit; a deeper queue only makes an overloaded server read requests older than
+# a phone's first retransmission (T1, 500 ms), so every copy is read too and the load grows.
+RECEIVE_BUFFER = 512 * 1024
 
 
 def _udp_socket(transport: Transport, inherited: Inherited | None) -> socket.socket:

@@ -109,6 +109,21 @@ def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None
     assert layer.server_for(request("CANCEL", "s"), "INVITE") is None
 
 
+def test_a_retransmission_is_matched_on_its_bytes_without_a_parse() -> None:
+    layer, link = TransactionLayer(T), MemoryLink()
+    data = (b"OPTIONS sip:x@192.0.2.9 SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKo\r\nFrom: <sip:a@h>;tag=1\r\n"
+            b"To: <sip:x@h>\r\nCall-ID: c-o\r\nCSeq: 1 OPTIONS\r\n\r\n")  # fmt: skip
+    assert layer.receive_retransmission(data, 0.0) is False  # new: parse it
+    server = layer.receive_request(request("OPTIONS", "o"), link, PEER, 0.0)
+    assert server is not None
+    layer.respond(server, 200, b"SIP/2.0 200 OK ...", 0.0)
+    drain(layer)
+    assert layer.receive_retransmission(data, 0.1) is True  # answered again from its key
+    assert [type(e) for e in drain(layer)] == [Send]
+    assert layer.open_servers == 1
+
+
 def test_a_request_without_the_magic_cookie_is_matched_the_rfc_2543_way() -> None:
     old = Request(method="OPTIONS", uri="sip:x@192.0.2.9", headers=(
         ("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=1234"), ("From", "<sip:a@h>;tag=9"),

@@ -36,7 +36,7 @@ from sipnotify.sip.transactions.machines import (
     TransactionError,
     Transmit,
 )
-from sipnotify.sip.transactions.matching import Key, server_key
+from sipnotify.sip.transactions.matching import Key, peek_server_key, server_key
 
 # Flow control: at most this many requests may be waiting for their first response. A burst
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
@@ -251,6 +251,18 @@ class TransactionLayer:
         self._step(client, Input.of(response.status), now, response)
 
     # -- requests --------------------------------------------------------------------------
+
+    def receive_retransmission(self, data: bytes, now: float) -> bool:
+        """A request retransmitting one whose server transaction is live, answered (or
+        absorbed) from its key alone, without parsing the message (§17.2.3; a phone's
+        retransmissions are most of what an overloaded server reads). False for anything
+        else: parse it and call `receive_request`."""
+        key = peek_server_key(data)
+        existing = self._servers.get(key) if key is not None else None
+        if existing is None:
+            return False
+        self._step(existing, Input.REQUEST, now)
+        return True
 
     def receive_request(
         self, request: Request, link: Link, address: Address, now: float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sipnotify.sip.message import Request
 from sipnotify.sip.uri import parse_name_addr
 
@@ -28,3 +30,48 @@ def server_key(request: Request, method: str | None = None) -> Key:
     from_tag = parse_name_addr(request.header("From") or "").tag or ""
     legacy = "\n".join((request.uri, from_tag, request.call_id, str(request.cseq.number), str(via)))
     return (legacy, sent_by, wanted)
+
+
+# A top Via as RFC 3261 elements write it: no blanks, a plain host, parameters that are
+# tokens (optionally `=` a token); anything else is left to the full parser.
+_PLAIN_VIA = re.compile(
+    r"SIP/2\.0/[A-Za-z]+ ([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?"
+    r"((?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~]*)?)*)"
+)
+
+
+def peek_server_key(data: bytes) -> Key | None:
+    """The server transaction key of a request (§17.2.3, with the magic cookie), read without
+    building the message: what a retransmission is matched on, so one costs a look-up rather
+    than a parse. None when unsure (ACK, CANCEL, a folded line, a Via written otherwise, no
+    cookie): the full parser and `server_key` decide. Where it answers, it answers as
+    `server_key` of the parsed request would."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].decode("utf-8", "surrogateescape").split("\r\n")
+    method, _, rest = lines[0].partition(" ")
+    if method in ("ACK", "CANCEL") or not rest.endswith(" SIP/2.0"):
+        return None
+    for at in range(1, len(lines)):
+        name, colon, value = lines[at].partition(":")
+        if not colon or name[:1] in (" ", "\t"):
+            return None
+        if name.rstrip(" \t").lower() in ("via", "v"):
+            folded = at + 1 < len(lines) and lines[at + 1][:1] in (" ", "\t")
+            return None if folded else _plain_key(value.strip(" \t"), method)
+    return None
+
+
+def _plain_key(via: str, method: str) -> Key | None:
+    found = _PLAIN_VIA.fullmatch(via)
+    if found is None:
+        return None
+    host, port, params = found.groups()
+    for param in params.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.lower() == "branch":
+            if not value.startswith(MAGIC_COOKIE):
+                return None
+            return (value, f"{host}:{int(port) if port else None}", method)
+    return None
