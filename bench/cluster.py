@@ -67,17 +67,21 @@ def realtime(dsn: str, systemname: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _register_rate(ports: list[int], rate: int, seconds: int, workdir: Path) -> float | None:
+def _register_rate(ports: list[int], rate: int, seconds: int,
+                   workdir: Path) -> tuple[float, float] | None:  # fmt: skip
     """The phones registering with digest at `rate` per second, split over the nodes (each
     SIPp its share of the phones): the rate achieved (SIPp holds new calls back while the
-    server is behind, so it can be far below the rate offered), or None when one failed."""
+    server is behind, so it can be far below the rate offered) and SIPp's retransmissions
+    per registration, or None when one failed."""
     share = max(1, rate // len(ports))
     started = time.perf_counter()
     runs = [register_fleet(port, share, seconds, workdir, part=index, parts=len(ports))
             for index, port in enumerate(ports)]  # fmt: skip
     if not all(run.wait(timeout=seconds * 12 + 30) == 0 for run in runs):
         return None
-    return share * seconds * len(ports) / (time.perf_counter() - started)
+    calls = share * seconds * len(ports)
+    achieved = calls / (time.perf_counter() - started)
+    return achieved, sum(run.retransmissions() for run in runs) / calls
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -103,14 +107,16 @@ def _workers_memory(supervisor: int) -> dict[str, float]:
 
 def _ladder(name: str, ports: list[int], rates: list[int], workdir: Path) -> dict[str, float]:
     """`<name>_highest`: the highest offered rate with no failure; `<name>_achieved`: the
-    highest rate SIPp achieved meanwhile (what the server absorbed)."""
-    best = achieved = 0.0
+    highest rate SIPp achieved meanwhile (what the server absorbed); `<name>_retransmitted`:
+    SIPp's retransmissions per registration at the highest offered rate."""
+    best = achieved = retransmitted = 0.0
     for rate in rates:
         got = _register_rate(ports, rate, 5, workdir)
         if got is None:
             break
-        best, achieved = float(rate), max(achieved, got)
-    return {f"{name}_highest": best, f"{name}_achieved": achieved}
+        best, achieved, retransmitted = float(rate), max(achieved, got[0]), got[1]
+    return {f"{name}_highest": best, f"{name}_achieved": achieved,
+            f"{name}_retransmitted": retransmitted}  # fmt: skip
 
 
 class Phone(asyncio.DatagramProtocol):

@@ -5,6 +5,7 @@ responder that answers every NOTIFY. Used by bench.py, web.py and profile.py."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import re
 import shutil
@@ -163,8 +164,24 @@ def phones_conf(phones: int = PHONES) -> str:
     )
 
 
+@dataclass
+class Registering:
+    """A SIPp run of `register_fleet`; `retransmissions()` once it has ended."""
+
+    process: subprocess.Popen[bytes]
+    stats: Path
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def retransmissions(self) -> int:
+        """The REGISTERs SIPp sent again for want of an answer (its statistics file)."""
+        rows = list(csv.reader(self.stats.read_text().splitlines(), delimiter=";"))
+        return int(rows[-1][rows[0].index("Retransmissions(C)")])
+
+
 def register_fleet(port: int, rate: int, seconds: int, workdir: Path, *, part: int = 0,
-                   parts: int = 1) -> subprocess.Popen[bytes]:  # fmt: skip
+                   parts: int = 1) -> Registering:  # fmt: skip
     """SIPp registering the phones of `phones_conf` (those whose number is `part` modulo
     `parts`, in turn, again and again) with digest at `rate` a second for `seconds`. Its port
     is odd for an odd `part` (bind(0) gives even ones): with `workers = 2` on one port, each
@@ -172,13 +189,16 @@ def register_fleet(port: int, rate: int, seconds: int, workdir: Path, *, part: i
     users = workdir / f"phones-{part}-of-{parts}.csv"
     users.write_text("SEQUENTIAL\n" + "".join(f"p{n};\n" for n in range(part, PHONES, parts)))
     local = free_port() + part % 2
-    return subprocess.Popen(
+    stats = workdir / f"register-{local}.csv"
+    process = subprocess.Popen(
         ["sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "uac_register_fleet.xml"),
          "-inf", str(users), "-i", "127.0.0.1", "-p", str(local), "-m", str(rate * seconds),
          "-r", str(rate), "-nostdin", "-set", "expires", "600", "-au", "bob", "-ap", "secret",
-         "-timeout", f"{seconds * 10}s", "-buff_size", "8388608"],
+         "-timeout", f"{seconds * 10}s", "-buff_size", "8388608", "-trace_stat", "-stf",
+         str(stats), "-fd", str(seconds * 100)],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    return Registering(process, stats)
 
 
 class Ami:
