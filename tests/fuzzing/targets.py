@@ -24,6 +24,7 @@ from sipnotify.sip.message import Request, parse_cseq, parse_via
 from sipnotify.sip.parser import StreamFramer, parse_message, peek_response
 from sipnotify.sip.registrar import Policy, Source, register
 from sipnotify.sip.responses import Reply
+from sipnotify.sip.transactions.matching import peek_server_key
 from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.ua.server import IncomingInvite, Uas
@@ -120,6 +121,7 @@ def _server(data: bytes) -> object:
 TARGETS = (
     Target("sip.parse_message", parse_message),
     Target("sip.peek_response", peek_response, ()),
+    Target("sip.peek_server_key", peek_server_key, ()),
     Target("sip.stream_framer", _framer),
     Target("sip.parse_uri", lambda d: parse_uri(_text(d))),
     Target("sip.parse_name_addr", lambda d: parse_name_addr(_text(d))),
