@@ -149,24 +149,31 @@ def test_a_change_tells_the_other_nodes_which_aors(postgres: Server) -> None:
     store.close()
 
 
-def test_a_change_past_the_limit_others_reached_is_refused_whole(postgres: Server) -> None:
+@pytest.fixture
+def two_nodes(postgres: Server) -> Iterator[tuple[PgContactStore, PgContactStore]]:
+    """Nodes A and B on one fresh database."""
     dsn = postgres.new_database()
     a = PgContactStore(dsn, "test", systemname="node-a")
     b = PgContactStore(dsn, "test", systemname="node-b")
-    try:
-        a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
-        b.change([binding("sip:other@h", 1000.0, aor="al")], [], limit=1, now=500.0)
-        with pytest.raises(Crowded) as crowded:  # node B had not heard of node A's
-            b.change([binding("sip:b@h", 1000.0)], [], limit=1, now=500.0)
-        assert crowded.value.aor == "bob"
-        assert [x.uri for x in crowded.value.stored] == ["sip:a@h"]
-        assert sorted(x.uri for x in b.load()) == ["sip:a@h", "sip:other@h"]  # nothing written
-        b.change([binding("sip:b@h", 1000.0)], [binding("sip:a@h", 1000.0)], limit=1, now=500.0)
-        b.change([binding("sip:c@h", 1000.0)], [], limit=1, now=1000.0)  # the others expired
-        assert sorted(x.uri for x in a.load_aor("bob")) == ["sip:b@h", "sip:c@h"]
-    finally:
-        a.close()
-        b.close()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_a_change_past_the_limit_others_reached_is_refused_whole(
+    two_nodes: tuple[PgContactStore, PgContactStore],
+) -> None:
+    a, b = two_nodes
+    a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
+    b.change([binding("sip:other@h", 1000.0, aor="al")], [], limit=1, now=500.0)
+    with pytest.raises(Crowded) as crowded:  # node B had not heard of node A's
+        b.change([binding("sip:b@h", 1000.0)], [], limit=1, now=500.0)
+    assert crowded.value.aor == "bob"
+    assert [x.uri for x in crowded.value.stored] == ["sip:a@h"]
+    assert sorted(x.uri for x in b.load()) == ["sip:a@h", "sip:other@h"]  # nothing written
+    b.change([binding("sip:b@h", 1000.0)], [binding("sip:a@h", 1000.0)], limit=1, now=500.0)
+    b.change([binding("sip:c@h", 1000.0)], [], limit=1, now=1000.0)  # the others expired
+    assert sorted(x.uri for x in a.load_aor("bob")) == ["sip:b@h", "sip:c@h"]
 
 
 def test_several_aors_are_read_in_one_query(postgres: Server) -> None:
@@ -181,21 +188,17 @@ def test_several_aors_are_read_in_one_query(postgres: Server) -> None:
         store.close()
 
 
-def test_writes_made_together_are_refused_together_past_a_limit(postgres: Server) -> None:
-    dsn = postgres.new_database()
-    a = PgContactStore(dsn, "test", systemname="node-a")
-    b = PgContactStore(dsn, "test", systemname="node-b")
-    try:
-        a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
-        with pytest.raises(StorageError):  # which one failed is learnt one at a time
-            b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0),
-                           Write([binding("sip:b@h", 1000.0)], [], 1, 500.0)])  # fmt: skip
-        assert [x.uri for x in b.load()] == ["sip:a@h"]  # nothing written, not even for "al"
-        b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0)])
-        assert [x.uri for x in a.load_aor("al")] == ["sip:x@h"]
-    finally:
-        a.close()
-        b.close()
+def test_writes_made_together_are_refused_together_past_a_limit(
+    two_nodes: tuple[PgContactStore, PgContactStore],
+) -> None:
+    a, b = two_nodes
+    a.change([binding("sip:a@h", 1000.0)], [], limit=1, now=500.0)
+    with pytest.raises(StorageError):  # which one failed is learnt one at a time
+        b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0),
+                       Write([binding("sip:b@h", 1000.0)], [], 1, 500.0)])  # fmt: skip
+    assert [x.uri for x in b.load()] == ["sip:a@h"]  # nothing written, not even for "al"
+    b.change_many([Write([binding("sip:x@h", 1000.0, aor="al")], [], 1, 500.0)])
+    assert [x.uri for x in a.load_aor("al")] == ["sip:x@h"]
 
 
 def test_a_database_restart_costs_only_the_calls_made_meanwhile(postgres: Server) -> None:
