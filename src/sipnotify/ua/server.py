@@ -1,8 +1,9 @@
 """The server side of the user agent: what each request received is answered.
 
-OPTIONS here; REGISTER by the registrar; INVITE, the ACK of a 2xx, CANCEL (RFC 3261 §9.2)
-and requests inside a call by the calls layer, through the `IncomingInvite` a call answers;
-where responses go (§18.2.2 with RFC 3581). The transactions themselves (retransmissions,
+OPTIONS here; REGISTER by the registrar (whose 200 may follow at the end of the loop turn,
+once stored); INVITE, the ACK of a 2xx, CANCEL (RFC 3261 §9.2) and requests inside a call by
+the calls layer, through the `IncomingInvite` a call answers; where responses go (§18.2.2
+with RFC 3581). The transactions themselves (retransmissions,
 matching, timers) are the transaction layer's; the endpoint feeds it and hands new requests
 here with their server transaction.
 """
