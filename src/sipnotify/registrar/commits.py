@@ -107,7 +107,8 @@ class GroupCommit:
             return
         writes = self._writes(self._waiting.values())
         self._committing, self._waiting = self._waiting, {}
-        self._offload(lambda: self._registry.store_many(writes), self._committed)
+        self._offload(lambda: self._registry.store_many(writes),
+                      lambda error: self._committed(writes, error))  # fmt: skip
 
     def _schedule(self) -> None:
         if not self._due and not self._committing:
@@ -122,11 +123,11 @@ class GroupCommit:
         return [Write(w.decision.store, w.decision.drop, self._limit(w.asked.aor), w.asked.now)
                 for w in batch]  # fmt: skip
 
-    def _committed(self, error: BaseException | None) -> None:
+    def _committed(self, writes: list[Write], error: BaseException | None) -> None:
         batch = list(self._committing.values())
         self._committing = {}
         try:
-            self._answer(batch, error)
+            self._answer(batch, writes, error)
         finally:
             for waiting in batch:
                 for asked in self._later.pop(waiting.asked.aor, []):
@@ -134,11 +135,12 @@ class GroupCommit:
             if self._waiting:
                 self._schedule()
 
-    def _answer(self, batch: list[Waiting], error: BaseException | None) -> None:
+    def _answer(self, batch: list[Waiting], writes: list[Write],
+                error: BaseException | None) -> None:  # fmt: skip
         if error is None:
             try:
                 tell = self._tell(max(w.asked.now for w in batch))
-                self._registry.remember_many(self._writes(batch), tell)
+                self._registry.remember_many(writes, tell)
             except Exception as exc:  # stored: the 200s stand, whoever listens failed
                 log.error("a registration listener failed: %s: %s", type(exc).__name__, exc)
             for waiting in batch:
