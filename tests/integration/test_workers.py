@@ -73,11 +73,13 @@ def pids(service: Service) -> dict[str, int]:
     return {name: int(pid) for name, pid in found}
 
 
-def phones(uas: Uas, service: Service, ports: list[int]) -> list[Sipp]:
-    """Phones registered as bob (one contact each), held to answer NOTIFYs."""
+def phones(uas: Uas, service: Service, per_worker: int) -> tuple[list[int], list[Sipp]]:
+    """Phones registered as bob (one contact each), `per_worker` steered to each worker,
+    held to answer NOTIFYs: their ports, and them."""
+    ports = ports_of_each_worker(per_worker)
     held = [register(uas, service, port=port, hold_ms=15_000) for port in ports]
     wait_for(lambda: len(contacts(service)) == len(ports), 10, "every registration")
-    return held
+    return ports, held
 
 
 def every_phone_answers(service: Service, count: int) -> None:
@@ -91,8 +93,7 @@ def test_each_phone_stays_on_its_worker_and_notifies_reach_every_phone(
     start_service: StartService, uas: Uas, postgres: Postgres
 ) -> None:
     service = start(start_service, postgres.new_database())
-    ports = ports_of_each_worker(2)
-    held = phones(uas, service, ports)
+    ports, held = phones(uas, service, per_worker=2)
     expected = {(f"sip:bob@127.0.0.1:{p}", f"{HOST}-{owner('127.0.0.1', p, 2) + 1}") for p in ports}
     assert set(contacts(service)) == expected  # registered by the worker steering predicts
     for _ in range(3):  # AMI sessions land on either worker: each sends to all four phones
@@ -119,8 +120,7 @@ def test_a_worker_killed_with_9_is_started_again_and_keeps_its_registrations(
     start_service: StartService, uas: Uas, postgres: Postgres
 ) -> None:
     service = start(start_service, postgres.new_database())
-    ports = ports_of_each_worker(1)
-    held = phones(uas, service, ports)
+    _, held = phones(uas, service, per_worker=1)
     before = pids(service)
     os.kill(before[f"{HOST}-1"], signal.SIGKILL)
     wait_for(lambda: pids(service)[f"{HOST}-1"] != before[f"{HOST}-1"], 10, "a new worker 1")

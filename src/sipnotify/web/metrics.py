@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -49,6 +50,17 @@ class Sources:
     jobs: Callable[[], Iterable[tuple[JobState, Mapping[PhoneState, int]]]]
 
 
+M = TypeVar("M", Counter, Histogram)
+
+
+def _child(metric: M, cache: dict[tuple[str, ...], M], labels: tuple[str, ...]) -> M:
+    """`metric.labels(*labels)`, made once and kept in `cache`."""
+    child = cache.get(labels)
+    if child is None:
+        child = cache[labels] = metric.labels(*labels)
+    return child
+
+
 class Metrics:
     """Made early (the counters are fed from the start); `watch` adds the gauges once every
     part they read exists."""
@@ -63,11 +75,11 @@ class Metrics:
             "sipnotify_notify_roundtrip_seconds", "Time from a NOTIFY to its final answer",
             ["source"], buckets=ROUNDTRIP_BUCKETS, registry=self.registry,
         )  # fmt: skip
-        # Each NOTIFY's labelled children, looked up here: prometheus_client's `labels`
-        # (a lock, label checks, a tuple) costs more than the increment, once per NOTIFY.
-        self._counted: dict[tuple[str, str, str, str], Counter] = {}
-        self._timed: dict[str, Histogram] = {}
-        self._changes: dict[Change, Counter] = {}  # the same, once per registration change
+        # Labelled children, looked up here (`_child`): prometheus_client's `labels` (a lock,
+        # label checks, a tuple) costs more than the increment, once per NOTIFY.
+        self._counted: dict[tuple[str, ...], Counter] = {}
+        self._timed: dict[tuple[str, ...], Histogram] = {}
+        self._changes: dict[tuple[str, ...], Counter] = {}
         self._registrations = Counter(
             "sipnotify_registration_changes", "Registered contacts created, updated, removed",
             ["change"], registry=self.registry,
@@ -79,23 +91,14 @@ class Metrics:
     def observe(self, observation: Observation) -> None:
         """A NOTIFY's outcome."""
         result, source = observation.result, observation.source
-        key = (source, observation.order, observation.vendor or "none",
-               result_class(result.status, result.timed_out))  # fmt: skip
-        counter = self._counted.get(key)
-        if counter is None:
-            counter = self._counted[key] = self._notifies.labels(*key)
-        counter.inc()
+        labels = (source, observation.order, observation.vendor or "none",
+                  result_class(result.status, result.timed_out))  # fmt: skip
+        _child(self._notifies, self._counted, labels).inc()
         if result.rtt is not None and result.status is not None:
-            histogram = self._timed.get(source)
-            if histogram is None:
-                histogram = self._timed[source] = self._roundtrip.labels(source)
-            histogram.observe(result.rtt)
+            _child(self._roundtrip, self._timed, (source,)).observe(result.rtt)
 
     def registration(self, change: Change) -> None:
-        counter = self._changes.get(change)
-        if counter is None:
-            counter = self._changes[change] = self._registrations.labels(change.name.lower())
-        counter.inc()
+        _child(self._registrations, self._changes, (change.name.lower(),)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
