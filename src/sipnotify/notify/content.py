@@ -8,11 +8,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.sip.message import (
     canonical_name,
 )
+from sipnotify.sip.value import Value
 
 log = logging.getLogger("sipnotify.notify")
 
@@ -41,13 +42,18 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyContent:
+@final
+class NotifyContent(Value):
     """User headers in order, and the body (None without a Content-Type)."""
 
-    headers: tuple[tuple[str, str], ...]
-    content_type: str | None = None
-    body: str = ""
+    __match_args__ = ("headers", "content_type", "body")
+
+    def __init__(
+        self, headers: tuple[tuple[str, str], ...], content_type: str | None = None, body: str = ""
+    ) -> None:
+        self.headers: Final = headers
+        self.content_type: Final = content_type
+        self.body: Final = body
 
 
 @functools.lru_cache(maxsize=256)

@@ -238,7 +238,8 @@ class Registrar:
                             existing=existing, source=source, now=now)  # fmt: skip
         if decision.status == 200 and self._systemname:
             stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
-            decision = replace(decision, store=stamped)
+            decision = Decision(decision.status, decision.reason, decision.headers, stamped,
+                                decision.drop)  # fmt: skip
         return decision
 
     def _identify(self, request: Request, address: str) -> Endpoint | None:

@@ -11,22 +11,35 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import is_decimal
 from sipnotify.sip.message import Response
+from sipnotify.sip.value import Value
 
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    realm: str
-    nonce: str
-    algorithm: str = "MD5"
-    opaque: str | None = None
-    qop: tuple[str, ...] = ()
-    stale: bool = False
+@final
+class Challenge(Value):
+    __match_args__ = ("realm", "nonce", "algorithm", "opaque", "qop", "stale")
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self,
+        realm: str,
+        nonce: str,
+        algorithm: str = "MD5",
+        opaque: str | None = None,
+        qop: tuple[str, ...] = (),
+        stale: bool = False,
+    ) -> None:
+        self.realm: Final = realm
+        self.nonce: Final = nonce
+        self.algorithm: Final = algorithm
+        self.opaque: Final = opaque
+        self.qop: Final = qop
+        self.stale: Final = stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,19 +167,43 @@ def challenge_value(realm: str, nonce: str, *, stale: bool = False) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Authorization:
+@final
+class Authorization(Value):
     """A parsed `Authorization` value."""
 
-    username: str
-    realm: str
-    nonce: str
-    uri: str
-    response: str
-    algorithm: str
-    qop: str
-    nc: str
-    cnonce: str
+    __match_args__ = (
+        "username",
+        "realm",
+        "nonce",
+        "uri",
+        "response",
+        "algorithm",
+        "qop",
+        "nc",
+        "cnonce",
+    )
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str,
+        qop: str,
+        nc: str,
+        cnonce: str,
+    ) -> None:
+        self.username: Final = username
+        self.realm: Final = realm
+        self.nonce: Final = nonce
+        self.uri: Final = uri
+        self.response: Final = response
+        self.algorithm: Final = algorithm
+        self.qop: Final = qop
+        self.nc: Final = nc
+        self.cnonce: Final = cnonce
 
 
 def parse_answer(value: str) -> Authorization:

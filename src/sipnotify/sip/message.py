@@ -8,11 +8,12 @@ pjsip's spelling of Content-Length, which Asterisk users' captures show.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import decimal
 from sipnotify.sip.uri import Params, format_params, get_param, parse_params, split_header_values
+from sipnotify.sip.value import Value
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -79,9 +80,14 @@ def canonical_name(name: str) -> str:
     return _SPELLING.get(name.lower(), name)
 
 
-class _Message:
-    headers: Headers
-    body: bytes
+class _Message(Value):
+    def __init__(self, headers: Headers, body: bytes) -> None:
+        self.headers: Final = headers
+        self.body: Final = body
+        # parsed when first asked for, then kept: the parser's checks, the transaction key,
+        # the reply address and the response all read the top Via
+        self._via: Via | None = None
+        self._cseq: CSeq | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a header (whole line for list headers), or None."""
@@ -110,33 +116,41 @@ class _Message:
 
     @property
     def cseq(self) -> CSeq:
-        return parse_cseq(self.header("CSeq") or "")
+        if self._cseq is None:
+            self._cseq = parse_cseq(self.header("CSeq") or "")
+        return self._cseq
 
     @property
     def top_via(self) -> Via:
-        values = self.header_values("Via")
-        if not values:
-            raise ParseError("no Via header")
-        return parse_via(values[0])
+        if self._via is None:
+            values = self.header_values("Via")
+            if not values:
+                raise ParseError("no Via header")
+            self._via = parse_via(values[0])
+        return self._via
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Request(_Message):
-    method: str
-    uri: str
-    headers: Headers
-    body: bytes = b""
+    __match_args__ = ("method", "uri", "headers", "body")
+
+    def __init__(self, method: str, uri: str, headers: Headers, body: bytes = b"") -> None:
+        super().__init__(headers, body)
+        self.method: Final = method
+        self.uri: Final = uri
 
     def start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Response(_Message):
-    status: int
-    reason: str
-    headers: Headers
-    body: bytes = b""
+    __match_args__ = ("status", "reason", "headers", "body")
+
+    def __init__(self, status: int, reason: str, headers: Headers, body: bytes = b"") -> None:
+        super().__init__(headers, body)
+        self.status: Final = status
+        self.reason: Final = reason
 
     def start_line(self) -> str:
         return f"SIP/2.0 {self.status} {self.reason}"
@@ -163,15 +177,18 @@ def content_length(length: int) -> str:
     return f"Content-Length: {length:5d}\r\n\r\n" if length else "Content-Length:  0\r\n\r\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+@final
+class Outgoing(Value):
     """A request as it goes on the wire, with what its client transaction (the top Via's
     branch) and a digest answer (method, Request-URI) need to know of it."""
 
-    method: str
-    uri: str
-    branch: str
-    data: bytes
+    __match_args__ = ("method", "uri", "branch", "data")
+
+    def __init__(self, method: str, uri: str, branch: str, data: bytes) -> None:
+        self.method: Final = method
+        self.uri: Final = uri
+        self.branch: Final = branch
+        self.data: Final = data
 
 
 def outgoing(request: Request) -> Outgoing:
@@ -182,14 +199,17 @@ def _is_length(name: str) -> bool:
     return len(name) == 14 and name.lower() == "content-length"
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
+@final
+class Via(Value):
     """RFC 3261 §20.42: `SIP/2.0/UDP host:port;branch=…;rport`."""
 
-    transport: str
-    host: str
-    port: int | None
-    params: Params
+    __match_args__ = ("transport", "host", "port", "params")
+
+    def __init__(self, transport: str, host: str, port: int | None, params: Params) -> None:
+        self.transport: Final = transport
+        self.host: Final = host
+        self.port: Final = port
+        self.params: Final = params
 
     def param(self, name: str) -> str | None:
         return get_param(self.params, name)
@@ -226,10 +246,13 @@ def parse_via(text: str) -> Via:
     return Via(transport=found.group(1).upper(), host=host, port=port, params=parse_params(params))
 
 
-@dataclass(frozen=True, slots=True)
-class CSeq:
-    number: int
-    method: str
+@final
+class CSeq(Value):
+    __match_args__ = ("number", "method")
+
+    def __init__(self, number: int, method: str) -> None:
+        self.number: Final = number
+        self.method: Final = method
 
     def __str__(self) -> str:
         return f"{self.number} {self.method}"

@@ -8,12 +8,13 @@ between them, RFC 5626 §3.5.1), with bounds on header and body size.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import decimal, is_decimal
 from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
 from sipnotify.sip.uri import check_name_addr, check_request_uri
+from sipnotify.sip.value import Value
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -27,15 +28,18 @@ _SINGLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseHead:
+@final
+class ResponseHead(Value):
     """What a response is matched to its transaction on (RFC 3261 §17.1.3: the top Via's
     branch and the CSeq method) and what a non-INVITE transaction reports (status, reason)."""
 
-    status: int
-    reason: str
-    branch: str
-    method: str
+    __match_args__ = ("status", "reason", "branch", "method")
+
+    def __init__(self, status: int, reason: str, branch: str, method: str) -> None:
+        self.status: Final = status
+        self.reason: Final = reason
+        self.branch: Final = branch
+        self.method: Final = method
 
 
 _VIA_BRANCH = re.compile(r";\s*branch=([^;,\s]+)", re.IGNORECASE)
@@ -187,13 +191,13 @@ def _check_request(request: Request) -> None:
     _check_required(request.headers)
     _check_single(request.headers)
     check_request_uri(request.uri)
-    cseq = parse_cseq(request.header("CSeq") or "")
-    if cseq.method != request.method:
+    if request.cseq.method != request.method:
         raise ParseError("CSeq method does not match the request method")
     vias = request.header_values("Via")
     if not vias:
         raise ParseError("empty Via")
-    for via in vias:
+    request.top_via  # noqa: B018 (parsed, checked and kept for what reads it next)
+    for via in vias[1:]:
         parse_via(via)
     for name in ("From", "To"):
         check_name_addr(request.header(name) or "")

@@ -10,13 +10,15 @@ address, `Path` when supported, and the 200 OK that lists every binding.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.utils import formatdate
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import delta_seconds
 from sipnotify.sip.message import Request
 from sipnotify.sip.uri import SipUri, parse_name_addr
+from sipnotify.sip.value import Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,39 +49,70 @@ def contact_id(aor: str, uri: str, *, static: bool = False) -> str:
     return f"{aor}{'@@' if static else ';@'}{hashlib.md5(uri.encode()).hexdigest()}"
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+@final
+class Policy(Value):
     """The AOR options that govern its bindings."""
 
-    max_contacts: int
-    remove_existing: bool
-    minimum_expiration: int
-    maximum_expiration: int
-    default_expiration: int
-    support_path: bool
-    rewrite_contact: bool
+    __match_args__ = (
+        "max_contacts", "remove_existing", "minimum_expiration", "maximum_expiration",
+        "default_expiration", "support_path", "rewrite_contact",
+    )  # fmt: skip
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self,
+        max_contacts: int,
+        remove_existing: bool,
+        minimum_expiration: int,
+        maximum_expiration: int,
+        default_expiration: int,
+        support_path: bool,
+        rewrite_contact: bool,
+    ) -> None:
+        self.max_contacts: Final = max_contacts
+        self.remove_existing: Final = remove_existing
+        self.minimum_expiration: Final = minimum_expiration
+        self.maximum_expiration: Final = maximum_expiration
+        self.default_expiration: Final = default_expiration
+        self.support_path: Final = support_path
+        self.rewrite_contact: Final = rewrite_contact
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where the REGISTER came from and over what."""
+@final
+class Source(Value):
+    """Where the REGISTER came from and over what (`local_host`, `local_port`: where it
+    arrived)."""
 
-    address: str
-    port: int
-    protocol: str
-    local_host: str = ""  # where it arrived
-    local_port: int = 0
+    __match_args__ = ("address", "port", "protocol", "local_host", "local_port")
+
+    def __init__(
+        self, address: str, port: int, protocol: str, local_host: str = "", local_port: int = 0
+    ) -> None:
+        self.address: Final = address
+        self.port: Final = port
+        self.protocol: Final = protocol
+        self.local_host: Final = local_host
+        self.local_port: Final = local_port
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+@final
+class Decision(Value):
     """The answer: a status, its extra headers, and the bindings to store and to drop."""
 
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
-    store: tuple[Binding, ...] = ()
-    drop: tuple[Binding, ...] = ()
+    __match_args__ = ("status", "reason", "headers", "store", "drop")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: tuple[tuple[str, str], ...] = (),
+        store: tuple[Binding, ...] = (),
+        drop: tuple[Binding, ...] = (),
+    ) -> None:
+        self.status: Final = status
+        self.reason: Final = reason
+        self.headers: Final = headers
+        self.store: Final = store
+        self.drop: Final = drop
 
 
 def register(
@@ -181,7 +214,7 @@ def _rewrite(uri: SipUri, source: Source) -> SipUri:
     params = tuple(p for p in uri.params if p[0].lower() != "transport")
     if source.protocol != "udp":
         params += (("transport", source.protocol),)
-    return replace(uri, host=host, port=source.port, params=params)
+    return SipUri(uri.scheme, host, uri.user, uri.password, source.port, params, uri.headers)
 
 
 def _apply(

@@ -7,22 +7,29 @@ back through NAT.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
-from sipnotify.sip.message import Request, Response, parse_via
+from sipnotify.sip.message import Request, Response, Via, parse_via
+from sipnotify.sip.value import Value
 
 Address = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What a request is to be answered with: a status, its reason, and extra headers."""
+@final
+class Reply(Value):
+    """What a request is to be answered with: a status, its reason, extra headers, and the To
+    tag to answer with when the answer starts a dialog of its own."""
 
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
-    to_tag: str = ""  # the To tag to answer with, when the answer starts a dialog of its own
+    __match_args__ = ("status", "reason", "headers", "to_tag")
+
+    def __init__(
+        self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = (), to_tag: str = ""
+    ) -> None:
+        self.status: Final = status
+        self.reason: Final = reason
+        self.headers: Final = headers
+        self.to_tag: Final = to_tag
 
 
 def make_response(
@@ -40,7 +47,7 @@ def make_response(
     `received` and a filled `rport` (RFC 3581 §4). A To without a tag gets `to_tag` (none at
     all when empty, as for 100 Trying)."""
     vias = request.header_values("Via")
-    vias[0] = _stamp_via(vias[0], source)
+    vias[0] = _stamp_via(request.top_via, source)
     to = request.header("To") or ""
     if ";tag=" not in to.replace(" ", ""):
         to += f";tag={to_tag}" if to_tag else ""
@@ -65,13 +72,12 @@ def unsupported(request: Request, supported: frozenset[str]) -> tuple[str, ...]:
     return tuple(tag for tag in required if tag.lower() not in supported)
 
 
-def _stamp_via(text: str, source: Address) -> str:
-    via = parse_via(text)
+def _stamp_via(via: Via, source: Address) -> str:
     params = [(k, v) for k, v in via.params if k.lower() not in ("received", "rport")]
     params.insert(0, ("received", source[0]))
     if via.param("rport") is not None:
         params.insert(1, ("rport", str(source[1])))
-    return str(type(via)(via.transport, via.host, via.port, tuple(params)))
+    return str(Via(via.transport, via.host, via.port, tuple(params)))
 
 
 def bad_request(data: bytes, exc: ParseError, source: Address) -> bytes | None:
@@ -94,7 +100,7 @@ def bad_request(data: bytes, exc: ParseError, source: Address) -> bytes | None:
         return None
     reasons = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
     try:
-        via = _stamp_via(found["via"].split(",")[0], source)
+        via = _stamp_via(parse_via(found["via"].split(",")[0]), source)
     except ParseError:
         return None
     warning = exc.reason.replace('"', "")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import check_uri_chars, decimal
+from sipnotify.sip.value import Value
 
 Params = tuple[tuple[str, str | None], ...]
 _NOT_IN_USERINFO = frozenset(' \t<>"\r\n')  # RFC 3261 §25.1: none of these in a user part
@@ -49,33 +50,44 @@ def get_param(params: Params, name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class SipUri:
+@final
+class SipUri(Value):
     """RFC 3261 §19.1.1: sip:user:password@host:port;uri-parameters?headers.
 
     `host` keeps IPv6 references in brackets, exactly as they are written.
     """
 
-    scheme: str
-    host: str
-    user: str | None = None
-    password: str | None = None
-    port: int | None = None
-    params: Params = ()
-    headers: str | None = None
-    _text: str = field(init=False, repr=False, compare=False)
+    __match_args__ = ("scheme", "host", "user", "password", "port", "params", "headers")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_text", self._format())
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self,
+        scheme: str,
+        host: str,
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        params: Params = (),
+        headers: str | None = None,
+    ) -> None:
+        self.scheme: Final = scheme
+        self.host: Final = host
+        self.user: Final = user
+        self.password: Final = password
+        self.port: Final = port
+        self.params: Final = params
+        self.headers: Final = headers
+        self._text: Final = self._format()
 
     def param(self, name: str) -> str | None:
         return get_param(self.params, name)
 
     def with_params(self, params: Params) -> SipUri:
-        return replace(self, params=params)
+        return SipUri(
+            self.scheme, self.host, self.user, self.password, self.port, params, self.headers
+        )
 
     def without_port(self) -> SipUri:
-        """Scheme, user and host only (built directly: dataclasses.replace is slow)."""
+        """Scheme, user and host only."""
         return SipUri(scheme=self.scheme, host=self.host, user=self.user, password=self.password)
 
     @property
@@ -156,13 +168,16 @@ def _hostport(text: str, whole: str) -> tuple[str, int | None]:
     return host, port
 
 
-@dataclass(frozen=True, slots=True)
-class NameAddr:
+@final
+class NameAddr(Value):
     """A From/To/Contact/Route value: optional display name, URI, header parameters."""
 
-    uri: SipUri
-    display: str | None = None
-    params: Params = field(default=())
+    __match_args__ = ("uri", "display", "params")
+
+    def __init__(self, uri: SipUri, display: str | None = None, params: Params = ()) -> None:
+        self.uri: Final = uri
+        self.display: Final = display
+        self.params: Final = params
 
     def param(self, name: str) -> str | None:
         return get_param(self.params, name)

@@ -9,12 +9,13 @@ unless it is stale (`auth.answer_challenges`), so a peer cannot keep us in a loo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Final as Fixed
+from typing import Protocol, final
 
 from sipnotify.sip import auth
 from sipnotify.sip.message import Outgoing
 from sipnotify.sip.transactions.machines import Failure, Outcome
+from sipnotify.sip.value import Value
 
 MAX_CHALLENGES = 10  # Asterisk answers up to 10 challenges to one request
 Address = tuple[str, int]
@@ -32,15 +33,20 @@ class Link(Protocol):
     def send(self, data: bytes, address: Address) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Final:
+@final
+class Final(Value):
     """How a request ended: a final response's status and reason, or a failure; `rtt` in
     seconds from the last attempt's first send to its answer."""
 
-    status: int | None
-    reason: str
-    failure: Failure | None
-    rtt: float | None
+    __match_args__ = ("status", "reason", "failure", "rtt")
+
+    def __init__(
+        self, status: int | None, reason: str, failure: Failure | None, rtt: float | None
+    ) -> None:
+        self.status: Fixed = status
+        self.reason: Fixed = reason
+        self.failure: Fixed = failure
+        self.rtt: Fixed = rtt
 
     @property
     def error(self) -> str | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, final
 
 from sipnotify.sip.message import Request, Response, serialize
+from sipnotify.sip.value import Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +80,16 @@ class ErrorKind(enum.Enum):
     SHUTDOWN = "shutting down"
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+@final
+class Failure(Value):
     """Why a transaction ended without a final response; `str()` is how it is reported
     ("timeout", "transport error: connection refused", "shutting down")."""
 
-    kind: ErrorKind
-    detail: str = ""
+    __match_args__ = ("kind", "detail")
+
+    def __init__(self, kind: ErrorKind, detail: str = "") -> None:
+        self.kind: Final = kind
+        self.detail: Final = detail
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value
@@ -94,27 +98,36 @@ class Failure:
 TIMEOUT = Failure(ErrorKind.TIMEOUT)
 
 
-@dataclass(frozen=True, slots=True)
-class Transmit:
+@final
+class Transmit(Value):
     """Send these bytes to the transaction's peer."""
 
-    data: bytes
+    __match_args__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data: Final = data
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+@final
+class Outcome(Value):
     """The transaction's result for its user: a final response, or a failure."""
 
-    response: Response | None = None
-    failure: Failure | None = None
+    __match_args__ = ("response", "failure")
+
+    def __init__(self, response: Response | None = None, failure: Failure | None = None) -> None:
+        self.response: Final = response
+        self.failure: Final = failure
 
 
-@dataclass(frozen=True, slots=True)
-class Passed:
+@final
+class Passed(Value):
     """A response an INVITE client passes up without ending: a 1xx, or a copy of the 2xx it
     already reported (the user repeats its ACK)."""
 
-    response: Response
+    __match_args__ = ("response",)
+
+    def __init__(self, response: Response) -> None:
+        self.response: Final = response
 
 
 Effect = Transmit | Outcome | Passed
@@ -133,7 +146,6 @@ class TransactionError(Exception):
 class Machine:
     """What every machine shares: the state, the running timers, and stepping by table."""
 
-    __slots__ = ("deadlines", "reliable", "state", "timers")
     TIMERS: ClassVar[tuple[Input, ...]]  # in the order they are handled when due together
     INITIAL: ClassVar[State]
 
@@ -189,7 +201,6 @@ class NonInviteClient(Machine):
     then terminates, absorbing response retransmissions.
     """
 
-    __slots__ = ("_data", "_interval")
     INITIAL = State.TRYING
     TIMERS = (Input.TIMER_F, Input.TIMER_K, Input.TIMER_E)
 
@@ -263,7 +274,6 @@ class NonInviteServer(Machine):
     response the user passes in Completed is discarded.
     """
 
-    __slots__ = ("_last",)
     INITIAL = State.TRYING
     TIMERS = (Input.TIMER_J,)
 
@@ -313,7 +323,6 @@ class InviteServer(Machine):
     copies until Timer I (T4; zero over reliable transports).
     """
 
-    __slots__ = ("_interval", "_last")
     INITIAL = State.PROCEEDING
     TIMERS = (Input.TIMER_H, Input.TIMER_I, Input.TIMER_G)
 
@@ -383,7 +392,6 @@ class InviteClient(Machine):
     absorbing copies (each acknowledged again) until Timer D (zero over reliable transports).
     """
 
-    __slots__ = ("_ack", "_interval", "request")
     INITIAL = State.CALLING
     TIMERS = (Input.TIMER_B, Input.TIMER_A, Input.TIMER_D, Input.TIMER_M)
 
