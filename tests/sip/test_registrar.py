@@ -3,7 +3,6 @@ storage."""
 
 from __future__ import annotations
 
-
 from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
 

