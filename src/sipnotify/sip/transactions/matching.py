@@ -49,17 +49,21 @@ def peek_server_key(data: bytes) -> Key | None:
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
-    lines = data[:end].decode("utf-8", "surrogateescape").split("\r\n")
-    method, _, rest = lines[0].partition(" ")
-    if method in ("ACK", "CANCEL") or not rest.endswith(" SIP/2.0"):
+    at = data.find(b"\r\n")  # only the lines up to the Via are read, and only it is decoded
+    method, _, rest = data[:at].partition(b" ")
+    if method in (b"ACK", b"CANCEL") or not rest.endswith(b" SIP/2.0"):
         return None
-    for at in range(1, len(lines)):
-        name, colon, value = lines[at].partition(":")
-        if not colon or name[:1] in (" ", "\t"):
+    while at < end:
+        start = at + 2
+        at = data.find(b"\r\n", start)
+        name, colon, value = data[start:at].partition(b":")
+        if not colon or name[:1] in (b" ", b"\t"):
             return None
-        if name.rstrip(" \t").lower() in ("via", "v"):
-            folded = at + 1 < len(lines) and lines[at + 1][:1] in (" ", "\t")
-            return None if folded else _plain_key(value.strip(" \t"), method)
+        if name.rstrip(b" \t").lower() in (b"via", b"v"):
+            if at < end and data[at + 2 : at + 3] in (b" ", b"\t"):
+                return None  # folded onto the next line
+            text = value.strip(b" \t").decode("utf-8", "surrogateescape")
+            return _plain_key(text, method.decode("utf-8", "surrogateescape"))
     return None
 
 
