@@ -26,6 +26,9 @@ B8  Several nodes on PostgreSQL (bench/cluster.py): REGISTER/s with digest on SQ
 B9  The AMI reply under a fan-out (bench/reply.py): a PJSIPNotify to 1,000 contacts, its
     `Response: Success` latency sent alone and while another's fan-out is going out; CPU per
     1,000 NOTIFYs.
+B10 The sans-IO hot path in process (bench/core.py): microseconds to parse and answer a
+    digest REGISTER, to match a retransmission on its bytes, to read a 200 OK for its
+    transaction, to decode a PJSIPNotify action.
 
 Usage: python bench/bench.py [--only B1,B2] [--notifies 20000] [--out bench/results]
 Writes <out>/<timestamp>.json and prints a table. Every loop is bounded in count and time.
@@ -45,6 +48,7 @@ import time
 from pathlib import Path
 
 from cluster import b8
+from core import b10
 from harness import (
     HERE,
     PHONE,
@@ -318,7 +322,7 @@ def b5(workdir: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8,B9")
+    parser.add_argument("--only", default="B1,B2,B3,B4,B5,B6,B7,B8,B9,B10")
     parser.add_argument("--notifies", type=int, default=20_000)
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
@@ -372,6 +376,8 @@ def _ours(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[str, o
         results["B8_cluster"] = b8(work, [int(r) for r in args.rates.split(",")])
     if "B9" in wanted:
         results["B9_reply_under_fan_out"] = b9(work)
+    if "B10" in wanted:
+        results["B10_core"] = b10()
     return results
 
 
