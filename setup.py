@@ -4,9 +4,9 @@ mypyc when it can be: the same typed modules, as C extensions, beside their sour
 extension is optional: without a C compiler (or with SIPNOTIFY_PURE=1) the same modules run
 as pure Python, and tests/test_compiled.py runs the cores' tests on them too.
 
-The transaction layer (sip/transactions/layer.py) stays pure Python: compiled, it crashed at
-import (its entry classes narrow an attribute's type in subclasses, which mypyc refuses, and
-with that worked around the module still failed to load); not investigated further.
+mypyc builds a module's classes in the order written, so a class that names a native class in
+its annotations (a NamedTuple field, say) must come after it: sip/transactions/layer.py crashed
+at import until its effects moved below the transaction entries they name.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ def test_the_hot_path_is_compiled_whole_or_not_at_all() -> None:
     if os.environ.get("SIPNOTIFY_PURE") or not any(kinds):
         pytest.skip("this build is pure Python (SIPNOTIFY_PURE, or no C compiler)")
     assert compiled("sipnotify.sip.parser")
-    assert not compiled("sipnotify.sip.transactions.layer")  # left pure (setup.py says why)
 
 
 def test_the_pure_modules_pass_the_cores_tests(tmp_path: Path) -> None:

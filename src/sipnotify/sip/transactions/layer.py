@@ -46,6 +46,63 @@ from sipnotify.sip.transactions.matching import Key, peek_server_key, server_key
 WINDOW = 128
 
 
+class _Entry:
+    """A transaction in a table: its machine, and where its bytes go."""
+
+    __slots__ = ("address", "alive", "key", "link", "txn")
+
+    def __init__(self, key: Key, txn: Machine, link: Link, address: Address) -> None:
+        self.key = key
+        self.txn = txn
+        self.link = link
+        self.address = address
+        self.alive = True
+
+
+class _Client(_Entry):
+    """A non-INVITE client transaction: its exchange, and its place in the window until
+    `slot_until` or the first response."""
+
+    __slots__ = ("exchange", "holding", "slot_until")
+
+    def __init__(self, key: Key, txn: NonInviteClient, exchange: Exchange, slot: float) -> None:
+        super().__init__(key, txn, exchange.link, exchange.address)
+        self.exchange = exchange
+        self.slot_until = slot
+        self.holding = True
+
+
+class InviteTransaction(_Entry):
+    """An INVITE client transaction; `user` is what the call that sent it keeps on it."""
+
+    __slots__ = ("invite", "user")
+
+    def __init__(self, key: Key, txn: InviteClient, link: Link, address: Address) -> None:
+        super().__init__(key, txn, link, address)
+        self.invite = txn  # `txn`, as the INVITE client it is
+        self.user: object = None
+
+    @property
+    def request(self) -> Request:
+        return self.invite.request
+
+    @property
+    def state(self) -> State:
+        return self.txn.state
+
+
+class ServerTransaction(_Entry):
+    """A server transaction, for the user answering its request; `user` is what the user
+    keeps on it (the call's view of an INVITE, which a CANCEL looks up)."""
+
+    __slots__ = ("request", "user")
+
+    def __init__(self, key: Key, txn: Machine, link: Link, address: Address, request: Request):
+        super().__init__(key, txn, link, address)
+        self.request = request
+        self.user: object = None
+
+
 # The effects are immutable values made for every datagram and every result, so they are
 # named tuples: built in C, where a frozen dataclass sets each field through a Python call.
 class Send(NamedTuple):
@@ -78,65 +135,6 @@ class Broken(NamedTuple):
 
 
 Event = Send | Ended | InviteEvent | Broken
-
-
-class _Entry:
-    """A transaction in a table: its machine, and where its bytes go."""
-
-    __slots__ = ("address", "alive", "key", "link", "txn")
-
-    def __init__(self, key: Key, txn: Machine, link: Link, address: Address) -> None:
-        self.key = key
-        self.txn = txn
-        self.link = link
-        self.address = address
-        self.alive = True
-
-
-class _Client(_Entry):
-    """A non-INVITE client transaction: its exchange, and its place in the window until
-    `slot_until` or the first response."""
-
-    __slots__ = ("exchange", "holding", "slot_until")
-    txn: NonInviteClient
-
-    def __init__(self, key: Key, txn: NonInviteClient, exchange: Exchange, slot: float) -> None:
-        super().__init__(key, txn, exchange.link, exchange.address)
-        self.exchange = exchange
-        self.slot_until = slot
-        self.holding = True
-
-
-class InviteTransaction(_Entry):
-    """An INVITE client transaction; `user` is what the call that sent it keeps on it."""
-
-    __slots__ = ("user",)
-    txn: InviteClient
-
-    def __init__(self, key: Key, txn: InviteClient, link: Link, address: Address) -> None:
-        super().__init__(key, txn, link, address)
-        self.user: object = None
-
-    @property
-    def request(self) -> Request:
-        return self.txn.request
-
-    @property
-    def state(self) -> State:
-        return self.txn.state
-
-
-class ServerTransaction(_Entry):
-    """A server transaction, for the user answering its request; `user` is what the user
-    keeps on it (the call's view of an INVITE, which a CANCEL looks up)."""
-
-    __slots__ = ("request", "user")
-    txn: NonInviteServer | InviteServer
-
-    def __init__(self, key: Key, txn: Machine, link: Link, address: Address, request: Request):
-        super().__init__(key, txn, link, address)
-        self.request = request
-        self.user: object = None
 
 
 class TransactionLayer:
