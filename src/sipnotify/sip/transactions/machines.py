@@ -146,6 +146,7 @@ class TransactionError(Exception):
 class Machine:
     """What every machine shares: the state, the running timers, and stepping by table."""
 
+    __slots__ = ("deadlines", "reliable", "state", "timers")
     TIMERS: ClassVar[tuple[Input, ...]]  # in the order they are handled when due together
     INITIAL: ClassVar[State]
 
@@ -201,6 +202,7 @@ class NonInviteClient(Machine):
     then terminates, absorbing response retransmissions.
     """
 
+    __slots__ = ("_data", "_interval")
     INITIAL = State.TRYING
     TIMERS = (Input.TIMER_F, Input.TIMER_K, Input.TIMER_E)
 
@@ -274,6 +276,7 @@ class NonInviteServer(Machine):
     response the user passes in Completed is discarded.
     """
 
+    __slots__ = ("_last",)
     INITIAL = State.TRYING
     TIMERS = (Input.TIMER_J,)
 
@@ -323,6 +326,7 @@ class InviteServer(Machine):
     copies until Timer I (T4; zero over reliable transports).
     """
 
+    __slots__ = ("_interval", "_last")
     INITIAL = State.PROCEEDING
     TIMERS = (Input.TIMER_H, Input.TIMER_I, Input.TIMER_G)
 
@@ -392,6 +396,7 @@ class InviteClient(Machine):
     absorbing copies (each acknowledged again) until Timer D (zero over reliable transports).
     """
 
+    __slots__ = ("_ack", "_interval", "request")
     INITIAL = State.CALLING
     TIMERS = (Input.TIMER_B, Input.TIMER_A, Input.TIMER_D, Input.TIMER_M)
 
