@@ -5,9 +5,12 @@ the uri as sent)."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +113,34 @@ def test_sipsak_registers_with_its_truncated_digest_uri(start_service: StartServ
     assert wrong.returncode != 0
 
 
+def baresip_uanew(ctrl: int, account: str) -> None:
+    """Adds `account` to a running baresip through ctrl_tcp (a netstring of JSON), which
+    registers it. baresip 1.0's mwi module re-subscribes every known subscription from a
+    one-shot timer set 1 ms after it loads, and that loop never ends if a subscription already
+    exists (each pass appends to the list it walks). An account read at start-up registers
+    in the same moment, so a fast registrar won that race about once in ten runs; an account
+    added once baresip runs registers long after the timer has fired."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            connection = socket.create_connection(("127.0.0.1", ctrl), timeout=5)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    command = json.dumps({"command": "uanew", "params": account, "token": "t"}).encode()
+    with connection:
+        connection.sendall(b"%d:%s," % (len(command), command))
+        received = b""
+        while b'"response":true' not in received:  # events may come first
+            assert time.monotonic() < deadline + 5, f"no answer from baresip: {received!r}"
+            chunk = connection.recv(4096)
+            assert chunk, f"baresip closed its control socket: {received!r}"
+            received += chunk
+    assert b'"ok":true' in received, received
+
+
 def test_baresip_subscribes_to_its_mailbox_and_takes_the_lamp(
     start_service: StartService, baresip: tuple[Path, list[subprocess.Popen[bytes]]]
 ) -> None:
@@ -120,15 +151,18 @@ def test_baresip_subscribes_to_its_mailbox_and_takes_the_lamp(
                           "[bob]\ntype=aor\nmax_contacts=2\nmailboxes=1000@default\n")  # fmt: skip
     service = start_service(admin_conf(), files={"pjsip.conf": pjsip})
     folder.mkdir()
-    config = BARESIP_CONFIG.format(sip=free_port(), ctrl=free_port()) + "module\t\t\tmwi.so\n"
+    ctrl = free_port()
+    config = BARESIP_CONFIG.format(sip=free_port(), ctrl=ctrl) + "module\t\t\tmwi.so\n"
     (folder / "config").write_text(config)
-    account = f"<sip:bob@127.0.0.1:{service.sip_port()}>;auth_pass=secret;regint=60;mwi=yes\n"
-    (folder / "accounts").write_text(account)
+    (folder / "accounts").write_text("")  # added once running: see baresip_uanew
     (folder / "contacts").write_text("")
     with (folder / "baresip.log").open("wb") as log:
         command = ["baresip", "-f", str(folder)]
         processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=log))  # fmt: skip
+    baresip_uanew(
+        ctrl, f"<sip:bob@127.0.0.1:{service.sip_port()}>;auth_pass=secret;regint=60;mwi=yes"
+    )
     with RawAmi(service.port) as ami:
         ami.login(events="system,call")
 
