@@ -110,9 +110,15 @@ class World:
         self.security: list[SecurityEvent] = []
         self.contacts: list[ContactChange] = []
         self.turn: list[Callable[[], None]] = []  # what runs when the loop turn ends
+        self.security_wanted = True  # as when an AMI session takes the security class
+        self.asked = 0  # how often the registrar asked whether anyone listens
         self.registrar = Registrar(config, self.registry, security=self.security.append,
                                    contacts=self.contacts.append, soon=self.turn.append,
-                                   offload=offload)  # fmt: skip
+                                   offload=offload, security_wanted=self._wanted)  # fmt: skip
+
+    def _wanted(self) -> bool:
+        self.asked += 1
+        return self.security_wanted
 
     def end_turn(self) -> None:
         while self.turn:
@@ -171,6 +177,14 @@ def test_a_register_is_challenged_then_bound(world: World) -> None:
     (change,) = world.contacts
     assert (change.change, change.remaining, change.qualified) == (Change.CREATED, 2, True)
     assert [b.uri for b in world.registrar.bindings("alice", NOW)] == ["sip:alice@203.0.113.9:5062"]
+
+
+def test_no_security_event_is_built_when_nobody_listens(world: World) -> None:
+    world.security_wanted = False
+    done = world.register(authorization=world.answer(world.register()))
+    assert done.status == 200
+    assert world.security == []
+    assert world.asked == 2  # the challenge's and the success's, each asked, neither built
 
 
 def test_a_wrong_password_is_challenged_again_and_told(world: World) -> None:

@@ -66,6 +66,11 @@ class SecurityEvent:
 SecurityListener = Callable[[SecurityEvent], None]
 
 
+def always() -> bool:
+    """Every security event is wanted (a listener that keeps them all)."""
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ContactChange:
     """A registered contact came, was refreshed or went; `remaining` counts the contacts the
@@ -88,11 +93,13 @@ class Registrar:
         self, config: PjsipConfig, registry: Registry, *, security: SecurityListener,
         contacts: ContactListener, soon: Soon, offload: Offload = inline,
         systemname: str = "", nonce_key: bytes | None = None,
+        security_wanted: Callable[[], bool] = always,
     ) -> None:  # fmt: skip
         """`nonce_key` signs the digest nonces: shared by nodes that share contacts, so a
         challenge from one node may be answered to another (a fresh one per process else).
         `soon` runs the group commit when the loop turn ends (loop.call_soon); `offload` runs
-        the store's part of it (commits.py)."""
+        the store's part of it (commits.py). A security event is built only when
+        `security_wanted()` (each REGISTER has one or two; nobody may be listening)."""
         self._config = config
         self._commits = GroupCommit(
             registry, soon=soon, offload=offload, decide=self._decide_asked,
@@ -102,6 +109,7 @@ class Registrar:
         self._registry = registry
         self._secret = nonce_key or secrets.token_bytes(16)
         self._security = security
+        self._security_wanted = security_wanted
         self._contacts = contacts
 
     def bindings(self, aor: str, now: float) -> list[Binding]:
@@ -280,7 +288,7 @@ class Registrar:
         (a REGISTER), the security listener hears each challenge, success and failure."""
 
         def tell(kind: Security, answer: auth.Authorization | None = None) -> None:
-            if source is not None:
+            if source is not None and self._security_wanted():
                 self._tell(kind, request, endpoint, source, answer)
 
         if endpoint is not None and not endpoint.auth:
