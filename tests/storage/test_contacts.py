@@ -4,7 +4,6 @@ the same tests."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -98,7 +97,7 @@ def test_rows_as_asterisk_writes_and_reads_them(postgres: Server) -> None:
     dsn = postgres.new_database()
     store = PgContactStore(dsn, "test", systemname="node-a")
     bob = binding("sip:bob@10.0.0.9:5062;transport=tcp", 1800000000.0)
-    store.change([replace(bob, reg_server="node-a")], [])
+    store.change([bob.on_node("node-a")], [])
     with psycopg.connect(dsn) as db:
         row = db.execute(
             "SELECT id, uri, expiration_time, reg_server, endpoint, via_port FROM ps_contacts"

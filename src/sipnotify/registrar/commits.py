@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import Final, final
 
 from sipnotify.config.pjsip import Endpoint
 from sipnotify.registrar.registry import Registry, Tell
@@ -24,6 +24,7 @@ from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Decision, Source
 from sipnotify.sip.responses import Reply
+from sipnotify.sip.value import Value
 from sipnotify.storage.base import StoreUnavailable, Write
 
 log = logging.getLogger("sipnotify.registrar")
@@ -47,25 +48,34 @@ def inline(work: Callable[[], None], done: Done) -> None:
     done(None)
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
+@final
+class Asked(Value):
     """A REGISTER proven and addressed to one of its endpoint's AORs, to decide."""
 
-    request: Request
-    endpoint: Endpoint
-    aor: str
-    source: Source
-    now: float
-    answer: Answer
+    __match_args__ = ("request", "endpoint", "aor", "source", "now", "answer")
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self, request: Request, endpoint: Endpoint, aor: str, source: Source, now: float,
+        answer: Answer,
+    ) -> None:  # fmt: skip
+        self.request: Final = request
+        self.endpoint: Final = endpoint
+        self.aor: Final = aor
+        self.source: Final = source
+        self.now: Final = now
+        self.answer: Final = answer
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
+@final
+class Waiting(Value):
     """A 200 decided, waiting for the commit (with what it was decided from, to decide it
     again alone)."""
 
-    asked: Asked
-    decision: Decision
+    __match_args__ = ("asked", "decision")
+
+    def __init__(self, asked: Asked, decision: Decision) -> None:
+        self.asked: Final = asked
+        self.decision: Final = decision
 
     def reply(self) -> Reply:
         return Reply(self.decision.status, self.decision.reason, self.decision.headers)

@@ -19,8 +19,9 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
+from typing import Final, final
 
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.registrar.commits import (
@@ -40,6 +41,7 @@ from sipnotify.sip.message import Request
 from sipnotify.sip.registrar import Binding, Decision, Policy, Source, register
 from sipnotify.sip.responses import Reply
 from sipnotify.sip.uri import parse_name_addr
+from sipnotify.sip.value import Value
 from sipnotify.storage.base import Crowded, StorageError, StoreUnavailable
 
 log = logging.getLogger("sipnotify.registrar")
@@ -71,18 +73,24 @@ def always() -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class ContactChange:
+@final
+class ContactChange(Value):
     """A registered contact came, was refreshed or went; `remaining` counts the contacts the
     endpoint still has in all its AORs (static ones too), `qualified` whether its AOR is
     qualified (both shape the AMI events); `local` whether this node made the change (else
     another node sharing the database did, and this one learned of it)."""
 
-    binding: Binding
-    change: Change
-    remaining: int
-    qualified: bool
-    local: bool = True
+    __match_args__ = ("binding", "change", "remaining", "qualified", "local")
+
+    def __init__(
+        self, binding: Binding, change: Change, remaining: int, qualified: bool,
+        local: bool = True,
+    ) -> None:  # fmt: skip
+        self.binding: Final = binding
+        self.change: Final = change
+        self.remaining: Final = remaining
+        self.qualified: Final = qualified
+        self.local: Final = local
 
 
 ContactListener = Callable[[ContactChange], None]
@@ -245,7 +253,7 @@ class Registrar:
         decision = register(request, aor=aor_name, endpoint=endpoint.name, policy=policy,
                             existing=existing, source=source, now=now)  # fmt: skip
         if decision.status == 200 and self._systemname:
-            stamped = tuple(replace(b, reg_server=self._systemname) for b in decision.store)
+            stamped = tuple(b.on_node(self._systemname) for b in decision.store)
             decision = Decision(decision.status, decision.reason, decision.headers, stamped,
                                 decision.drop)  # fmt: skip
         return decision

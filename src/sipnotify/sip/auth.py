@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
@@ -52,14 +51,20 @@ class Challenge(Value):
         self.stale: Final = stale
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+@final
+class Credentials(Value):
     """An `auth` section: a password, or an MD5 HA1 hex (`md5_cred`) bound to one realm."""
 
-    username: str
-    password: str = ""
-    md5_ha1: str | None = None
-    realm: str | None = None
+    __match_args__ = ("username", "password", "md5_ha1", "realm")
+
+    def __init__(
+        self, username: str, password: str = "", md5_ha1: str | None = None,
+        realm: str | None = None,
+    ) -> None:  # fmt: skip
+        self.username: Final = username
+        self.password: Final = password
+        self.md5_ha1: Final = md5_ha1
+        self.realm: Final = realm
 
 
 def parse_challenge(value: str) -> Challenge:

@@ -10,7 +10,6 @@ address, `Path` when supported, and the 200 OK that lists every binding.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Final, final
 
@@ -22,26 +21,43 @@ from sipnotify.sip.uri import SipUri, parse_name_addr
 from sipnotify.sip.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """A registered contact of an AOR (Asterisk's dynamic `contact` object)."""
+@final
+class Binding(Value):
+    """A registered contact of an AOR (Asterisk's dynamic `contact` object). Its fields, in
+    `__match_args__` order, are the contacts table's columns."""
 
-    aor: str
-    uri: str
-    expires_at: float
-    endpoint: str
-    call_id: str = ""
-    cseq: int = 0
-    user_agent: str = ""
-    via_addr: str = ""
-    via_port: int = 0
-    protocol: str = "udp"
-    path: str = ""
-    reg_server: str = ""  # the node that registered it (asterisk.conf systemname)
+    __match_args__ = (
+        "aor", "uri", "expires_at", "endpoint", "call_id", "cseq", "user_agent", "via_addr",
+        "via_port", "protocol", "path", "reg_server",
+    )  # fmt: skip
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self, aor: str, uri: str, expires_at: float, endpoint: str, call_id: str = "",
+        cseq: int = 0, user_agent: str = "", via_addr: str = "", via_port: int = 0,
+        protocol: str = "udp", path: str = "", reg_server: str = "",
+    ) -> None:  # fmt: skip
+        self.aor: Final = aor
+        self.uri: Final = uri
+        self.expires_at: Final = expires_at
+        self.endpoint: Final = endpoint
+        self.call_id: Final = call_id
+        self.cseq: Final = cseq
+        self.user_agent: Final = user_agent
+        self.via_addr: Final = via_addr
+        self.via_port: Final = via_port
+        self.protocol: Final = protocol
+        self.path: Final = path
+        self.reg_server: Final = reg_server  # the node that registered it (systemname)
 
     @property
     def id(self) -> str:
         return contact_id(self.aor, self.uri)
+
+    def on_node(self, reg_server: str) -> Binding:
+        """This binding, registered through node `reg_server`."""
+        return Binding(self.aor, self.uri, self.expires_at, self.endpoint, self.call_id,
+                       self.cseq, self.user_agent, self.via_addr, self.via_port, self.protocol,
+                       self.path, reg_server)  # fmt: skip
 
 
 def contact_id(aor: str, uri: str, *, static: bool = False) -> str:
