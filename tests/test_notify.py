@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from sipnotify.config.notify import load_notify
 from sipnotify.config.parser import parse_text
 from sipnotify.config.pjsip import Endpoint, PjsipConfig, load_pjsip
 from sipnotify.notify.content import NotifyContent, NotifyError, build_content
-from sipnotify.notify.notifier import CHUNK, Notifier, NotifyResult
+from sipnotify.notify.notifier import SLICE, Notifier, NotifyResult
 from sipnotify.notify.requests import credentials_for, request_factory
 from sipnotify.notify.targets import (
     aor_targets,
@@ -228,20 +229,39 @@ def test_a_registered_path_is_the_route_to_the_contact() -> None:
     assert first_route("sip:a;lr, <sip:b>") == "sip:a;lr"
 
 
-def test_a_large_fan_out_sends_a_chunk_per_turn_and_reports_every_contact() -> None:
-    uris = [f"sip:u{n}@192.0.2.9:5060" for n in range(2 * CHUNK + 7)]
+def _fan_out(count: int, step: float) -> tuple[list[str], list[int], list[NotifyResult]]:
+    """A fan-out to `count` contacts, on a clock that moves `step` seconds each time it is
+    read: the contact URIs, how many NOTIFYs were sent after each turn of the loop, and the
+    results reported."""
+    uris = [f"sip:u{n}@192.0.2.9:5060" for n in range(count)]
     config, _ = load_pjsip(parse_text(f"[m]\ntype=aor\ncontact={','.join(uris)}\n"
                                       "[m]\ntype=endpoint\naors=m\n"))  # fmt: skip
     presets, _ = load_notify(parse_text("", name="pjsip_notify.conf"))
+    ticks = itertools.count(0.0, step)
+    sent: list[int] = []
+    results: list[NotifyResult] = []
 
     async def run() -> None:
         sender = FakeSender()
-        notifier = Notifier(config=config, presets=presets, sender=sender, ids=Ids("t", seed=1))
-        results: list[NotifyResult] = []
+        notifier = Notifier(config=config, presets=presets, sender=sender,
+                            ids=Ids("t", seed=1), clock=lambda: next(ticks))  # fmt: skip
         notifier.send(endpoint_targets(config, "m"), content(("Event", "x")), results.append)
-        assert len(sender.sent) == CHUNK  # the rest once the loop has turned
-        for _ in range(10):
+        for _ in range(count + 1):  # one turn at least per contact
+            sent.append(len(sender.sent))
             await asyncio.sleep(0)
-        assert [r.uri for r in results] == uris
 
     asyncio.run(run())
+    return uris, sent, results
+
+
+def test_a_large_fan_out_sends_a_slice_per_turn_and_reports_every_contact() -> None:
+    step = SLICE / 2.5  # the clock is read before the first NOTIFY and after each
+    uris, sent, results = _fan_out(17, step)
+    assert sent[:7] == [3, 6, 9, 12, 15, 17, 17]  # the rest once the loop has turned
+    assert [r.uri for r in results] == uris
+
+
+def test_a_fan_out_slower_than_its_slice_still_sends_one_per_turn() -> None:
+    uris, sent, results = _fan_out(4, 10 * SLICE)
+    assert sent[:5] == [1, 2, 3, 4, 4]
+    assert [r.uri for r in results] == uris

@@ -209,6 +209,7 @@ class Server:
             sender=sip,
             ids=ids,
             registered=lambda aor: registry.bindings(aor, clock.wall()),
+            clock=clock.monotonic,
         )
         fleet_service = FleetService(
             store=jobs,
