@@ -42,7 +42,10 @@ def test_defaults_generate_a_secret_once_print_it_and_panoramisk_logs_in(
     start_service: StartService,
 ) -> None:
     service = start_service(None)
-    printed = re.search(r"username 'admin', secret '([^']+)' \(kept in (.+)\)", service.log())
+    told = r"username 'admin', secret '([^']+)' \(kept in (.+)\)"
+    # start_service returns once AMI listens; the secret is told just after (a line later)
+    wait_for(lambda: re.search(told, service.log()) is not None, 10, "the secret to be told")
+    printed = re.search(told, service.log())
     assert printed is not None, service.log()
     secret, kept_in = printed.group(1), Path(printed.group(2))
     assert kept_in == service.data_dir / "manager-secret.conf"
