@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import re
 from dataclasses import replace
@@ -265,3 +266,18 @@ def test_a_fan_out_slower_than_its_slice_still_sends_one_per_turn() -> None:
     uris, sent, results = _fan_out(4, 10 * SLICE)
     assert sent[:5] == [1, 2, 3, 4, 4]
     assert [r.uri for r in results] == uris
+
+
+def test_a_fan_out_leaves_no_reference_cycles() -> None:
+    """Each NOTIFY's builder and the fan-out's sending are freed as soon as they are done
+    with, by reference counting. A cycle per NOTIFY (a closure compiled by mypyc is one) would
+    wait for the collector's slower passes, a full pass of several milliseconds every few
+    fan-outs of 1,000 contacts."""
+    gc.collect()
+    gc.disable()
+    try:
+        _, _, results = _fan_out(40, SLICE / 2.5)
+        assert len(results) == 40
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from sipnotify.config.notify import NotifyPresets
@@ -146,7 +147,7 @@ class Notifier:
 
     def sending(self, targets: list[Target], content: NotifyContent) -> Sending:
         """`send` for these targets, to be started with the report callback."""
-        return lambda report: self.send(targets, content, report)
+        return partial(self.send, targets, content)  # no lambda: see requests._Formatted
 
     def send_in_dialog(self, target: InDialog, content: NotifyContent, report: Report) -> None:
         """One NOTIFY inside a call's dialog; `report` gets its result."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import final
 
 from sipnotify.config.pjsip import Endpoint, PjsipConfig
 from sipnotify.notify.content import NotifyContent
@@ -20,7 +21,7 @@ from sipnotify.sip.message import (
     header_lines,
     outgoing,
 )
-from sipnotify.sip.transactions.exchange import Build
+from sipnotify.sip.transactions.exchange import Build, Headers
 from sipnotify.sip.uri import SipUri
 from sipnotify.ua.addresses import Local, bracketed, via
 
@@ -66,13 +67,31 @@ def request_factory(
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
     trailing = header_lines((*state, *content.headers, *_trailing_headers(content, config)))
     tail = (trailing + content_length(len(body))).encode("utf-8", "surrogateescape") + body
+    return _Formatted(method, request_uri, (head, middle, route), tail, ids)
 
-    def build(cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-        branch = ids.branch()
-        text = f"{head}{branch}{middle}{cseq} {method}\r\n{route}{header_lines(authorization)}"
-        return Outgoing(method, request_uri, branch, text.encode("utf-8", "surrogateescape") + tail)
 
-    return build
+@final
+class _Formatted:
+    """A request `request_factory` formatted: each call is one attempt, with its branch, CSeq
+    and Authorization filled in. The builders here are classes, not closures: compiled by
+    mypyc, a closure and its environment refer to each other, and each of a fan-out's
+    thousand NOTIFYs would leave a reference cycle for the collector's slower passes."""
+
+    def __init__(self, method: str, uri: str, parts: tuple[str, str, str], tail: bytes,
+                 ids: Ids) -> None:  # fmt: skip
+        self._method = method
+        self._uri = uri
+        self._head, self._middle, self._route = parts  # around the branch and the CSeq
+        self._tail = tail
+        self._ids = ids
+
+    def __call__(self, cseq: int, authorization: Headers) -> Outgoing:
+        branch = self._ids.branch()
+        method = self._method
+        text = (f"{self._head}{branch}{self._middle}{cseq} {method}\r\n{self._route}"
+                f"{header_lines(authorization)}")  # fmt: skip
+        data = text.encode("utf-8", "surrogateescape") + self._tail
+        return Outgoing(method, self._uri, branch, data)
 
 
 def subscription_factory(
@@ -93,23 +112,33 @@ def subscription_factory(
     return _dialog_notify(target, content, trailing, local, ids)
 
 
-Headers = tuple[tuple[str, str], ...]
-
-
 def _dialog_notify(target: InDialog, content: NotifyContent, trailing: Headers, local: Local,
                    ids: Ids) -> Build:  # fmt: skip
     """A NOTIFY from the dialog (its Call-ID, tags, next local CSeq, remote target, route set;
     the factory's CSeq argument is not used), with these headers after the dialog's."""
     body = content.body.encode("utf-8", "surrogateescape") if content.content_type else b""
+    return _FromDialog(target, trailing, body, local, ids)
 
-    def build(_cseq: int, authorization: tuple[tuple[str, str], ...]) -> Outgoing:
-        extra = (*authorization, *trailing)
-        top = via(local, ids.branch())
-        return outgoing(
-            target.dialog.request("NOTIFY", via=top, contact=target.contact, extra=extra, body=body)
-        )
 
-    return build
+@final
+class _FromDialog:
+    """A NOTIFY `_dialog_notify` builds, one attempt per call (a class for the reason
+    `_Formatted` gives)."""
+
+    def __init__(self, target: InDialog, trailing: Headers, body: bytes, local: Local,
+                 ids: Ids) -> None:  # fmt: skip
+        self._target = target
+        self._trailing = trailing
+        self._body = body
+        self._local = local
+        self._ids = ids
+
+    def __call__(self, _cseq: int, authorization: Headers) -> Outgoing:
+        target = self._target
+        top = via(self._local, self._ids.branch())
+        extra = (*authorization, *self._trailing)
+        return outgoing(target.dialog.request("NOTIFY", via=top, contact=target.contact,
+                                              extra=extra, body=self._body))  # fmt: skip
 
 
 def _trailing_headers(content: NotifyContent, config: PjsipConfig) -> tuple[tuple[str, str], ...]:

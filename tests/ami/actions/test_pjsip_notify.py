@@ -3,6 +3,8 @@ gets, and how the results are counted and reported (the SIP endpoint is a fake a
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from sipnotify.sip.parser import parse_message
@@ -142,3 +144,17 @@ def test_a_line_break_smuggled_into_a_variable_is_refused() -> None:
     (reply,) = session(sender).run(notify("Endpoint: alice", "Variable: Event=a\rVia: x"))
     assert reply["Response"] == "Error"
     assert sender.sent == []
+
+
+def test_an_action_and_its_results_leave_no_reference_cycles() -> None:
+    """The follow-up that counts and reports the results is freed by reference counting once
+    the last result is in (as each NOTIFY's builder is: tests/test_notify.py)."""
+    made = session(FakeSender())
+    gc.collect()
+    gc.disable()
+    try:
+        messages = made.run(notify("Endpoint: alice", "Option: clear-mwi"))
+        assert messages[-1]["Event"] == "PJSIPNotifyComplete"
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ each carrying the request's ActionID.
 from __future__ import annotations
 
 import asyncio
+from typing import final
 
 from sipnotify.ami import replies
 from sipnotify.ami.codec import AmiMessage, Fields
@@ -135,37 +136,65 @@ def reporter(
     and read classes take `system` and `disabledevents` does not name them; manager.conf's
     `notifyresults = no` turns them off for everyone. A client written for Asterisk that
     reads "the next message" as its answer then stays in step."""
-    action_id = request.get("ActionID")
-    enabled = ctx.manager.general.notifyresults
-    order = request.get("Option").strip() or "variables"
+    return _Reporter(ctx, session, send, total, request)
 
-    def report(emit: Emit) -> asyncio.Future[None]:
+
+@final
+class _Reporter:
+    """`reporter`'s follow-up. Classes rather than nested functions: compiled by mypyc, nested
+    functions and their environment form a reference cycle, left for the collector's slower
+    passes once per action."""
+
+    def __init__(self, ctx: AmiContext, session: SessionState, send: Sending, total: int,
+                 request: AmiMessage) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.session = session
+        self.send = send
+        self.total = total
+        self.action_id = request.get("ActionID")
+        self.enabled = ctx.manager.general.notifyresults
+        self.order = request.get("Option").strip() or "variables"
+
+    def __call__(self, emit: Emit) -> asyncio.Future[None]:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        counts = [0, 0]  # succeeded, failed
-
-        def tell(name: str, fields: Fields) -> None:
-            if enabled and ctx.audience.delivers(session, name, permissions.SYSTEM):
-                emit(_event(ctx, name, action_id, fields))
-
-        def one(result: NotifyResult) -> None:
-            ctx.observe(Observation("pjsipnotify", order, "", result))
-            counts[not result.ok] += 1
-            tell("PJSIPNotifyResult", result_fields(result))
-            if counts[0] + counts[1] < total:
-                return
-            totals = (
-                ("Total", str(total)),
-                ("Succeeded", str(counts[0])),
-                ("Failed", str(counts[1])),
-            )
-            tell("PJSIPNotifyComplete", totals)
-            if not finished.done():
-                finished.set_result(None)
-
-        send(one)
+        self.send(_Tally(self, emit, finished).one)
         return finished
 
-    return report
+    def tell(self, emit: Emit, name: str, fields: Fields) -> None:
+        ctx = self.ctx
+        if self.enabled and ctx.audience.delivers(self.session, name, permissions.SYSTEM):
+            emit(_event(ctx, name, self.action_id, fields))
+
+
+@final
+class _Tally:
+    """One report's counts: each result is told, the totals after the last."""
+
+    def __init__(self, reporter: _Reporter, emit: Emit, finished: asyncio.Future[None]) -> None:
+        self._reporter = reporter
+        self._emit = emit
+        self._finished = finished
+        self._succeeded = 0
+        self._failed = 0
+
+    def one(self, result: NotifyResult) -> None:
+        reporter = self._reporter
+        reporter.ctx.observe(Observation("pjsipnotify", reporter.order, "", result))
+        if result.ok:
+            self._succeeded += 1
+        else:
+            self._failed += 1
+        reporter.tell(self._emit, "PJSIPNotifyResult", result_fields(result))
+        if self._succeeded + self._failed < reporter.total:
+            return
+        totals = (
+            ("Total", str(reporter.total)),
+            ("Succeeded", str(self._succeeded)),
+            ("Failed", str(self._failed)),
+        )
+        reporter.tell(self._emit, "PJSIPNotifyComplete", totals)
+        if not self._finished.done():
+            self._finished.set_result(None)
 
 
 def result_fields(result: NotifyResult) -> Fields:
