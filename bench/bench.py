@@ -24,8 +24,8 @@ B8  Several nodes on PostgreSQL (bench/cluster.py): REGISTER/s with digest on SQ
     PostgreSQL, and on two PostgreSQL nodes; registration-to-visible latency from node A to
     node B; a 10,000-contact fan-out on one node versus two.
 B9  The AMI reply under a fan-out (bench/reply.py): a PJSIPNotify to 1,000 contacts, its
-    `Response: Success` latency sent alone and while another's fan-out is going out; CPU per
-    1,000 NOTIFYs.
+    `Response: Success` latency sent alone and while another's fan-out is going out, 100
+    rounds, measured by a client at real-time priority where allowed; CPU per 1,000 NOTIFYs.
 B10 The sans-IO hot path in process (bench/core.py): microseconds to parse and answer a
     digest REGISTER, to match a retransmission on its bytes, to read a 200 OK for its
     transaction, to decode a PJSIPNotify action.
