@@ -3,6 +3,8 @@ user's mistake turned into a `Broken` event, and server transactions found and f
 
 from __future__ import annotations
 
+import gc
+
 from sipnotify.sip.message import Outgoing, Request, outgoing
 from sipnotify.sip.transactions.exchange import Exchange, Final
 from sipnotify.sip.transactions.layer import (
@@ -160,3 +162,27 @@ def test_a_limited_timer_pass_leaves_the_rest_due() -> None:
     assert due <= 0.5  # the other three are still due
     layer.handle_timer(0.5)
     assert len([e for e in drain(layer) if isinstance(e, Send)]) == 3
+
+
+def test_an_answered_request_is_let_go_and_its_copies_still_get_the_answer() -> None:
+    """§17.2.2: Completed only repeats the final response until Timer J (32 s over UDP), so
+    the layer keeps that, not the request or the user's handle."""
+    layer, link = TransactionLayer(T), MemoryLink(protocol="udp")
+    register = request("REGISTER", "r")
+    server = layer.receive_request(register, link, PEER, 0.0)
+    assert server is not None
+    layer.respond(server, 200, b"SIP/2.0 200 OK ...", 0.0)
+    assert [e.data for e in drain(layer) if isinstance(e, Send)] == [b"SIP/2.0 200 OK ..."]
+    assert server.alive is False  # the user's handle: a second answer is not sent
+    layer.respond(server, 500, b"SIP/2.0 500 Oops", 0.1)
+    assert drain(layer) == []
+    del server
+    held = [type(r).__name__ for r in gc.get_referrers(register)
+            if type(r).__module__.startswith("sipnotify")]  # fmt: skip
+    assert held == []
+    assert layer.server_for(register, "REGISTER") is None
+    assert layer.receive_request(register, link, PEER, 1.0) is None  # a copy: the 200 again
+    assert [e.data for e in drain(layer) if isinstance(e, Send)] == [b"SIP/2.0 200 OK ..."]
+    assert layer.open_servers == 1
+    layer.handle_timer(32.0)  # Timer J
+    assert layer.open_servers == 0

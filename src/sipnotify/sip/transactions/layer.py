@@ -143,7 +143,7 @@ class TransactionLayer:
         self._window = window
         self._clients: dict[Key, _Client] = {}
         self._invites: dict[Key, InviteTransaction] = {}
-        self._servers: dict[Key, ServerTransaction] = {}
+        self._servers: dict[Key, _Entry] = {}  # a ServerTransaction until answered
         self._on_link: dict[Link, set[_Entry]] = {}  # reliable links' client transactions
         # (deadline, tie-breaker, key): keys, not entries, so a finished transaction is freed
         # at once rather than when its last deadline would have fallen due
@@ -293,13 +293,28 @@ class TransactionLayer:
         return True
 
     def server_for(self, request: Request, method: str) -> ServerTransaction | None:
-        """The live server transaction `request` names with `method` (CANCEL: its INVITE)."""
-        return self._servers.get(server_key(request, method))
+        """The live server transaction `request` names with `method` (CANCEL: its INVITE),
+        while its user may still answer it."""
+        found = self._servers.get(server_key(request, method))
+        return found if isinstance(found, ServerTransaction) else None
 
     def respond(self, server: ServerTransaction, status: int, data: bytes, now: float) -> None:
         """The user's response `data` (with `status`) to the server transaction's request."""
         if server.alive:
             self._step(server, Input.of(status), now, data)
+            if server.alive and status >= 200 and isinstance(server.txn, NonInviteServer):
+                self._answered(server)
+
+    def _answered(self, server: ServerTransaction) -> None:
+        """RFC 3261 §17.2.2: "The server transaction remains in this state [Completed] until
+        Timer J fires, at which point it MUST transition to the "Terminated" state", and all
+        it does meanwhile is to send its final response again to each retransmission. So it
+        stays as that alone, without the request: over UDP Timer J is 32 s, and a registration
+        storm would otherwise hold 32 s of REGISTERs, every one for the collector to walk.
+        The user's handle is done with (a later response to it is ignored, as Completed
+        would ignore it)."""
+        server.alive = False
+        self._servers[server.key] = _Entry(server.key, server.txn, server.link, server.address)
 
     def forget(self, server: ServerTransaction) -> None:
         """Drop a server transaction at once (a stateless refusal, RFC 3261 §8.2.7)."""
