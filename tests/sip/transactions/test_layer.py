@@ -186,3 +186,22 @@ def test_an_answered_request_is_let_go_and_its_copies_still_get_the_answer() -> 
     assert layer.open_servers == 1
     layer.handle_timer(32.0)  # Timer J
     assert layer.open_servers == 0
+
+
+def test_an_ended_server_transaction_lets_its_user_go() -> None:
+    """The user's object (a call's view of an INVITE) and its transaction refer to each other;
+    once the transaction ends the layer drops its side, so a flood of INVITEs leaves no
+    reference cycles for the collector."""
+    layer, link = TransactionLayer(T), MemoryLink()
+    gc.collect()
+    gc.disable()
+    try:
+        server = layer.receive_request(request("INVITE", "u"), link, PEER, 0.0)
+        assert server is not None
+        server.user = [server]  # the user refers back, as IncomingInvite does
+        layer.forget(server)
+        assert server.user is None
+        del server
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -422,6 +422,8 @@ class TransactionLayer:
             del self._invites[entry.key]
         else:
             self._servers.pop(entry.key, None)
+            if isinstance(entry, ServerTransaction):
+                entry.user = None  # the call's view of it refers back: no cycle is left
         watched = self._on_link.get(entry.link)
         if watched is not None:
             watched.discard(entry)
