@@ -75,6 +75,10 @@ class MemoryHost:
     def contact_for(self, _link: object, _peer: str) -> str:
         return self.contact
 
+    def local_address(self, _link: object, _peer: str) -> tuple[str, int]:
+        host, _, port = self.contact.removeprefix("sip:").partition(";")[0].rpartition(":")
+        return host.strip("[]"), int(port)
+
     def send(self, exchange: Exchange) -> None:
         self.layer.send(exchange, self.clock)
         self.drain()

@@ -12,9 +12,10 @@ import re
 
 from sipnotify.sip.errors import ParseError
 
-# RFC 3261 §25.1: DIGIT = %x30-39. A 32-bit value needs at most ten of them; leading zeros
-# are allowed by the grammar, so a few more are tolerated before the text is refused.
-_DECIMAL = re.compile(r"[0-9]{1,16}")
+# RFC 3261 §25.1: DIGIT = %x30-39 (in ASCII, exactly what `isdigit()` accepts). A 32-bit
+# value needs at most ten of them; leading zeros are allowed by the grammar, so a few more are
+# tolerated before the text is refused.
+_MOST_DIGITS = 16
 # RFC 3261 §19.1.1 and §25.1: a URI is written in printable US-ASCII (anything else is
 # %-escaped); no space, control character, CR, LF or NUL may appear in it.
 _NOT_URI_CHAR = re.compile(r"[^!-~]")
@@ -23,7 +24,7 @@ _NOT_URI_CHAR = re.compile(r"[^!-~]")
 def decimal(text: str, what: str, *, maximum: int = 2**32 - 1) -> int:
     """`1*DIGIT` as an int no larger than `maximum`; anything else is a ParseError naming
     `what` (the header or field it came from)."""
-    if _DECIMAL.fullmatch(text) is None:
+    if not is_decimal(text):
         raise ParseError(f"bad {what}: {text[:20]!r}")
     value = int(text)
     if value > maximum:
@@ -42,7 +43,7 @@ def delta_seconds(text: str) -> int | None:
 
 def is_decimal(text: str) -> bool:
     """Whether `text` is `1*DIGIT` of ASCII digits, short enough to be a number we use."""
-    return _DECIMAL.fullmatch(text) is not None
+    return 0 < len(text) <= _MOST_DIGITS and text.isascii() and text.isdigit()
 
 
 def check_uri_chars(text: str) -> None:

@@ -73,6 +73,10 @@ _LIST_HEADERS = frozenset(
 
 
 _SPELLING = {**_CANONICAL, **COMPACT}
+# Every spelling of a known header that peers write as is (full, lower case, compact), each a
+# token: the parser takes these at once, without checking the name's characters or folding
+# its case.
+EXACT_NAMES = {**{name: name for name in _KNOWN}, **_SPELLING}
 
 
 def canonical_name(name: str) -> str:

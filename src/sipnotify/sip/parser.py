@@ -12,7 +12,15 @@ from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.lexical import decimal, is_decimal
-from sipnotify.sip.message import Message, Request, Response, canonical_name, parse_cseq, parse_via
+from sipnotify.sip.message import (
+    EXACT_NAMES,
+    Message,
+    Request,
+    Response,
+    canonical_name,
+    parse_cseq,
+    parse_via,
+)
 from sipnotify.sip.uri import check_name_addr, check_request_uri
 from sipnotify.sip.value import Value
 
@@ -108,11 +116,11 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 def _unfold(head: str) -> list[str]:
     """Join continuation lines (leading SP/HTAB) onto the previous header (RFC 3261 §7.3.1)."""
-    if "\n " not in head and "\n\t" not in head:
-        crlf = head.count("\r\n")
-        if crlf == head.count("\n") == head.count("\r"):  # no folding, no bare CR or LF
-            return head.split("\r\n")
-    lines: list[str] = []
+    lines = head.split("\r\n")
+    breaks = len(lines) - 1
+    if head.count("\n") == breaks and head.count("\r") == breaks and not _folded(lines):
+        return lines  # the usual message: CRLF only, nothing folded
+    lines = []
     for raw in head.replace("\r\n", "\n").split("\n"):
         if raw[:1] in (" ", "\t") and lines:
             lines[-1] = lines[-1].rstrip() + " " + raw.strip()
@@ -121,8 +129,15 @@ def _unfold(head: str) -> list[str]:
     return lines
 
 
+def _folded(lines: list[str]) -> bool:
+    return any(line[:1] in (" ", "\t") for line in lines)
+
+
 def _header(line: str) -> tuple[str, str]:
     name, colon, value = line.partition(":")
+    known = EXACT_NAMES.get(name)
+    if known is not None:
+        return known, value.strip(" \t")
     name = name.rstrip(" \t")
     if not colon or _TOKEN_RE.fullmatch(name) is None:
         raise ParseError(f"malformed header line {line[:40]!r}")

@@ -211,6 +211,9 @@ class SipEndpoint:
     def contact_for(self, link: Link, peer: str) -> str:
         return self.router.contact_for(link, peer)
 
+    def local_address(self, link: Link, peer: str) -> tuple[str, int]:
+        return self.router.local_address(link, peer)
+
     # -- receiving -------------------------------------------------------------------------
 
     def _on_bytes(self, data: bytes, source: Address, link: Link) -> None:

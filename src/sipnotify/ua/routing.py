@@ -65,6 +65,12 @@ class Router:
 
     def contact_for(self, link: Link, peer: str) -> str:
         """Our URI as `peer` reaches us over `link` (RFC 3261 §8.1.1.8), for Contact."""
+        host, port = self.local_address(link, peer)
+        suffix = "" if link.protocol == "udp" else f";transport={link.protocol.upper()}"
+        return f"sip:{bracketed(host)}:{port}{suffix}"
+
+    def local_address(self, link: Link, peer: str) -> tuple[str, int]:
+        """Our address and port as `peer` reaches us over `link` (an IPv6 one unbracketed)."""
         if isinstance(link, UdpTransport):
             host, port = link.host, link.port
         else:
@@ -72,8 +78,7 @@ class Router:
             host, port = chosen.host, self._transports.local_port(chosen)
         if host in ("0.0.0.0", "::"):
             host = self.source_ip(peer)
-        suffix = "" if link.protocol == "udp" else f";transport={link.protocol.upper()}"
-        return f"sip:{bracketed(host)}:{port}{suffix}"
+        return host, port
 
     def source_ip(self, destination: str) -> str:
         """The local address the kernel picks for `destination` (no packet is sent)."""

@@ -56,6 +56,9 @@ class Host(Protocol):
 
     def contact_for(self, link: Link, peer: str) -> str: ...
 
+    def local_address(self, link: Link, peer: str) -> tuple[str, int]:
+        """Our address (unbracketed) and port as the peer reaches us: `contact_for`'s."""
+
 
 class Subscribing(Protocol):
     """Whoever answers SUBSCRIBE (MWI), as the server side sees it."""
@@ -214,10 +217,9 @@ class Uas:
 
     def _source(self, source: Address, link: Link) -> Source:
         """Both ends of a REGISTER, for the registrar's security events."""
-        ours = self.host.contact_for(link, source[0]).removeprefix("sip:").partition(";")[0]
-        host, _, port = ours.rpartition(":")
+        host, port = self.host.local_address(link, source[0])
         return Source(address=source[0], port=source[1], protocol=link.protocol,
-                      local_host=host.strip("[]"), local_port=int(port))  # fmt: skip
+                      local_host=host, local_port=port)  # fmt: skip
 
     def _answer(self, server: ServerTransaction, source: Address) -> Reply | None:
         request, link = server.request, server.link

@@ -126,6 +126,35 @@ def test_a_retransmission_is_matched_on_its_bytes_without_a_parse() -> None:
     assert layer.open_servers == 1
 
 
+def test_a_copy_whose_bytes_name_another_branch_first_is_still_answered_once_parsed() -> None:
+    layer, link = TransactionLayer(T), MemoryLink()
+    data = (b"OPTIONS sip:x@192.0.2.9 SIP/2.0\r\nSubject: ;branch=z9hG4bKo\r\n"
+            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp\r\nFrom: <sip:a@h>;tag=1\r\n"
+            b"To: <sip:x@h>\r\nCall-ID: c-p\r\nCSeq: 1 OPTIONS\r\n\r\n")  # fmt: skip
+    server = layer.receive_request(request("OPTIONS", "p"), link, PEER, 0.0)
+    assert server is not None
+    layer.respond(server, 200, b"SIP/2.0 200 OK ...", 0.0)
+    drain(layer)
+    assert layer.receive_retransmission(data, 0.1) is False  # the first branch is no live one
+    assert layer.receive_request(request("OPTIONS", "p"), link, PEER, 0.1) is None
+    assert [type(e) for e in drain(layer)] == [Send]  # answered all the same
+
+
+def test_a_branch_two_transactions_share_stays_matched_while_one_is_left() -> None:
+    layer, link = TransactionLayer(T), MemoryLink()
+    data = (b"INVITE sip:x@192.0.2.9 SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKi\r\nFrom: <sip:a@h>;tag=1\r\n"
+            b"To: <sip:x@h>\r\nCall-ID: c-i\r\nCSeq: 1 INVITE\r\n\r\n")  # fmt: skip
+    invite = layer.receive_request(request("INVITE", "i"), link, PEER, 0.0)
+    cancel = layer.receive_request(request("CANCEL", "i"), link, PEER, 0.0)  # the same branch
+    assert invite is not None
+    assert cancel is not None
+    layer.forget(cancel)
+    assert layer.receive_retransmission(data, 0.1) is True  # the INVITE's is still live
+    layer.forget(invite)
+    assert layer.receive_retransmission(data, 0.2) is False
+
+
 def test_a_request_without_the_magic_cookie_is_matched_the_rfc_2543_way() -> None:
     old = Request(method="OPTIONS", uri="sip:x@192.0.2.9", headers=(
         ("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=1234"), ("From", "<sip:a@h>;tag=9"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sipnotify.sip.message import Request
 from sipnotify.sip.parser import parse_message
-from sipnotify.sip.transactions.matching import peek_server_key, server_key
+from sipnotify.sip.transactions.matching import first_branch, peek_server_key, server_key
 
 REGISTER = (
     b"REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n"
@@ -52,6 +52,16 @@ def test_anything_unusual_is_left_to_the_parser(data: bytes) -> None:
     assert peek_server_key(data) is None
 
 
+@pytest.mark.parametrize(("data", "branch"), [
+    (REGISTER, "z9hG4bK-77-1-0"),
+    (REGISTER.replace(b";branch=", b";BRANCH="), "z9hG4bK-77-1-0"),
+    (REGISTER.replace(b"branch=z9hG4bK-77-1-0", b"branch=1234"), None),  # no cookie
+    (REGISTER.replace(b";branch=z9hG4bK-77-1-0", b""), None),
+])  # fmt: skip
+def test_the_first_branch_is_found_with_one_search(data: bytes, branch: str | None) -> None:
+    assert first_branch(data) == branch
+
+
 token = st.text(alphabet="abcXYZ019-.!%*_+`'~", min_size=1, max_size=8)
 host = st.sampled_from(["127.0.0.1", "phone.example", "PHONE-1.example", "10.0.0.99"])
 port = st.one_of(st.none(), st.integers(1, 65535).map(str), st.just("05062"))
@@ -74,3 +84,4 @@ def test_a_peeked_key_is_always_the_parsed_key(
     peeked = peek_server_key(data)
     if peeked is not None:
         assert peeked == parsed_key(data)
+        assert first_branch(data) == peeked[0]  # the pre-check lets every peeked key through

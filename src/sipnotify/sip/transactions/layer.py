@@ -36,7 +36,7 @@ from sipnotify.sip.transactions.machines import (
     TransactionError,
     Transmit,
 )
-from sipnotify.sip.transactions.matching import Key, peek_server_key, server_key
+from sipnotify.sip.transactions.matching import Key, first_branch, peek_server_key, server_key
 
 # Flow control: at most this many requests may be waiting for their first response. A burst
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
@@ -144,6 +144,7 @@ class TransactionLayer:
         self._clients: dict[Key, _Client] = {}
         self._invites: dict[Key, InviteTransaction] = {}
         self._servers: dict[Key, _Entry] = {}  # a ServerTransaction until answered
+        self._branches: dict[str, int] = {}  # the servers' branches (keys' first part): how many
         self._on_link: dict[Link, set[_Entry]] = {}  # reliable links' client transactions
         # (deadline, tie-breaker, key): keys, not entries, so a finished transaction is freed
         # at once rather than when its last deadline would have fallen due
@@ -255,6 +256,9 @@ class TransactionLayer:
         absorbed) from its key alone, without parsing the message (§17.2.3; a phone's
         retransmissions are most of what an overloaded server reads). False for anything
         else: parse it and call `receive_request`."""
+        branch = first_branch(data)
+        if branch is None or branch not in self._branches:
+            return False  # new (or not found this way: `receive_request` still matches it)
         key = peek_server_key(data)
         existing = self._servers.get(key) if key is not None else None
         if existing is None:
@@ -281,6 +285,8 @@ class TransactionLayer:
             txn = NonInviteServer(reliable=reliable, timers=self.timers)
         server = ServerTransaction(key, txn, link, address, request)
         self._servers[key] = server
+        branches = self._branches
+        branches[key[0]] = branches.get(key[0], 0) + 1
         return server
 
     def receive_ack(self, request: Request, now: float) -> bool:
@@ -315,6 +321,16 @@ class TransactionLayer:
         would ignore it)."""
         server.alive = False
         self._servers[server.key] = _Entry(server.key, server.txn, server.link, server.address)
+
+    def _forget_server(self, key: Key) -> None:
+        if self._servers.pop(key, None) is None:
+            return
+        branches = self._branches
+        left = branches[key[0]] - 1
+        if left:
+            branches[key[0]] = left
+        else:
+            del branches[key[0]]
 
     def forget(self, server: ServerTransaction) -> None:
         """Drop a server transaction at once (a stateless refusal, RFC 3261 §8.2.7)."""
@@ -421,7 +437,7 @@ class TransactionLayer:
         elif isinstance(entry, InviteTransaction):
             del self._invites[entry.key]
         else:
-            self._servers.pop(entry.key, None)
+            self._forget_server(entry.key)
             if isinstance(entry, ServerTransaction):
                 entry.user = None  # the call's view of it refers back: no cycle is left
         watched = self._on_link.get(entry.link)
