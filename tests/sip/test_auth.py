@@ -94,6 +94,13 @@ def test_challenge_parsing_and_support() -> None:
         parse_challenge('Digest realm="r"')
 
 
+def test_a_quoted_value_ends_at_its_closing_quote_and_keeps_what_is_escaped() -> None:
+    found = parse_challenge('Digest realm="a \\"b\\", c\\\\", nonce="n\\"", qop="auth"')
+    assert (found.realm, found.nonce, found.qop) == ('a "b", c\\\\', 'n"', ("auth",))
+    with pytest.raises(ParseError):  # never closed: the nonce is inside the realm
+        parse_challenge('Digest realm="r, nonce=n')
+
+
 def test_server_side_nonces_are_stateless_signed_and_aged() -> None:
     secret = b"k" * 16
     nonce = make_nonce(1000, secret)

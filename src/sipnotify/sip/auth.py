@@ -142,9 +142,7 @@ def _auth_params(text: str) -> dict[str, str]:
         while i < n and text[i] in " \t":
             i += 1
         if i < n and text[i] == '"':
-            end = i + 1
-            while end < n and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
+            end = _closing_quote(text, i + 1)
             fields[name] = text[i + 1 : end].replace('\\"', '"')
             i = end + 1
         else:
@@ -153,6 +151,20 @@ def _auth_params(text: str) -> dict[str, str]:
             fields[name] = text[i:end].strip()
             i = end
     return fields
+
+
+def _closing_quote(text: str, start: int) -> int:
+    """Where the quoted-string opened before `start` ends (len(text) if it does not): a
+    backslash takes the character after it as is (RFC 3261 §25.1 quoted-pair)."""
+    at = start
+    while True:
+        quote = text.find('"', at)
+        if quote < 0:
+            return len(text)
+        escape = text.find("\\", at, quote)
+        if escape < 0:
+            return quote
+        at = escape + 2
 
 
 # -- the server side: challenging and verifying (RFC 3261 §22.4, RFC 2617 §3.2) ------------
