@@ -15,7 +15,7 @@ from sipnotify.sip.lexical import check_uri_chars, decimal
 from sipnotify.sip.value import Value
 
 Params = tuple[tuple[str, str | None], ...]
-_NOT_IN_USERINFO = frozenset(' \t<>"\r\n')  # RFC 3261 §25.1: none of these in a user part
+_NOT_IN_USERINFO = re.compile(r'[ \t<>"\r\n]')  # RFC 3261 §25.1: none of these in a user part
 # RFC 3261 §25.1: hostname and IPv4address (an IPv6 reference is checked by its brackets)
 _HOST = re.compile(r"[A-Za-z0-9\-._]+")
 
@@ -76,7 +76,7 @@ class SipUri(Value):
         self.port: Final = port
         self.params: Final = params
         self.headers: Final = headers
-        self._text: Final = self._format()
+        self._text: str | None = None  # its wire form, made when first asked for
 
     def param(self, name: str) -> str | None:
         return get_param(self.params, name)
@@ -95,7 +95,10 @@ class SipUri(Value):
         return self.scheme == "sips"
 
     def __str__(self) -> str:
-        return self._text
+        text = self._text
+        if text is None:
+            text = self._text = self._format()
+        return text
 
     def _format(self) -> str:
         userinfo = ""
@@ -120,7 +123,7 @@ def parse_uri(text: str) -> SipUri:
         userinfo, _, rest = rest.rpartition("@")
         user, pcolon, pw = userinfo.partition(":")
         password = pw if pcolon else None
-        if not user or any(c in userinfo for c in _NOT_IN_USERINFO):
+        if not user or _NOT_IN_USERINFO.search(userinfo) is not None:
             raise ParseError(f"bad user part in {text!r}")
     hostport, _, params = rest.partition(";")
     host, port = _hostport(hostport, text)
@@ -204,7 +207,9 @@ def parse_name_addr(text: str) -> NameAddr:
     """`"Bob" <sip:bob@host>;tag=x`, `<sip:..>;p`, or a bare addr-spec whose `;params` belong
     to the header, not the URI (RFC 3261 §20.10)."""
     text = text.strip()
-    lt = _find_outside_quotes(text, "<")
+    lt = text.find("<")
+    if lt > 0 and '"' in text[:lt]:  # a quoted display name may hold a "<" of its own
+        lt = _find_outside_quotes(text, "<")
     if lt >= 0:
         gt = text.find(">", lt)
         if gt < 0:
