@@ -10,7 +10,7 @@ from sipnotify.config.pjsip import load_pjsip
 from sipnotify.sip.uri import parse_uri
 from sipnotify.transport.stream import Limits
 from sipnotify.ua.addresses import Destination, Hop, Local
-from sipnotify.ua.routing import Router
+from sipnotify.ua.routing import ROUTE_CACHE, Router
 from sipnotify.ua.transports import Transports
 
 PJSIP = """
@@ -77,3 +77,12 @@ def test_routes_are_remembered_until_a_reload() -> None:
     assert made.route_now(hop) is first
     made.reconfigure(made.config)
     assert made.route_now(hop) is not first
+
+
+def test_the_local_address_kept_for_each_peer_is_bounded() -> None:
+    """Bound to 0.0.0.0, every peer that reaches us gets the local address the kernel picks
+    for it: a scanner writing from ever new addresses must not grow that memory for good."""
+    made = router()
+    peers = [f"127.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(1, ROUTE_CACHE + 50)]
+    assert {made.source_ip(peer) for peer in peers} == {"127.0.0.1"}
+    assert len(made._local_ips) <= ROUTE_CACHE

@@ -88,6 +88,8 @@ class Router:
             with socket.socket(family, socket.SOCK_DGRAM) as probe:
                 probe.connect((destination, 9))
                 known = str(probe.getsockname()[0])
+            if len(self._local_ips) >= ROUTE_CACHE:  # one per peer that reached us: bounded
+                self._local_ips.clear()
             self._local_ips[destination] = known
         return known
 
