@@ -65,6 +65,17 @@ def test_specific_readings() -> None:
     assert load("ipv6").top_via.host == "[2001:db8::9:1]"
 
 
+@pytest.mark.parametrize("line", [b"Via", b"To", b"v", b"Call-ID"])
+def test_a_known_header_name_without_a_colon_is_refused(line: bytes) -> None:
+    data = (
+        (CORPUS / "valid" / "compact.sip")
+        .read_bytes()
+        .replace(b"\r\n", b"\r\n" + line + b"\r\n", 1)
+    )
+    with pytest.raises(ParseError, match="malformed header line"):
+        parse_message(data)
+
+
 def test_body_is_cut_to_content_length() -> None:
     data = (CORPUS / "valid" / "compact.sip").read_bytes() + b"trailing junk"
     assert parse_message(data).body == b"hello"

@@ -136,7 +136,7 @@ def _folded(lines: list[str]) -> bool:
 def _header(line: str) -> tuple[str, str]:
     name, colon, value = line.partition(":")
     known = EXACT_NAMES.get(name)
-    if known is not None:
+    if known is not None and colon:
         return known, value.strip(" \t")
     name = name.rstrip(" \t")
     if not colon or _TOKEN_RE.fullmatch(name) is None:
