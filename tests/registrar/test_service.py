@@ -202,6 +202,16 @@ def test_a_stale_nonce_is_challenged_with_stale_true(world: World) -> None:
     assert "stale=true" in dict(late.headers)["WWW-Authenticate"]
 
 
+def test_challenges_of_one_second_are_one_but_a_stale_one_says_so(world: World) -> None:
+    answer = world.answer(world.register())
+    later = world.register(now=NOW + 60)
+    assert world.register(now=NOW + 60) == later  # the nonce signs the second: made once
+    assert world.register(now=NOW + 61) != later
+    stale = world.register(authorization=answer, now=NOW + 61)
+    assert "stale=true" in dict(stale.headers)["WWW-Authenticate"]
+    assert "stale" not in dict(world.register(now=NOW + 61).headers)["WWW-Authenticate"]
+
+
 def test_an_unknown_user_is_challenged_like_a_known_one_then_refused(world: World) -> None:
     challenge = world.register("mallory")
     assert challenge.status == 401

@@ -117,6 +117,7 @@ class Registrar:
         self._systemname = systemname
         self._registry = registry
         self._secret = nonce_key or secrets.token_bytes(16)
+        self._challenged: tuple[tuple[str, int, bool], Reply] | None = None  # the last 401
         self._security = security
         self._security_wanted = security_wanted
         self._contacts = contacts
@@ -365,9 +366,17 @@ class Registrar:
         return self._config.global_.default_realm
 
     def _challenge(self, realm: str, now: int, *, stale: bool) -> Reply:
+        """The 401. Its nonce signs the second it was made in, so every challenge of one second
+        and realm is the same: made once and given again."""
+        asked = (realm, now, stale)
+        last = self._challenged
+        if last is not None and last[0] == asked:
+            return last[1]
         nonce = auth.make_nonce(now, self._secret)
         value = auth.challenge_value(realm, nonce, stale=stale)
-        return Reply(401, "Unauthorized", (("WWW-Authenticate", value),))
+        reply = Reply(401, "Unauthorized", (("WWW-Authenticate", value),))
+        self._challenged = (asked, reply)
+        return reply
 
 
 def _address(text: str) -> IPv4Address | IPv6Address | None:
