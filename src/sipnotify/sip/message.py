@@ -73,6 +73,7 @@ _LIST_HEADERS = frozenset(
 
 
 _SPELLING = {**_CANONICAL, **COMPACT}
+_LIST_KNOWN = frozenset(_CANONICAL[name] for name in _LIST_HEADERS)
 # Every spelling of a known header that peers write as is (full, lower case, compact), each a
 # token: the parser takes these at once, without checking the name's characters or folding
 # its case.
@@ -108,9 +109,14 @@ class _Message(Value):
 
     def header_values(self, name: str) -> list[str]:
         """Every value; list headers (Via, Route, Contact…) are split at top-level commas."""
-        wanted = name.lower()
-        values = [value for key, value in self.headers if key.lower() == wanted]
-        if wanted in _LIST_HEADERS:
+        if name in _KNOWN:  # as in `header`: no case folding for a known name
+            values = [value for key, value in self.headers if key == name]
+            listed = name in _LIST_KNOWN
+        else:
+            wanted = name.lower()
+            values = [value for key, value in self.headers if key.lower() == wanted]
+            listed = wanted in _LIST_HEADERS
+        if listed:
             return [part for value in values for part in split_header_values(value)]
         return values
 
