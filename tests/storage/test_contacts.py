@@ -56,14 +56,21 @@ def test_round_trip_replace_and_drop(reopen: Reopen) -> None:
 def test_several_writes_are_made_together_in_order(reopen: Reopen) -> None:
     store = reopen()
     old = binding("sip:old@h", 100.0, aor="zed")
-    store.change([old], [])
+    back = binding("sip:back@h", 100.0, aor="bo")
+    store.change([old, back], [])
+    gone = binding("sip:gone@h", 500.0, aor="al")
     store.change_many([
         Write([binding("sip:z@h", 200.0, aor="zed")], [old]),
         Write([binding("sip:a@h", 300.0, aor="al")], []),
         Write([binding("sip:z@h", 400.0, aor="zed")], []),  # the same AOR again: after the first
+        Write([gone], []),
+        Write([], [gone]),  # stored, then dropped
+        Write([], [back]),
+        Write([binding("sip:back@h", 600.0, aor="bo")], []),  # dropped, then stored again
     ])  # fmt: skip
     assert sorted((b.aor, b.uri, b.expires_at) for b in reopen().load()) == [
-        ("al", "sip:a@h", 300.0), ("zed", "sip:z@h", 400.0)]  # fmt: skip
+        ("al", "sip:a@h", 300.0), ("bo", "sip:back@h", 600.0),
+        ("zed", "sip:z@h", 400.0)]  # fmt: skip
 
 
 def test_every_field_survives(reopen: Reopen) -> None:

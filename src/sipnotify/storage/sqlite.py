@@ -81,12 +81,25 @@ class SqliteContactStore:
     def change_many(self, writes: Sequence[Write]) -> None:
         try:
             with self._transaction():
-                for write in writes:
-                    self._db.executemany("DELETE FROM contacts WHERE id = ?",
-                                         [(b.id,) for b in write.drop])  # fmt: skip
-                    self._db.executemany(_UPSERT, [(b.id, *_VALUES(b)) for b in write.store])
+                self._apply(writes)
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
+
+    def _apply(self, writes: Sequence[Write]) -> None:
+        """The writes in order, in as few statements as that allows: the stores of writes in
+        a row go together, until a write that drops something (a turn of re-registrations is
+        then one statement, not two per registration)."""
+        stores: list[tuple[object, ...]] = []
+        for write in writes:
+            if write.drop:
+                if stores:
+                    self._db.executemany(_UPSERT, stores)
+                    stores = []
+                self._db.executemany("DELETE FROM contacts WHERE id = ?",
+                                     [(b.id,) for b in write.drop])  # fmt: skip
+            stores.extend((b.id, *_VALUES(b)) for b in write.store)
+        if stores:
+            self._db.executemany(_UPSERT, stores)
 
     def prune(self, now: float) -> int:
         try:
