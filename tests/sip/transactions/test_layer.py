@@ -30,6 +30,15 @@ def request(method: str, branch: str) -> Request:
     ))  # fmt: skip
 
 
+def wire(method: str, branch: str, *, first: bytes = b"") -> bytes:
+    """`request(method, branch)` as its bytes arrive, with `first` (lines) before its Via."""
+    head = f"{method} sip:x@192.0.2.9 SIP/2.0\r\n".encode()
+    rest = (f"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>\r\nCall-ID: c-{branch}\r\n"
+            f"CSeq: 1 {method}\r\n\r\n")  # fmt: skip
+    return head + first + rest.encode()
+
+
 def exchange(branch: str, link: MemoryLink) -> Exchange:
     sent = outgoing(request("OPTIONS", branch))
 
@@ -113,9 +122,7 @@ def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None
 
 def test_a_retransmission_is_matched_on_its_bytes_without_a_parse() -> None:
     layer, link = TransactionLayer(T), MemoryLink()
-    data = (b"OPTIONS sip:x@192.0.2.9 SIP/2.0\r\n"
-            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKo\r\nFrom: <sip:a@h>;tag=1\r\n"
-            b"To: <sip:x@h>\r\nCall-ID: c-o\r\nCSeq: 1 OPTIONS\r\n\r\n")  # fmt: skip
+    data = wire("OPTIONS", "o")
     assert layer.receive_retransmission(data, 0.0) is False  # new: parse it
     server = layer.receive_request(request("OPTIONS", "o"), link, PEER, 0.0)
     assert server is not None
@@ -128,9 +135,7 @@ def test_a_retransmission_is_matched_on_its_bytes_without_a_parse() -> None:
 
 def test_a_copy_whose_bytes_name_another_branch_first_is_still_answered_once_parsed() -> None:
     layer, link = TransactionLayer(T), MemoryLink()
-    data = (b"OPTIONS sip:x@192.0.2.9 SIP/2.0\r\nSubject: ;branch=z9hG4bKo\r\n"
-            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp\r\nFrom: <sip:a@h>;tag=1\r\n"
-            b"To: <sip:x@h>\r\nCall-ID: c-p\r\nCSeq: 1 OPTIONS\r\n\r\n")  # fmt: skip
+    data = wire("OPTIONS", "p", first=b"Subject: ;branch=z9hG4bKo\r\n")
     server = layer.receive_request(request("OPTIONS", "p"), link, PEER, 0.0)
     assert server is not None
     layer.respond(server, 200, b"SIP/2.0 200 OK ...", 0.0)
@@ -142,9 +147,7 @@ def test_a_copy_whose_bytes_name_another_branch_first_is_still_answered_once_par
 
 def test_a_branch_two_transactions_share_stays_matched_while_one_is_left() -> None:
     layer, link = TransactionLayer(T), MemoryLink()
-    data = (b"INVITE sip:x@192.0.2.9 SIP/2.0\r\n"
-            b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKi\r\nFrom: <sip:a@h>;tag=1\r\n"
-            b"To: <sip:x@h>\r\nCall-ID: c-i\r\nCSeq: 1 INVITE\r\n\r\n")  # fmt: skip
+    data = wire("INVITE", "i")
     invite = layer.receive_request(request("INVITE", "i"), link, PEER, 0.0)
     cancel = layer.receive_request(request("CANCEL", "i"), link, PEER, 0.0)  # the same branch
     assert invite is not None
