@@ -7,8 +7,8 @@ B1  NOTIFY throughput: N PJSIPNotify (Endpoint, Option=check-sync preset) pipeli
     reply and result-event latency p50/p99, CPU seconds per 1,000 NOTIFYs, RSS before and after.
 B2  Fan-out: one PJSIPNotify to an endpoint with 1,000 contacts; seconds until all answered.
 B3  Registrations: 1,000 phones (each its own endpoint and AOR) registering with digest, SIPp
-    at rising offered rates; the highest with no failure, the rate achieved and SIPp's
-    retransmissions per registration there.
+    at rising offered rates; the highest with no failure, the rate achieved, SIPp's
+    retransmissions per registration and the server's CPU per registration there.
 B4  Scale: 100,000 stored contacts (10,000 AORs x 10): RSS, start-up time, PJSIPShowContacts time.
 B5  Fleet jobs: 100 endpoints x 1,000 static contacts answered by a UDP responder in this
     process. First 10,000 contacts by PJSIPNotify fan-out (10 actions) and by one job at an
@@ -142,17 +142,19 @@ REGISTRAR = UDP + phones_conf()
 def b3(workdir: Path, rates: list[int], seconds: int, *,
        command: Command = sipnotify_command) -> dict[str, float]:  # fmt: skip
     """The phones of `phones_conf` registering with digest at each offered rate in turn."""
-    best = achieved = retransmitted = 0.0
+    best = achieved = retransmitted = cpu_us = 0.0
     with service(REGISTRAR, workdir / f"b3-{next(RUNS)}", command=command) as svc:
         for rate in rates:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), svc.cpu_seconds()
             done = register_fleet(svc.sip_port, rate, seconds, workdir)
             if done.wait(timeout=seconds * 12 + 30) != 0:
                 break
             best, achieved = float(rate), rate * seconds / (time.perf_counter() - started)
             retransmitted = done.retransmissions() / (rate * seconds)
+            cpu_us = (svc.cpu_seconds() - cpu) / (rate * seconds) * 1e6
     return {"highest_offered_without_failure": best, "achieved_per_s": achieved,
-            "retransmissions_per_register": retransmitted}  # fmt: skip
+            "retransmissions_per_register": retransmitted,
+            "server_cpu_us_per_register": cpu_us}  # fmt: skip
 
 
 def b4(workdir: Path, aors: int = 10_000, per_aor: int = 10) -> dict[str, float]:

@@ -48,8 +48,8 @@ def summarise(samples: Path, rows: int) -> None:
             inclusive[frame] += int(count)
     for title, counter in (("own time", own), ("with callees", inclusive)):
         print(f"-- {title} ({total} samples)")
-        for frame, count in counter.most_common(rows):
-            print(f"{100 * count / max(total, 1):5.1f}%  {frame[:110]}")
+        for frame, hits in counter.most_common(rows):
+            print(f"{100 * hits / max(total, 1):5.1f}%  {frame[:110]}")
 
 
 def main() -> int:

@@ -43,6 +43,8 @@ def test_the_reference_comparison_runs_both_and_prints_ratios(tmp_path: Path) ->
     assert math.isfinite(b1["notify_per_s_ratio"])
     registrations = results["REF_B3_registrations"]
     assert registrations["highest_offered_without_failure_asterisk"] == 50
+    assert registrations["server_cpu_us_per_register_sipnotify"] > 0  # read from its /proc
+    assert registrations["server_cpu_us_per_register_asterisk"] > 0
     table = done.stdout.splitlines()
     assert any(line.startswith("B1_one_session notify_per_s ") for line in table), done.stdout
     assert any(line.startswith("B3_registrations highest_offered_without_failure ")
