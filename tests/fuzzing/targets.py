@@ -24,7 +24,7 @@ from sipnotify.sip.message import Request, parse_cseq, parse_via
 from sipnotify.sip.parser import StreamFramer, parse_message, peek_response
 from sipnotify.sip.registrar import Policy, Source, register
 from sipnotify.sip.responses import Reply
-from sipnotify.sip.transactions.matching import peek_server_key
+from sipnotify.sip.transactions.matching import first_branch, peek_server_key
 from sipnotify.sip.uri import parse_name_addr, parse_uri
 from sipnotify.storage.sqlite import SqliteContactStore
 from sipnotify.ua.server import IncomingInvite, Uas
@@ -122,6 +122,7 @@ TARGETS = (
     Target("sip.parse_message", parse_message),
     Target("sip.peek_response", peek_response, ()),
     Target("sip.peek_server_key", peek_server_key, ()),
+    Target("sip.first_branch", first_branch, ()),
     Target("sip.stream_framer", _framer),
     Target("sip.parse_uri", lambda d: parse_uri(_text(d))),
     Target("sip.parse_name_addr", lambda d: parse_name_addr(_text(d))),
