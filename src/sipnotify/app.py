@@ -726,6 +726,7 @@ async def _wait_for_signal(on_hangup: Callable[[], None]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one sent while starting
     try:
         await stop.wait()
     finally:
@@ -734,6 +735,10 @@ async def _wait_for_signal(on_hangup: Callable[[], None]) -> None:
 
 
 def serve(config: Config, options: ServeOptions) -> int:
+    # A SIGHUP before the server can reload (a worker just restarted, an operator's reload
+    # during start-up) waits, blocked, instead of ending the process; `_wait_for_signal`
+    # takes it. Workers are forked with it blocked already.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     log.info("sipnotify %s starting with configuration from %s", __version__, config.directory)
     no_effect = [w for w in config.warnings if w.concern is Concern.NO_EFFECT]
     for warning in config.warnings:
@@ -749,7 +754,7 @@ def serve(config: Config, options: ServeOptions) -> int:
         return supervise(config, options.ami_port, preload=_preload,
                          run=lambda: _serve_again(options))  # fmt: skip
     if worker is not None:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED - {signal.SIGHUP})
         _name_logs(worker)
         config = replace(config, options=replace(config.options, systemname=worker.name))
         # What a worker keeps in files (its MWI subscriptions) is its own, found again by the

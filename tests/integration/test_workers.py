@@ -116,6 +116,20 @@ def test_a_reload_asked_of_one_worker_reloads_both(
     assert len(by_signal) == 1  # the worker the session reached at once, the other by SIGHUP
 
 
+def test_a_sighup_while_a_worker_starts_reloads_it_once_it_serves(
+    start_service: StartService, postgres: Postgres
+) -> None:
+    service = start(start_service, postgres.new_database())
+    before = pids(service)
+    os.kill(before[f"{HOST}-1"], signal.SIGKILL)
+    wait_for(lambda: pids(service)[f"{HOST}-1"] != before[f"{HOST}-1"], 10, "a new worker 1")
+    service.process.send_signal(signal.SIGHUP)  # worker 1 is still starting
+    wait_for(lambda: all(f"[{HOST}-{n}] reloaded " in service.log() for n in (1, 2)), 20,
+             "both workers to reload")  # fmt: skip
+    assert service.log().count(f"[{HOST}-1] AMI listening on") == 2
+    assert service.log().count(" ended (exit ") == 1, service.log()  # the -9 alone
+
+
 def test_a_worker_killed_with_9_is_started_again_and_keeps_its_registrations(
     start_service: StartService, uas: Uas, postgres: Postgres
 ) -> None:
