@@ -6,7 +6,8 @@ temporary folder (Debian's binaries, as the tests make it).
   half the rate (and half the phones), then one server with `workers = 2` on PostgreSQL
   offered half by each of two SIPp (their ports chosen so each worker takes one); the highest
   offered rate with no failure for each, and the rate achieved. The idle memory of the
-  supervisor and of each worker (RSS, PSS, USS: the workers are forked, sharing pages).
+  supervisor and of each worker (RSS, PSS, USS: the workers are forked, sharing pages), and
+  of the workers of a second such server with HTTP off (`idle_*_per_worker_no_http_mb`).
 - Visibility: 300 new contacts registered one at a time through node A (a digest client in this
   process); for each, the time from its 200 OK to node B's ContactStatus event: p50/p99/max.
 - Fan-out: 10,000 registered contacts (10 AORs x 1,000, rows written straight into
@@ -65,6 +66,15 @@ def realtime(dsn: str, systemname: str) -> dict[str, str]:
                           f"dbname = {found['dbname']}\ndbuser = {found['user']}\n",
         "asterisk.conf": f"[options]\nsystemname = {systemname}\n",
     }  # fmt: skip
+
+
+def _workers(dsn: str) -> dict[str, str]:
+    """`workers = 2` on PostgreSQL: they share contacts, mailboxes and jobs there."""
+    files = realtime(dsn, "w")
+    files["extconfig.conf"] += "sipnotify_mailboxes => pgsql,general\n" \
+        "sipnotify_jobs => pgsql,general\n"  # fmt: skip
+    files["sipnotify.conf"] = "[general]\nworkers = 2\n"
+    return files
 
 
 def _register_rate(ports: list[int], rate: int, seconds: int,
@@ -248,16 +258,18 @@ def b8(workdir: Path, rates: list[int]) -> dict[str, float]:
                 service(UDP + PHONES, workdir / "b8-pg2b", realtime(dsn, "b")) as b:  # fmt: skip
             results.update(_ladder("register_pg_two_nodes", [a.sip_port, b.sip_port],
                                    rates, workdir))  # fmt: skip
-        dsn = new_database()
-        workers = realtime(dsn, "w")  # the workers share mailboxes and jobs there too
-        workers["extconfig.conf"] += "sipnotify_mailboxes => pgsql,general\n" \
-            "sipnotify_jobs => pgsql,general\n"  # fmt: skip
-        workers["sipnotify.conf"] = "[general]\nworkers = 2\n"
+        workers = _workers(new_database())
         with service(UDP + PHONES, workdir / "b8-workers", workers) as both:
             time.sleep(3)  # the second worker's start (the first answered the probe)
             results.update(_workers_memory(both.process.pid))
             results.update(_ladder("register_pg_two_workers", [both.sip_port, both.sip_port],
                                    rates, workdir))  # fmt: skip
+        ami_only = _workers(new_database())  # as the first, with HTTP off
+        with service(UDP + PHONES, workdir / "b8-workers-ami", ami_only, http=False) as both:
+            time.sleep(3)
+            results.update({k.replace("_per_worker_", "_per_worker_no_http_"): v
+                            for k, v in _workers_memory(both.process.pid).items()
+                            if k.startswith("idle_")})  # fmt: skip
 
         async def cluster() -> None:
             loop = asyncio.get_running_loop()

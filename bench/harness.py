@@ -71,16 +71,20 @@ def sipnotify_command(config: Path, data: Path) -> list[str]:
 
 
 @contextmanager
-def service(pjsip: str, workdir: Path, extra_files: dict[str, str] | None = None,
-            command: Command = sipnotify_command) -> Iterator[Service]:  # fmt: skip
+def service(
+    pjsip: str, workdir: Path, extra_files: dict[str, str] | None = None,
+    command: Command = sipnotify_command, *, http: bool = True,
+) -> Iterator[Service]:  # fmt: skip
     """A server on a generated configuration: sipnotify, or whatever `command` starts on the
-    same folder of Asterisk-syntax files (bench/reference.py: Asterisk)."""
+    same folder of Asterisk-syntax files (bench/reference.py: Asterisk). Without `http`,
+    http.conf turns HTTP off (Asterisk's default) and `http_port` is 0."""
     config = workdir / "config"
     config.mkdir(parents=True, exist_ok=True)
     ami_port, sip_port, http_port = free_port(), free_port(), free_port()
     (config / "manager.conf").write_text(MANAGER.format(port=ami_port))
     (config / "http.conf").write_text(
-        f"[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {http_port}\n"
+        f"[general]\nenabled = {'yes' if http else 'no'}\nbindaddr = 127.0.0.1\n"
+        f"bindport = {http_port}\n"
     )
     (config / "pjsip.conf").write_text(pjsip.replace("{sip_port}", str(sip_port)))
     shutil.copy(PRESETS, config / "pjsip_notify.conf")
@@ -93,8 +97,10 @@ def service(pjsip: str, workdir: Path, extra_files: dict[str, str] | None = None
     )
     try:
         _wait_listening(ami_port, process, 120)
-        _wait_connect(http_port, process, 30)
-        yield Service(process, ami_port, sip_port, time.monotonic() - started, http_port)
+        if http:
+            _wait_connect(http_port, process, 30)
+        yield Service(process, ami_port, sip_port, time.monotonic() - started,
+                      http_port if http else 0)  # fmt: skip
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -22,6 +22,11 @@ EVERYTHING_ABOVE_SIP = (
     "sipnotify.clock", "sipnotify.cluster",
 )  # fmt: skip
 IO = ("asyncio", "socket", "sqlite3", "ssl", "time", "uuid", "selectors")
+# aiohttp, prometheus_client and our modules on them: imported when HTTP is first asked for
+WEB_STACK = (
+    "aiohttp", "prometheus_client", "sipnotify.web.server", "sipnotify.web.api",
+    "sipnotify.web.console", "sipnotify.web.exposition", "sipnotify.web.manager",
+)  # fmt: skip
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sipnotify.sip": (*EVERYTHING_ABOVE_SIP, *IO),
     "sipnotify.ami.codec": ("sipnotify",),
@@ -95,6 +100,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # the web's rules are sans-IO; the server and the manager adapter run on the loop
     **{f"sipnotify.web.{m}": ("asyncio", "aiohttp", "socket", "time")
        for m in ("formats", "sessions", "pages", "digest")},
+    # what app imports at start (counting, live job progress) stays off the web stack
+    **{f"sipnotify.web.{m}": WEB_STACK for m in ("metrics", "hub", "views")},
     **{f"sipnotify.workers.{m}": (
         "sipnotify.config", "sipnotify.storage", "sipnotify.ua", "sipnotify.notify",
         "sipnotify.fleet", "sipnotify.mwi", "sipnotify.registrar", "sipnotify.cluster",
@@ -173,3 +180,16 @@ def test_every_module_sits_in_a_layer() -> None:
     assert loose == {"sipnotify.__main__", "sipnotify.app", "sipnotify.clock"}
     unruled = [m for m in MODULES if m.count(".") > 1 and not any(within(m, o) for o in FORBIDDEN)]
     assert sorted(unruled) == sorted(m for m in unruled if within(m, "sipnotify.cli"))
+
+
+def test_app_imports_the_web_stack_only_when_http_is_asked_for() -> None:
+    """Module-level imports of app (not those under TYPE_CHECKING or in a function)."""
+    tree = ast.parse((SRC / "app.py").read_text())
+    top: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            top.add(node.module)
+    assert "sipnotify.web.metrics" in top  # what it is allowed
+    assert not [name for name in top if any(within(name, web) for web in WEB_STACK)]

@@ -41,6 +41,7 @@ from sipnotify.calls.manager import CallManager
 from sipnotify.clock import Clock
 from sipnotify.config import permissions
 from sipnotify.config.datadir import DEFAULT_USER, ensure_secret, secret_path
+from sipnotify.config.http import HTTP_OFF, HttpConfig
 from sipnotify.config.load import DEFAULTS_DIR, Config, Part, load_config
 from sipnotify.config.parser import Concern, ConfigError
 from sipnotify.config.pjsip import PjsipConfig
@@ -75,12 +76,8 @@ from sipnotify.ua.endpoint import SipEndpoint
 from sipnotify.ua.routing import Router
 from sipnotify.ua.server import Uas
 from sipnotify.ua.transports import Transports
-from sipnotify.web.api import Api
-from sipnotify.web.console import Console
 from sipnotify.web.hub import Hub
-from sipnotify.web.manager import ManagerOverHttp
 from sipnotify.web.metrics import Metrics, Sources
-from sipnotify.web.server import Routes, WebServer
 from sipnotify.workers.handoff import Handoff
 from sipnotify.workers.sockets import Inherited, Kind
 from sipnotify.workers.supervisor import CANNOT_START, SUPERVISED, supervise
@@ -98,6 +95,8 @@ EMBEDDED_FILE = "contacts.sqlite3"  # the embedded store: contacts, jobs and mai
 if TYPE_CHECKING:
     from sipnotify.cluster.events import EventRelay
     from sipnotify.cluster.node import Node
+    from sipnotify.web.api import Api
+    from sipnotify.web.server import WebServer
 
 log = logging.getLogger("sipnotify")
 
@@ -308,17 +307,18 @@ class Server:
         ami = AmiServer(ctx)
         await _listen(ami, config, options, self._inherited)
         stack.push_async_callback(ami.shutdown, SHUTDOWN_GRACE)
-        web_server, api = await _web(config, ctx, clock, hub, metrics, inherited=self._inherited)
+        web = _Web(ctx, clock, hub, metrics, inherited=self._inherited)
+        await web.start(config.http)
         metrics.watch(Sources(
             config=lambda: notifier.config, bindings=registry.grouped, state_of=checker.state,
             now=clock.wall, ami_sessions=lambda: len(audience),
-            http_sessions=web_server.manager_sessions, api_sessions=lambda: len(api.sessions),
+            http_sessions=web.manager_sessions, api_sessions=web.api_sessions,
             transactions=lambda: (sip.layer.open_clients, sip.layer.open_servers,
                                   sip.layer.retransmissions),
             jobs=lambda: [(j.state, fleet_service.counts(j.id)) for j in fleet_service.mine()],
         ))  # fmt: skip
-        stack.push_async_callback(web_server.stop)
-        running.web = web_server
+        stack.push_async_callback(web.stop)
+        running.web = web
         stack.callback(calls.hang_up_all)
         if options.config_dir is None:
             _announce_default_login(config, options.data_dir)
@@ -575,7 +575,7 @@ class _Running:
     uas: Uas
     settings: ManagerSettings
     chores: _Chores
-    web: WebServer | None = None  # set once it runs (after AMI)
+    web: _Web | None = None  # set once AMI runs
 
     def apply(self, new: Config, parts: frozenset[Part]) -> None:
         if Part.HTTP in parts and self.web is not None:
@@ -598,32 +598,89 @@ class _Running:
             self.settings.config = replace(new.manager, general=general)
 
 
-async def _web(config: Config, ctx: AmiContext, clock: Clock, hub: Hub, metrics: Metrics, *,
-               inherited: Inherited | None) -> tuple[WebServer, Api]:  # fmt: skip
+class _Web:
     """The HTTP server http.conf asks for: AMI over HTTP when manager.conf's `webenabled` is
-    on, and the JSON API."""
-    server: WebServer
+    on, the JSON API, metrics and the console. The web stack (aiohttp, prometheus_client and
+    the modules on them, some 15 MB of a process) is imported when a listener is first asked
+    for, at start or by a reload: a server with HTTP off, Asterisk's default, never loads it."""
 
-    def servername() -> str:
-        return server.config.servername
+    def __init__(self, ctx: AmiContext, clock: Clock, hub: Hub, metrics: Metrics, *,
+                 inherited: Inherited | None) -> None:  # fmt: skip
+        self._ctx = ctx
+        self._clock = clock
+        self._hub = hub
+        self._metrics = metrics
+        self._inherited = inherited
+        self._server: WebServer | None = None
+        self._api: Api | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
 
-    def prefix() -> str:
-        return server.config.prefix
+    async def start(self, http: HttpConfig) -> None:
+        """Listen as `http` says (raises StartupError when it cannot)."""
+        if not http.listening:
+            log.info("%s", HTTP_OFF)
+            return
+        server = self._server = self._build(http)
+        try:
+            lines = await server.start()
+        except OSError as exc:
+            raise StartupError(f"cannot start the HTTP server: {_reason(exc)}") from None
+        for line in lines:
+            log.info("%s", line)
 
-    manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
-    server = WebServer(config.http, manager, webenabled=lambda: ctx.manager.general.webenabled,
-                       inherited=inherited)  # fmt: skip
-    api = Api(ctx, hub, metrics, head=server.head, prefix=prefix, now=clock.wall)
-    console = Console(head=server.head, prefix=prefix, not_found=server.not_found)
-    server.serve(api.routes())
-    server.serve(Routes({"/console": console.bare}, {"/console/": console.file}))
-    try:
-        lines = await server.start()
-    except OSError as exc:
-        raise StartupError(f"cannot start the HTTP server: {_reason(exc)}") from None
-    for line in lines:
-        log.info("%s", line)
-    return server, api
+    def reconfigure(self, http: HttpConfig) -> None:
+        """A reload: the running server applies it; a first listener starts (in a task: a
+        reload answers at once)."""
+        if self._server is not None:
+            self._server.reconfigure(http)
+        elif http.listening:
+            task = asyncio.ensure_future(self._start_later(http))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            await self._server.stop()
+
+    def manager_sessions(self) -> int:
+        return self._server.manager_sessions() if self._server is not None else 0
+
+    def api_sessions(self) -> int:
+        return len(self._api.sessions) if self._api is not None else 0
+
+    async def _start_later(self, http: HttpConfig) -> None:
+        try:
+            await self.start(http)
+        except StartupError as exc:
+            self._server = None  # the next reload tries again
+            log.error("%s", exc)
+
+    def _build(self, http: HttpConfig) -> WebServer:
+        from sipnotify.web.api import Api  # noqa: PLC0415 (the web stack, on first use)
+        from sipnotify.web.console import Console  # noqa: PLC0415
+        from sipnotify.web.manager import ManagerOverHttp  # noqa: PLC0415
+        from sipnotify.web.server import Routes, WebServer  # noqa: PLC0415
+
+        ctx, clock = self._ctx, self._clock
+        server: WebServer
+
+        def servername() -> str:
+            return server.config.servername
+
+        def prefix() -> str:
+            return server.config.prefix
+
+        manager = ManagerOverHttp(ctx, now=clock.wall, servername=servername)
+        server = WebServer(http, manager, webenabled=lambda: ctx.manager.general.webenabled,
+                           inherited=self._inherited)  # fmt: skip
+        api = self._api = Api(ctx, self._hub, self._metrics, head=server.head, prefix=prefix,
+                              now=clock.wall)  # fmt: skip
+        console = Console(head=server.head, prefix=prefix, not_found=server.not_found)
+        server.serve(api.routes())
+        server.serve(Routes({"/console": console.bare}, {"/console/": console.file}))
+        return server
 
 
 class _Chores:
@@ -751,7 +808,7 @@ def serve(config: Config, options: ServeOptions) -> int:
                  len(no_effect))  # fmt: skip
     worker = Worker.from_environment()
     if worker is None and config.settings.workers > 1:
-        return supervise(config, options.ami_port, preload=_preload,
+        return supervise(config, options.ami_port, preload=lambda: _preload(config),
                          run=lambda: _serve_again(options))  # fmt: skip
     if worker is not None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED - {signal.SIGHUP})
@@ -765,10 +822,14 @@ def serve(config: Config, options: ServeOptions) -> int:
     return CANNOT_START if worker is not None and code == 1 else code
 
 
-def _preload() -> None:
-    """What a worker imports beyond what is loaded already: PostgreSQL's driver (workers
-    always share their state there), imported once in the supervisor before it forks."""
+def _preload(config: Config) -> None:
+    """What a worker imports beyond what is loaded already, imported once in the supervisor
+    before it forks so that the workers share it: PostgreSQL's driver (workers always share
+    their state there), and the web stack when http.conf asks for a listener."""
     from sipnotify.cluster.node import Node  # noqa: PLC0415, F401
+
+    if config.http.listening:
+        from sipnotify.web import api, console, server  # noqa: PLC0415, F401
 
 
 def _serve_again(options: ServeOptions) -> int:

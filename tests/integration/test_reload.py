@@ -218,3 +218,26 @@ def test_a_transport_added_by_reload_waits_for_the_next_start(service: Service) 
     assert b"\r\nResult: TransportError\r\n" in events[0]
     assert b"transport later is not running" in events[0]
     assert "Traceback" not in service.log()
+
+
+def mapped(service: Service, fragment: str) -> bool:
+    """Whether the server's memory maps a file whose path holds `fragment`."""
+    return fragment in Path(f"/proc/{service.process.pid}/maps").read_text()
+
+
+def test_http_off_loads_no_web_stack_until_a_reload_turns_it_on(service: Service) -> None:
+    """Asterisk's default (no http.conf) serves AMI alone; aiohttp's parser, some 15 MB with
+    the rest of the web stack, is loaded only once http.conf asks for a listener."""
+    assert "HTTP: off (http.conf needs enabled = yes and a bindaddr)" in service.log()
+    assert not mapped(service, "/aiohttp/")
+    (config_dir(service) / "http.conf").write_text(
+        "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n"
+    )
+    with RawAmi(service.port) as ami:
+        ami.login()
+        assert ask(ami, "Action: Reload\r\nModule: http\r\n").startswith(b"Response: Success\r\n")
+    port = service.http_port()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as web:
+        web.sendall(b"GET /console/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert web.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert mapped(service, "/aiohttp/")

@@ -24,6 +24,7 @@ from sipnotify.config.parser import ConfigError, Diagnostic, Item, Origin, Parse
 DEFAULT_PORT = 8088
 DEFAULT_TLS_PORT = 8089
 SERVER_NAME = f"sipnotify/{__version__}"
+HTTP_OFF = "HTTP: off (http.conf needs enabled = yes and a bindaddr)"  # the start-up line
 _NOT_ACTED_ON = frozenset(
     ("redirect", "enablestatic", "session_keep_alive", "tlscipher", "tlscafile", "tlscapath",
      "tlsverifyclient", "tlsdontverifyserver", "tlsclientmethod", "sslcipher")
@@ -54,6 +55,11 @@ class HttpConfig:
     @property
     def serving_tls(self) -> bool:
         return self.enabled and self.tlsenable and self.tlscertfile is not None
+
+    @property
+    def listening(self) -> bool:
+        """Whether any listener runs."""
+        return self.serving or self.serving_tls
 
 
 def load_http(parsed: ParsedConfig) -> tuple[HttpConfig, list[Diagnostic]]:

@@ -35,9 +35,10 @@ from sipnotify.web.auth import (
     check_secret,
     csrf_ok,
 )
+from sipnotify.web.exposition import CONTENT_TYPE, scrape
 from sipnotify.web.formats import BadRequest, to_request
 from sipnotify.web.hub import Hub
-from sipnotify.web.metrics import CONTENT_TYPE, Metrics
+from sipnotify.web.metrics import Metrics
 from sipnotify.web.openapi import SPEC
 from sipnotify.web.server import Routes
 
@@ -212,7 +213,7 @@ class Api:
             raise ApiError(403, "metrics need the system or reporting read class")
         headers = self._head()
         headers["Content-Type"] = CONTENT_TYPE
-        return web.Response(body=self._metrics.render(), headers=headers)
+        return web.Response(body=scrape(self._metrics), headers=headers)
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         if request.method != "GET":

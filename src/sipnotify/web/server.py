@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 from aiohttp import web
 
-from sipnotify.config.http import HttpConfig
+from sipnotify.config.http import HTTP_OFF, HttpConfig
 from sipnotify.web import pages
 from sipnotify.web.formats import Format
 from sipnotify.web.manager import HttpAnswer, HttpRequest, ManagerOverHttp
@@ -78,8 +78,8 @@ class WebServer:
 
     async def start(self) -> list[str]:
         """Listen as configured; the lines to log."""
-        if not (self.config.serving or self.config.serving_tls):
-            return ["HTTP: off (http.conf needs enabled = yes and a bindaddr)"]
+        if not self.config.listening:
+            return [HTTP_OFF]
         app = web.Application(client_max_size=MAX_BODY, handler_args={"max_field_size": 8190})
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         keepalive = self.config.session_inactivity_ms / 1000
