@@ -620,13 +620,10 @@ class _Web:
         if not http.listening:
             log.info("%s", HTTP_OFF)
             return
-        server = self._server = self._build(http)
         try:
-            lines = await server.start()
+            await self._run(self._build(http))
         except OSError as exc:
             raise StartupError(f"cannot start the HTTP server: {_reason(exc)}") from None
-        for line in lines:
-            log.info("%s", line)
 
     def reconfigure(self, http: HttpConfig) -> None:
         """A reload: the running server applies it; a first listener starts (in a task: a
@@ -634,7 +631,7 @@ class _Web:
         if self._server is not None:
             self._server.reconfigure(http)
         elif http.listening:
-            task = asyncio.ensure_future(self._start_later(http))
+            task = asyncio.ensure_future(self._start_later(self._build(http)))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -650,12 +647,21 @@ class _Web:
     def api_sessions(self) -> int:
         return len(self._api.sessions) if self._api is not None else 0
 
-    async def _start_later(self, http: HttpConfig) -> None:
+    async def _run(self, server: WebServer) -> None:
         try:
-            await self.start(http)
-        except StartupError as exc:
-            self._server = None  # the next reload tries again
-            log.error("%s", exc)
+            lines = await server.start()
+        except OSError:
+            await server.stop()
+            self._server = None  # a later reload tries again
+            raise
+        for line in lines:
+            log.info("%s", line)
+
+    async def _start_later(self, server: WebServer) -> None:
+        try:
+            await self._run(server)
+        except OSError as exc:  # as a running server says when it cannot re-bind
+            log.error("HTTP: cannot listen as http.conf now says: %s", _reason(exc))
 
     def _build(self, http: HttpConfig) -> WebServer:
         from sipnotify.web.api import Api  # noqa: PLC0415 (the web stack, on first use)
@@ -663,6 +669,7 @@ class _Web:
         from sipnotify.web.manager import ManagerOverHttp  # noqa: PLC0415
         from sipnotify.web.server import Routes, WebServer  # noqa: PLC0415
 
+        """The server and everything it serves (kept as the one running from now on)."""
         ctx, clock = self._ctx, self._clock
         server: WebServer
 
@@ -680,6 +687,7 @@ class _Web:
         console = Console(head=server.head, prefix=prefix, not_found=server.not_found)
         server.serve(api.routes())
         server.serve(Routes({"/console": console.bare}, {"/console/": console.file}))
+        self._server = server
         return server
 
 

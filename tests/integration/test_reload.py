@@ -241,3 +241,24 @@ def test_http_off_loads_no_web_stack_until_a_reload_turns_it_on(service: Service
         web.sendall(b"GET /console/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert web.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
     assert mapped(service, "/aiohttp/")
+
+
+def test_http_turned_on_at_a_port_in_use_says_so_and_a_later_reload_serves(
+    service: Service,
+) -> None:
+    http_conf = config_dir(service) / "http.conf"
+    with socket.socket() as taken, RawAmi(service.port) as ami:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        http_conf.write_text("[general]\nenabled = yes\nbindaddr = 127.0.0.1\n"
+                             f"bindport = {taken.getsockname()[1]}\n")  # fmt: skip
+        ami.login()
+        assert ask(ami, "Action: Reload\r\nModule: http\r\n").startswith(b"Response: Success\r\n")
+        wait_for(lambda: "HTTP: cannot listen as http.conf now says: Address already in use"
+                 in service.log(), 10, "the error")  # fmt: skip
+        assert ask(ami, "Action: Ping\r\n").startswith(b"Response: Success\r\nPing: Pong\r\n")
+        http_conf.write_text("[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n")
+        assert ask(ami, "Action: Reload\r\nModule: http\r\n").startswith(b"Response: Success\r\n")
+    with socket.create_connection(("127.0.0.1", service.http_port()), timeout=5) as web:
+        web.sendall(b"GET /console/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert web.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
