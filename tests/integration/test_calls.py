@@ -273,18 +273,23 @@ def test_core_show_channels_and_hangup_action(start_service: StartService, uas: 
     """A call shows in CoreShowChannels; Hangup sends the BYE and the channel goes."""
     service = start(start_service)
     with answered(service, uas) as (ami, control, alice, name):
-        control.send(b"Action: CoreShowChannels\r\nActionID: CSC\r\n\r\n")
-        assert control.message() == (
-            b"Response: Success\r\nActionID: CSC\r\nEventList: start\r\n"
-            b"Message: Channels will follow\r\n\r\n"
-        )
-        item = control.message()
-        assert item.startswith(b"Event: CoreShowChannel\r\nActionID: CSC\r\nChannel: ")
+        item = b""
+        deadline = time.monotonic() + 5  # Answer() waits half a second for media first
+        while b"\r\nApplication: Answer\r\n" in item or not item:
+            assert time.monotonic() < deadline, item
+            control.send(b"Action: CoreShowChannels\r\nActionID: CSC\r\n\r\n")
+            assert control.message() == (
+                b"Response: Success\r\nActionID: CSC\r\nEventList: start\r\n"
+                b"Message: Channels will follow\r\n\r\n"
+            )
+            item = control.message()
+            assert item.startswith(b"Event: CoreShowChannel\r\nActionID: CSC\r\nChannel: ")
+            assert control.message() == (
+                b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
+                b"ListItems: 1\r\n\r\n"
+            )
+            time.sleep(0.05)
         assert b"\r\nApplication: Wait\r\nApplicationData: 20\r\nDuration: 00:00:0" in item
-        assert control.message() == (
-            b"Event: CoreShowChannelsComplete\r\nActionID: CSC\r\nEventList: Complete\r\n"
-            b"ListItems: 1\r\n\r\n"
-        )
         control.send(b"Action: PJSIPShowEndpoint\r\nEndpoint: alice\r\n\r\n")
         control.message()
         detail = control.message()
@@ -626,6 +631,21 @@ def test_echo_returns_rtp_and_a_reinvite_keeps_the_call(start_service: StartServ
         assert phone.final().startswith(b"SIP/2.0 200 OK\r\n")
         phone.in_dialog("BYE", 4, ok)
         assert phone.final().startswith(b"SIP/2.0 481 Call/Transaction Does Not Exist\r\n")
+
+
+def test_answer_waits_for_media_before_the_dialplan_goes_on(start_service: StartService) -> None:
+    """As Asterisk's Answer(): without RTP from the caller the next application (here an
+    in-dialog NOTIFY) runs half a second after the 200 OK, so it never overtakes the ACK."""
+    service = start(start_service)
+    with RawUac(service.sip_port()) as phone:
+        phone.invite("1212", OFFER.format(port=4000))
+        ok = phone.final()
+        answered = time.monotonic()
+        assert ok.startswith(b"SIP/2.0 200 OK\r\n"), ok
+        phone.in_dialog("ACK", 1, ok)
+        notify = phone.response()
+        assert notify.startswith(b"NOTIFY sip:alice@127.0.0.1:"), notify
+        assert time.monotonic() - answered >= 0.45
 
 
 def test_an_invite_without_sdp_gets_our_offer(start_service: StartService) -> None:

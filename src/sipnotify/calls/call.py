@@ -10,6 +10,7 @@ ends it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -46,6 +47,7 @@ NORMAL_CLEARING = 16
 MAX_CAUSE = 127  # Q.850 causes are 7 bits
 OFFER = (0, 8)  # PCMU, PCMA
 ALLOW = "OPTIONS, INVITE, ACK, BYE, CANCEL, NOTIFY"
+MEDIA_WAIT = 0.5  # seconds Answer() waits for the first media packet (Asterisk: 500 ms)
 
 
 def hangup_cause(text: str) -> int:
@@ -169,7 +171,10 @@ class InboundCall(CallLeg):
         self.invite.respond(183, "Session Progress", extra=_sdp_headers(), body=body)
 
     async def answer(self) -> None:
-        """200 OK with the SDP answer; the channel is Up; the 2xx repeats until the ACK."""
+        """200 OK with the SDP answer; the channel is Up; the 2xx repeats until the ACK.
+        Returns, as Asterisk's Answer() does for a ringing channel, once the first media
+        packet arrives or after MEDIA_WAIT seconds without one: what the dialplan does next
+        (an in-dialog NOTIFY) does not overtake the caller's ACK."""
         if self._answered or self.ended:
             return
         self._early_dialog()
@@ -187,6 +192,9 @@ class InboundCall(CallLeg):
             self._watchdog = loop.create_task(
                 watch(self.media, self.endpoint.rtp_timeout, self._silent)
             )
+        if self.media is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.media.heard.wait(), MEDIA_WAIT)
 
     def _silent(self) -> None:
         log.warning("%s: no RTP for %d s; hanging up", self.channel.name, self.endpoint.rtp_timeout)

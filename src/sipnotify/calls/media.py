@@ -22,6 +22,7 @@ class MediaPort(asyncio.DatagramProtocol):
         self.port = 0
         self.echo = False
         self.received = 0
+        self.heard = asyncio.Event()  # set by the first packet
         self._relay: tuple[MediaPort, tuple[str, int]] | None = None
 
     @classmethod
@@ -37,6 +38,8 @@ class MediaPort(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         self.received += 1
+        if self.received == 1:
+            self.heard.set()
         if self._relay is not None:
             other, destination = self._relay
             other.send(data, destination)
