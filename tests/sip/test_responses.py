@@ -7,7 +7,7 @@ import pytest
 
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.message import Request, serialize
-from sipnotify.sip.responses import bad_request, make_response, unsupported
+from sipnotify.sip.responses import bad_request, make_response, stateless_tag, unsupported
 
 HEAD = (
     "OPTIONS sip:x@192.0.2.5 SIP/2.0\r\n"
@@ -26,6 +26,16 @@ REQUEST = Request(
         ("Require", "path, 100rel, timer"),
     ),
 )
+
+
+@pytest.mark.parametrize(
+    ("branch", "tag"),
+    [("z9hG4bKa", "z9hG4bKa"), ('z9hG4bK"x"', ""), ("z9hG4bK" + "a" * 200, ""), ("", "")],
+)
+def test_a_stateless_tag_is_the_branch_when_it_is_a_short_token(branch: str, tag: str) -> None:
+    via = f"SIP/2.0/UDP 10.0.0.5:5070;branch={branch}" if branch else "SIP/2.0/UDP 10.0.0.5"
+    request = Request(method="REGISTER", uri="sip:h", headers=(("Via", via),))
+    assert stateless_tag(request) == tag
 
 
 def test_a_response_stamps_the_via_and_tags_the_to() -> None:

@@ -66,6 +66,10 @@ class MemoryHost:
         self.layer.respond(server, status, data, self.clock)
         self.drain()
 
+    def respond_statelessly(self, server: ServerTransaction, data: bytes) -> None:
+        self.layer.respond_statelessly(server, data)
+        self.drain()
+
     def forget(self, server: ServerTransaction) -> None:
         self.layer.forget(server)
 

@@ -225,6 +225,33 @@ def test_a_lost_answer_is_repeated_from_the_server_transaction(pair: Pair) -> No
     assert pair.server.layer.open_servers == 0
 
 
+def test_a_challenge_keeps_nothing_and_a_lost_one_is_sent_afresh(pair: Pair) -> None:
+    """RFC 3261 §8.2.7: the 401 is sent statelessly, its To tag the request's branch (the
+    same for every copy, as Asterisk's); the REGISTER sent again by Timer E is challenged
+    again, and the registration goes on."""
+    build = request_builder("REGISTER", pair.ids, extra=(("Expires", "600"),))
+    exchange = pair.send(build, [Credentials(username="alice", password="wonderland")])
+    challenges: list[bytes] = []
+
+    def lose_the_first_challenge(data: bytes) -> bool:
+        if data.startswith(b"SIP/2.0 401 "):
+            challenges.append(data)
+            return len(challenges) == 1
+        return False
+
+    pair.carry(drop=lose_the_first_challenge)
+    assert len(challenges) == 1
+    assert pair.server.layer.open_servers == 0  # nothing kept for the challenge
+    pair.advance(0.5, drop=lose_the_first_challenge)  # Timer E: the same REGISTER again
+    assert final_of(pair, exchange).status == 200
+    first, again = challenges
+    branch = parse_message(pair.received[0])
+    assert isinstance(branch, Request)
+    tag = f";tag={branch.top_via.branch}"
+    assert first == again  # the same nonce within the second, the same tag
+    assert parse_message(first).header("To") == f"<sip:alice@192.0.2.5>{tag}"
+
+
 def test_a_peer_that_never_answers_times_out_with_timer_f(pair: Pair) -> None:
     exchange = pair.send(request_builder("OPTIONS", pair.ids))
     lost: list[bytes] = []

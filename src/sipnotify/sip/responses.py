@@ -7,6 +7,7 @@ back through NAT.
 
 from __future__ import annotations
 
+import re
 from typing import Final, final
 
 from sipnotify.sip.errors import ParseError
@@ -14,6 +15,7 @@ from sipnotify.sip.message import Request, Response, Via, parse_via
 from sipnotify.sip.value import Value
 
 Address = tuple[str, int]
+_TAG = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]{1,128}")  # RFC 3261 §25.1 token, kept short
 
 
 @final
@@ -61,6 +63,15 @@ def make_response(
         ("Server", server),
     )
     return Response(status=status, reason=reason, headers=headers, body=body)
+
+
+def stateless_tag(request: Request) -> str:
+    """RFC 3261 §8.2.7: "To header tags MUST be generated for responses in a stateless manner
+    - in a manner that will generate the same tag for the same request consistently." The
+    top Via's branch, as Asterisk's answers outside a dialog carry it ("" when that is not a
+    token: the caller makes a tag of its own)."""
+    branch = request.top_via.branch
+    return branch if _TAG.fullmatch(branch) else ""
 
 
 def unsupported(request: Request, supported: frozenset[str]) -> tuple[str, ...]:

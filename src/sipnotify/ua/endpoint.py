@@ -202,6 +202,10 @@ class SipEndpoint:
         self.layer.respond(server, status, data, self.now())
         self._drain()
 
+    def respond_statelessly(self, server: ServerTransaction, data: bytes) -> None:
+        self.layer.respond_statelessly(server, data)
+        self._drain()
+
     def forget(self, server: ServerTransaction) -> None:
         self.layer.forget(server)
 

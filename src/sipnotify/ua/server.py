@@ -20,7 +20,7 @@ from sipnotify.sip.errors import ParseError
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.message import Request, serialize
 from sipnotify.sip.registrar import Source
-from sipnotify.sip.responses import Reply, make_response, unsupported
+from sipnotify.sip.responses import Reply, make_response, stateless_tag, unsupported
 from sipnotify.sip.transactions.exchange import Link
 from sipnotify.sip.transactions.layer import ServerTransaction
 from sipnotify.sip.uri import parse_uri
@@ -33,6 +33,7 @@ IN_DIALOG = frozenset(("BYE", "INFO", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "P
 # Option tags a request may `Require` of us (RFC 3261 §8.2.2.3): Path for registrations
 # through an edge proxy (RFC 3327). Any other is answered 420 Bad Extension.
 SUPPORTED = frozenset(("path",))
+CHALLENGES = frozenset((401, 407))  # answered statelessly (RFC 3261 §8.2.7)
 log = logging.getLogger("sipnotify.sip")
 
 
@@ -49,6 +50,8 @@ class Host(Protocol):
         """Whether the ACK belonged to an INVITE transaction (a 300-699's)."""
 
     def respond(self, server: ServerTransaction, status: int, data: bytes) -> None: ...
+
+    def respond_statelessly(self, server: ServerTransaction, data: bytes) -> None: ...
 
     def forget(self, server: ServerTransaction) -> None: ...
 
@@ -173,10 +176,17 @@ class Uas:
             self._respond(server, source, answer)
 
     def _respond(self, server: ServerTransaction, source: Address, answer: Reply) -> None:
-        response = make_response(server.request, answer.status, answer.reason, source,
+        """The answer outside any call; a challenge is sent statelessly (RFC 3261 §8.2.7), so
+        a flood of unauthenticated requests keeps nothing (for 32 s over UDP otherwise)."""
+        request = server.request
+        tag = answer.to_tag or stateless_tag(request) or self.ids()
+        response = make_response(request, answer.status, answer.reason, source,
                                  server=self.user_agent, extra=answer.headers,
-                                 to_tag=answer.to_tag or self.ids())  # fmt: skip
-        self.host.respond(server, answer.status, serialize(response))
+                                 to_tag=tag)  # fmt: skip
+        if answer.status in CHALLENGES:
+            self.host.respond_statelessly(server, serialize(response))
+        else:
+            self.host.respond(server, answer.status, serialize(response))
 
     def _safe_answer(self, server: ServerTransaction, source: Address) -> Reply | None:
         """The answer (None: the registrar sends it once the registration is stored),
