@@ -795,6 +795,7 @@ async def _wait_for_signal(on_hangup: Callable[[], None]) -> None:
     try:
         await stop.wait()
     finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # none ends the shutdown
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 

@@ -262,3 +262,23 @@ def test_http_turned_on_at_a_port_in_use_says_so_and_a_later_reload_serves(
     with socket.create_connection(("127.0.0.1", service.http_port()), timeout=5) as web:
         web.sendall(b"GET /console/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert web.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_sighup_while_shutting_down_does_not_end_the_process(
+    start_service: StartService,
+) -> None:
+    """SIGTERM waits up to 5 s for a PJSIPNotify's results; a SIGHUP meanwhile is no reload
+    and no end by signal: the process still exits 0."""
+    outbound = "[global]\ntype=global\ndefault_outbound_endpoint=alice\n"
+    service = start_service(admin_conf(), files={"pjsip.conf": PJSIP + outbound,
+                                                 "pjsip_notify.conf": NOTIFY})  # fmt: skip
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent, RawAmi(service.port) as ami:
+        silent.bind(("127.0.0.1", 0))  # takes the NOTIFY and never answers
+        ami.login()
+        uri = f"sip:x@127.0.0.1:{silent.getsockname()[1]}"
+        sent = ask(ami, f"Action: PJSIPNotify\r\nURI: {uri}\r\nOption: first\r\n")
+        assert sent.startswith(b"Response: Success\r\n"), sent
+        service.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down" in service.log(), 10, "the shutdown")
+        service.process.send_signal(signal.SIGHUP)
+        assert service.process.wait(timeout=15) == 0
