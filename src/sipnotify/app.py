@@ -664,12 +664,12 @@ class _Web:
             log.error("HTTP: cannot listen as http.conf now says: %s", _reason(exc))
 
     def _build(self, http: HttpConfig) -> WebServer:
+        """The server and everything it serves (kept as the one running from now on)."""
         from sipnotify.web.api import Api  # noqa: PLC0415 (the web stack, on first use)
         from sipnotify.web.console import Console  # noqa: PLC0415
         from sipnotify.web.manager import ManagerOverHttp  # noqa: PLC0415
         from sipnotify.web.server import Routes, WebServer  # noqa: PLC0415
 
-        """The server and everything it serves (kept as the one running from now on)."""
         ctx, clock = self._ctx, self._clock
         server: WebServer
 
