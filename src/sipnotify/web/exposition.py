@@ -26,39 +26,42 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def scrape(metrics: Metrics) -> bytes:
     """Every metric as it stands now."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(_Counted(metrics))
-    if metrics.sources is not None:
-        registry.register(_Live(metrics.sources))
+    registry.register(_Everything(metrics))
     return generate_latest(registry)
 
 
-class _Counted(Collector):
-    """The counters and the histogram."""
+class _Everything(Collector):
+    """The counters and the histogram, then the gauges once the running parts are watched."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
     def describe(self) -> Iterable[Metric]:
-        return []  # the names are fixed; nothing to check at registration
+        return []  # computed at collect time; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
-        metrics = self._metrics
-        yield _counter(metrics.notifies, "sipnotify_notifies",
-                       "NOTIFYs answered or failed, by result class",
-                       ["source", "order", "vendor", "result"])  # fmt: skip
-        name = "sipnotify_notify_roundtrip_seconds"
-        roundtrip = HistogramMetricFamily(name, "Time from a NOTIFY to its final answer",
-                                          labels=["source"])  # fmt: skip
-        for source, spread in metrics.roundtrips.items():
-            cumulative = list(itertools.accumulate(spread.buckets))
-            bounds = [*(repr(b) for b in ROUNDTRIP_BUCKETS), "+Inf"]  # as `le` is written
-            roundtrip.add_metric([source], list(zip(bounds, cumulative, strict=True)),
-                                 spread.total)  # fmt: skip
-            roundtrip.samples.append(Sample(f"{name}_created", {"source": source},
-                                            spread.created))  # fmt: skip
-        yield roundtrip
-        yield _counter(metrics.changes, "sipnotify_registration_changes",
-                       "Registered contacts created, updated, removed", ["change"])  # fmt: skip
+        yield from _counted(self._metrics)
+        if self._metrics.sources is not None:
+            yield from _live(self._metrics.sources)
+
+
+def _counted(metrics: Metrics) -> Iterator[Metric]:
+    yield _counter(metrics.notifies, "sipnotify_notifies",
+                   "NOTIFYs answered or failed, by result class",
+                   ["source", "order", "vendor", "result"])  # fmt: skip
+    name = "sipnotify_notify_roundtrip_seconds"
+    roundtrip = HistogramMetricFamily(name, "Time from a NOTIFY to its final answer",
+                                      labels=["source"])  # fmt: skip
+    for source, spread in metrics.roundtrips.items():
+        cumulative = list(itertools.accumulate(spread.buckets))
+        bounds = [*(repr(b) for b in ROUNDTRIP_BUCKETS), "+Inf"]  # as `le` is written
+        roundtrip.add_metric([source], list(zip(bounds, cumulative, strict=True)),
+                             spread.total)  # fmt: skip
+        roundtrip.samples.append(Sample(f"{name}_created", {"source": source},
+                                        spread.created))  # fmt: skip
+    yield roundtrip
+    yield _counter(metrics.changes, "sipnotify_registration_changes",
+                   "Registered contacts created, updated, removed", ["change"])  # fmt: skip
 
 
 def _counter(counts: Counts, name: str, documentation: str, names: list[str]) -> Metric:
@@ -68,45 +71,36 @@ def _counter(counts: Counts, name: str, documentation: str, names: list[str]) ->
     return made
 
 
-class _Live(Collector):
-    """The gauges, computed at each scrape from the running parts."""
-
-    def __init__(self, sources: Sources) -> None:
-        self._sources = sources
-
-    def describe(self) -> Iterable[Metric]:
-        return []  # computed at collect time; nothing to check at registration
-
-    def collect(self) -> Iterator[Metric]:
-        s = self._sources
-        config = s.config()
-        yield _gauge("sipnotify_endpoints", "Endpoints configured", {(): len(config.endpoints)})
-        yield _gauge("sipnotify_contacts", "Contacts by kind and status",
-                     contact_counts(config, s.bindings(), s.state_of, s.now()),
-                     ["kind", "status"])  # fmt: skip
-        yield _gauge("sipnotify_ami_sessions", "AMI sessions (TCP and HTTP) taking events",
-                     {(): s.ami_sessions()})  # fmt: skip
-        yield _gauge("sipnotify_http_manager_sessions", "AMI-over-HTTP sessions",
-                     {(): s.http_sessions()})  # fmt: skip
-        yield _gauge("sipnotify_api_sessions", "Signed-in API sessions", {(): s.api_sessions()})
-        clients, servers, retransmissions = s.transactions()
-        yield _gauge("sipnotify_sip_transactions", "SIP transactions under way",
-                     {("client",): clients, ("server",): servers}, ["role"])  # fmt: skip
-        sent_again = CounterMetricFamily(
-            "sipnotify_sip_retransmissions", "SIP requests and responses sent again by a timer"
-        )
-        sent_again.add_metric([], retransmissions)
-        yield sent_again
-        jobs: Tally[tuple[str, ...]] = Tally()
-        phones: Tally[tuple[str, ...]] = Tally()
-        for state, counts in s.jobs():
-            jobs[(state.value,)] += 1
-            if not state.finished:
-                for phone_state, n in counts.items():
-                    phones[(phone_state.value,)] += n
-        yield _gauge("sipnotify_fleet_jobs", "Fleet jobs by state", jobs, ["state"])
-        yield _gauge("sipnotify_fleet_phones", "Phones of fleet jobs not ended, by state",
-                     phones, ["state"])  # fmt: skip
+def _live(s: Sources) -> Iterator[Metric]:
+    """The gauges, computed from the running parts."""
+    config = s.config()
+    yield _gauge("sipnotify_endpoints", "Endpoints configured", {(): len(config.endpoints)})
+    yield _gauge("sipnotify_contacts", "Contacts by kind and status",
+                 contact_counts(config, s.bindings(), s.state_of, s.now()),
+                 ["kind", "status"])  # fmt: skip
+    yield _gauge("sipnotify_ami_sessions", "AMI sessions (TCP and HTTP) taking events",
+                 {(): s.ami_sessions()})  # fmt: skip
+    yield _gauge("sipnotify_http_manager_sessions", "AMI-over-HTTP sessions",
+                 {(): s.http_sessions()})  # fmt: skip
+    yield _gauge("sipnotify_api_sessions", "Signed-in API sessions", {(): s.api_sessions()})
+    clients, servers, retransmissions = s.transactions()
+    yield _gauge("sipnotify_sip_transactions", "SIP transactions under way",
+                 {("client",): clients, ("server",): servers}, ["role"])  # fmt: skip
+    sent_again = CounterMetricFamily(
+        "sipnotify_sip_retransmissions", "SIP requests and responses sent again by a timer"
+    )
+    sent_again.add_metric([], retransmissions)
+    yield sent_again
+    jobs: Tally[tuple[str, ...]] = Tally()
+    phones: Tally[tuple[str, ...]] = Tally()
+    for state, counts in s.jobs():
+        jobs[(state.value,)] += 1
+        if not state.finished:
+            for phone_state, n in counts.items():
+                phones[(phone_state.value,)] += n
+    yield _gauge("sipnotify_fleet_jobs", "Fleet jobs by state", jobs, ["state"])
+    yield _gauge("sipnotify_fleet_phones", "Phones of fleet jobs not ended, by state",
+                 phones, ["state"])  # fmt: skip
 
 
 def _gauge(name: str, text: str, values: Mapping[tuple[str, ...], int],
