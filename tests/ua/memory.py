@@ -70,9 +70,6 @@ class MemoryHost:
         self.layer.respond_statelessly(server, data)
         self.drain()
 
-    def forget(self, server: ServerTransaction) -> None:
-        self.layer.forget(server)
-
     def server_for(self, request: Request, method: str) -> ServerTransaction | None:
         return self.layer.server_for(request, method)
 

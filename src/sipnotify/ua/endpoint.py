@@ -206,9 +206,6 @@ class SipEndpoint:
         self.layer.respond_statelessly(server, data)
         self._drain()
 
-    def forget(self, server: ServerTransaction) -> None:
-        self.layer.forget(server)
-
     def server_for(self, request: Request, method: str) -> ServerTransaction | None:
         return self.layer.server_for(request, method)
 

@@ -53,8 +53,6 @@ class Host(Protocol):
 
     def respond_statelessly(self, server: ServerTransaction, data: bytes) -> None: ...
 
-    def forget(self, server: ServerTransaction) -> None: ...
-
     def server_for(self, request: Request, method: str) -> ServerTransaction | None: ...
 
     def contact_for(self, link: Link, peer: str) -> str: ...
@@ -120,22 +118,27 @@ class IncomingInvite:
         if self.answered:
             return b""
         self.answered = status >= 200
-        tag = "" if status == 100 else self.local_tag
-        with_contact = () if status == 100 else (("Contact", f"<{self.contact}>"),)
-        response = make_response(self.request, status, reason, self.source,
-                                 server=self._uas.user_agent, extra=(*with_contact, *extra),
-                                 to_tag=tag, body=body)  # fmt: skip
-        data = serialize(response)
+        data = self._response(status, reason, extra, body)
         self._uas.host.respond(self._server, status, data)
         return data
 
     def refuse(self, status: int, reason: str, *, extra: Headers = ()) -> None:
         """A final error before any call exists, sent statelessly (RFC 3261 §8.2.7): the
-        transaction is forgotten at once, so a flood of INVITEs that are refused (unknown
+        transaction is dropped at once, so a flood of INVITEs that are refused (unknown
         callers, unknown extensions) holds no memory; a retransmission is refused again and
         the ACK finds nothing to do."""
-        self.respond(status, reason, extra=extra)
-        self._uas.host.forget(self._server)
+        if self.answered:
+            return
+        self.answered = True
+        self._uas.host.respond_statelessly(self._server, self._response(status, reason, extra))
+
+    def _response(self, status: int, reason: str, extra: Headers, body: bytes = b"") -> bytes:
+        tag = "" if status == 100 else self.local_tag
+        with_contact = () if status == 100 else (("Contact", f"<{self.contact}>"),)
+        response = make_response(self.request, status, reason, self.source,
+                                 server=self._uas.user_agent, extra=(*with_contact, *extra),
+                                 to_tag=tag, body=body)  # fmt: skip
+        return serialize(response)
 
     def send_again(self, data: bytes) -> None:
         self._server.link.send(data, self._server.address)

@@ -21,6 +21,7 @@ from tests.ua.memory import MemoryLink
 
 T = Timers(t1=0.5, t2=4.0, t4=5.0, timeout=32.0)
 PEER = ("192.0.2.9", 5060)
+REFUSED = b"SIP/2.0 403 Forbidden\r\n\r\n"  # an answer sent statelessly
 
 
 def request(method: str, branch: str) -> Request:
@@ -106,7 +107,7 @@ def test_a_users_mistake_ends_the_transaction_with_a_broken_event() -> None:
     assert layer.open_servers == 0
 
 
-def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None:
+def test_server_transactions_are_found_absorb_copies_and_answer_statelessly() -> None:
     layer, link = TransactionLayer(T), MemoryLink()
     invite = request("INVITE", "s")
     server = layer.receive_request(invite, link, PEER, 0.0)
@@ -115,8 +116,10 @@ def test_server_transactions_are_found_absorb_copies_and_are_forgotten() -> None
     assert layer.server_for(request("CANCEL", "s"), "INVITE") is server
     ack = request("ACK", "s")
     assert layer.receive_ack(ack, 0.2) is False  # no failure answered yet: the call's ACK
-    layer.forget(server)
+    layer.respond_statelessly(server, REFUSED)
+    assert drain(layer) == [Send(link, PEER, REFUSED)]  # sent once
     assert layer.open_servers == 0
+    assert layer.get_timer() is None  # and nothing armed to send it again
     assert layer.server_for(request("CANCEL", "s"), "INVITE") is None
 
 
@@ -152,9 +155,9 @@ def test_a_branch_two_transactions_share_stays_matched_while_one_is_left() -> No
     cancel = layer.receive_request(request("CANCEL", "i"), link, PEER, 0.0)  # the same branch
     assert invite is not None
     assert cancel is not None
-    layer.forget(cancel)
+    layer.respond_statelessly(cancel, REFUSED)
     assert layer.receive_retransmission(data, 0.1) is True  # the INVITE's is still live
-    layer.forget(invite)
+    layer.respond_statelessly(invite, REFUSED)
     assert layer.receive_retransmission(data, 0.2) is False
 
 
@@ -231,7 +234,7 @@ def test_an_ended_server_transaction_lets_its_user_go() -> None:
         server = layer.receive_request(request("INVITE", "u"), link, PEER, 0.0)
         assert server is not None
         server.user = [server]  # the user refers back, as IncomingInvite does
-        layer.forget(server)
+        layer.respond_statelessly(server, REFUSED)
         assert server.user is None
         del server
         assert gc.collect() == 0

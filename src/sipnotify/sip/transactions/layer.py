@@ -334,16 +334,13 @@ class TransactionLayer:
 
     def respond_statelessly(self, server: ServerTransaction, data: bytes) -> None:
         """RFC 3261 §8.2.7: "The stateless UAS role is needed primarily to handle
-        unauthenticated requests for which a challenge response is issued." The response goes
-        out once and the transaction is dropped, with no Timer J and nothing kept; a
-        retransmission of the request is answered afresh."""
+        unauthenticated requests for which a challenge response is issued" (and refusals
+        before any call exists). The response goes out once and the transaction is dropped,
+        with no timer armed and nothing kept; a retransmission of the request is answered
+        afresh."""
         if server.alive:
             self._events.append(Send(server.link, server.address, data))
             self._remove(server, 0.0)
-
-    def forget(self, server: ServerTransaction) -> None:
-        """Drop a server transaction at once (a stateless refusal, RFC 3261 §8.2.7)."""
-        self._remove(server, 0.0)
 
     # -- failures --------------------------------------------------------------------------
 
