@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots cluster clean
+.PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots cluster clean asterisk
 
 # The compiled hot path (setup.py) is rebuilt whenever its sources change.
 HOT_SOURCES := $(wildcard src/sipnotify/sip/*.py src/sipnotify/sip/transactions/*.py \
@@ -71,6 +71,12 @@ cluster: $(VENV)/.installed-test peers
 ## bench: the benchmark (not part of test): real sipnotify and SIPp on loopback, JSON + table
 bench: $(VENV)/.installed peers
 	$(BIN)/python bench/bench.py $(if $(ASTERISK),--asterisk $(ASTERISK)) $(BENCH_ARGS)
+
+## asterisk: a reference Asterisk from Debian unstable's packages in ASTERISK_DIR (not part
+## of test; about 350 MB), then: make bench ASTERISK=$(ASTERISK_DIR)/asterisk
+ASTERISK_DIR ?= .asterisk
+asterisk:
+	sh scripts/debian-asterisk.sh $(ASTERISK_DIR)
 
 ## coverage: line coverage of src/ for the unit tests alone (no sockets, no subprocesses),
 ## then for the whole suite (the integration tests' sipnotify processes included)

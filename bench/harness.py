@@ -223,8 +223,12 @@ class Ami:
         writer.write(b"Action: Login\r\nUsername: bench\r\nSecret: bench\r\nEvents: %s\r\n\r\n"
                      % events)  # fmt: skip
         assert b"Authentication accepted" in await ami.message()
-        if events != b"off":
-            assert (await ami.message()).startswith(b"Event: FullyBooted\r\n")
+        if events != b"off":  # Asterisk may tell of other system events before it
+            for _ in range(100):
+                if (await ami.message()).startswith(b"Event: FullyBooted\r\n"):
+                    break
+            else:
+                raise AssertionError("no FullyBooted")
         return ami
 
     async def message(self) -> bytes:
@@ -247,9 +251,13 @@ def notify_action(index: int, endpoint: str = "phone") -> bytes:
     )
 
 
-async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[float]]:
+async def drive(
+    port: int, ids: range, pace: float | None, *, completions: bool = True
+) -> dict[str, list[float]]:
     """Send the actions (all at once, or `pace` per second); record reply and completion
-    latencies until every action has completed (bounded by a timeout)."""
+    latencies until every action has completed (bounded by a timeout). Without
+    `completions` (Asterisk, which tells no PJSIPNotify's result), until every action has
+    its reply."""
     ami = await Ami.open(port)
     sent: dict[int, float] = {}
     replies: list[float] = []
@@ -282,6 +290,7 @@ async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[flo
         action_id = int(rest.split(b"ActionID: ", 1)[1].split(b"\r\n", 1)[0])
         if head == b"Response: Success":
             replies.append(now - sent[action_id])
+            remaining -= not completions
         elif head == b"Event: PJSIPNotifyComplete":
             results.append(now - sent[action_id])
             failures += b"Failed: 0" not in message
@@ -291,6 +300,22 @@ async def drive(port: int, ids: range, pace: float | None) -> dict[str, list[flo
     await sender
     ami.close()
     return {"replies": replies, "results": results, "failures": [float(failures)]}
+
+
+# uas_notify_hold.xml holds each answered NOTIFY's call this long, so SIPp exits this long
+# after it answered the last one
+HOLD_S = 4.0
+
+
+def answered_at(peer: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
+    """When a uas_notify_hold.xml SIPp answered its last NOTIFY (perf_counter): its exit,
+    less the hold. Works alike whatever server sent the NOTIFYs."""
+    deadline = time.perf_counter() + timeout
+    while peer.poll() is None and time.perf_counter() < deadline:
+        time.sleep(0.001)
+    if peer.returncode is None:
+        raise RuntimeError("SIPp did not answer every NOTIFY")
+    return time.perf_counter() - HOLD_S
 
 
 def percentile(values: list[float], q: float) -> float:
