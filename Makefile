@@ -78,7 +78,7 @@ bench: $(VENV)/.installed peers
 ## of test; about 350 MB), then: make bench ASTERISK=$(ASTERISK_DIR)/asterisk
 ASTERISK_DIR ?= .asterisk
 asterisk:
-	sh scripts/debian-asterisk.sh $(ASTERISK_DIR)
+	SUDO=$(SUDO) sh scripts/debian-asterisk.sh $(ASTERISK_DIR)
 
 ## coverage: line coverage of src/ for the unit tests alone (no sockets, no subprocesses),
 ## then for the whole suite (the integration tests' sipnotify processes included)

@@ -342,7 +342,7 @@ def main() -> int:
     parser.add_argument("--pace", type=float, default=8000.0, help="offered NOTIFY/s, paced run")
     parser.add_argument("--rates", default="500,1000,2000,3000,4000")
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--asterisk", type=Path, help="an Asterisk binary: B1 and B3 side by side")
+    parser.add_argument("--asterisk", type=Path, help="an Asterisk: B1, B3, B9 side by side")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (--asterisk)")
     args = parser.parse_args()
     wanted = set(args.only.upper().split(","))
@@ -397,7 +397,7 @@ def _ours(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[str, o
 
 
 def _reference(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[str, object]:
-    """B1 (one session) and B3 against sipnotify and the given Asterisk, interleaved."""
+    """B1 (one session), B3 and B9 against sipnotify and the given Asterisk, interleaved."""
     rates = [int(r) for r in args.rates.split(",")]
     measures: dict[str, Measure] = {}
     if "B1" in wanted:
@@ -406,6 +406,8 @@ def _reference(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[s
         )
     if "B3" in wanted:
         measures["B3_registrations"] = lambda command: b3(work, rates, 5, command=command)
+    if "B9" in wanted:
+        measures["B9_reply_under_fan_out"] = lambda command: b9(work, command)
     return compare(args.asterisk, measures, args.rounds)
 
 

@@ -9,7 +9,7 @@ autoload and an empty logger.conf), interleaved: sipnotify, Asterisk, sipnotify,
 Asterisk's (above 1: sipnotify's figure is higher, better for a rate, worse for CPU, RSS or
 a latency).
 
-Usage: run by bench.py (`--asterisk PATH`, with `--only` choosing which of B1 and B3 to
+Usage: run by bench.py (`--asterisk PATH`, with `--only` choosing which of B1, B3 and B9 to
 compare; `--rounds N`).
 """
 

@@ -4,11 +4,13 @@
 # writes DIR/asterisk, which runs that root's Asterisk with that root's loader and libraries
 # on this host's files (no chroot: the benchmark's generated configuration stays where it is).
 # Usage: scripts/debian-asterisk.sh DIR   (then: make bench ASTERISK=DIR/asterisk)
+# As root, or with SUDO=sudo for the one package it installs (mmdebstrap then builds the root
+# in a user namespace).
 set -eu
 dir=$(realpath -m "${1:?usage: $0 DIR}")
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 if [ ! -x "$dir/root/usr/sbin/asterisk" ]; then
-    command -v mmdebstrap >/dev/null || apt-get install -y -q mmdebstrap
+    command -v mmdebstrap >/dev/null || ${SUDO:-} apt-get install -y -q mmdebstrap
     rm -rf "$dir/root"
     mkdir -p "$dir"
     # the mirror may serve a Release past its Valid-Until: the packages are still signed
