@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 from collections import Counter, deque
+from collections.abc import Sequence
 from typing import cast
 
 from sipnotify.ami.codec import AmiDecoder, Fields, Incoming, encode
@@ -54,7 +55,9 @@ class AmiServer:
                 lambda: AmiConnection(self), host, port, reuse_address=True
             )
         self._servers.append(server)
-        return [cast(tuple[str, int], sock.getsockname()[:2]) for sock in server.sockets]
+        # uvloop's `sockets` is a list, not the tuple typeshed says; compiled, that is checked
+        sockets: Sequence[socket.socket] = getattr(server, "sockets")  # noqa: B009
+        return [_address(sock.getsockname()) for sock in sockets]
 
     def admit(self, peer: str) -> str:
         """Count a new unauthenticated session from `peer`; the reason to refuse it instead
@@ -120,6 +123,11 @@ class AmiServer:
 
     def _busy(self) -> bool:
         return bool(self._followups) or any(c.busy for c in self._connections())
+
+
+def _address(name: Sequence[object]) -> tuple[str, int]:
+    """A listening socket's (host, port): uvloop's sockets give a list, not a tuple."""
+    return str(name[0]), int(cast(int, name[1]))
 
 
 class AmiConnection(asyncio.Protocol):
