@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOT_SOURCES := $(wildcard src/sipnotify/sip/*.py src/sipnotify/sip/transactions/*.py \
                 src/sipnotify/ami/*.py src/sipnotify/ami/actions/pjsip.py \
                 src/sipnotify/notify/*.py src/sipnotify/ua/*.py src/sipnotify/registrar/*.py \
-                src/sipnotify/web/metrics.py)
+                src/sipnotify/transport/udp.py)
 
 $(VENV)/.installed: pyproject.toml setup.py $(HOT_SOURCES)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
