@@ -76,17 +76,18 @@ RUNS = itertools.count()  # each server run its own folder (the reference runs e
 
 def b1(
     workdir: Path, count: int, sessions: int, pace: float | None, seconds: float, *,
-    command: Command = sipnotify_command,
+    command: Command = sipnotify_command, http: bool = True,
 ) -> dict[str, float]:  # fmt: skip
     """`notify_per_s` ends at the last PJSIPNotifyComplete (sipnotify's); `answered_per_s`
     at the UAS's answer to the last NOTIFY, whichever server sent it (the reference's
-    measure: Asterisk tells no result). CPU and RSS are read once everything is answered."""
+    measure: Asterisk tells no result). CPU and RSS are read once everything is answered.
+    Without `http`, http.conf turns HTTP off (Asterisk's default; B1 uses none)."""
     total = int(pace * seconds) if pace else count
     folder = workdir / f"b1-{sessions}-{pace}-{next(RUNS)}"
     completions = command is sipnotify_command
     with (
         sipp("uas_notify_hold.xml", total, workdir) as (uas, peer),
-        service(PHONE.replace("{uas}", str(uas)), folder, command=command) as svc,
+        service(PHONE.replace("{uas}", str(uas)), folder, command=command, http=http) as svc,
     ):
         rss_before, cpu_before = svc.rss_mb(), svc.cpu_seconds()
         started = time.perf_counter()
@@ -403,6 +404,9 @@ def _reference(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[s
     if "B1" in wanted:
         measures["B1_one_session"] = lambda command: b1(
             work, args.notifies, 1, None, 0, command=command
+        )
+        measures["B1_one_session_http_off"] = lambda command: b1(
+            work, args.notifies, 1, None, 0, command=command, http=False
         )
     if "B3" in wanted:
         measures["B3_registrations"] = lambda command: b3(work, rates, 5, command=command)

@@ -35,7 +35,9 @@ def test_the_reference_comparison_runs_both_and_prints_ratios(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     (written,) = out.iterdir()
     results = json.loads(written.read_text())
-    assert set(results) == {"machine", "REF_B1_one_session", "REF_B3_registrations"}
+    assert set(results) == {"machine", "REF_B1_one_session", "REF_B1_one_session_http_off",
+                            "REF_B3_registrations"}  # fmt: skip
+    assert results["REF_B1_one_session_http_off"]["notifies_asterisk"] == 200
     b1 = results["REF_B1_one_session"]
     assert b1["notifies_sipnotify"] == b1["notifies_asterisk"] == 200
     # both are timed by the UAS's answers; the results' events are sipnotify's own
