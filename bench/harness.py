@@ -295,7 +295,8 @@ async def drive(
         action_id = int(rest.split(b"ActionID: ", 1)[1].split(b"\r\n", 1)[0])
         if head == b"Response: Success":
             replies.append(now - sent[action_id])
-            remaining -= not completions
+            if not completions:
+                remaining -= 1
         elif head == b"Event: PJSIPNotifyComplete":
             results.append(now - sent[action_id])
             failures += b"Failed: 0" not in message

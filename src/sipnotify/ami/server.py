@@ -57,7 +57,7 @@ class AmiServer:
         self._servers.append(server)
         # uvloop's `sockets` is a list, not the tuple typeshed says; compiled, that is checked
         sockets: Sequence[socket.socket] = getattr(server, "sockets")  # noqa: B009
-        return [_address(sock.getsockname()) for sock in sockets]
+        return [cast(tuple[str, int], sock.getsockname()[:2]) for sock in sockets]
 
     def admit(self, peer: str) -> str:
         """Count a new unauthenticated session from `peer`; the reason to refuse it instead
@@ -123,11 +123,6 @@ class AmiServer:
 
     def _busy(self) -> bool:
         return bool(self._followups) or any(c.busy for c in self._connections())
-
-
-def _address(name: Sequence[object]) -> tuple[str, int]:
-    """A listening socket's (host, port): uvloop's sockets give a list, not a tuple."""
-    return str(name[0]), int(cast(int, name[1]))
 
 
 class AmiConnection(asyncio.Protocol):
