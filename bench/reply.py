@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from harness import UDP, Ami, Command, notify_action, percentile, service, sipno
 CONTACTS = 1000
 ROUNDS = 100
 SETTLE = 0.4  # seconds for a fan-out's answers to come back before the next round
+RUNS = itertools.count()  # each server run its own folder (the reference runs two servers)
 
 
 def pjsip(port: int) -> str:
@@ -81,7 +83,7 @@ def _realtime() -> Iterator[bool]:
 def b9(workdir: Path, command: Command = sipnotify_command) -> dict[str, float]:
     """Against sipnotify, or whatever `command` starts (bench/reference.py: Asterisk): the
     measure reads replies only, which both servers send."""
-    folder = workdir / f"b9-{len(list(workdir.glob('b9*')))}"
+    folder = workdir / f"b9-{next(RUNS)}"
     with (
         sipp("uas_notify.xml", (3 * ROUNDS + 1) * CONTACTS, workdir) as (uas, _peer),
         service(pjsip(uas), folder, command=command) as svc,
