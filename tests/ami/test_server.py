@@ -5,11 +5,18 @@ yet logged in, flow control and shutdown. No sockets."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import re
 from collections.abc import Awaitable, Callable
 
-from sipnotify.ami.server import BANNER, AmiConnection, AmiServer
+from sipnotify.ami.codec import AmiMessage
+from sipnotify.ami.server import BANNER, MAX_FOLLOWUPS, AmiConnection, AmiServer
 from sipnotify.ami.session import AmiContext
 from sipnotify.config import permissions
+from sipnotify.notify.requests import Factory
+from sipnotify.sip.auth import Credentials
+from sipnotify.sip.transactions.exchange import Final
+from sipnotify.ua.addresses import Hop
 from tests.ami.helpers import FakeSender, context
 
 PJSIP = "[alice]\ntype=aor\ncontact=sip:alice@192.0.2.10:5060\n[alice]\ntype=endpoint\naors=alice\n"
@@ -164,6 +171,54 @@ def test_a_client_that_does_not_read_is_paused_then_dropped() -> None:
         assert transport.aborted
 
     run(test)
+
+
+class HeldSender(FakeSender):
+    """Keeps every request unanswered until `answer_all`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[Callable[[Final], None]] = []
+
+    def send(
+        self, hop: Hop, factory: Factory, credentials: list[Credentials],
+        done: Callable[[Final], None],
+    ) -> None:  # fmt: skip
+        super().send(hop, factory, credentials, lambda _answer: self.held.append(done))
+
+    def answer_all(self) -> None:
+        held, self.held = self.held, []
+        for done in held:
+            done(self.answer)
+
+
+def test_reading_pauses_while_what_was_read_waits_and_resumes_in_order() -> None:
+    sender = HeldSender()
+    count = MAX_FOLLOWUPS + 1000  # about 100 KB of pipelined actions
+
+    async def test(server: AmiServer) -> None:
+        connection, transport = connect(server)
+        connection.data_received(LOGIN)
+        connection.data_received(b"".join(
+            b"Action: PJSIPNotify\r\nActionID: %d\r\nEndpoint: alice\r\n"
+            b"Variable: Event=check-sync\r\n\r\n" % n for n in range(count)
+        ))  # fmt: skip
+        await settle()
+        assert len(sender.sent) == MAX_FOLLOWUPS  # as many as may be reporting at once
+        assert not transport.reading  # the rest waits in the socket
+        decoded = sum(isinstance(o, AmiMessage) for o in gc.get_objects())
+        assert decoded < 200  # what was read waits as bytes, not as thousands of messages
+        for _ in range(count):
+            sender.answer_all()
+            await settle()
+            if len(sender.sent) == count and not sender.held:
+                break
+        assert transport.reading
+        ids = re.findall(rb"Response: Success\r\nActionID: (\d+)", transport.written)
+        assert [int(i) for i in ids] == list(range(count))
+        connection.connection_lost(None)
+
+    run(test, context(pjsip_conf=PJSIP, sender=sender))
 
 
 def test_logoff_closes_and_eof_closes_once_answered() -> None:
