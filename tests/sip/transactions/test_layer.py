@@ -199,6 +199,44 @@ def test_a_limited_timer_pass_leaves_the_rest_due() -> None:
     assert len([e for e in drain(layer) if isinstance(e, Send)]) == 3
 
 
+def answer(branch: str) -> bytes:
+    return (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:a@h>;tag=1\r\nTo: <sip:x@h>;tag=2\r\nCall-ID: c-{branch}\r\n"
+            f"CSeq: 1 OPTIONS\r\n\r\n").encode()  # fmt: skip
+
+
+def test_first_retransmissions_fall_due_in_start_order_whatever_is_answered_first() -> None:
+    layer, link = TransactionLayer(T), MemoryLink(protocol="udp")
+    for n, now in enumerate((0.0, 0.1, 0.2)):
+        layer.send(exchange(f"o{n}", link), now)
+    drain(layer)
+    assert layer.get_timer() == 0.5  # o0's Timer E
+    assert layer.receive_head(answer("o1"), 0.3)  # answered out of order
+    assert layer.get_timer() == 0.5
+    assert layer.receive_head(answer("o0"), 0.4)  # o1, ended behind it, goes with it
+    assert layer.get_timer() == 0.7  # o2's
+    layer.handle_timer(0.7)
+    assert [b"z9hG4bKo2" in e.data for e in drain(layer) if isinstance(e, Send)] == [True]
+    assert layer.get_timer() == 1.7  # o2's next, 2 x T1 later
+    assert layer.receive_head(answer("o2"), 0.8)
+    assert [type(e) for e in drain(layer)] == [Ended]
+    layer.handle_timer(2.0)
+    assert drain(layer) == []  # nothing sent again
+    assert layer.get_timer() is None
+
+
+def test_a_request_started_earlier_than_the_last_still_falls_due_in_time() -> None:
+    layer, link = TransactionLayer(T), MemoryLink(protocol="udp")
+    layer.send(exchange("late", link), 1.0)
+    layer.send(exchange("early", link), 0.2)  # a clock that went back: timed apart
+    drain(layer)
+    assert layer.get_timer() == 0.7
+    layer.handle_timer(0.7)
+    assert [b"z9hG4bKearly" in e.data for e in drain(layer) if isinstance(e, Send)] == [True]
+    layer.handle_timer(1.5)
+    assert [b"z9hG4bKlate" in e.data for e in drain(layer) if isinstance(e, Send)] == [True]
+
+
 def test_an_answered_request_is_let_go_and_its_copies_still_get_the_answer() -> None:
     """§17.2.2: Completed only repeats the final response until Timer J (32 s over UDP), so
     the layer keeps that, not the request or the user's handle."""

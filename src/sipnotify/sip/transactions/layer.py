@@ -149,6 +149,11 @@ class TransactionLayer:
         # (deadline, tie-breaker, key): keys, not entries, so a finished transaction is freed
         # at once rather than when its last deadline would have fallen due
         self._heap: list[tuple[float, int, Key]] = []
+        # UDP client transactions in the order they started, for their first Timer E: every
+        # one falls due T1 after its start, so they fall due in this order and need no heap
+        # entry (most are answered long before). The first is always alive: a transaction
+        # that ends takes the ended ones at the front with it.
+        self._fresh: deque[_Client] = deque()
         self._seq = itertools.count()
         self._inflight = 0
         self._waiting: deque[Exchange] = deque()
@@ -164,7 +169,11 @@ class TransactionLayer:
 
     def get_timer(self) -> float | None:
         """When `handle_timer` should next be called (None: nothing is timed)."""
-        return self._heap[0][0] if self._heap else None
+        heap, fresh = self._heap, self._fresh
+        first = fresh[0].slot_until if fresh else None
+        if heap and (first is None or heap[0][0] < first):
+            return heap[0][0]
+        return first
 
     @property
     def open_servers(self) -> int:
@@ -196,8 +205,12 @@ class TransactionLayer:
         exchange.started = now
         self._watch(client)
         self._apply(client, txn.start(), now)
+        fresh = self._fresh
+        if not reliable and (not fresh or fresh[-1].slot_until <= client.slot_until):
+            fresh.append(client)  # Timer E falls due with the slot's end
+            return
         self._arm(client, txn.next_deadline())
-        if reliable:  # over UDP, Timer E falls due at the same time
+        if reliable:
             self._arm(client, client.slot_until)
 
     def invite(
@@ -363,18 +376,30 @@ class TransactionLayer:
         for invite in list(self._invites.values()):
             self._step(invite, Input.TRANSPORT_ERROR, now, stopped)
         self._heap.clear()
+        self._fresh.clear()
 
     # -- time ------------------------------------------------------------------------------
 
     def handle_timer(self, now: float, limit: int | None = None) -> None:
         """Every deadline at or before `now`, or the first `limit` of them (the others stay
         due: `get_timer` returns a time already past)."""
-        heap = self._heap
-        left = len(heap) if limit is None else limit
-        while heap and heap[0][0] <= now and left > 0:
+        heap, fresh = self._heap, self._fresh
+        left = len(heap) + len(fresh) if limit is None else limit
+        while left > 0:
+            entry: _Entry | None
+            if (
+                fresh
+                and fresh[0].slot_until <= now
+                and (not heap or fresh[0].slot_until <= heap[0][0])
+            ):
+                entry = fresh.popleft()
+                self._drop_ended()
+            elif heap and heap[0][0] <= now:
+                _, _, key = heapq.heappop(heap)
+                entry = self._clients.get(key) or self._invites.get(key) or self._servers.get(key)
+            else:
+                break
             left -= 1
-            _, _, key = heapq.heappop(heap)
-            entry = self._clients.get(key) or self._invites.get(key) or self._servers.get(key)
             if entry is None:
                 continue
             if isinstance(entry, _Client) and entry.holding and entry.slot_until <= now:
@@ -440,6 +465,7 @@ class TransactionLayer:
         if isinstance(entry, _Client):
             del self._clients[entry.key]
             self._release(entry, now)
+            self._drop_ended()
         elif isinstance(entry, InviteTransaction):
             del self._invites[entry.key]
         else:
@@ -449,6 +475,11 @@ class TransactionLayer:
         watched = self._on_link.get(entry.link)
         if watched is not None:
             watched.discard(entry)
+
+    def _drop_ended(self) -> None:
+        fresh = self._fresh
+        while fresh and not fresh[0].alive:
+            fresh.popleft()
 
     def _release(self, client: _Client, now: float) -> None:
         """Give the client's place in the window back (once), and start whoever waits."""
