@@ -224,7 +224,7 @@ def test_a_registered_path_is_the_route_to_the_contact() -> None:
                                    ids=Ids())(1, ()))  # fmt: skip
     assert request.uri == "sip:bob@10.0.0.9:5060"
     assert request.header("Route") == path
-    proxied = replace(target, endpoint=alice)  # an outbound proxy of ours comes first
+    proxied = target.sent_as(alice)  # an outbound proxy of ours comes first
     assert target_hop(proxied).proxy == alice.outbound_proxy
     assert first_route("") == ""
     assert first_route("sip:a;lr, <sip:b>") == "sip:a;lr"

@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, final
+from typing import Final as Fixed
 
 from sipnotify.ami.audience import Audience, Broadcast
 from sipnotify.ami.codec import AmiMessage, Fields
@@ -24,6 +25,7 @@ from sipnotify.fleet.service import FleetService
 from sipnotify.mwi.service import MwiService
 from sipnotify.notify.notifier import Notifier, Observer, ignore
 from sipnotify.registrar.reachability import Reachability
+from sipnotify.sip.value import Value
 
 ALL_EVENTS = -1  # Asterisk's initial send_events: every class until Events/Login narrows it
 
@@ -64,19 +66,28 @@ class Emit(Protocol):
 Followup = Callable[[Emit], Coroutine[Any, Any, None] | asyncio.Future[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class ActionResult:
+@final
+class ActionResult(Value):
     """What to send, after how long, whether to close the connection afterwards, and work
     that goes on after the reply and may send more messages to this session (`followup`).
     An `exclusive` follow-up holds the session's later requests until it is done, so that
-    its messages (a long list) are not interleaved with other replies."""
+    its messages (a long list) are not interleaved with other replies. `broadcast`: events
+    for every session, after the replies. A compiled value (sip/value.py): one is made per
+    action."""
 
-    replies: tuple[Fields, ...]
-    delay: float = 0.0
-    close: bool = False
-    followup: Followup | None = None
-    exclusive: bool = False
-    broadcast: tuple[Broadcast, ...] = ()  # events for every session, after the replies
+    __match_args__ = ("replies", "delay", "close", "followup", "exclusive", "broadcast")
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self, replies: tuple[Fields, ...], delay: float = 0.0, close: bool = False,
+        followup: Followup | None = None, exclusive: bool = False,
+        broadcast: tuple[Broadcast, ...] = (),
+    ) -> None:  # fmt: skip
+        self.replies: Fixed = replies
+        self.delay: Fixed = delay
+        self.close: Fixed = close
+        self.followup: Fixed = followup
+        self.exclusive: Fixed = exclusive
+        self.broadcast: Fixed = broadcast
 
 
 Handler = Callable[["AmiContext", SessionState, AmiMessage], ActionResult]

@@ -312,7 +312,7 @@ class MwiService:
         except NotifyError:
             return  # no contact to tell
         sender = replace(endpoint, from_user=endpoint.mwi_from_user or endpoint.from_user)
-        targets = [replace(t, endpoint=sender) for t in targets
+        targets = [t.sent_as(sender) for t in targets
                    if only is None or str(t.uri) == only]  # fmt: skip
         content = summary.unsolicited(counts)
 

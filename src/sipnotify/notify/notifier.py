@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Final as Fixed
+from typing import Protocol, final
 
 from sipnotify.config.notify import NotifyPresets
 from sipnotify.config.pjsip import PjsipConfig
@@ -28,6 +29,7 @@ from sipnotify.sip.auth import Credentials
 from sipnotify.sip.ids import Ids
 from sipnotify.sip.transactions.exchange import Build, Final
 from sipnotify.sip.transactions.machines import ErrorKind, Failure
+from sipnotify.sip.value import Value
 from sipnotify.ua.addresses import Hop, Local
 
 log = logging.getLogger("sipnotify.notify")
@@ -36,16 +38,22 @@ log = logging.getLogger("sipnotify.notify")
 SLICE = 0.0005
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyResult:
+@final
+class NotifyResult(Value):
     """What one contact answered: a final status, or a failure (timeout, transport)."""
 
-    label: str
-    uri: str
-    status: int | None
-    reason: str
-    failure: Failure | None
-    rtt: float | None
+    __match_args__ = ("label", "uri", "status", "reason", "failure", "rtt")
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self, label: str, uri: str, status: int | None, reason: str, failure: Failure | None,
+        rtt: float | None,
+    ) -> None:  # fmt: skip
+        self.label: Fixed = label
+        self.uri: Fixed = uri
+        self.status: Fixed = status
+        self.reason: Fixed = reason
+        self.failure: Fixed = failure
+        self.rtt: Fixed = rtt
 
     @classmethod
     def of(cls, label: str, uri: str, final: Final) -> NotifyResult:
@@ -65,15 +73,18 @@ class NotifyResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+@final
+class Observation(Value):
     """One NOTIFY's outcome, for the metrics: who sent it (`pjsipnotify`, `fleet`), what
     (a preset's name, `variables`, or a fleet verb), to which vendor's phone (fleet only)."""
 
-    source: str
-    order: str
-    vendor: str
-    result: NotifyResult
+    __match_args__ = ("source", "order", "vendor", "result")
+
+    def __init__(self, source: str, order: str, vendor: str, result: NotifyResult) -> None:
+        self.source: Fixed = source
+        self.order: Fixed = order
+        self.vendor: Fixed = vendor
+        self.result: Fixed = result
 
 
 Observer = Callable[[Observation], None]

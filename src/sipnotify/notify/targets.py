@@ -9,6 +9,8 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final as Fixed
+from typing import final
 
 from sipnotify.config.pjsip import Aor, Endpoint, PjsipConfig
 from sipnotify.notify.content import NotifyError, shown
@@ -16,25 +18,39 @@ from sipnotify.sip.dialog import Dialog
 from sipnotify.sip.errors import ParseError
 from sipnotify.sip.registrar import Binding
 from sipnotify.sip.uri import SipUri, parse_uri
+from sipnotify.sip.value import Value
 from sipnotify.ua.addresses import Address, Hop
 
 log = logging.getLogger("sipnotify.notify")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+Flow = tuple[str, tuple[str, int]]
+
+
+@final
+class Target(Value):
     """One NOTIFY to send: the endpoint whose identity it carries, the Request-URI, for a
     contact registered over TCP/TLS the connection it registered on, the Path it registered
     with (RFC 3327: the route back to it, through an edge proxy), and for a registered contact
     without a Path the node it registered through (`systemname`; that node holds its
-    connection or NAT binding)."""
+    connection or NAT binding). A compiled value (sip/value.py): one is made per NOTIFY."""
 
-    endpoint: Endpoint
-    uri: SipUri
-    label: str
-    flow: tuple[str, tuple[str, int]] | None = None
-    path: str = ""
-    node: str = ""
+    __match_args__ = ("endpoint", "uri", "label", "flow", "path", "node")
+
+    def __init__(  # noqa: PLR0917 (a value's fields, in order)
+        self, endpoint: Endpoint, uri: SipUri, label: str, flow: Flow | None = None,
+        path: str = "", node: str = "",
+    ) -> None:  # fmt: skip
+        self.endpoint: Fixed = endpoint
+        self.uri: Fixed = uri
+        self.label: Fixed = label
+        self.flow: Fixed = flow
+        self.path: Fixed = path
+        self.node: Fixed = node
+
+    def sent_as(self, endpoint: Endpoint) -> Target:
+        """The same NOTIFY carrying another endpoint's identity."""
+        return Target(endpoint, self.uri, self.label, self.flow, self.path, self.node)
 
 
 @dataclass(frozen=True, slots=True)

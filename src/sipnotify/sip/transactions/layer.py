@@ -14,7 +14,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from typing import NamedTuple
+from typing import Final as Fixed
+from typing import final
 
 from sipnotify.sip.message import Request, Response
 from sipnotify.sip.parser import peek_response, via_branch
@@ -37,6 +38,7 @@ from sipnotify.sip.transactions.machines import (
     Transmit,
 )
 from sipnotify.sip.transactions.matching import Key, first_branch, peek_server_key, server_key
+from sipnotify.sip.value import Value
 
 # Flow control: at most this many requests may be waiting for their first response. A burst
 # of NOTIFYs otherwise draws a burst of responses that overflows the socket's receive buffer,
@@ -103,35 +105,51 @@ class ServerTransaction(_Entry):
         self.user: object = None
 
 
-# The effects are immutable values made for every datagram and every result, so they are
-# named tuples: built in C, where a frozen dataclass sets each field through a Python call.
-class Send(NamedTuple):
+# The effects are made for every datagram and every result: compiled values (sip/value.py),
+# not named tuples, whose constructor is an interpreted lambda.
+@final
+class Send(Value):
     """Bytes for `address` over `link`."""
 
-    link: Link
-    address: Address
-    data: bytes
+    __match_args__ = ("link", "address", "data")
+
+    def __init__(self, link: Link, address: Address, data: bytes) -> None:
+        self.link: Fixed = link
+        self.address: Fixed = address
+        self.data: Fixed = data
 
 
-class Ended(NamedTuple):
+@final
+class Ended(Value):
     """An exchange's final result."""
 
-    exchange: Exchange
-    final: Final
+    __match_args__ = ("exchange", "final")
+
+    def __init__(self, exchange: Exchange, final: Final) -> None:
+        self.exchange: Fixed = exchange
+        self.final: Fixed = final
 
 
-class InviteEvent(NamedTuple):
+@final
+class InviteEvent(Value):
     """A response for an INVITE sent with `invite` (`Passed`: a 1xx or a 2xx copy), or how it
     ended (`Outcome`)."""
 
-    invite: InviteTransaction
-    effect: Passed | Outcome
+    __match_args__ = ("invite", "effect")
+
+    def __init__(self, invite: InviteTransaction, effect: Passed | Outcome) -> None:
+        self.invite: Fixed = invite
+        self.effect: Fixed = effect
 
 
-class Broken(NamedTuple):
+@final
+class Broken(Value):
     """A transaction's machine met an input its table lacks; it was terminated."""
 
-    error: TransactionError
+    __match_args__ = ("error",)
+
+    def __init__(self, error: TransactionError) -> None:
+        self.error: Fixed = error
 
 
 Event = Send | Ended | InviteEvent | Broken
