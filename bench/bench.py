@@ -76,15 +76,17 @@ RUNS = itertools.count()  # each server run its own folder (the reference runs e
 
 def b1(
     workdir: Path, count: int, sessions: int, pace: float | None, seconds: float, *,
-    command: Command = sipnotify_command, http: bool = True,
+    command: Command = sipnotify_command, http: bool = True, events: bool = True,
 ) -> dict[str, float]:  # fmt: skip
     """`notify_per_s` ends at the last PJSIPNotifyComplete (sipnotify's); `answered_per_s`
     at the UAS's answer to the last NOTIFY, whichever server sent it (the reference's
     measure: Asterisk tells no result). CPU and RSS are read once everything is answered.
-    Without `http`, http.conf turns HTTP off (Asterisk's default; B1 uses none)."""
+    Without `http`, http.conf turns HTTP off (Asterisk's default; B1 uses none). Without
+    `events` the sessions log in with `Events: off` and take replies only: sipnotify then
+    tells no results either, and both servers write the same, one reply per action."""
     total = int(pace * seconds) if pace else count
     folder = workdir / f"b1-{sessions}-{pace}-{next(RUNS)}"
-    completions = command is sipnotify_command
+    completions = command is sipnotify_command and events
     with (
         sipp("uas_notify_hold.xml", total, workdir) as (uas, peer),
         service(PHONE.replace("{uas}", str(uas)), folder, command=command, http=http) as svc,
@@ -93,9 +95,12 @@ def b1(
         started = time.perf_counter()
         chunks = [range(s, total, sessions) for s in range(sessions)]
 
+        wanted = b"system" if events else b"off"
+
         async def run_all() -> list[dict[str, list[float]]]:
             return await asyncio.gather(*(
-                drive(svc.ami_port, c, pace and pace / sessions, completions=completions)
+                drive(svc.ami_port, c, pace and pace / sessions, completions=completions,
+                      events=wanted)
                 for c in chunks
             ))  # fmt: skip
 
@@ -407,6 +412,9 @@ def _reference(args: argparse.Namespace, work: Path, wanted: set[str]) -> dict[s
         )
         measures["B1_one_session_http_off"] = lambda command: b1(
             work, args.notifies, 1, None, 0, command=command, http=False
+        )
+        measures["B1_replies_only"] = lambda command: b1(
+            work, args.notifies, 1, None, 0, command=command, http=False, events=False
         )
     if "B3" in wanted:
         measures["B3_registrations"] = lambda command: b3(work, rates, 5, command=command)

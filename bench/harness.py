@@ -257,13 +257,14 @@ def notify_action(index: int, endpoint: str = "phone") -> bytes:
 
 
 async def drive(
-    port: int, ids: range, pace: float | None, *, completions: bool = True
-) -> dict[str, list[float]]:
-    """Send the actions (all at once, or `pace` per second); record reply and completion
-    latencies until every action has completed (bounded by a timeout). Without
-    `completions` (Asterisk, which tells no PJSIPNotify's result), until every action has
-    its reply."""
-    ami = await Ami.open(port)
+    port: int, ids: range, pace: float | None, *, completions: bool = True,
+    events: bytes = b"system",
+) -> dict[str, list[float]]:  # fmt: skip
+    """Send the actions (all at once, or `pace` per second) on a session that logs in with
+    `events`; record reply and completion latencies until every action has completed
+    (bounded by a timeout). Without `completions` (Asterisk, which tells no PJSIPNotify's
+    result, or a session that takes no events), until every action has its reply."""
+    ami = await Ami.open(port, events)
     sent: dict[int, float] = {}
     replies: list[float] = []
     results: list[float] = []

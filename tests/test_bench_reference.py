@@ -36,8 +36,12 @@ def test_the_reference_comparison_runs_both_and_prints_ratios(tmp_path: Path) ->
     (written,) = out.iterdir()
     results = json.loads(written.read_text())
     assert set(results) == {"machine", "REF_B1_one_session", "REF_B1_one_session_http_off",
-                            "REF_B3_registrations"}  # fmt: skip
+                            "REF_B1_replies_only", "REF_B3_registrations"}  # fmt: skip
     assert results["REF_B1_one_session_http_off"]["notifies_asterisk"] == 200
+    replies_only = results["REF_B1_replies_only"]  # sessions with `Events: off`: no results
+    assert replies_only["notifies_sipnotify"] == replies_only["notifies_asterisk"] == 200
+    assert "failed_sipnotify" not in replies_only
+    assert math.isfinite(replies_only["answered_per_s_ratio"])
     b1 = results["REF_B1_one_session"]
     assert b1["notifies_sipnotify"] == b1["notifies_asterisk"] == 200
     # both are timed by the UAS's answers; the results' events are sipnotify's own
