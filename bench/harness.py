@@ -218,6 +218,11 @@ class Ami:
 
     @classmethod
     async def open(cls, port: int, events: bytes = b"system") -> Ami:
+        """A logged-in session, once the server has told FullyBooted (Asterisk's AMI listens
+        before PJSIPNotify is loaded): a session without events is opened after one with
+        them has seen it."""
+        if events == b"off":
+            (await cls.open(port)).close()
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
         ami = cls(reader, writer)
         await reader.readline()
