@@ -182,14 +182,26 @@ def test_every_module_sits_in_a_layer() -> None:
     assert sorted(unruled) == sorted(m for m in unruled if within(m, "sipnotify.cli"))
 
 
-def test_app_imports_the_web_stack_only_when_http_is_asked_for() -> None:
-    """Module-level imports of app (not those under TYPE_CHECKING or in a function)."""
-    tree = ast.parse((SRC / "app.py").read_text())
+def top_imports(path: Path) -> set[str]:
+    """A module's module-level imports (not those under TYPE_CHECKING or in a function)."""
     top: set[str] = set()
-    for node in tree.body:
+    for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Import):
             top.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             top.add(node.module)
+    return top
+
+
+def test_app_imports_the_web_stack_only_when_http_is_asked_for() -> None:
+    top = top_imports(SRC / "app.py")
     assert "sipnotify.web.metrics" in top  # what it is allowed
     assert not [name for name in top if any(within(name, web) for web in WEB_STACK)]
+
+
+def test_prometheus_client_is_loaded_by_the_first_scrape() -> None:
+    for module in ("api", "console", "manager", "server"):
+        top = top_imports(SRC / "web" / f"{module}.py")
+        assert "aiohttp" in top or module == "manager"  # what they are allowed
+        assert not [name for name in top if within(name, "prometheus_client")
+                    or within(name, "sipnotify.web.exposition")], module  # fmt: skip

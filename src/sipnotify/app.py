@@ -834,11 +834,12 @@ def serve(config: Config, options: ServeOptions) -> int:
 def _preload(config: Config) -> None:
     """What a worker imports beyond what is loaded already, imported once in the supervisor
     before it forks so that the workers share it: PostgreSQL's driver (workers always share
-    their state there), and the web stack when http.conf asks for a listener."""
+    their state there), and the web stack when http.conf asks for a listener (with what a
+    metrics scrape loads: any worker may be scraped)."""
     from sipnotify.cluster.node import Node  # noqa: PLC0415, F401
 
     if config.http.listening:
-        from sipnotify.web import api, console, server  # noqa: PLC0415, F401
+        from sipnotify.web import api, console, exposition, server  # noqa: PLC0415, F401
 
 
 def _serve_again(options: ServeOptions) -> int:

@@ -35,7 +35,6 @@ from sipnotify.web.auth import (
     check_secret,
     csrf_ok,
 )
-from sipnotify.web.exposition import CONTENT_TYPE, scrape
 from sipnotify.web.formats import BadRequest, to_request
 from sipnotify.web.hub import Hub
 from sipnotify.web.metrics import Metrics
@@ -211,6 +210,10 @@ class Api:
         _method(request, "GET")
         if not caller.readperm & (permissions.SYSTEM | permissions.REPORTING):
             raise ApiError(403, "metrics need the system or reporting read class")
+        # prometheus_client (1 MB) is loaded by the first scrape, not by every process with
+        # HTTP on: where nothing scrapes, nothing needs it
+        from sipnotify.web.exposition import CONTENT_TYPE, scrape  # noqa: PLC0415
+
         headers = self._head()
         headers["Content-Type"] = CONTENT_TYPE
         return web.Response(body=scrape(self._metrics), headers=headers)

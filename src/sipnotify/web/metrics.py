@@ -13,7 +13,7 @@ vendor (from the catalogue), a state; never a phone, a URI or an endpoint name.
 - sipnotify_fleet_jobs: state; sipnotify_fleet_phones: state (phones of jobs not ended)
 
 This module counts; web/exposition.py turns the counts into prometheus_client's text at a
-scrape, so a process that serves no HTTP never imports prometheus_client.
+scrape, so a process that is never scraped never imports prometheus_client.
 """
 
 from __future__ import annotations
