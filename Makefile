@@ -6,7 +6,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck unit peers bench profile fuzz coverage screenshots cluster clean asterisk
 
-# The compiled hot path (setup.py) is rebuilt whenever its sources change.
+# The compiled hot path (setup.py) is rebuilt whenever its sources change. The rest is
+# byte-compiled at install, as a wheel's install does: where PYTHONDONTWRITEBYTECODE is set
+# (CI images often set it) every start would otherwise compile it from source again.
 HOT_SOURCES := $(wildcard src/sipnotify/sip/*.py src/sipnotify/sip/transactions/*.py \
                 src/sipnotify/ami/*.py src/sipnotify/ami/actions/pjsip.py \
                 src/sipnotify/notify/*.py src/sipnotify/ua/*.py src/sipnotify/registrar/*.py \
@@ -16,12 +18,14 @@ $(VENV)/.installed: pyproject.toml setup.py $(HOT_SOURCES)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml setup.py $(HOT_SOURCES)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@
 
 ## run: set up and start on the embedded default configuration
