@@ -6,8 +6,9 @@ makes 25 to 30 of them. The values that requests and responses are made of, and 
 every NOTIFY on its way (an action's result, a target, a result, the transaction layer's
 effects), are therefore plain classes whose attributes are `Final`: mypy refuses any
 assignment to them, mypyc compiles them to read-only slots (an assignment raises
-AttributeError) and builds them in a few dozen nanoseconds. This base gives them what a dataclass would: equality and a hash over the fields
-that `__match_args__` names (which also lets `match` take them apart), and a repr.
+AttributeError) and builds them in a few dozen nanoseconds. This base gives them what a
+dataclass would: equality and a hash over the fields that `__match_args__` names (which also
+lets `match` take them apart), and a repr.
 """
 
 from __future__ import annotations
