@@ -228,7 +228,7 @@ class TransactionLayer:
             fresh.append(client)  # Timer E falls due with the slot's end
             return
         self._arm(client, txn.next_deadline())
-        if reliable:
+        if reliable:  # over UDP, Timer E falls due at the slot's end
             self._arm(client, client.slot_until)
 
     def invite(
