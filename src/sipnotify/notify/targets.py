@@ -63,7 +63,7 @@ class InDialog:
     endpoint: Endpoint
     contact: str
     label: str
-    flow: tuple[str, tuple[str, int]] | None = None
+    flow: Flow | None = None
 
 
 Registered = Callable[[str], list[Binding]]
