@@ -143,10 +143,7 @@ def b2(workdir: Path, contacts: int = 1000) -> dict[str, float]:
                 ami = await Ami.open(svc.ami_port)
                 start = time.perf_counter()
                 ami.writer.write(notify_action(1))
-                while not (await asyncio.wait_for(ami.message(), 120)).startswith(
-                    b"Event: PJSIPNotifyComplete"
-                ):
-                    pass
+                await ami.until(b"Event: PJSIPNotifyComplete", 120)
                 ami.close()
                 return time.perf_counter() - start
 
@@ -203,11 +200,7 @@ def b4(workdir: Path, aors: int = 10_000, per_aor: int = 10) -> dict[str, float]
             ami = await Ami.open(svc.ami_port)
             start = time.perf_counter()
             ami.writer.write(b"Action: PJSIPShowContacts\r\nActionID: 1\r\n\r\n")
-            items = 0
-            while not (await asyncio.wait_for(ami.message(), 300)).startswith(
-                b"Event: ContactListComplete"
-            ):
-                items += 1
+            items = await ami.until(b"Event: ContactListComplete", 300)
             ami.close()
             return time.perf_counter() - start, items - 1
 
@@ -267,9 +260,8 @@ async def _fan_out_10k(port: int) -> float:
     ami = await Ami.open(port)
     start = time.perf_counter()
     ami.writer.write(b"".join(notify_action(e, f"fleet{e:02}") for e in range(10)))
-    complete = 0
-    while complete < 10:
-        complete += (await ami.message()).startswith(b"Event: PJSIPNotifyComplete")
+    for _ in range(10):
+        await ami.until(b"Event: PJSIPNotifyComplete", 120)
     ami.close()
     return time.perf_counter() - start
 

@@ -222,11 +222,8 @@ async def _fan_out(ports: list[int]) -> float:
         amis[e % len(amis)].writer.write(notify_action(e, f"fleet{e}"))
 
     async def complete(ami: Ami, expected: int) -> None:
-        done = 0
-        while done < expected:
-            done += (await asyncio.wait_for(ami.message(), 120)).startswith(
-                b"Event: PJSIPNotifyComplete"
-            )
+        for _ in range(expected):
+            await ami.until(b"Event: PJSIPNotifyComplete", 120)
 
     await asyncio.gather(*(complete(ami, 10 // len(amis)) for ami in amis))
     took = time.perf_counter() - start

@@ -41,8 +41,7 @@ def pjsip(port: int) -> str:
 async def _reply(ami: Ami, index: int) -> float:
     start = time.perf_counter()
     ami.writer.write(notify_action(index, "many"))
-    while not (await asyncio.wait_for(ami.message(), 60)).startswith(b"Response: Success"):
-        pass
+    await ami.until(b"Response: Success", 60)
     return time.perf_counter() - start
 
 
