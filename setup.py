@@ -1,6 +1,6 @@
 """Builds sipnotify (the metadata is in pyproject.toml). The hot path — SIP parsing and
 building, transactions, digest, the AMI codec and sessions' dispatch, the PJSIPNotify action,
-the NOTIFY build and sending, the user agent's receive and answer, the registrar — is
+the NOTIFY build and sending, the user agent's routing, receive and answer, the registrar — is
 compiled with mypyc when it can be: the same typed modules, as C extensions, beside their
 sources. Each extension is optional: without a C compiler (or with SIPNOTIFY_PURE=1) the same
 modules run as pure Python, and tests/test_compiled.py runs the cores' tests on them too.
