@@ -5,7 +5,12 @@ AMI session pipelines N actions, and prints the CPU each process used and the fu
 took the most samples (own time, then with callees). The raw samples stay in --out for
 flame graphs (`py-spy` "raw" format: one collapsed stack per line).
 
-Usage: python bench/profile.py [--notifies 40000] [--rate 500] [--out bench/results/profile.txt]
+Usage: python bench/profile.py [--notifies 40000] [--rate 500] [--native]
+                              [--out bench/results/profile.txt]
+
+Without --native the compiled modules (mypyc) show as the interpreted frame that called into
+them, often the event loop's `Runner.run`; with it py-spy unwinds C frames too and names
+their functions (`CPyDef_...`), which costs more per sample.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--rows", type=int, default=30)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
+    parser.add_argument(
+        "--native", action="store_true", help="sample C frames too (compiled functions by name)"
+    )
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +77,7 @@ def main() -> int:
                 pid = svc.process.pid
                 sampler = subprocess.Popen(
                     [spy, "record", "-p", str(pid), "-o", str(args.out), "-f", "raw",
-                     "-r", str(args.rate)],
+                     "-r", str(args.rate), *(["--native"] if args.native else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 time.sleep(1.0)

@@ -281,3 +281,29 @@ def test_a_fan_out_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+class _OnLoop(FakeSender):
+    """A sender whose futures and callbacks run on a loop of the test's choosing."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._on = loop
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._on
+
+
+def test_a_follow_up_future_is_made_on_the_senders_loop_without_a_running_one() -> None:
+    config, _ = load_pjsip(parse_text(""))
+    presets, _ = load_notify(parse_text("", name="pjsip_notify.conf"))
+    loop = asyncio.new_event_loop()
+    try:
+        notifier = Notifier(config=config, presets=presets, sender=_OnLoop(loop),
+                            ids=Ids("t", seed=1))  # fmt: skip
+        with pytest.raises(RuntimeError):
+            asyncio.get_running_loop()  # none runs here: the future cannot come from there
+        assert notifier.future().get_loop() is loop
+    finally:
+        loop.close()

@@ -84,10 +84,14 @@ class FakeSender:
         self.answer = answer or Final(200, "OK", None, 0.0015)
         self.sent: list[tuple[Hop, Outgoing]] = []
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
     def request(
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
     ) -> asyncio.Future[Final]:
-        result: asyncio.Future[Final] = asyncio.get_running_loop().create_future()
+        result: asyncio.Future[Final] = self.loop.create_future()
         self.send(hop, factory, credentials, result.set_result)
         return result
 

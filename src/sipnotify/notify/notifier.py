@@ -97,6 +97,10 @@ def ignore(_observation: Observation) -> None:
 class Sender(Protocol):
     """What sending needs from the SIP endpoint (ua.endpoint.SipEndpoint implements it)."""
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop its futures and callbacks run on."""
+
     def request(
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
     ) -> asyncio.Future[Final]:
@@ -154,7 +158,13 @@ class Notifier:
             if clock() >= stop:
                 break
         if index < count:
-            asyncio.get_running_loop().call_soon(self._send_from, targets, index, content, report)
+            self.sender.loop.call_soon(self._send_from, targets, index, content, report)
+
+    def future(self) -> asyncio.Future[None]:
+        """A future on the sender's loop, for a follow-up that ends with the last result.
+        Not `asyncio.get_running_loop()`: on Python 3.11 that asks the kernel for the process
+        id (a system call, to notice a fork) every time, once per PJSIPNotify."""
+        return self.sender.loop.create_future()
 
     def sending(self, targets: list[Target], content: NotifyContent) -> Sending:
         """`send` for these targets, to be started with the report callback."""

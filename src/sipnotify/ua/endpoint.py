@@ -110,6 +110,11 @@ class SipEndpoint:
 
     # -- sending ---------------------------------------------------------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this endpoint's futures and callbacks run on."""
+        return self._loop
+
     def request(
         self, hop: Hop, factory: Factory, credentials: list[Credentials]
     ) -> asyncio.Future[Final]:

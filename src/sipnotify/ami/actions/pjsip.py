@@ -156,7 +156,7 @@ class _Reporter:
         self.order = request.get("Option").strip() or "variables"
 
     def __call__(self, emit: Emit) -> asyncio.Future[None]:
-        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        finished = self.ctx.notifier.future()
         self.send(_Tally(self, emit, finished).one)
         return finished
 
