@@ -39,9 +39,21 @@ write = system,call
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free loopback ports. Each socket stays bound until all are picked:
+    a port is free again once its socket closes, and the next bind(0) may hand it out again
+    (a server given the same port for AMI and HTTP then stops at start-up)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass
@@ -81,7 +93,7 @@ def service(
     http.conf turns HTTP off (Asterisk's default) and `http_port` is 0."""
     config = workdir / "config"
     config.mkdir(parents=True, exist_ok=True)
-    ami_port, sip_port, http_port = free_port(), free_port(), free_port()
+    ami_port, sip_port, http_port = free_ports(3)
     (config / "manager.conf").write_text(MANAGER.format(port=ami_port))
     (config / "http.conf").write_text(
         f"[general]\nenabled = {'yes' if http else 'no'}\nbindaddr = 127.0.0.1\n"
